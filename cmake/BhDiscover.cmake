@@ -1,0 +1,22 @@
+# Run at build time by bh_add_test_binary: asks a test program for its cases
+# and writes one add_test() per case.
+execute_process(COMMAND ${BIN} --list OUTPUT_VARIABLE out RESULT_VARIABLE rc
+    ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${BIN} --list failed (${rc}): ${err}")
+endif()
+string(REPLACE "\n" ";" cases "${out}")
+set(body "")
+get_filename_component(bindir ${BIN} DIRECTORY)
+foreach(c IN LISTS cases)
+    if(c STREQUAL "")
+        continue()
+    endif()
+    string(APPEND body "add_test(\"${PREFIX}.${c}\" \"${BIN}\" --run \"${c}\")\n")
+    string(APPEND body "set_tests_properties(\"${PREFIX}.${c}\" PROPERTIES TIMEOUT ${TIMEOUT}")
+    if(LABELS)
+        string(APPEND body " LABELS \"${LABELS}\"")
+    endif()
+    string(APPEND body " ENVIRONMENT \"BH_BIN_DIR=${bindir}\")\n")
+endforeach()
+file(WRITE ${OUT} "${body}")
