@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int bh_test_main(int argc, char **argv, const char *group, const struct CMUnitTest *tests,
-		 size_t n, CMFixtureFunction setup, CMFixtureFunction teardown)
+int bh_test_main(int argc, char **argv, const char *group, const struct CMUnitTest *tests, size_t n,
+                 CMFixtureFunction setup, CMFixtureFunction teardown)
 {
 	if (argc >= 2 && strcmp(argv[1], "--list") == 0) {
 		for (size_t i = 0; i < n; i++)
@@ -18,7 +18,8 @@ int bh_test_main(int argc, char **argv, const char *group, const struct CMUnitTe
 	if (argc >= 3 && strcmp(argv[1], "--run") == 0) {
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(tests[i].name, argv[2]) == 0)
-				return _cmocka_run_group_tests(group, &tests[i], 1, setup, teardown);
+				return _cmocka_run_group_tests(group, &tests[i], 1, setup,
+				                               teardown);
 		}
 		fprintf(stderr, "no test case named %s\n", argv[2]);
 		return 2;

@@ -16,14 +16,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-int bh_test_main(int argc, char **argv, const char *group, const struct CMUnitTest *tests,
-		 size_t n, CMFixtureFunction setup, CMFixtureFunction teardown);
+int bh_test_main(int argc, char **argv, const char *group, const struct CMUnitTest *tests, size_t n,
+                 CMFixtureFunction setup, CMFixtureFunction teardown);
 
 #define BH_TEST_MAIN_FIXTURES(tests, setup, teardown)                                              \
 	int main(int argc, char **argv)                                                            \
 	{                                                                                          \
 		return bh_test_main(argc, argv, #tests, tests, sizeof(tests) / sizeof(tests[0]),   \
-				    setup, teardown);                                              \
+		                    setup, teardown);                                              \
 	}
 #define BH_TEST_MAIN(tests) BH_TEST_MAIN_FIXTURES(tests, NULL, NULL)
 

@@ -11,9 +11,9 @@
 #include <sys/types.h>
 
 #define BH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define BH_MIN(a, b)	 ((a) < (b) ? (a) : (b))
-#define BH_MAX(a, b)	 ((a) > (b) ? (a) : (b))
-#define BH_PAGE_SIZE	 4096u
+#define BH_MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define BH_MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define BH_PAGE_SIZE     4096u
 
 /* Most descriptors one SCM_RIGHTS message carries (the kernel's SCM_MAX_FD). */
 #define BH_MAX_FDS_PER_MSG 253

@@ -1,0 +1,254 @@
+/* Devices: the only way a host resource reaches a domain.
+ *
+ * A privileged domain assigns a host file (a disk image, a ramdisk) to a
+ * domain under a token; the assignee later asks for it by token and gets a
+ * descriptor the core opened with the assigned mode. Driver domains never
+ * see a host path. The core opens only below the device directories it was
+ * configured with (--device-dir), resolved with RESOLVE_BENEATH so that
+ * neither ".." nor a symlink leads elsewhere, and only regular files and
+ * block devices: an unprivileged dom0 cannot turn the core into a reader of
+ * arbitrary host files.
+ *
+ * Assignments belong to the domid and survive restarts of the domain, so a
+ * restarted driver domain gets the same devices again.
+ *
+ * A TAP is created in the network namespace of the domain that asks, and
+ * its descriptor handed over; domains cannot open /dev/net/tun themselves. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "core/core.h"
+
+static bool token_ok(const char *t)
+{
+	size_t n = strnlen(t, BH_DEV_TOKEN_MAX);
+
+	if (n == 0 || n == BH_DEV_TOKEN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(t[i] >= 'a' && t[i] <= 'z') && !(t[i] >= 'A' && t[i] <= 'Z') &&
+		    !(t[i] >= '0' && t[i] <= '9') && !strchr("-_.:/", t[i]))
+			return false;
+	return true;
+}
+
+static struct device_assignment *find(struct domain *d, const char *token)
+{
+	for (struct device_assignment *a = d->devices; a; a = a->next)
+		if (strcmp(a->token, token) == 0)
+			return a;
+	return NULL;
+}
+
+/* Is the path below one of the device directories? Returns the directory
+ * index and the remainder, or -EACCES. */
+static int device_dir_of(const struct core *c, const char *path, const char **rest)
+{
+	for (unsigned i = 0; i < c->opts.nr_device_dirs; i++) {
+		const char *dir = c->opts.device_dirs[i];
+		size_t n = strlen(dir);
+		while (n > 1 && dir[n - 1] == '/')
+			n--;
+		if (strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1]) {
+			*rest = path + n + 1;
+			return (int)i;
+		}
+	}
+	return -EACCES;
+}
+
+static int open_beneath(const struct core *c, const char *path, uint32_t flags)
+{
+	struct open_how how = {.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	const char *rest;
+	int idx = device_dir_of(c, path, &rest), dirfd, fd;
+
+	if (idx < 0)
+		return idx;
+	how.flags = O_CLOEXEC | O_NOCTTY | ((flags & BH_DEV_RDONLY) ? O_RDONLY : O_RDWR);
+	if (flags & BH_DEV_DIRECT)
+		how.flags |= O_DIRECT;
+	if (flags & BH_DEV_CREATE) {
+		how.flags |= O_CREAT;
+		how.mode = 0600;
+	}
+	dirfd = open(c->opts.device_dirs[idx], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof(how));
+	if (fd < 0)
+		fd = -errno;
+	close(dirfd);
+	return fd;
+}
+
+int device_assign(struct domain *d, const struct bh_hc_device_assign *a)
+{
+	struct device_assignment *da;
+	const char *rest;
+
+	if (!token_ok(a->token) || strnlen(a->path, sizeof(a->path)) == sizeof(a->path) ||
+	    a->path[0] != '/')
+		return -EINVAL;
+	if (a->flags & ~(BH_DEV_RDONLY | BH_DEV_DIRECT | BH_DEV_CREATE))
+		return -EINVAL;
+	if (device_dir_of(d->core, a->path, &rest) < 0)
+		return -EACCES;
+	da = find(d, a->token);
+	if (!da) {
+		da = calloc(1, sizeof(*da));
+		if (!da)
+			return -ENOMEM;
+		da->next = d->devices;
+		d->devices = da;
+	}
+	bh_strlcpy(da->token, a->token, sizeof(da->token));
+	bh_strlcpy(da->path, a->path, sizeof(da->path));
+	da->flags = a->flags;
+	bh_info(&d->log, "device %s assigned: %s (%s)", da->token, da->path,
+	        (da->flags & BH_DEV_RDONLY) ? "ro" : "rw");
+	return 0;
+}
+
+int device_revoke(struct domain *d, const char *token)
+{
+	for (struct device_assignment **pp = &d->devices; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->token, token) == 0) {
+			struct device_assignment *a = *pp;
+			*pp = a->next;
+			free(a);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int check_kind(int fd, struct bh_hc_device_open_resp *out)
+{
+	struct stat st;
+	uint64_t size = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0)
+			return -errno;
+	} else
+		return -EINVAL; /* no directories, character devices, FIFOs */
+	out->size = size;
+	return 0;
+}
+
+int device_open(struct domain *d, const char *token, int *fd_out,
+                struct bh_hc_device_open_resp *out)
+{
+	struct device_assignment *a;
+	int fd, rc;
+
+	if (strnlen(token, BH_DEV_TOKEN_MAX) == BH_DEV_TOKEN_MAX || !(a = find(d, token)))
+		return -ENOENT;
+	fd = open_beneath(d->core, a->path, a->flags);
+	if (fd < 0) {
+		bh_warn(&d->log, "device %s: open %s: %s", token, a->path, bh_strerror(fd));
+		return fd;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_kind(fd, out)) < 0) {
+		close(fd);
+		return rc;
+	}
+	out->flags = a->flags;
+	*fd_out = fd;
+	return 0;
+}
+
+void device_list_dispose(struct domain *d)
+{
+	while (d->devices) {
+		struct device_assignment *a = d->devices;
+		d->devices = a->next;
+		free(a);
+	}
+}
+
+static bool ifname_ok(const char *n)
+{
+	size_t len = strnlen(n, IFNAMSIZ);
+
+	if (len == 0 || len >= IFNAMSIZ)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(n[i] >= 'a' && n[i] <= 'z') && !(n[i] >= 'A' && n[i] <= 'Z') &&
+		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.", n[i]))
+			return false;
+	return true;
+}
+
+/* Open /dev/net/tun from inside the domain's network namespace: the TAP is
+ * created where the opener lives. */
+static int tun_open_in(pid_t pid, int home_netns)
+{
+	char path[64];
+	int ns, fd, e;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return -errno;
+	if (setns(ns, CLONE_NEWNET) < 0) {
+		e = errno;
+		close(ns);
+		return -e;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	e = errno;
+	close(ns);
+	if (setns(home_netns, CLONE_NEWNET) < 0)
+		abort(); /* the core must never stay in a domain's namespace */
+	return fd < 0 ? -e : fd;
+}
+
+int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if (!ifname_ok(t->ifname) || (t->flags & ~(BH_TAP_VNET_HDR | BH_TAP_MQ)))
+		return -EINVAL;
+	if (d->nr_taps >= d->core->opts.max_taps_per_domain)
+		return -ENOSPC;
+	if (d->pid <= 0)
+		return -ESRCH;
+	fd = tun_open_in(d->pid, d->core->home_netns);
+	if (fd < 0)
+		return fd;
+	memset(&ifr, 0, sizeof(ifr));
+	bh_strlcpy(ifr.ifr_name, t->ifname, IFNAMSIZ);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (t->flags & BH_TAP_VNET_HDR)
+		ifr.ifr_flags |= IFF_VNET_HDR;
+	if (t->flags & BH_TAP_MQ)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	d->nr_taps++;
+	*fd_out = fd;
+	return 0;
+}

@@ -1,0 +1,763 @@
+/* The domain table and the lifecycle.
+ *
+ *   create ──► BUILDING ──unpause──► RUNNING ◄──pause/unpause──► PAUSED
+ *                  │                    │
+ *                  └───── exit, crash, shutdown, destroy ─────► SHUTDOWN
+ *
+ * A domain that ends, however it ends, is torn down at once (its ports,
+ * grants and mappings go, its peers are told) and stays in the table as
+ * SHUTDOWN with its reason until a privileged domain reaps it with DESTROY
+ * or builds it again with RESTART (same domid, name and devices, generation
+ * + 1). Privileged domains learn of every end through VIRQ_DOM_EXC. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "core/core.h"
+
+#define MAX_ARGS        256
+#define MIN_MEM_KB      1024
+#define KILL_WAIT_MS    3000
+#define CG_REMOVE_TRIES 40
+
+static const char *const default_labels[BH_ROLE_MAX] = {
+    [BH_ROLE_CONTROL] = "system_u:system_r:dom0_t",
+    [BH_ROLE_STORE] = "system_u:system_r:xenstore_t",
+    [BH_ROLE_DRIVER] = "system_u:system_r:driver_t",
+    [BH_ROLE_GUEST] = "system_u:system_r:domU_t",
+};
+
+static const char *const reason_names[] = {"poweroff", "reboot", "suspend", "crash", "watchdog"};
+static const char *const detail_names[] = {
+    "",         "signal", "exit status", "out of memory", "forbidden system call", "sandbox setup",
+    "destroyed"};
+
+struct domain *domain_get(struct core *c, uint32_t domid)
+{
+	return domid <= BH_DOMID_MAX ? c->doms[domid] : NULL;
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+static bool name_ok(const char *s, size_t cap, bool allow_colon)
+{
+	size_t n = strnlen(s, cap);
+
+	if (n == 0 || n == cap)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') &&
+		    !(ch >= '0' && ch <= '9') && !strchr("-_.", ch) && !(allow_colon && ch == ':'))
+			return false;
+	}
+	return true;
+}
+
+static bool name_in_use(struct core *c, const char *name)
+{
+	for (uint32_t id = 0; id <= BH_DOMID_MAX; id++)
+		if (c->doms[id] && strcmp(c->doms[id]->name, name) == 0)
+			return true;
+	return false;
+}
+
+static int check_request(struct core *c, const struct bh_hc_create *r)
+{
+	if (!name_ok(r->name, sizeof(r->name), false))
+		return -EINVAL;
+	if (r->label[0] && !name_ok(r->label, sizeof(r->label), true))
+		return -EINVAL;
+	if (r->role >= BH_ROLE_MAX || r->vcpus == 0 || r->vcpus > 128)
+		return -EINVAL;
+	if (r->mem_kb < MIN_MEM_KB || r->weight > 65535 || r->cap > 100 * 128)
+		return -EINVAL;
+	if (!memchr(r->image, 0, sizeof(r->image)) || !r->image[0])
+		return -EINVAL;
+	if (r->argv_len > BH_HC_MAX_PAYLOAD)
+		return -E2BIG;
+	if (name_in_use(c, r->name))
+		return -EEXIST;
+	if (c->nr_domains >= c->opts.max_domains)
+		return -ENOSPC;
+	return 0;
+}
+
+static int pick_domid(struct core *c, uint16_t want, uint16_t *out)
+{
+	if (want != BH_DOMID_ANY) {
+		if (want > BH_DOMID_MAX)
+			return -EINVAL;
+		if (c->doms[want])
+			return -EEXIST;
+		*out = want;
+		return 0;
+	}
+	/* As Xen: count upwards and wrap, skipping ids in use; 0 is dom0's. */
+	for (uint32_t n = 0; n < BH_DOMID_MAX; n++) {
+		uint16_t id = c->next_domid;
+		c->next_domid = id >= BH_DOMID_MAX ? 1 : (uint16_t)(id + 1);
+		if (id != 0 && !c->doms[id]) {
+			*out = id;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* The program: a name in the image directory (what domains may ask for),
+ * or, for the administrator only, a host path. */
+static int open_image(struct core *c, const char *image, bool host_image)
+{
+	char path[512];
+	int fd;
+
+	if (host_image) {
+		if (image[0] != '/')
+			return -EINVAL;
+		fd = open(image, O_PATH | O_CLOEXEC);
+	} else {
+		if (!name_ok(image, 256, false))
+			return -EINVAL;
+		snprintf(path, sizeof(path), "%s/%s", c->opts.image_dir, image);
+		fd = open(path, O_PATH | O_CLOEXEC);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* argv from the NUL-separated blob; an empty blob is just the image name. */
+static int split_argv(struct domain *d, char **argv, size_t max)
+{
+	size_t n = 0, len = d->cfg.argv_len;
+	char *p = d->argv_blob;
+
+	if (len == 0) {
+		const char *slash = strrchr(d->cfg.image, '/');
+		argv[0] = (char *)(slash ? slash + 1 : d->cfg.image);
+		argv[1] = NULL;
+		return 0;
+	}
+	if (p[len - 1] != '\0')
+		return -EINVAL;
+	for (size_t off = 0; off < len; off += strlen(p + off) + 1) {
+		if (n + 1 >= max)
+			return -E2BIG;
+		argv[n++] = p + off;
+	}
+	argv[n] = NULL;
+	return 0;
+}
+
+/* ---- building a generation ------------------------------------------ */
+
+static void on_exit_cb(evutil_socket_t fd, short what, void *arg);
+
+static int open_log(struct domain *d)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/logs/%s.log", d->core->opts.rundir, d->name);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return fd < 0 ? -errno : fd;
+}
+
+/* The store and console rings (grant refs 1 and 0) and their unbound
+ * ports, made on the domain's behalf as Xen's toolstack does. */
+static int make_rings(struct domain *d)
+{
+	int rc;
+
+	d->store_port = d->console_port = 0;
+	if (d->store_domid <= BH_DOMID_MAX && d->role != BH_ROLE_STORE) {
+		if ((rc = grant_alloc(d, d->store_domid, true, BH_GNTTAB_STORE_REF, &(uint32_t){0},
+		                      NULL)) < 0 ||
+		    (rc = evtchn_alloc_unbound(d, d->store_domid, &d->store_port)) < 0)
+			return rc;
+	}
+	if (d->console_domid <= BH_DOMID_MAX) {
+		if ((rc = grant_alloc(d, d->console_domid, true, BH_GNTTAB_CONSOLE_REF,
+		                      &(uint32_t){0}, NULL)) < 0 ||
+		    (rc = evtchn_alloc_unbound(d, d->console_domid, &d->console_port)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int setup_cgroup(struct domain *d)
+{
+	struct core *c = d->core;
+	int rc;
+
+	snprintf(d->cg.name, sizeof(d->cg.name), "dom%u.%u", d->domid, d->incarnation);
+	if ((rc = c->cgctl.ops->create(&c->cgctl, &d->cg)) < 0)
+		return rc;
+	return bh_cgroup_configure(&c->cgctl, &d->cg, d->cfg.mem_kb * 1024, d->cfg.vcpus,
+	                           d->cfg.weight, d->cfg.cap, d->cfg.cpumap, BH_CPUMAP_WORDS);
+}
+
+static void reset_generation_state(struct domain *d)
+{
+	d->pid = 0;
+	d->pidfd = d->go_fd = -1;
+	d->pid_ev = NULL;
+	d->chan.fd = -1;
+	d->chan.ev = d->chan.wev = NULL;
+	d->shutdown_reason = BH_SHUTDOWN_NONE;
+	d->crash_detail = BH_CRASH_NONE;
+	d->exit_status = d->exit_signal = 0;
+	d->shutdown_requested = d->restart_pending = d->destroy_pending = false;
+	d->last_heartbeat_ns = 0;
+	d->nr_taps = 0;
+	grant_table_init(&d->gt, d->cfg.max_grants);
+	maptrack_init(&d->mt, d->cfg.max_maptrack);
+	evtchn_table_init(&d->et, d->cfg.max_ports);
+}
+
+static void release_generation(struct domain *d);
+
+static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
+{
+	struct core *c = d->core;
+	char *argv[MAX_ARGS];
+	int sv[2] = {-1, -1}, log_fd = -1, rc;
+	struct sandbox_spawn s;
+
+	reset_generation_state(d);
+	d->incarnation = ++c->incarnations;
+	if ((rc = split_argv(d, argv, MAX_ARGS)) < 0 || (rc = make_rings(d)) < 0)
+		goto fail;
+	if ((rc = setup_cgroup(d)) < 0) {
+		snprintf(err, errcap, "cgroup: %s", bh_strerror(rc));
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((log_fd = open_log(d)) < 0) {
+		rc = log_fd;
+		goto fail;
+	}
+	s = (struct sandbox_spawn){.exe_fd = d->exe_fd,
+	                           .chan_fd = sv[1],
+	                           .log_fd = log_fd,
+	                           .host_uid = c->opts.uid_base + d->domid,
+	                           .hostname = d->name,
+	                           .argv = argv,
+	                           .role = d->role,
+	                           .sandbox_root = c->sandbox_root,
+	                           .rundir = c->opts.rundir,
+	                           .cg = &d->cg,
+	                           .cgctl = &c->cgctl};
+	rc = sandbox_spawn(&s);
+	bh_closep(&sv[1]);
+	bh_closep(&log_fd);
+	if (rc < 0) {
+		snprintf(err, errcap, "%s", s.err);
+		goto fail;
+	}
+	d->pid = s.pid;
+	d->pidfd = s.pidfd;
+	d->go_fd = s.go_fd;
+	d->state = BH_DOMSTATE_BUILDING;
+	d->start_time = (uint64_t)time(NULL);
+	d->pid_ev = event_new(c->base, d->pidfd, EV_READ, on_exit_cb, d);
+	if (!d->pid_ev || event_add(d->pid_ev, NULL) < 0 ||
+	    (rc = hc_conn_open(c, &d->chan, sv[0], false, d->domid, d->generation)) < 0) {
+		sv[0] = -1; /* hc_conn_open owns it now, or it was never used */
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto fail;
+	}
+	return paused ? 0 : domain_unpause(d);
+fail:
+	bh_close_fds(sv, 2);
+	bh_closep(&log_fd);
+	release_generation(d);
+	return rc;
+}
+
+/* ---- ending a generation -------------------------------------------- */
+
+static void cg_remove_retry(evutil_socket_t fd, short what, void *arg);
+
+struct cg_pending {
+	struct core *c;
+	struct bh_cgroup cg;
+	int tries;
+	struct event *ev;
+	struct cg_pending *next;
+};
+
+static void cg_pending_free(struct cg_pending *p)
+{
+	for (struct cg_pending **pp = &p->c->cg_pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	event_free(p->ev);
+	free(p);
+}
+
+void domain_cg_pending_flush(struct core *c)
+{
+	while (c->cg_pending) {
+		struct cg_pending *p = c->cg_pending;
+		c->cgctl.ops->remove(&c->cgctl, &p->cg);
+		cg_pending_free(p);
+	}
+}
+
+/* A cgroup can stay busy for a moment after its last task is reaped. */
+static void cg_remove(struct core *c, struct bh_cgroup *cg)
+{
+	struct cg_pending *p;
+
+	if (c->cgctl.ops->remove(&c->cgctl, cg) == 0)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	p->c = c;
+	p->cg = *cg;
+	p->ev = evtimer_new(c->base, cg_remove_retry, p);
+	struct timeval tv = {0, 50000};
+	if (!p->ev || evtimer_add(p->ev, &tv) < 0) {
+		if (p->ev)
+			event_free(p->ev);
+		free(p);
+	} else {
+		p->next = c->cg_pending;
+		c->cg_pending = p;
+	}
+	cg->created = false;
+}
+
+static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct cg_pending *p = arg;
+	struct timeval tv = {0, 50000};
+
+	(void)fd;
+	(void)what;
+	if (p->c->cgctl.ops->remove(&p->c->cgctl, &p->cg) < 0 && ++p->tries < CG_REMOVE_TRIES) {
+		evtimer_add(p->ev, &tv);
+		return;
+	}
+	if (p->cg.created)
+		bh_warn(&p->c->log, "cgroup %s could not be removed", p->cg.name);
+	cg_pending_free(p);
+}
+
+/* Everything a generation holds, in reverse order of setup. Idempotent. */
+static void release_generation(struct domain *d)
+{
+	struct core *c = d->core;
+
+	if (d->chan.fd >= 0 || d->chan.ev)
+		hc_conn_close(&d->chan);
+	if (d->pid_ev) {
+		event_free(d->pid_ev);
+		d->pid_ev = NULL;
+	}
+	bh_closep(&d->pidfd);
+	bh_closep(&d->go_fd);
+	d->pid = 0;
+	evtchn_table_dispose(c, d);
+	maptrack_dispose(c, d);
+	grant_table_dispose(c, d);
+	d->store_port = d->console_port = 0;
+	cg_remove(c, &d->cg);
+}
+
+static void classify_exit(struct domain *d, const siginfo_t *si)
+{
+	struct bh_cgroup_stats st = {0};
+
+	d->core->cgctl.ops->stats(&d->core->cgctl, &d->cg, &st);
+	if (si->si_code == CLD_EXITED)
+		d->exit_status = si->si_status;
+	else
+		d->exit_signal = si->si_status;
+	if (d->destroy_pending)
+		d->crash_detail = BH_CRASH_DESTROYED;
+	if (d->shutdown_requested || d->destroy_pending)
+		return;
+	if (si->si_code == CLD_EXITED && si->si_status == 0) {
+		d->shutdown_reason = BH_SHUTDOWN_POWEROFF;
+		return;
+	}
+	d->shutdown_reason = BH_SHUTDOWN_CRASH;
+	if (si->si_code == CLD_EXITED)
+		d->crash_detail = BH_CRASH_EXIT;
+	else if (si->si_status == SIGSYS)
+		d->crash_detail = BH_CRASH_SECCOMP;
+	else if (si->si_status == SIGKILL && st.oom_kills > 0)
+		d->crash_detail = BH_CRASH_OOM;
+	else
+		d->crash_detail = BH_CRASH_SIGNAL;
+}
+
+static void log_end(struct domain *d)
+{
+	const char *reason = d->shutdown_reason < BH_ARRAY_SIZE(reason_names)
+	                         ? reason_names[d->shutdown_reason]
+	                         : "destroyed";
+	char how[64] = "";
+
+	if (d->exit_signal)
+		snprintf(how, sizeof(how), ", signal %d", d->exit_signal);
+	else if (d->exit_status)
+		snprintf(how, sizeof(how), ", exit status %d", d->exit_status);
+	bh_info(&d->core->log, "dom%u (%s) gen %u ended: %s%s%s%s", d->domid, d->name,
+	        d->generation, reason, d->crash_detail ? " (" : "",
+	        d->crash_detail ? detail_names[d->crash_detail] : "", d->crash_detail ? ")" : "");
+	if (how[0])
+		bh_info(&d->core->log, "dom%u (%s): process ended%s", d->domid, d->name, how);
+}
+
+static void reap(struct domain *d);
+static int respawn(struct domain *d);
+
+/* The domain's first process is gone (its pid namespace with it). */
+static void handle_exit(struct domain *d, const siginfo_t *si)
+{
+	classify_exit(d, si);
+	release_generation(d);
+	d->state = BH_DOMSTATE_SHUTDOWN;
+	log_end(d);
+	evtchn_raise_virq(d->core, BH_VIRQ_DOM_EXC);
+	if (d->destroy_pending)
+		reap(d);
+	else if (d->restart_pending)
+		respawn(d);
+}
+
+static int wait_exit(struct domain *d, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = d->pidfd, .events = POLLIN};
+	siginfo_t si;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)d->pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return -EAGAIN;
+	handle_exit(d, &si);
+	return 0;
+}
+
+static void on_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (wait_exit(arg, 0) == -EAGAIN) {
+		struct domain *d = arg;
+		event_add(d->pid_ev, NULL);
+	}
+}
+
+/* SIGKILL the generation and wait (bounded) for it to be gone, so that
+ * destroy and restart answer when they are done. A process stuck in the
+ * kernel past the bound is finished later by on_exit_cb. */
+static int kill_and_wait(struct domain *d)
+{
+	if (syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+		return -errno;
+	/* v1's freezer holds even SIGKILL: thaw. */
+	if (d->state == BH_DOMSTATE_PAUSED)
+		d->core->cgctl.ops->freeze(&d->core->cgctl, &d->cg, false);
+	return wait_exit(d, KILL_WAIT_MS) == 0 ? 0 : -EINPROGRESS;
+}
+
+/* ---- the verbs -------------------------------------------------------- */
+
+static void domain_free(struct domain *d)
+{
+	free(d->argv_blob);
+	bh_closep(&d->exe_fd);
+	device_list_dispose(d);
+	free(d);
+}
+
+static void reap(struct domain *d)
+{
+	struct core *c = d->core;
+
+	release_generation(d);
+	c->doms[d->domid] = NULL;
+	c->nr_domains--;
+	bh_info(&c->log, "dom%u (%s) destroyed", d->domid, d->name);
+	domain_free(d);
+}
+
+static int init_record(struct core *c, const struct bh_hc_create *req, const char *argv_blob,
+                       struct domain **out)
+{
+	struct domain *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->core = c;
+	d->exe_fd = -1;
+	d->cfg = *req;
+	d->argv_blob = malloc(req->argv_len ? req->argv_len : 1);
+	if (!d->argv_blob) {
+		free(d);
+		return -ENOMEM;
+	}
+	memcpy(d->argv_blob, argv_blob, req->argv_len);
+	if (!d->cfg.weight)
+		d->cfg.weight = 256;
+	if (!d->cfg.max_grants)
+		d->cfg.max_grants = c->opts.default_max_grants;
+	if (!d->cfg.max_maptrack)
+		d->cfg.max_maptrack = c->opts.default_max_maptrack;
+	if (!d->cfg.max_ports)
+		d->cfg.max_ports = c->opts.default_max_ports;
+	d->role = (enum bh_role)req->role;
+	d->flags = req->flags & BH_CREATE_PRIVILEGED;
+	d->store_domid = req->store_domid;
+	d->console_domid = req->console_domid;
+	bh_strlcpy(d->name, req->name, sizeof(d->name));
+	bh_strlcpy(d->label, req->label[0] ? req->label : default_labels[d->role],
+	           sizeof(d->label));
+	d->log = c->log;
+	*out = d;
+	return 0;
+}
+
+int domain_create(struct core *c, const struct bh_hc_create *req, const char *argv_blob,
+                  bool host_image, struct domain **out)
+{
+	struct domain *d = NULL;
+	char err[256] = "";
+	uint16_t domid;
+	int rc;
+
+	if ((rc = check_request(c, req)) < 0)
+		return rc;
+	if ((rc = init_record(c, req, argv_blob, &d)) < 0)
+		return rc;
+	if ((rc = d->exe_fd = open_image(c, req->image, host_image)) < 0) {
+		bh_warn(&c->log, "create %s: image %s: %s", req->name, req->image, bh_strerror(rc));
+		goto fail;
+	}
+	if ((rc = pick_domid(c, req->domid, &domid)) < 0)
+		goto fail;
+	d->domid = domid;
+	c->doms[domid] = d;
+	c->nr_domains++;
+	if ((rc = spawn(d, req->flags & BH_CREATE_PAUSED, err, sizeof(err))) < 0) {
+		bh_warn(&c->log, "create dom%u (%s): %s", domid, d->name,
+		        err[0] ? err : bh_strerror(rc));
+		c->doms[domid] = NULL;
+		c->nr_domains--;
+		goto fail;
+	}
+	bh_info(&c->log, "dom%u (%s) created: role %u, %llu KiB, %u vcpu(s), pid %d%s", domid,
+	        d->name, d->role, (unsigned long long)d->cfg.mem_kb, d->cfg.vcpus, (int)d->pid,
+	        (req->flags & BH_CREATE_PAUSED) ? ", paused" : "");
+	*out = d;
+	return 0;
+fail:
+	domain_free(d);
+	return rc;
+}
+
+int domain_unpause(struct domain *d)
+{
+	struct core *c = d->core;
+	int rc;
+
+	switch (d->state) {
+	case BH_DOMSTATE_BUILDING:
+		rc = bh_write_full(d->go_fd, "g", 1);
+		bh_closep(&d->go_fd);
+		if (rc < 0)
+			return rc;
+		d->state = BH_DOMSTATE_RUNNING;
+		return 0;
+	case BH_DOMSTATE_PAUSED:
+		if ((rc = c->cgctl.ops->freeze(&c->cgctl, &d->cg, false)) < 0)
+			return rc;
+		d->state = BH_DOMSTATE_RUNNING;
+		return 0;
+	case BH_DOMSTATE_RUNNING:
+		return 0;
+	default:
+		return -ESRCH;
+	}
+}
+
+int domain_pause(struct domain *d)
+{
+	struct core *c = d->core;
+	int rc;
+
+	if (d->state == BH_DOMSTATE_PAUSED || d->state == BH_DOMSTATE_BUILDING)
+		return 0;
+	if (d->state != BH_DOMSTATE_RUNNING)
+		return -ESRCH;
+	if ((rc = c->cgctl.ops->freeze(&c->cgctl, &d->cg, true)) < 0)
+		return rc;
+	d->state = BH_DOMSTATE_PAUSED;
+	return 0;
+}
+
+int domain_shutdown(struct domain *d, enum bh_shutdown_reason reason, bool wait)
+{
+	if (d->state == BH_DOMSTATE_SHUTDOWN)
+		return -ESRCH;
+	d->shutdown_requested = true;
+	d->shutdown_reason = reason;
+	d->crash_detail = BH_CRASH_NONE;
+	bh_info(&d->core->log, "dom%u (%s): shutdown requested: %s", d->domid, d->name,
+	        reason_names[reason]);
+	if (!wait) {
+		/* A domain shutting itself down: its exit arrives through
+		 * on_exit_cb, after this reply. */
+		if (syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0) < 0)
+			return -errno;
+		return 0;
+	}
+	int rc = kill_and_wait(d);
+	return rc == -EINPROGRESS ? 0 : rc;
+}
+
+int domain_destroy(struct domain *d)
+{
+	int rc;
+
+	if (d->state == BH_DOMSTATE_SHUTDOWN) {
+		reap(d);
+		return 0;
+	}
+	d->destroy_pending = true;
+	rc = kill_and_wait(d);
+	return rc == -EINPROGRESS ? 0 : rc;
+}
+
+static int respawn(struct domain *d)
+{
+	char err[256] = "";
+	int rc;
+
+	d->generation++;
+	rc = spawn(d, false, err, sizeof(err));
+	if (rc < 0) {
+		bh_warn(&d->core->log, "dom%u (%s): restart failed: %s", d->domid, d->name,
+		        err[0] ? err : bh_strerror(rc));
+		d->state = BH_DOMSTATE_SHUTDOWN;
+		d->shutdown_reason = BH_SHUTDOWN_CRASH;
+		d->crash_detail = BH_CRASH_SETUP;
+		return rc;
+	}
+	bh_info(&d->core->log, "dom%u (%s) restarted: generation %u, pid %d", d->domid, d->name,
+	        d->generation, (int)d->pid);
+	return 0;
+}
+
+int domain_restart(struct domain *d)
+{
+	int rc;
+
+	if (d->state != BH_DOMSTATE_SHUTDOWN) {
+		d->restart_pending = true;
+		d->shutdown_requested = true;
+		d->shutdown_reason = BH_SHUTDOWN_REBOOT;
+		rc = kill_and_wait(d);
+		return rc == -EINPROGRESS ? -EAGAIN : rc; /* respawned by handle_exit */
+	}
+	return respawn(d);
+}
+
+void domain_fill_info(struct domain *d, struct bh_dominfo *out)
+{
+	struct bh_cgroup_stats st = {0};
+	struct core *c = d->core;
+
+	memset(out, 0, sizeof(*out));
+	out->domid = d->domid;
+	out->state = d->state;
+	out->role = d->role;
+	out->flags = d->flags;
+	out->shutdown_reason = d->shutdown_reason;
+	out->crash_detail = d->crash_detail;
+	out->exit_status = d->exit_status;
+	out->exit_signal = d->exit_signal;
+	out->generation = d->generation;
+	out->vcpus = d->cfg.vcpus;
+	out->weight = d->cfg.weight;
+	out->cap = d->cfg.cap;
+	out->pid = d->pid;
+	out->mem_kb = d->cfg.mem_kb;
+	if (d->state != BH_DOMSTATE_SHUTDOWN && c->cgctl.ops->stats(&c->cgctl, &d->cg, &st) == 0) {
+		out->mem_used_kb = st.mem_used / 1024;
+		out->cpu_time_ns = st.cpu_ns;
+	}
+	out->start_time = d->start_time;
+	out->heartbeat_age_ms =
+	    d->last_heartbeat_ns ? (bh_now_ns() - d->last_heartbeat_ns) / 1000000 : UINT64_MAX;
+	memcpy(out->cpumap, d->cfg.cpumap, sizeof(out->cpumap));
+	bh_strlcpy(out->name, d->name, sizeof(out->name));
+	bh_strlcpy(out->label, d->label, sizeof(out->label));
+}
+
+int domain_set_resources(struct domain *d, const struct bh_hc_setres *r)
+{
+	struct bh_hc_create cfg = d->cfg;
+	struct core *c = d->core;
+	int rc;
+
+	if (r->which & ~(BH_SETRES_MEM | BH_SETRES_VCPUS | BH_SETRES_WEIGHT | BH_SETRES_CAP |
+	                 BH_SETRES_CPUMAP))
+		return -EINVAL;
+	if (r->which & BH_SETRES_MEM)
+		cfg.mem_kb = r->mem_kb;
+	if (r->which & BH_SETRES_VCPUS)
+		cfg.vcpus = r->vcpus;
+	if (r->which & BH_SETRES_WEIGHT)
+		cfg.weight = r->weight;
+	if (r->which & BH_SETRES_CAP)
+		cfg.cap = r->cap;
+	if (r->which & BH_SETRES_CPUMAP)
+		memcpy(cfg.cpumap, r->cpumap, sizeof(cfg.cpumap));
+	if (cfg.mem_kb < MIN_MEM_KB || cfg.vcpus == 0 || cfg.vcpus > 128 || cfg.weight == 0 ||
+	    cfg.weight > 65535 || cfg.cap > 100 * 128)
+		return -EINVAL;
+	if (d->state != BH_DOMSTATE_SHUTDOWN &&
+	    (rc = bh_cgroup_configure(&c->cgctl, &d->cg, cfg.mem_kb * 1024, cfg.vcpus, cfg.weight,
+	                              cfg.cap, cfg.cpumap, BH_CPUMAP_WORDS)) < 0)
+		return rc;
+	d->cfg = cfg;
+	return 0;
+}
+
+void domain_destroy_all(struct core *c)
+{
+	for (uint32_t id = 0; id <= BH_DOMID_MAX; id++) {
+		struct domain *d = c->doms[id];
+		if (!d)
+			continue;
+		if (d->state != BH_DOMSTATE_SHUTDOWN)
+			domain_destroy(d);
+		if (c->doms[id] == d) /* not gone yet: stuck in the kernel */
+			reap(d);
+	}
+}
