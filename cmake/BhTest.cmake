@@ -39,3 +39,21 @@ function(bh_add_script_test name)
         set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}")
     endif()
 endfunction()
+
+# bh_add_fuzz_target(NAME SOURCES ... LIBS ... CORPUS dir)
+#   The entry point LLVMFuzzerTestOneInput in SOURCES runs over every file
+#   of CORPUS as an ordinary ctest test ("NAME.corpus"). With -DBH_FUZZ=ON
+#   (and CC=clang) NAME-fuzzer is also built as a libFuzzer binary.
+function(bh_add_fuzz_target name)
+    cmake_parse_arguments(A "" "CORPUS" "SOURCES;LIBS" ${ARGN})
+    add_executable(${name} ${A_SOURCES} ${CMAKE_SOURCE_DIR}/common/fuzz_main.c)
+    target_link_libraries(${name} PRIVATE ${A_LIBS})
+    add_test(NAME ${name}.corpus COMMAND ${name} ${A_CORPUS})
+    set_tests_properties(${name}.corpus PROPERTIES TIMEOUT 300)
+    if(BH_FUZZ)
+        add_executable(${name}-fuzzer ${A_SOURCES})
+        target_compile_options(${name}-fuzzer PRIVATE -fsanitize=fuzzer)
+        target_link_options(${name}-fuzzer PRIVATE -fsanitize=fuzzer)
+        target_link_libraries(${name}-fuzzer PRIVATE ${A_LIBS})
+    endif()
+endfunction()
