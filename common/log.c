@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const level_names[] = {"error", "warning", "info", "debug"};
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
 void bh_log_init(struct bh_log *lg, const char *prefix)
 {

@@ -70,8 +70,8 @@ ssize_t bh_send_fds(int sock, const void *buf, size_t len, const int *fds, size_
 		char buf[CMSG_SPACE(sizeof(int) * BH_MAX_FDS_PER_MSG)];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t r;
 
 	if (nfds > BH_MAX_FDS_PER_MSG)
@@ -130,8 +130,8 @@ ssize_t bh_recv_fds(int sock, void *buf, size_t cap, int *fds, size_t maxfds, si
 		char buf[CMSG_SPACE(sizeof(int) * BH_MAX_FDS_PER_MSG)];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = buf, .iov_len = cap};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t r;
 	int n;
 

@@ -38,7 +38,7 @@ static void admin_accept(evutil_socket_t lfd, short what, void *arg)
 
 int admin_listen(struct core *c)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, n;
 
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/core.sock", c->opts.rundir);

@@ -13,8 +13,8 @@
 #include "core/cgroup.h"
 
 static const char *const ctrl_names[BH_CG_NCTRL] = {
-    [BH_CG_MEMORY] = "memory", [BH_CG_CPU] = "cpu",   [BH_CG_CPUACCT] = "cpuacct",
-    [BH_CG_CPUSET] = "cpuset", [BH_CG_PIDS] = "pids", [BH_CG_FREEZER] = "freezer",
+	[BH_CG_MEMORY] = "memory", [BH_CG_CPU] = "cpu",   [BH_CG_CPUACCT] = "cpuacct",
+	[BH_CG_CPUSET] = "cpuset", [BH_CG_PIDS] = "pids", [BH_CG_FREEZER] = "freezer",
 };
 
 static bool has_option(const char *opts, const char *name)
@@ -69,7 +69,7 @@ static int knob(const struct bh_cgroup_ctl *ctl, enum bh_cg_ctrl c, const char *
 
 static int copy_cpuset(const struct bh_cgroup_ctl *ctl, const char *from_cg, const char *to_cg)
 {
-	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
 	char src[256], dst[256], val[512];
 	int rc;
 
@@ -259,14 +259,14 @@ static int v1_remove(const struct bh_cgroup_ctl *ctl, struct bh_cgroup *cg)
 }
 
 const struct bh_cgroup_ops bh_cgroup_v1_ops = {
-    .setup = v1_setup,
-    .create = v1_create,
-    .attach = v1_attach,
-    .set_memory = v1_set_memory,
-    .set_cpu = v1_set_cpu,
-    .set_cpuset = v1_set_cpuset,
-    .set_pids = v1_set_pids,
-    .freeze = v1_freeze,
-    .stats = v1_stats,
-    .remove = v1_remove,
+	.setup = v1_setup,
+	.create = v1_create,
+	.attach = v1_attach,
+	.set_memory = v1_set_memory,
+	.set_cpu = v1_set_cpu,
+	.set_cpuset = v1_set_cpuset,
+	.set_pids = v1_set_pids,
+	.freeze = v1_freeze,
+	.stats = v1_stats,
+	.remove = v1_remove,
 };

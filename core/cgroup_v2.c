@@ -31,7 +31,7 @@ static int v2_write(const struct bh_cgroup_ctl *ctl, const struct bh_cgroup *cg,
  * still gets the others. Memory is the one we cannot do without. */
 static int enable_controllers(const char *subtree_control)
 {
-	static const char *const ctrls[] = {"+memory", "+cpu", "+cpuset", "+pids"};
+	static const char *const ctrls[] = { "+memory", "+cpu", "+cpuset", "+pids" };
 	int rc_mem = 0;
 
 	for (size_t i = 0; i < BH_ARRAY_SIZE(ctrls); i++) {
@@ -172,14 +172,14 @@ static int v2_remove(const struct bh_cgroup_ctl *ctl, struct bh_cgroup *cg)
 }
 
 const struct bh_cgroup_ops bh_cgroup_v2_ops = {
-    .setup = v2_setup,
-    .create = v2_create,
-    .attach = v2_attach,
-    .set_memory = v2_set_memory,
-    .set_cpu = v2_set_cpu,
-    .set_cpuset = v2_set_cpuset,
-    .set_pids = v2_set_pids,
-    .freeze = v2_freeze,
-    .stats = v2_stats,
-    .remove = v2_remove,
+	.setup = v2_setup,
+	.create = v2_create,
+	.attach = v2_attach,
+	.set_memory = v2_set_memory,
+	.set_cpu = v2_set_cpu,
+	.set_cpuset = v2_set_cpuset,
+	.set_pids = v2_set_pids,
+	.freeze = v2_freeze,
+	.stats = v2_stats,
+	.remove = v2_remove,
 };

@@ -66,16 +66,16 @@ static int ok_remove(const struct bh_cgroup_ctl *c, struct bh_cgroup *g)
 }
 
 static const struct bh_cgroup_ops null_cgroup_ops = {
-    .setup = ok_ctl,
-    .create = ok_cg,
-    .attach = ok_attach,
-    .set_memory = ok_u64,
-    .set_cpu = ok_cpu,
-    .set_cpuset = ok_str,
-    .set_pids = ok_u32,
-    .freeze = ok_bool,
-    .stats = ok_stats,
-    .remove = ok_remove,
+	.setup = ok_ctl,
+	.create = ok_cg,
+	.attach = ok_attach,
+	.set_memory = ok_u64,
+	.set_cpu = ok_cpu,
+	.set_cpuset = ok_str,
+	.set_pids = ok_u32,
+	.freeze = ok_bool,
+	.stats = ok_stats,
+	.remove = ok_remove,
 };
 
 struct core *tcore_new(void)
@@ -182,7 +182,7 @@ int tcall(struct hc_conn *hc, int peer, uint32_t type, const void *req, size_t l
           void *resp, size_t cap, int *fds, size_t *nfds)
 {
 	unsigned char msg[BH_HC_MAX_MSG + 64];
-	struct bh_hc_hdr hdr = {.type = type, .len = (uint32_t)len, .seq = 7};
+	struct bh_hc_hdr hdr = { .type = type, .len = (uint32_t)len, .seq = 7 };
 	int sink[BH_MAX_FDS_PER_MSG];
 	size_t n = 0;
 	ssize_t r;

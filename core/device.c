@@ -71,7 +71,7 @@ static int device_dir_of(const struct core *c, const char *path, const char **re
 
 static int open_beneath(const struct core *c, const char *path, uint32_t flags)
 {
-	struct open_how how = {.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	struct open_how how = { .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 	const char *rest;
 	int idx = device_dir_of(c, path, &rest), dirfd, fd;
 

@@ -31,16 +31,20 @@
 #define CG_REMOVE_TRIES 40
 
 static const char *const default_labels[BH_ROLE_MAX] = {
-    [BH_ROLE_CONTROL] = "system_u:system_r:dom0_t",
-    [BH_ROLE_STORE] = "system_u:system_r:xenstore_t",
-    [BH_ROLE_DRIVER] = "system_u:system_r:driver_t",
-    [BH_ROLE_GUEST] = "system_u:system_r:domU_t",
+	[BH_ROLE_CONTROL] = "system_u:system_r:dom0_t",
+	[BH_ROLE_STORE] = "system_u:system_r:xenstore_t",
+	[BH_ROLE_DRIVER] = "system_u:system_r:driver_t",
+	[BH_ROLE_GUEST] = "system_u:system_r:domU_t",
 };
 
-static const char *const reason_names[] = {"poweroff", "reboot", "suspend", "crash", "watchdog"};
-static const char *const detail_names[] = {
-    "",         "signal", "exit status", "out of memory", "forbidden system call", "sandbox setup",
-    "destroyed"};
+static const char *const reason_names[] = { "poweroff", "reboot", "suspend", "crash", "watchdog" };
+static const char *const detail_names[] = { "",
+	                                    "signal",
+	                                    "exit status",
+	                                    "out of memory",
+	                                    "forbidden system call",
+	                                    "sandbox setup",
+	                                    "destroyed" };
 
 struct domain *domain_get(struct core *c, uint32_t domid)
 {
@@ -180,14 +184,14 @@ static int make_rings(struct domain *d)
 
 	d->store_port = d->console_port = 0;
 	if (d->store_domid <= BH_DOMID_MAX && d->role != BH_ROLE_STORE) {
-		if ((rc = grant_alloc(d, d->store_domid, true, BH_GNTTAB_STORE_REF, &(uint32_t){0},
-		                      NULL)) < 0 ||
+		if ((rc = grant_alloc(d, d->store_domid, true, BH_GNTTAB_STORE_REF,
+		                      &(uint32_t){ 0 }, NULL)) < 0 ||
 		    (rc = evtchn_alloc_unbound(d, d->store_domid, &d->store_port)) < 0)
 			return rc;
 	}
 	if (d->console_domid <= BH_DOMID_MAX) {
 		if ((rc = grant_alloc(d, d->console_domid, true, BH_GNTTAB_CONSOLE_REF,
-		                      &(uint32_t){0}, NULL)) < 0 ||
+		                      &(uint32_t){ 0 }, NULL)) < 0 ||
 		    (rc = evtchn_alloc_unbound(d, d->console_domid, &d->console_port)) < 0)
 			return rc;
 	}
@@ -230,7 +234,7 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 {
 	struct core *c = d->core;
 	char *argv[MAX_ARGS];
-	int sv[2] = {-1, -1}, log_fd = -1, rc;
+	int sv[2] = { -1, -1 }, log_fd = -1, rc;
 	struct sandbox_spawn s;
 
 	reset_generation_state(d);
@@ -249,17 +253,17 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 		rc = log_fd;
 		goto fail;
 	}
-	s = (struct sandbox_spawn){.exe_fd = d->exe_fd,
-	                           .chan_fd = sv[1],
-	                           .log_fd = log_fd,
-	                           .host_uid = c->opts.uid_base + d->domid,
-	                           .hostname = d->name,
-	                           .argv = argv,
-	                           .role = d->role,
-	                           .sandbox_root = c->sandbox_root,
-	                           .rundir = c->opts.rundir,
-	                           .cg = &d->cg,
-	                           .cgctl = &c->cgctl};
+	s = (struct sandbox_spawn){ .exe_fd = d->exe_fd,
+		                    .chan_fd = sv[1],
+		                    .log_fd = log_fd,
+		                    .host_uid = c->opts.uid_base + d->domid,
+		                    .hostname = d->name,
+		                    .argv = argv,
+		                    .role = d->role,
+		                    .sandbox_root = c->sandbox_root,
+		                    .rundir = c->opts.rundir,
+		                    .cg = &d->cg,
+		                    .cgctl = &c->cgctl };
 	rc = sandbox_spawn(&s);
 	bh_closep(&sv[1]);
 	bh_closep(&log_fd);
@@ -335,7 +339,7 @@ static void cg_remove(struct core *c, struct bh_cgroup *cg)
 	p->c = c;
 	p->cg = *cg;
 	p->ev = evtimer_new(c->base, cg_remove_retry, p);
-	struct timeval tv = {0, 50000};
+	struct timeval tv = { 0, 50000 };
 	if (!p->ev || evtimer_add(p->ev, &tv) < 0) {
 		if (p->ev)
 			event_free(p->ev);
@@ -350,7 +354,7 @@ static void cg_remove(struct core *c, struct bh_cgroup *cg)
 static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct cg_pending *p = arg;
-	struct timeval tv = {0, 50000};
+	struct timeval tv = { 0, 50000 };
 
 	(void)fd;
 	(void)what;
@@ -386,7 +390,7 @@ static void release_generation(struct domain *d)
 
 static void classify_exit(struct domain *d, const siginfo_t *si)
 {
-	struct bh_cgroup_stats st = {0};
+	struct bh_cgroup_stats st = { 0 };
 
 	d->core->cgctl.ops->stats(&d->core->cgctl, &d->cg, &st);
 	if (si->si_code == CLD_EXITED)
@@ -449,7 +453,7 @@ static void handle_exit(struct domain *d, const siginfo_t *si)
 
 static int wait_exit(struct domain *d, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = d->pidfd, .events = POLLIN};
+	struct pollfd pfd = { .fd = d->pidfd, .events = POLLIN };
 	siginfo_t si;
 
 	if (poll(&pfd, 1, timeout_ms) <= 0)
@@ -689,7 +693,7 @@ int domain_restart(struct domain *d)
 
 void domain_fill_info(struct domain *d, struct bh_dominfo *out)
 {
-	struct bh_cgroup_stats st = {0};
+	struct bh_cgroup_stats st = { 0 };
 	struct core *c = d->core;
 
 	memset(out, 0, sizeof(*out));

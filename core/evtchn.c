@@ -90,7 +90,7 @@ static void chan_put(struct evtchn_chan *ch)
 
 static void port_clear(struct evtchn_port *p)
 {
-	*p = (struct evtchn_port){.virq_fd = -1};
+	*p = (struct evtchn_port){ .virq_fd = -1 };
 }
 
 int evtchn_alloc_unbound(struct domain *d, uint16_t remote, uint32_t *port_out)
@@ -104,7 +104,8 @@ int evtchn_alloc_unbound(struct domain *d, uint16_t remote, uint32_t *port_out)
 	if (!(ch = chan_new()))
 		return -ENOMEM;
 	d->et.p[port] = (struct evtchn_port){
-	    .state = EVTCHN_UNBOUND, .side = 0, .remote_dom = remote, .virq_fd = -1, .chan = ch};
+		.state = EVTCHN_UNBOUND, .side = 0, .remote_dom = remote, .virq_fd = -1, .chan = ch
+	};
 	*port_out = port;
 	return 0;
 }
@@ -137,12 +138,12 @@ int evtchn_bind_interdomain(struct domain *d, uint16_t remote_dom, uint32_t remo
 		return rc;
 	rp = et_port(&r->et, remote_port); /* et_take_port may have moved it (d == r) */
 	lp = &d->et.p[port];
-	*lp = (struct evtchn_port){.state = EVTCHN_INTERDOMAIN,
-	                           .side = (uint8_t)(1 - rp->side),
-	                           .remote_dom = remote_dom,
-	                           .remote_port = remote_port,
-	                           .virq_fd = -1,
-	                           .chan = rp->chan};
+	*lp = (struct evtchn_port){ .state = EVTCHN_INTERDOMAIN,
+		                    .side = (uint8_t)(1 - rp->side),
+		                    .remote_dom = remote_dom,
+		                    .remote_port = remote_port,
+		                    .virq_fd = -1,
+		                    .chan = rp->chan };
 	rp->chan->refs++;
 	rp->state = EVTCHN_INTERDOMAIN;
 	rp->remote_dom = d->domid;
@@ -167,7 +168,7 @@ int evtchn_bind_virq(struct domain *d, uint32_t virq, uint32_t *port_out)
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	d->et.p[port] = (struct evtchn_port){.state = EVTCHN_VIRQ, .virq = virq, .virq_fd = fd};
+	d->et.p[port] = (struct evtchn_port){ .state = EVTCHN_VIRQ, .virq = virq, .virq_fd = fd };
 	*port_out = port;
 	return 0;
 }

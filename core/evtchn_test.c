@@ -55,7 +55,7 @@ static void close_end(struct end *e)
 
 static bool readable(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, 0) == 1;
 }
@@ -253,15 +253,15 @@ static void test_loopback_channel(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 static const struct CMUnitTest tests[] = {
-    T(test_notify_both_ways),
-    T(test_only_the_named_domain_may_bind),
-    T(test_status),
-    T(test_close_reverts_peer_to_unbound_and_rebind_reuses),
-    T(test_peer_death_closes_the_port),
-    T(test_port_limit),
-    T(test_notification_storm_is_isolated),
-    T(test_virq_dom_exc),
-    T(test_loopback_channel),
+	T(test_notify_both_ways),
+	T(test_only_the_named_domain_may_bind),
+	T(test_status),
+	T(test_close_reverts_peer_to_unbound_and_rebind_reuses),
+	T(test_peer_death_closes_the_port),
+	T(test_port_limit),
+	T(test_notification_storm_is_isolated),
+	T(test_virq_dom_exc),
+	T(test_loopback_channel),
 };
 
 BH_TEST_MAIN(tests)

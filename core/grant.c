@@ -66,7 +66,7 @@ static int gt_grow(struct grant_table *gt, uint32_t want)
 	if (!e)
 		return -ENOMEM;
 	for (uint32_t i = gt->nr; i < nr; i++)
-		e[i] = (struct grant_entry){.memfd = -1, .next_free = NO_FREE};
+		e[i] = (struct grant_entry){ .memfd = -1, .next_free = NO_FREE };
 	/* Fresh refs join the free list in ascending order (reserved ones
 	 * never do: they are given out only by number). */
 	for (uint32_t i = nr; i-- > BH_MAX(gt->nr, (uint32_t)BH_GNTTAB_NR_RESERVED);) {
@@ -141,7 +141,8 @@ int grant_alloc(struct domain *d, uint16_t grantee, bool writable, int16_t ref_h
 		return rc;
 	}
 	gt->e[ref] = (struct grant_entry){
-	    .memfd = fd, .grantee = grantee, .writable = writable, .next_free = NO_FREE};
+		.memfd = fd, .grantee = grantee, .writable = writable, .next_free = NO_FREE
+	};
 	*ref_out = ref;
 	return 0;
 }
@@ -189,8 +190,8 @@ static int mt_take(struct maptrack *mt, uint32_t *handle_out)
 		if (!e)
 			return -ENOMEM;
 		for (uint32_t i = nr; i-- > mt->nr;) {
-			e[i] = (struct maptrack_entry){.granter = BH_DOMID_INVALID,
-			                               .next_free = mt->free_head};
+			e[i] = (struct maptrack_entry){ .granter = BH_DOMID_INVALID,
+				                        .next_free = mt->free_head };
 			mt->free_head = i;
 		}
 		mt->e = e;
@@ -254,10 +255,10 @@ int16_t grant_map(struct domain *mapper, uint16_t granter_id, uint32_t ref, bool
 		close(fd);
 		return BH_GNTST_NO_SPACE;
 	}
-	mapper->mt.e[handle] = (struct maptrack_entry){.granter = granter_id,
-	                                               .granter_inc = granter->incarnation,
-	                                               .ref = ref,
-	                                               .next_free = NO_FREE};
+	mapper->mt.e[handle] = (struct maptrack_entry){ .granter = granter_id,
+		                                        .granter_inc = granter->incarnation,
+		                                        .ref = ref,
+		                                        .next_free = NO_FREE };
 	e->map_count++;
 	*handle_out = handle;
 	*fd_out = fd;

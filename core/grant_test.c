@@ -275,19 +275,19 @@ static void test_reserved_refs_only_by_number(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_rw_grant_shares_the_page, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_ro_grant_is_never_writable, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_rw_grant_mapped_readonly_gives_ro_fd, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_wrong_grantee_is_denied, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_bad_ref_and_bad_domain, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_end_refused_while_mapped, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_deferred_end_frees_at_last_unmap, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_grantee_cannot_resize_the_page, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_granter_death_tears_down, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_mapper_death_releases_mappings, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_limits_on_entries_and_mappings, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_reused_domid_is_a_new_incarnation, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_reserved_refs_only_by_number, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_rw_grant_shares_the_page, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_ro_grant_is_never_writable, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_rw_grant_mapped_readonly_gives_ro_fd, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_wrong_grantee_is_denied, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_bad_ref_and_bad_domain, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_end_refused_while_mapped, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_deferred_end_frees_at_last_unmap, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_grantee_cannot_resize_the_page, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_granter_death_tears_down, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_mapper_death_releases_mappings, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_limits_on_entries_and_mappings, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_reused_domid_is_a_new_incarnation, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_reserved_refs_only_by_number, setup, teardown),
 };
 
 BH_TEST_MAIN(tests)

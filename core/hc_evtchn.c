@@ -17,7 +17,7 @@ static void get_args(const struct hc_req *rq, struct bh_hc_evtchn *a)
 static int reply_port(struct domain *d, uint32_t port, struct hc_reply *rp)
 {
 	struct bh_hc_evtchn_resp *out = (void *)rp->buf;
-	int fds[2] = {-1, -1};
+	int fds[2] = { -1, -1 };
 	size_t n;
 	int rc;
 

@@ -25,41 +25,47 @@
 	}
 
 static const struct hc_row hc_table[] = {
-    ROW(VERSION, 0, D | A, BH_PERM_MAX, NONE, hc_version),
-    ROW(START_INFO, 0, D, BH_PERM_MAX, NONE, hc_start_info),
-    ROW(SHUTDOWN, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_SHUTDOWN, AT0, hc_shutdown),
-    ROW(HEARTBEAT, 0, D, BH_PERM_MAX, NONE, hc_heartbeat),
-    ROW(DOMCTL_CREATE, sizeof(struct bh_hc_create), D | A | V, BH_PERM_DOMAIN_CREATE, NONE,
-        hc_create),
-    ROW(DOMCTL_DESTROY, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_DESTROY, AT0, hc_destroy),
-    ROW(DOMCTL_PAUSE, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_PAUSE, AT0, hc_pause),
-    ROW(DOMCTL_UNPAUSE, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_PAUSE, AT0, hc_unpause),
-    ROW(DOMCTL_RESTART, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_RESTART, AT0, hc_restart),
-    ROW(DOMCTL_GETINFO, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_GETINFO, AT0, hc_getinfo),
-    ROW(DOMCTL_LIST, sizeof(struct bh_hc_list_req), D | A, BH_PERM_DOMAIN_GETINFO, NONE, hc_list),
-    ROW(DOMCTL_SETRES, sizeof(struct bh_hc_setres), D | A, BH_PERM_DOMAIN_SETRES, AT0, hc_setres),
-    ROW(SYSCTL_INFO, 0, D | A, BH_PERM_SYSCTL, NONE, hc_sysinfo),
-    ROW(SYSCTL_READCONSOLE, sizeof(struct bh_hc_readconsole_req), D | A, BH_PERM_READCONSOLE, NONE,
-        hc_readconsole),
-    ROW(DEVICE_ASSIGN, sizeof(struct bh_hc_device_assign), D | A, BH_PERM_DEVICE_ASSIGN, AT0,
-        hc_dev_assign),
-    ROW(DEVICE_REVOKE, sizeof(struct bh_hc_device_open), D | A, BH_PERM_DEVICE_ASSIGN, AT0,
-        hc_dev_revoke),
-    ROW(DEVICE_OPEN, sizeof(struct bh_hc_device_open), D, BH_PERM_MAX, NONE, hc_dev_open),
-    ROW(DEVICE_TAP, sizeof(struct bh_hc_device_tap), D, BH_PERM_DEVICE_TAP, NONE, hc_dev_tap),
-    ROW(GNT_ALLOC, sizeof(struct bh_hc_gnt_alloc), D, BH_PERM_GRANT_TO, HANDLER, hc_gnt_alloc),
-    ROW(GNT_END, 8, D | V, BH_PERM_MAX, NONE, hc_gnt_end),
-    ROW(GNT_MAP, 8, D | V, BH_PERM_MAP_FROM, HANDLER, hc_gnt_map),
-    ROW(GNT_UNMAP, 8, D | V, BH_PERM_MAX, NONE, hc_gnt_unmap),
-    ROW(EVTCHN_ALLOC_UNBOUND, sizeof(struct bh_hc_evtchn), D, BH_PERM_EVTCHN_FOR, HANDLER,
-        hc_evtchn_alloc_unbound),
-    ROW(EVTCHN_BIND_INTERDOMAIN, sizeof(struct bh_hc_evtchn), D, BH_PERM_EVTCHN_BIND, HANDLER,
-        hc_evtchn_bind_interdomain),
-    ROW(EVTCHN_BIND_VIRQ, sizeof(struct bh_hc_evtchn), D, BH_PERM_EVTCHN_VIRQ, NONE,
-        hc_evtchn_bind_virq),
-    ROW(EVTCHN_CLOSE, sizeof(struct bh_hc_evtchn), D, BH_PERM_MAX, NONE, hc_evtchn_close),
-    ROW(EVTCHN_STATUS, sizeof(struct bh_hc_evtchn), D, BH_PERM_MAX, HANDLER, hc_evtchn_status),
-    ROW(EVTCHN_GET_FDS, sizeof(struct bh_hc_evtchn), D, BH_PERM_MAX, NONE, hc_evtchn_get_fds),
+	ROW(VERSION, 0, D | A, BH_PERM_MAX, NONE, hc_version),
+	ROW(START_INFO, 0, D, BH_PERM_MAX, NONE, hc_start_info),
+	ROW(SHUTDOWN, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_SHUTDOWN, AT0, hc_shutdown),
+	ROW(HEARTBEAT, 0, D, BH_PERM_MAX, NONE, hc_heartbeat),
+	ROW(DOMCTL_CREATE, sizeof(struct bh_hc_create), D | A | V, BH_PERM_DOMAIN_CREATE, NONE,
+	    hc_create),
+	ROW(DOMCTL_DESTROY, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_DESTROY, AT0,
+	    hc_destroy),
+	ROW(DOMCTL_PAUSE, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_PAUSE, AT0, hc_pause),
+	ROW(DOMCTL_UNPAUSE, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_PAUSE, AT0,
+	    hc_unpause),
+	ROW(DOMCTL_RESTART, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_RESTART, AT0,
+	    hc_restart),
+	ROW(DOMCTL_GETINFO, sizeof(struct bh_hc_domid), D | A, BH_PERM_DOMAIN_GETINFO, AT0,
+	    hc_getinfo),
+	ROW(DOMCTL_LIST, sizeof(struct bh_hc_list_req), D | A, BH_PERM_DOMAIN_GETINFO, NONE,
+	    hc_list),
+	ROW(DOMCTL_SETRES, sizeof(struct bh_hc_setres), D | A, BH_PERM_DOMAIN_SETRES, AT0,
+	    hc_setres),
+	ROW(SYSCTL_INFO, 0, D | A, BH_PERM_SYSCTL, NONE, hc_sysinfo),
+	ROW(SYSCTL_READCONSOLE, sizeof(struct bh_hc_readconsole_req), D | A, BH_PERM_READCONSOLE,
+	    NONE, hc_readconsole),
+	ROW(DEVICE_ASSIGN, sizeof(struct bh_hc_device_assign), D | A, BH_PERM_DEVICE_ASSIGN, AT0,
+	    hc_dev_assign),
+	ROW(DEVICE_REVOKE, sizeof(struct bh_hc_device_open), D | A, BH_PERM_DEVICE_ASSIGN, AT0,
+	    hc_dev_revoke),
+	ROW(DEVICE_OPEN, sizeof(struct bh_hc_device_open), D, BH_PERM_MAX, NONE, hc_dev_open),
+	ROW(DEVICE_TAP, sizeof(struct bh_hc_device_tap), D, BH_PERM_DEVICE_TAP, NONE, hc_dev_tap),
+	ROW(GNT_ALLOC, sizeof(struct bh_hc_gnt_alloc), D, BH_PERM_GRANT_TO, HANDLER, hc_gnt_alloc),
+	ROW(GNT_END, 8, D | V, BH_PERM_MAX, NONE, hc_gnt_end),
+	ROW(GNT_MAP, 8, D | V, BH_PERM_MAP_FROM, HANDLER, hc_gnt_map),
+	ROW(GNT_UNMAP, 8, D | V, BH_PERM_MAX, NONE, hc_gnt_unmap),
+	ROW(EVTCHN_ALLOC_UNBOUND, sizeof(struct bh_hc_evtchn), D, BH_PERM_EVTCHN_FOR, HANDLER,
+	    hc_evtchn_alloc_unbound),
+	ROW(EVTCHN_BIND_INTERDOMAIN, sizeof(struct bh_hc_evtchn), D, BH_PERM_EVTCHN_BIND, HANDLER,
+	    hc_evtchn_bind_interdomain),
+	ROW(EVTCHN_BIND_VIRQ, sizeof(struct bh_hc_evtchn), D, BH_PERM_EVTCHN_VIRQ, NONE,
+	    hc_evtchn_bind_virq),
+	ROW(EVTCHN_CLOSE, sizeof(struct bh_hc_evtchn), D, BH_PERM_MAX, NONE, hc_evtchn_close),
+	ROW(EVTCHN_STATUS, sizeof(struct bh_hc_evtchn), D, BH_PERM_MAX, HANDLER, hc_evtchn_status),
+	ROW(EVTCHN_GET_FDS, sizeof(struct bh_hc_evtchn), D, BH_PERM_MAX, NONE, hc_evtchn_get_fds),
 };
 
 #undef D
@@ -82,8 +88,8 @@ uint16_t hc_caller(const struct hc_req *rq)
 
 int hc_access(struct hc_req *rq, enum bh_perm perm, uint16_t domid)
 {
-	struct bh_subject subj = {.admin = rq->hc->admin};
-	struct bh_object obj = {.domid = domid};
+	struct bh_subject subj = { .admin = rq->hc->admin };
+	struct bh_object obj = { .domid = domid };
 	struct domain *target;
 
 	if (rq->self) {
@@ -201,7 +207,7 @@ static int hc_check_and_run(struct hc_req *rq, const struct hc_row *row, struct 
 int hc_dispatch(struct hc_conn *hc, const void *msg, size_t len, int *fds, size_t nfds)
 {
 	struct bh_hc_hdr hdr, out;
-	struct hc_req rq = {.hc = hc, .core = hc->core};
+	struct hc_req rq = { .hc = hc, .core = hc->core };
 	struct hc_reply *rp;
 	int rc;
 
@@ -231,8 +237,10 @@ int hc_dispatch(struct hc_conn *hc, const void *msg, size_t len, int *fds, size_
 		bh_close_fds(rp->fds, rp->nfds);
 		rp->len = rp->nfds = 0;
 	}
-	out = (struct bh_hc_hdr){
-	    .type = hdr.type | BH_HC_RESP, .len = (uint32_t)rp->len, .seq = hdr.seq, .status = rc};
+	out = (struct bh_hc_hdr){ .type = hdr.type | BH_HC_RESP,
+		                  .len = (uint32_t)rp->len,
+		                  .seq = hdr.seq,
+		                  .status = rc };
 	rc = hc_send(hc, &out, rp);
 	free(rp);
 	return rc;

@@ -68,7 +68,7 @@ static void test_unknown_type_is_enosys(void **state)
 static void test_short_header_ends_the_channel(void **state)
 {
 	struct fx *f = *state;
-	char junk[15] = {1, 2, 3};
+	char junk[15] = { 1, 2, 3 };
 
 	for (size_t len = 0; len < sizeof(junk); len++)
 		assert_int_equal(hc_dispatch(&f->guest, junk, len, NULL, 0), -EPROTO);
@@ -78,7 +78,7 @@ static void test_length_field_must_match(void **state)
 {
 	struct fx *f = *state;
 	unsigned char msg[64];
-	struct bh_hc_hdr h = {.type = BH_HC_VERSION_REQ, .len = 40, .seq = 1};
+	struct bh_hc_hdr h = { .type = BH_HC_VERSION_REQ, .len = 40, .seq = 1 };
 	struct bh_hc_hdr r;
 
 	memcpy(msg, &h, sizeof(h));
@@ -113,11 +113,11 @@ static void test_every_type_with_bad_lengths(void **state)
 static void test_bad_arguments_are_refused(void **state)
 {
 	struct fx *f = *state;
-	struct bh_hc_domid d = {.domid = 4000};
-	struct bh_hc_gnt_alloc ga = {.domid = 6, .count = 0};
-	struct bh_hc_gnt_refs gr = {.count = 3};
-	struct bh_hc_evtchn ev = {.port = 77};
-	struct bh_hc_create cr = {0};
+	struct bh_hc_domid d = { .domid = 4000 };
+	struct bh_hc_gnt_alloc ga = { .domid = 6, .count = 0 };
+	struct bh_hc_gnt_refs gr = { .count = 3 };
+	struct bh_hc_evtchn ev = { .port = 77 };
+	struct bh_hc_create cr = { 0 };
 
 	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DOMCTL_GETINFO_REQ, &d, sizeof(d)),
 	                 -ESRCH);
@@ -154,10 +154,11 @@ static void test_bad_arguments_are_refused(void **state)
 static void test_access_check(void **state)
 {
 	struct fx *f = *state;
-	struct bh_hc_domid other = {.domid = 6}, self = {.domid = BH_DOMID_SELF};
+	struct bh_hc_domid other = { .domid = 6 }, self = { .domid = BH_DOMID_SELF };
 	struct bh_hc_create cr = {
-	    .role = BH_ROLE_GUEST, .vcpus = 1, .mem_kb = 65536, .flags = BH_CREATE_HOST_IMAGE};
-	struct bh_hc_evtchn ev = {.dom = 6, .remote_dom = 5};
+		.role = BH_ROLE_GUEST, .vcpus = 1, .mem_kb = 65536, .flags = BH_CREATE_HOST_IMAGE
+	};
+	struct bh_hc_evtchn ev = { .dom = 6, .remote_dom = 5 };
 	uint64_t denials = bh_policy_denials(f->c->policy);
 
 	strcpy(cr.name, "x");
@@ -192,7 +193,7 @@ static void test_access_check(void **state)
 static void test_list_shows_an_unprivileged_caller_only_itself(void **state)
 {
 	struct fx *f = *state;
-	struct bh_hc_list_req req = {.first_domid = 0};
+	struct bh_hc_list_req req = { .first_domid = 0 };
 	unsigned char resp[BH_HC_MAX_PAYLOAD];
 	struct bh_hc_list_resp hdr;
 	int st;
@@ -214,7 +215,7 @@ static void test_list_shows_an_unprivileged_caller_only_itself(void **state)
 static void test_descriptors_in_requests_are_refused_and_closed(void **state)
 {
 	struct fx *f = *state;
-	struct bh_hc_hdr h = {.type = BH_HC_VERSION_REQ, .seq = 3}, r;
+	struct bh_hc_hdr h = { .type = BH_HC_VERSION_REQ, .seq = 3 }, r;
 	int fds[2], p[2];
 
 	assert_int_equal(pipe(p), 0);
@@ -239,8 +240,8 @@ static void test_random_bytes(void **state)
 		for (size_t j = 0; j < len; j++)
 			msg[j] = (unsigned char)rand_r(&seed);
 		if (len >= sizeof(struct bh_hc_hdr) && (i & 1)) {
-			struct bh_hc_hdr h = {.type = (uint32_t)rand_r(&seed) % BH_HC_TYPE_MAX,
-			                      .len = (uint32_t)(len - sizeof(h))};
+			struct bh_hc_hdr h = { .type = (uint32_t)rand_r(&seed) % BH_HC_TYPE_MAX,
+				               .len = (uint32_t)(len - sizeof(h)) };
 			memcpy(msg, &h, sizeof(h));
 		}
 		struct hc_conn *hc = (i & 2) ? &f->dom0 : &f->guest;
@@ -275,7 +276,7 @@ static void test_oversized_datagram_ends_only_that_channel(void **state)
 	struct hc_conn a, b;
 	int pa, pb;
 	static unsigned char big[BH_HC_MAX_MSG + 100];
-	struct bh_hc_hdr h = {.type = BH_HC_VERSION_REQ, .seq = 9}, r;
+	struct bh_hc_hdr h = { .type = BH_HC_VERSION_REQ, .seq = 9 }, r;
 
 	tconn_open(f->c, &a, 5, false, &pa);
 	tconn_open(f->c, &b, 6, false, &pb);
@@ -300,7 +301,7 @@ static void test_flooding_domain_does_not_stall_others(void **state)
 	struct fx *f = *state;
 	struct hc_conn a, b;
 	int pa, pb, sent = 0;
-	struct bh_hc_hdr h = {.type = BH_HC_VERSION_REQ}, r;
+	struct bh_hc_hdr h = { .type = BH_HC_VERSION_REQ }, r;
 
 	tconn_open(f->c, &a, 5, false, &pa);
 	tconn_open(f->c, &b, 6, false, &pb);
@@ -328,17 +329,17 @@ static void test_flooding_domain_does_not_stall_others(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 static const struct CMUnitTest tests[] = {
-    T(test_unknown_type_is_enosys),
-    T(test_short_header_ends_the_channel),
-    T(test_length_field_must_match),
-    T(test_every_type_with_bad_lengths),
-    T(test_bad_arguments_are_refused),
-    T(test_access_check),
-    T(test_list_shows_an_unprivileged_caller_only_itself),
-    T(test_descriptors_in_requests_are_refused_and_closed),
-    T(test_random_bytes),
-    T(test_oversized_datagram_ends_only_that_channel),
-    T(test_flooding_domain_does_not_stall_others),
+	T(test_unknown_type_is_enosys),
+	T(test_short_header_ends_the_channel),
+	T(test_length_field_must_match),
+	T(test_every_type_with_bad_lengths),
+	T(test_bad_arguments_are_refused),
+	T(test_access_check),
+	T(test_list_shows_an_unprivileged_caller_only_itself),
+	T(test_descriptors_in_requests_are_refused_and_closed),
+	T(test_random_bytes),
+	T(test_oversized_datagram_ends_only_that_channel),
+	T(test_flooding_domain_does_not_stall_others),
 };
 
 BH_TEST_MAIN(tests)

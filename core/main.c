@@ -102,21 +102,21 @@ enum {
 };
 
 static const struct option long_opts[] = {
-    {"rundir", required_argument, NULL, OPT_RUNDIR},
-    {"instance", required_argument, NULL, OPT_INSTANCE},
-    {"image-dir", required_argument, NULL, OPT_IMAGE_DIR},
-    {"device-dir", required_argument, NULL, OPT_DEVICE_DIR},
-    {"uid-base", required_argument, NULL, OPT_UID_BASE},
-    {"max-domains", required_argument, NULL, OPT_MAX_DOMAINS},
-    {"dom0", required_argument, NULL, OPT_DOM0},
-    {"dom0-arg", required_argument, NULL, OPT_DOM0_ARG},
-    {"dom0-memory", required_argument, NULL, OPT_DOM0_MEM},
-    {"xenstore", required_argument, NULL, OPT_XS},
-    {"xenstore-arg", required_argument, NULL, OPT_XS_ARG},
-    {"permissive", no_argument, NULL, OPT_PERMISSIVE},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+	{ "rundir", required_argument, NULL, OPT_RUNDIR },
+	{ "instance", required_argument, NULL, OPT_INSTANCE },
+	{ "image-dir", required_argument, NULL, OPT_IMAGE_DIR },
+	{ "device-dir", required_argument, NULL, OPT_DEVICE_DIR },
+	{ "uid-base", required_argument, NULL, OPT_UID_BASE },
+	{ "max-domains", required_argument, NULL, OPT_MAX_DOMAINS },
+	{ "dom0", required_argument, NULL, OPT_DOM0 },
+	{ "dom0-arg", required_argument, NULL, OPT_DOM0_ARG },
+	{ "dom0-memory", required_argument, NULL, OPT_DOM0_MEM },
+	{ "xenstore", required_argument, NULL, OPT_XS },
+	{ "xenstore-arg", required_argument, NULL, OPT_XS_ARG },
+	{ "permissive", no_argument, NULL, OPT_PERMISSIVE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
 };
 
 static int parse_number_opt(const char *name, const char *s, long min, long max, long *out)
@@ -252,12 +252,39 @@ static int mkdir_mode(const char *path, mode_t mode)
 	return chmod(path, mode) < 0 ? -errno : 0;
 }
 
+/* Domains run as unprivileged host users and reach their directories under
+ * the runtime directory by path: every ancestor must be searchable by
+ * others. Say so plainly instead of failing every create later. */
+static int check_searchable(struct core *c, const char *dir)
+{
+	char path[256];
+	struct stat st;
+
+	bh_strlcpy(path, dir, sizeof(path));
+	for (char *slash = path + strlen(path); slash > path;) {
+		if (stat(path, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+			bh_err(&c->log,
+			       "%s (mode %04o) is not searchable by other users, so domains cannot "
+			       "reach %s: use a runtime directory every user can traverse",
+			       path, (unsigned)(st.st_mode & 07777), dir);
+			return -EACCES;
+		}
+		slash = strrchr(path, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	return 0;
+}
+
 static int setup_rundir(struct core *c)
 {
 	char path[512];
 	int rc;
 
 	if ((rc = mkdir_mode(c->opts.rundir, 0755)) < 0)
+		return rc;
+	if ((rc = check_searchable(c, c->opts.rundir)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/logs", c->opts.rundir);
 	if ((rc = mkdir_mode(path, 0750)) < 0)
@@ -399,7 +426,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static int set_log_level(struct core *c, const char *level)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
+	static const char *const names[] = { "error", "warning", "info", "debug" };
 
 	if (!level)
 		return 0;
@@ -415,7 +442,7 @@ static int set_log_level(struct core *c, const char *level)
 int main(int argc, char **argv)
 {
 	static struct core core; /* large: the domain table */
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct main_opts m;
 	struct event_base *base;
 	int rc;

@@ -54,22 +54,23 @@ struct role_profile {
 
 /* The process graph's roles as data. */
 static const struct role_profile profiles[BH_ROLE_MAX] = {
-    [BH_ROLE_CONTROL] = {"control",
-                         {{"dom0", "/run/bulkhead", true}, {"xenstored", "/run/xenstored", false}},
-                         false,
-                         false},
-    [BH_ROLE_STORE] = {"store", {{"xenstored", "/run/xenstored", true}}, false, false},
-    /* Driver domains narrow themselves further once running (driverdom/):
+	[BH_ROLE_CONTROL] = { "control",
+	                      { { "dom0", "/run/bulkhead", true },
+	                        { "xenstored", "/run/xenstored", false } },
+	                      false,
+	                      false },
+	[BH_ROLE_STORE] = { "store", { { "xenstored", "/run/xenstored", true } }, false, false },
+	/* Driver domains narrow themselves further once running (driverdom/):
 	 * they pivot into an empty root and drop CAP_SYS_ADMIN. */
-    [BH_ROLE_DRIVER] = {"driver", {{0}}, true, false},
-    /* The PV kernel mounts its ramdisk root and its disks (FUSE) and
+	[BH_ROLE_DRIVER] = { "driver", { { 0 } }, true, false },
+	/* The PV kernel mounts its ramdisk root and its disks (FUSE) and
 	 * configures its interfaces, all inside its own namespaces. */
-    [BH_ROLE_GUEST] = {"guest", {{0}}, true, true},
+	[BH_ROLE_GUEST] = { "guest", { { 0 } }, true, true },
 };
 
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom"};
-static const char *const usr_links[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
-static const char *const etc_files[] = {"/etc/ld.so.cache"};
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom" };
+static const char *const usr_links[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+static const char *const etc_files[] = { "/etc/ld.so.cache" };
 
 static pid_t sys_clone3(struct clone_args *args)
 {
@@ -245,7 +246,7 @@ static void setup_root(struct child *ch)
 	setup_dev(ch, root);
 
 	char sub[600];
-	static const char *const dirs[] = {"proc", "tmp", "run", ".old"};
+	static const char *const dirs[] = { "proc", "tmp", "run", ".old" };
 	for (size_t i = 0; i < BH_ARRAY_SIZE(dirs); i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", root, dirs[i]);
 		CHECK(ch, mkdir(sub, i == 1 ? 01777 : 0755), dirs[i]);
@@ -315,7 +316,7 @@ static void narrow_caps(struct child *ch)
  * Everything else is closed at exec. */
 static void place_fds(struct child *ch)
 {
-	int src[5] = {-1, ch->s->log_fd, ch->s->log_fd, ch->s->chan_fd, ch->fuse_fd};
+	int src[5] = { -1, ch->s->log_fd, ch->s->log_fd, ch->s->chan_fd, ch->fuse_fd };
 	int tmp[5];
 	int n = ch->fuse_fd >= 0 ? 5 : 4;
 
@@ -342,14 +343,14 @@ static void wait_byte(struct child *ch, const char *what)
 }
 
 static char *const child_env[] = {
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "HOME=/",
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/",
 #ifdef BH_SANITIZE
-    /* LeakSanitizer stops the world with ptrace, which seccomp forbids. */
-    "ASAN_OPTIONS=detect_leaks=0:abort_on_error=0",
-    "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1",
+	/* LeakSanitizer stops the world with ptrace, which seccomp forbids. */
+	"ASAN_OPTIONS=detect_leaks=0:abort_on_error=0",
+	"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1",
 #endif
-    NULL,
+	NULL,
 };
 
 static __attribute__((noreturn)) void child_main(struct child *ch)
@@ -451,7 +452,7 @@ static int parent_setup(struct sandbox_spawn *s, int go_wr)
 int sandbox_spawn(struct sandbox_spawn *s)
 {
 	const struct role_profile *prof = &profiles[s->role];
-	int go[2] = {-1, -1}, rep[2] = {-1, -1};
+	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	struct clone_args ca;
 	int pidfd = -1, rc;
 	pid_t pid;
@@ -480,7 +481,8 @@ int sandbox_spawn(struct sandbox_spawn *s)
 	}
 	if (pid == 0) {
 		struct child ch = {
-		    .s = s, .prof = prof, .go_rd = go[0], .report_wr = rep[1], .fuse_fd = -1};
+			.s = s, .prof = prof, .go_rd = go[0], .report_wr = rep[1], .fuse_fd = -1
+		};
 		close(go[1]);
 		close(rep[0]);
 		child_main(&ch);

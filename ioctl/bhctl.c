@@ -9,7 +9,7 @@
 static int call_out(struct bh_hc_client *cl, uint32_t type, const void *req, size_t len, void *out,
                     size_t out_len)
 {
-	struct bh_hc_result res = {.resp = out, .resp_cap = out_len};
+	struct bh_hc_result res = { .resp = out, .resp_cap = out_len };
 	int rc = bh_hc_call(cl, type, req, len, &res);
 
 	if (rc == 0 && res.resp_len != out_len)
@@ -19,7 +19,7 @@ static int call_out(struct bh_hc_client *cl, uint32_t type, const void *req, siz
 
 static int domid_call(struct bh_hc_client *cl, uint32_t type, uint16_t domid, uint32_t arg)
 {
-	struct bh_hc_domid a = {.domid = domid, .arg = arg};
+	struct bh_hc_domid a = { .domid = domid, .arg = arg };
 
 	return bh_hc_call_simple(cl, type, &a, sizeof(a));
 }
@@ -70,14 +70,14 @@ int bhctl_domain_shutdown(struct bh_hc_client *cl, uint16_t domid, uint32_t reas
 
 int bhctl_domain_restart(struct bh_hc_client *cl, uint16_t domid, struct bh_hc_create_resp *out)
 {
-	struct bh_hc_domid a = {.domid = domid};
+	struct bh_hc_domid a = { .domid = domid };
 
 	return call_out(cl, BH_HC_DOMCTL_RESTART_REQ, &a, sizeof(a), out, sizeof(*out));
 }
 
 int bhctl_domain_getinfo(struct bh_hc_client *cl, uint16_t domid, struct bh_dominfo *out)
 {
-	struct bh_hc_domid a = {.domid = domid};
+	struct bh_hc_domid a = { .domid = domid };
 
 	return call_out(cl, BH_HC_DOMCTL_GETINFO_REQ, &a, sizeof(a), out, sizeof(*out));
 }
@@ -85,12 +85,12 @@ int bhctl_domain_getinfo(struct bh_hc_client *cl, uint16_t domid, struct bh_domi
 int bhctl_domain_list(struct bh_hc_client *cl, struct bh_dominfo **out, size_t *n_out)
 {
 	unsigned char buf[BH_HC_MAX_PAYLOAD];
-	struct bh_hc_list_req req = {.first_domid = 0, .max = BH_HC_LIST_MAX};
+	struct bh_hc_list_req req = { .first_domid = 0, .max = BH_HC_LIST_MAX };
 	struct bh_dominfo *all = NULL;
 	size_t n = 0;
 
 	for (;;) {
-		struct bh_hc_result res = {.resp = buf, .resp_cap = sizeof(buf)};
+		struct bh_hc_result res = { .resp = buf, .resp_cap = sizeof(buf) };
 		struct bh_hc_list_resp hdr;
 		int rc = bh_hc_call(cl, BH_HC_DOMCTL_LIST_REQ, &req, sizeof(req), &res);
 		if (rc == 0 && res.resp_len < sizeof(hdr))
@@ -137,9 +137,9 @@ int bhctl_readconsole(struct bh_hc_client *cl, uint64_t *seq, char *buf, size_t 
                       size_t *len_out)
 {
 	unsigned char rbuf[BH_HC_MAX_PAYLOAD];
-	struct bh_hc_readconsole_req req = {.from_seq = *seq};
+	struct bh_hc_readconsole_req req = { .from_seq = *seq };
 	struct bh_hc_readconsole_resp hdr;
-	struct bh_hc_result res = {.resp = rbuf, .resp_cap = sizeof(rbuf)};
+	struct bh_hc_result res = { .resp = rbuf, .resp_cap = sizeof(rbuf) };
 	int rc = bh_hc_call(cl, BH_HC_SYSCTL_READCONSOLE_REQ, &req, sizeof(req), &res);
 
 	if (rc < 0)
@@ -158,7 +158,7 @@ int bhctl_readconsole(struct bh_hc_client *cl, uint64_t *seq, char *buf, size_t 
 int bhctl_device_assign(struct bh_hc_client *cl, uint16_t domid, const char *token,
                         const char *path, uint32_t flags)
 {
-	struct bh_hc_device_assign a = {.domid = domid, .flags = flags};
+	struct bh_hc_device_assign a = { .domid = domid, .flags = flags };
 
 	if (bh_strlcpy(a.token, token, sizeof(a.token)) >= sizeof(a.token) ||
 	    bh_strlcpy(a.path, path, sizeof(a.path)) >= sizeof(a.path))
@@ -168,7 +168,7 @@ int bhctl_device_assign(struct bh_hc_client *cl, uint16_t domid, const char *tok
 
 int bhctl_device_revoke(struct bh_hc_client *cl, uint16_t domid, const char *token)
 {
-	struct bh_hc_device_open a = {.domid = domid};
+	struct bh_hc_device_open a = { .domid = domid };
 
 	if (bh_strlcpy(a.token, token, sizeof(a.token)) >= sizeof(a.token))
 		return -ENAMETOOLONG;
@@ -178,10 +178,10 @@ int bhctl_device_revoke(struct bh_hc_client *cl, uint16_t domid, const char *tok
 int bhctl_device_open(struct bh_hc_client *cl, const char *token, int *fd_out, uint64_t *size_out,
                       uint32_t *flags_out)
 {
-	struct bh_hc_device_open a = {0};
+	struct bh_hc_device_open a = { 0 };
 	struct bh_hc_device_open_resp r;
 	int fd = -1;
-	struct bh_hc_result res = {.resp = &r, .resp_cap = sizeof(r), .fds = &fd, .max_fds = 1};
+	struct bh_hc_result res = { .resp = &r, .resp_cap = sizeof(r), .fds = &fd, .max_fds = 1 };
 	int rc;
 
 	if (bh_strlcpy(a.token, token, sizeof(a.token)) >= sizeof(a.token))
@@ -203,11 +203,12 @@ int bhctl_device_open(struct bh_hc_client *cl, const char *token, int *fd_out, u
 
 int bhctl_device_tap(struct bh_hc_client *cl, const char *ifname, uint32_t flags, int *fd_out)
 {
-	struct bh_hc_device_tap t = {.flags = flags};
+	struct bh_hc_device_tap t = { .flags = flags };
 	unsigned char sink[8];
 	int fd = -1;
 	struct bh_hc_result res = {
-	    .resp = sink, .resp_cap = sizeof(sink), .fds = &fd, .max_fds = 1};
+		.resp = sink, .resp_cap = sizeof(sink), .fds = &fd, .max_fds = 1
+	};
 	int rc;
 
 	if (bh_strlcpy(t.ifname, ifname, sizeof(t.ifname)) >= sizeof(t.ifname))
@@ -232,7 +233,8 @@ int bhctl_start_info(struct bh_hc_client *cl, struct bh_hc_start_info *out, int 
                      size_t *nfds_out)
 {
 	struct bh_hc_result res = {
-	    .resp = out, .resp_cap = sizeof(*out), .fds = fds_out, .max_fds = 2};
+		.resp = out, .resp_cap = sizeof(*out), .fds = fds_out, .max_fds = 2
+	};
 	int rc = bh_hc_call(cl, BH_HC_START_INFO_REQ, NULL, 0, &res);
 
 	*nfds_out = res.nfds;
@@ -247,14 +249,14 @@ int bhctl_start_info(struct bh_hc_client *cl, struct bh_hc_start_info *out, int 
 
 const char *bhctl_state_name(uint32_t state)
 {
-	static const char *const n[] = {"building", "running", "paused", "shutdown"};
+	static const char *const n[] = { "building", "running", "paused", "shutdown" };
 
 	return state < BH_ARRAY_SIZE(n) ? n[state] : "?";
 }
 
 const char *bhctl_reason_name(uint32_t reason)
 {
-	static const char *const n[] = {"poweroff", "reboot", "suspend", "crash", "watchdog"};
+	static const char *const n[] = { "poweroff", "reboot", "suspend", "crash", "watchdog" };
 
 	if (reason == BH_SHUTDOWN_NONE)
 		return "none";
@@ -263,20 +265,20 @@ const char *bhctl_reason_name(uint32_t reason)
 
 const char *bhctl_crash_name(uint32_t detail)
 {
-	static const char *const n[] = {"",
-	                                "signal",
-	                                "exit status",
-	                                "out of memory",
-	                                "forbidden system call",
-	                                "sandbox setup",
-	                                "destroyed"};
+	static const char *const n[] = { "",
+		                         "signal",
+		                         "exit status",
+		                         "out of memory",
+		                         "forbidden system call",
+		                         "sandbox setup",
+		                         "destroyed" };
 
 	return detail < BH_ARRAY_SIZE(n) ? n[detail] : "?";
 }
 
 const char *bhctl_role_name(uint32_t role)
 {
-	static const char *const n[] = {"control", "store", "driver", "guest"};
+	static const char *const n[] = { "control", "store", "driver", "guest" };
 
 	return role < BH_ARRAY_SIZE(n) ? n[role] : "?";
 }

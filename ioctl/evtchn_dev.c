@@ -40,7 +40,7 @@ struct evtchn {
 static int ev_open(struct xdev *x, int flags)
 {
 	struct evtchn *e = calloc(1, sizeof(*e));
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
 
 	(void)flags;
 	if (!e)
@@ -89,14 +89,15 @@ static int port_slot(struct evtchn *e, uint32_t port)
 static int port_attach(struct xdev *x, uint32_t port, const int *fds, size_t nfds)
 {
 	struct evtchn *e = x->priv;
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = port};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = port };
 	int rc;
 
 	if (nfds < 1 || (rc = port_slot(e, port)) < 0)
 		return nfds < 1 ? -EPROTO : rc;
 	if (epoll_ctl(x->fd, EPOLL_CTL_ADD, fds[0], &ev) < 0)
 		return -errno;
-	e->ports[port] = (struct eport){.bound = true, .rx = fds[0], .tx = nfds > 1 ? fds[1] : -1};
+	e->ports[port] =
+	    (struct eport){ .bound = true, .rx = fds[0], .tx = nfds > 1 ? fds[1] : -1 };
 	return (int)port;
 }
 
@@ -105,8 +106,8 @@ static int bind_call(struct xdev *x, uint32_t type, const struct bh_hc_evtchn *a
 {
 	struct evtchn *e = x->priv;
 	struct bh_hc_evtchn_resp r;
-	int fds[2] = {-1, -1};
-	struct bh_hc_result res = {.resp = &r, .resp_cap = sizeof(r), .fds = fds, .max_fds = 2};
+	int fds[2] = { -1, -1 };
+	struct bh_hc_result res = { .resp = &r, .resp_cap = sizeof(r), .fds = fds, .max_fds = 2 };
 	int rc = bh_hc_call(xen_hcall(), type, a, sizeof(*a), &res);
 
 	if (rc == 0 && res.resp_len != sizeof(r))
@@ -119,7 +120,7 @@ static int bind_call(struct xdev *x, uint32_t type, const struct bh_hc_evtchn *a
 	if (rc < 0) {
 		bh_close_fds(fds, res.nfds);
 		if (type != BH_HC_EVTCHN_GET_FDS_REQ && res.resp_len == sizeof(r)) {
-			struct bh_hc_evtchn c = {.port = r.port};
+			struct bh_hc_evtchn c = { .port = r.port };
 			bh_hc_call_simple(xen_hcall(), BH_HC_EVTCHN_CLOSE_REQ, &c, sizeof(c));
 		}
 	}
@@ -135,13 +136,13 @@ static void port_detach(struct xdev *x, uint32_t port)
 	bh_closep(&p->rx);
 	bh_closep(&p->tx);
 	/* A queued port is skipped when the queue is read. */
-	*p = (struct eport){.rx = -1, .tx = -1};
+	*p = (struct eport){ .rx = -1, .tx = -1 };
 }
 
 static int ev_unbind(struct xdev *x, uint32_t port)
 {
 	struct evtchn *e = x->priv;
-	struct bh_hc_evtchn a = {.port = port};
+	struct bh_hc_evtchn a = { .port = port };
 
 	pthread_mutex_lock(&e->lock);
 	if (!port_get(e, port)) {
@@ -183,7 +184,7 @@ static void queue_reset(struct evtchn *e)
 static int ev_ioctl(struct xdev *x, unsigned long req, void *arg)
 {
 	struct evtchn *e = x->priv;
-	struct bh_hc_evtchn a = {.dom = BH_DOMID_SELF};
+	struct bh_hc_evtchn a = { .dom = BH_DOMID_SELF };
 
 	switch (req) {
 	case IOCTL_EVTCHN_BIND_VIRQ:
@@ -360,7 +361,7 @@ static void ev_close(struct xdev *x)
 		for (uint32_t port = 1; port < e->nports; port++) {
 			if (!e->ports[port].bound)
 				continue;
-			struct bh_hc_evtchn a = {.port = port};
+			struct bh_hc_evtchn a = { .port = port };
 			port_detach(x, port);
 			bh_hc_call_simple(xen_hcall(), BH_HC_EVTCHN_CLOSE_REQ, &a, sizeof(a));
 		}
@@ -374,9 +375,9 @@ static void ev_close(struct xdev *x)
 }
 
 const struct xdev_ops xdev_evtchn_ops = {
-    .open = ev_open,
-    .close = ev_close,
-    .ioctl = ev_ioctl,
-    .read = ev_read,
-    .write = ev_write,
+	.open = ev_open,
+	.close = ev_close,
+	.ioctl = ev_ioctl,
+	.read = ev_read,
+	.write = ev_write,
 };

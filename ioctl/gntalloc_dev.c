@@ -47,8 +47,8 @@ static int ga_open(struct xdev *x, int flags)
 static void end_refs(const uint32_t *refs, uint32_t n)
 {
 	for (uint32_t off = 0; off < n; off += BH_GNT_MAX_BATCH) {
-		struct bh_hc_gnt_refs r = {.count = BH_MIN(n - off, (uint32_t)BH_GNT_MAX_BATCH),
-		                           .flags = BH_GNT_DEFER};
+		struct bh_hc_gnt_refs r = { .count = BH_MIN(n - off, (uint32_t)BH_GNT_MAX_BATCH),
+			                    .flags = BH_GNT_DEFER };
 		memcpy(r.refs, refs + off, r.count * sizeof(uint32_t));
 		bh_hc_call_simple(xen_hcall(), BH_HC_GNT_END_REQ, &r,
 		                  8 + r.count * sizeof(uint32_t));
@@ -69,11 +69,13 @@ static void galloc_free(struct galloc *a)
 /* Fill a->refs/fds[off..off+n) with one hypercall. */
 static int alloc_batch(struct galloc *a, uint32_t off, uint32_t n, uint16_t domid, bool writable)
 {
-	struct bh_hc_gnt_alloc req = {
-	    .domid = domid, .flags = writable ? BH_GNT_WRITABLE : 0, .count = n};
+	struct bh_hc_gnt_alloc req = { .domid = domid,
+		                       .flags = writable ? BH_GNT_WRITABLE : 0,
+		                       .count = n };
 	struct bh_hc_gnt_alloc_resp resp;
 	struct bh_hc_result res = {
-	    .resp = &resp, .resp_cap = sizeof(resp), .fds = a->fds + off, .max_fds = n};
+		.resp = &resp, .resp_cap = sizeof(resp), .fds = a->fds + off, .max_fds = n
+	};
 	int rc = bh_hc_call(xen_hcall(), BH_HC_GNT_ALLOC_REQ, &req, sizeof(req), &res);
 
 	if (rc == 0 && (res.nfds != n || resp.count != n))
@@ -200,8 +202,8 @@ static void ga_close(struct xdev *x)
 }
 
 const struct xdev_ops xdev_gntalloc_ops = {
-    .open = ga_open,
-    .close = ga_close,
-    .ioctl = ga_ioctl,
-    .mmap = ga_mmap,
+	.open = ga_open,
+	.close = ga_close,
+	.ioctl = ga_ioctl,
+	.mmap = ga_mmap,
 };

@@ -55,7 +55,7 @@ static int unmap_handles(const uint32_t *handles, uint32_t n)
 	int rc = 0;
 
 	for (uint32_t off = 0; off < n; off += BH_GNT_MAX_BATCH) {
-		struct bh_hc_gnt_unmap u = {.count = BH_MIN(n - off, (uint32_t)BH_GNT_MAX_BATCH)};
+		struct bh_hc_gnt_unmap u = { .count = BH_MIN(n - off, (uint32_t)BH_GNT_MAX_BATCH) };
 		memcpy(u.handles, handles + off, u.count * sizeof(uint32_t));
 		int r = bh_hc_call_simple(xen_hcall(), BH_HC_GNT_UNMAP_REQ, &u,
 		                          8 + u.count * sizeof(uint32_t));
@@ -69,9 +69,9 @@ static int unmap_handles(const uint32_t *handles, uint32_t n)
 static int map_batch(const struct bh_gnt_mapref *refs, uint32_t n, bool ro, int *fds,
                      uint32_t *handles)
 {
-	struct bh_hc_gnt_map m = {.count = n, .flags = ro ? BH_GNT_READONLY : 0};
+	struct bh_hc_gnt_map m = { .count = n, .flags = ro ? BH_GNT_READONLY : 0 };
 	struct bh_hc_gnt_map_resp r;
-	struct bh_hc_result res = {.resp = &r, .resp_cap = sizeof(r), .fds = fds, .max_fds = n};
+	struct bh_hc_result res = { .resp = &r, .resp_cap = sizeof(r), .fds = fds, .max_fds = n };
 	int rc;
 
 	memcpy(m.refs, refs, n * sizeof(*refs));
@@ -211,7 +211,7 @@ static int gd_offset_for_vaddr(struct xdev *x, struct ioctl_gntdev_get_offset_fo
 static int copy_side(int is_gref, bool ro, const void *local, grant_ref_t ref, domid_t dom,
                      uint16_t off, uint16_t len, void **ptr, uint32_t *handle)
 {
-	struct bh_gnt_mapref r = {.domid = dom, .ref = ref};
+	struct bh_gnt_mapref r = { .domid = dom, .ref = ref };
 	int fd = -1, rc;
 
 	*handle = UINT32_MAX;
@@ -355,9 +355,9 @@ static void gd_close(struct xdev *x)
 }
 
 const struct xdev_ops xdev_gntdev_ops = {
-    .open = gd_open,
-    .close = gd_close,
-    .ioctl = gd_ioctl,
-    .mmap = gd_mmap,
-    .munmap = gd_munmap,
+	.open = gd_open,
+	.close = gd_close,
+	.ioctl = gd_ioctl,
+	.mmap = gd_mmap,
+	.munmap = gd_munmap,
 };

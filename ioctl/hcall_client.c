@@ -34,7 +34,7 @@ int bh_hc_open_domain(struct bh_hc_client *cl)
 
 int bh_hc_open_admin(struct bh_hc_client *cl, const char *rundir)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *env = getenv("BULKHEAD_RUNDIR");
 	int fd, n;
 
@@ -64,7 +64,7 @@ static int send_request(struct bh_hc_client *cl, uint32_t type, const void *req,
                         uint32_t seq)
 {
 	unsigned char buf[BH_HC_MAX_MSG];
-	struct bh_hc_hdr hdr = {.type = type, .len = (uint32_t)len, .seq = seq};
+	struct bh_hc_hdr hdr = { .type = type, .len = (uint32_t)len, .seq = seq };
 	ssize_t r;
 
 	if (len > BH_HC_MAX_PAYLOAD)
@@ -136,7 +136,7 @@ int bh_hc_call(struct bh_hc_client *cl, uint32_t type, const void *req, size_t l
 int bh_hc_call_simple(struct bh_hc_client *cl, uint32_t type, const void *req, size_t len)
 {
 	unsigned char sink[BH_HC_MAX_PAYLOAD];
-	struct bh_hc_result res = {.resp = sink, .resp_cap = sizeof(sink)};
+	struct bh_hc_result res = { .resp = sink, .resp_cap = sizeof(sink) };
 
 	return bh_hc_call(cl, type, req, len, &res);
 }

@@ -31,7 +31,8 @@ static int pc_hypercall(struct privcmd_hypercall *h)
 	if (!c)
 		return -EFAULT;
 	res = (struct bh_hc_result){
-	    .resp = c->resp, .resp_cap = c->resp_cap, .fds = c->fds, .max_fds = c->max_fds};
+		.resp = c->resp, .resp_cap = c->resp_cap, .fds = c->fds, .max_fds = c->max_fds
+	};
 	rc = bh_hc_call(xen_hcall(), c->type, c->req, c->req_len, &res);
 	c->resp_len = (uint32_t)res.resp_len;
 	c->nfds = (uint32_t)res.nfds;
@@ -60,7 +61,7 @@ static void pc_close(struct xdev *x)
 }
 
 const struct xdev_ops xdev_privcmd_ops = {
-    .open = pc_open,
-    .close = pc_close,
-    .ioctl = pc_ioctl,
+	.open = pc_open,
+	.close = pc_close,
+	.ioctl = pc_ioctl,
 };

@@ -21,7 +21,7 @@ static struct {
 	bool cl_open;
 	struct xdev **by_fd;
 	size_t cap;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 struct bh_hc_client *xen_hcall(void)
 {
@@ -41,11 +41,11 @@ static const struct {
 	enum xdev_kind kind;
 	const struct xdev_ops *ops;
 } devices[] = {
-    {"/dev/xen/evtchn", XDEV_EVTCHN, &xdev_evtchn_ops},
-    {"/dev/xen/gntdev", XDEV_GNTDEV, &xdev_gntdev_ops},
-    {"/dev/xen/gntalloc", XDEV_GNTALLOC, &xdev_gntalloc_ops},
-    {"/dev/xen/privcmd", XDEV_PRIVCMD, &xdev_privcmd_ops},
-    {"/proc/xen/privcmd", XDEV_PRIVCMD, &xdev_privcmd_ops},
+	{ "/dev/xen/evtchn", XDEV_EVTCHN, &xdev_evtchn_ops },
+	{ "/dev/xen/gntdev", XDEV_GNTDEV, &xdev_gntdev_ops },
+	{ "/dev/xen/gntalloc", XDEV_GNTALLOC, &xdev_gntalloc_ops },
+	{ "/dev/xen/privcmd", XDEV_PRIVCMD, &xdev_privcmd_ops },
+	{ "/proc/xen/privcmd", XDEV_PRIVCMD, &xdev_privcmd_ops },
 };
 
 static int table_put(struct xdev *x)

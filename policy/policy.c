@@ -12,37 +12,37 @@ struct bh_policy {
 /* Which permissions a plain (unprivileged) domain has without naming
  * another domain as target: its own life, its own pages and ports. */
 static const bool unprivileged_ok[BH_PERM_MAX] = {
-    [BH_PERM_DEVICE_TAP] = true,
-    [BH_PERM_GRANT_TO] = true,
-    [BH_PERM_MAP_FROM] = true,
-    [BH_PERM_EVTCHN_BIND] = true,
+	[BH_PERM_DEVICE_TAP] = true,
+	[BH_PERM_GRANT_TO] = true,
+	[BH_PERM_MAP_FROM] = true,
+	[BH_PERM_EVTCHN_BIND] = true,
 };
 
 /* Permissions that only make sense on oneself for an unprivileged domain. */
 static const bool self_ok[BH_PERM_MAX] = {
-    [BH_PERM_DOMAIN_GETINFO] = true,
-    [BH_PERM_DOMAIN_SHUTDOWN] = true,
-    [BH_PERM_EVTCHN_FOR] = true,
+	[BH_PERM_DOMAIN_GETINFO] = true,
+	[BH_PERM_DOMAIN_SHUTDOWN] = true,
+	[BH_PERM_EVTCHN_FOR] = true,
 };
 
 static const char *const perm_names[BH_PERM_MAX] = {
-    [BH_PERM_DOMAIN_CREATE] = "domain.create",
-    [BH_PERM_DOMAIN_DESTROY] = "domain.destroy",
-    [BH_PERM_DOMAIN_PAUSE] = "domain.pause",
-    [BH_PERM_DOMAIN_SHUTDOWN] = "domain.shutdown",
-    [BH_PERM_DOMAIN_RESTART] = "domain.restart",
-    [BH_PERM_DOMAIN_GETINFO] = "domain.getinfo",
-    [BH_PERM_DOMAIN_SETRES] = "domain.setres",
-    [BH_PERM_SYSCTL] = "sysctl",
-    [BH_PERM_READCONSOLE] = "readconsole",
-    [BH_PERM_DEVICE_ASSIGN] = "device.assign",
-    [BH_PERM_DEVICE_UPLINK] = "device.uplink",
-    [BH_PERM_DEVICE_TAP] = "device.tap",
-    [BH_PERM_GRANT_TO] = "grant.to",
-    [BH_PERM_MAP_FROM] = "grant.map",
-    [BH_PERM_EVTCHN_FOR] = "evtchn.alloc_for",
-    [BH_PERM_EVTCHN_BIND] = "evtchn.bind",
-    [BH_PERM_EVTCHN_VIRQ] = "evtchn.virq",
+	[BH_PERM_DOMAIN_CREATE] = "domain.create",
+	[BH_PERM_DOMAIN_DESTROY] = "domain.destroy",
+	[BH_PERM_DOMAIN_PAUSE] = "domain.pause",
+	[BH_PERM_DOMAIN_SHUTDOWN] = "domain.shutdown",
+	[BH_PERM_DOMAIN_RESTART] = "domain.restart",
+	[BH_PERM_DOMAIN_GETINFO] = "domain.getinfo",
+	[BH_PERM_DOMAIN_SETRES] = "domain.setres",
+	[BH_PERM_SYSCTL] = "sysctl",
+	[BH_PERM_READCONSOLE] = "readconsole",
+	[BH_PERM_DEVICE_ASSIGN] = "device.assign",
+	[BH_PERM_DEVICE_UPLINK] = "device.uplink",
+	[BH_PERM_DEVICE_TAP] = "device.tap",
+	[BH_PERM_GRANT_TO] = "grant.to",
+	[BH_PERM_MAP_FROM] = "grant.map",
+	[BH_PERM_EVTCHN_FOR] = "evtchn.alloc_for",
+	[BH_PERM_EVTCHN_BIND] = "evtchn.bind",
+	[BH_PERM_EVTCHN_VIRQ] = "evtchn.virq",
 };
 
 int bh_policy_new(const struct bh_log *audit, bool permissive, struct bh_policy **out)

@@ -46,10 +46,10 @@ static int resolve_domain(struct bh_hc_client *cl, const char *s, uint16_t *out)
 static const struct {
 	const char *name;
 	enum bh_role role;
-} roles[] = {{"control", BH_ROLE_CONTROL},
-             {"store", BH_ROLE_STORE},
-             {"driver", BH_ROLE_DRIVER},
-             {"guest", BH_ROLE_GUEST}};
+} roles[] = { { "control", BH_ROLE_CONTROL },
+	      { "store", BH_ROLE_STORE },
+	      { "driver", BH_ROLE_DRIVER },
+	      { "guest", BH_ROLE_GUEST } };
 
 static int parse_role(const char *s, uint32_t *out)
 {
@@ -64,10 +64,11 @@ static int parse_role(const char *s, uint32_t *out)
 
 static int create_opts(struct bh_hc_create *req, int argc, char **argv)
 {
-	static const struct option o[] = {
-	    {"name", 1, 0, 'n'},  {"role", 1, 0, 'r'},   {"memory", 1, 0, 'm'},
-	    {"vcpus", 1, 0, 'c'}, {"paused", 0, 0, 'p'}, {"label", 1, 0, 'l'},
-	    {"image", 1, 0, 'i'}, {"domid", 1, 0, 'd'},  {0, 0, 0, 0}};
+	static const struct option o[] = { { "name", 1, 0, 'n' },   { "role", 1, 0, 'r' },
+		                           { "memory", 1, 0, 'm' }, { "vcpus", 1, 0, 'c' },
+		                           { "paused", 0, 0, 'p' }, { "label", 1, 0, 'l' },
+		                           { "image", 1, 0, 'i' },  { "domid", 1, 0, 'd' },
+		                           { 0, 0, 0, 0 } };
 	long v;
 	int opt;
 
@@ -114,12 +115,12 @@ static int create_opts(struct bh_hc_create *req, int argc, char **argv)
 
 static int cmd_create(struct bh_hc_client *cl, int argc, char **argv)
 {
-	struct bh_hc_create req = {.role = BH_ROLE_GUEST,
-	                           .domid = BH_DOMID_ANY,
-	                           .vcpus = 1,
-	                           .mem_kb = 64 * 1024,
-	                           .store_domid = BH_DOMID_INVALID,
-	                           .console_domid = BH_DOMID_INVALID};
+	struct bh_hc_create req = { .role = BH_ROLE_GUEST,
+		                    .domid = BH_DOMID_ANY,
+		                    .vcpus = 1,
+		                    .mem_kb = 64 * 1024,
+		                    .store_domid = BH_DOMID_INVALID,
+		                    .console_domid = BH_DOMID_INVALID };
 	struct bh_hc_create_resp out;
 	int first = create_opts(&req, argc, argv), rc;
 
@@ -190,7 +191,8 @@ SIMPLE_VERB(cmd_unpause, bhctl_domain_unpause)
 
 static int cmd_shutdown(struct bh_hc_client *cl, int argc, char **argv)
 {
-	static const char *const reasons[] = {"poweroff", "reboot", "suspend", "crash", "watchdog"};
+	static const char *const reasons[] = { "poweroff", "reboot", "suspend", "crash",
+		                               "watchdog" };
 	uint16_t domid;
 	uint32_t reason = BH_SHUTDOWN_POWEROFF;
 	int rc = one_domain(cl, argc, argv, &domid);
@@ -299,19 +301,19 @@ static int cmd_assign(struct bh_hc_client *cl, int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-    {"create", cmd_create,
-     "create --name NAME [--role guest|driver|control|store] [--memory MiB] [--vcpus N]\n"
-     "         [--paused] [--label LABEL] [--domid N] [--image IMAGE] [--] PROGRAM [ARG...]"},
-    {"list", cmd_list, "list"},
-    {"destroy", cmd_destroy, "destroy DOMAIN"},
-    {"pause", cmd_pause, "pause DOMAIN"},
-    {"unpause", cmd_unpause, "unpause DOMAIN"},
-    {"shutdown", cmd_shutdown, "shutdown DOMAIN [poweroff|reboot|crash|watchdog]"},
-    {"restart", cmd_restart, "restart DOMAIN"},
-    {"wait", cmd_wait, "wait DOMAIN [TIMEOUT-SECONDS]"},
-    {"info", cmd_info, "info"},
-    {"dmesg", cmd_dmesg, "dmesg"},
-    {"assign", cmd_assign, "assign DOMAIN TOKEN PATH [ro] [create] [direct]"},
+	{ "create", cmd_create,
+	  "create --name NAME [--role guest|driver|control|store] [--memory MiB] [--vcpus N]\n"
+	  "         [--paused] [--label LABEL] [--domid N] [--image IMAGE] [--] PROGRAM [ARG...]" },
+	{ "list", cmd_list, "list" },
+	{ "destroy", cmd_destroy, "destroy DOMAIN" },
+	{ "pause", cmd_pause, "pause DOMAIN" },
+	{ "unpause", cmd_unpause, "unpause DOMAIN" },
+	{ "shutdown", cmd_shutdown, "shutdown DOMAIN [poweroff|reboot|crash|watchdog]" },
+	{ "restart", cmd_restart, "restart DOMAIN" },
+	{ "wait", cmd_wait, "wait DOMAIN [TIMEOUT-SECONDS]" },
+	{ "info", cmd_info, "info" },
+	{ "dmesg", cmd_dmesg, "dmesg" },
+	{ "assign", cmd_assign, "assign DOMAIN TOKEN PATH [ro] [create] [direct]" },
 };
 
 static void usage(FILE *f)

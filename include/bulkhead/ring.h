@@ -35,10 +35,10 @@ typedef uint32_t RING_IDX;
 
 #define bh_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define bh_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#define bh_mb()	 __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define bh_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 /* Read or write a shared index exactly once. */
-#define BH_READ_ONCE(x)	    (*(const volatile __typeof__(x) *)&(x))
+#define BH_READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
 #define BH_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
 struct bh_sring_hdr {
@@ -63,7 +63,7 @@ static inline uint32_t bh_rounddown_pow2(uint32_t n)
 static inline uint32_t bh_ring_size(uint32_t pages, uint32_t slot)
 {
 	return bh_rounddown_pow2((pages * BH_RING_PAGE - (uint32_t)sizeof(struct bh_sring_hdr)) /
-				 slot);
+	                         slot);
 }
 
 /* notify iff event lies in (old, new] modulo 2^32 */
@@ -72,124 +72,124 @@ static inline bool bh_ring_need_notify(RING_IDX new_idx, RING_IDX old_idx, RING_
 	return (RING_IDX)(new_idx - event) < (RING_IDX)(new_idx - old_idx);
 }
 
-#define BH_DEFINE_RING_TYPES(name, req_t, rsp_t)                                                   \
-	union name##_sring_entry {                                                                 \
-		req_t req;                                                                         \
-		rsp_t rsp;                                                                         \
-	};                                                                                         \
-	struct name##_sring {                                                                      \
-		struct bh_sring_hdr hdr;                                                           \
-		union name##_sring_entry ring[];                                                   \
-	};                                                                                         \
-	struct name##_front_ring {                                                                 \
-		RING_IDX req_prod_pvt;                                                             \
-		RING_IDX rsp_cons;                                                                 \
-		uint32_t nr_ents;                                                                  \
-		struct name##_sring *sring;                                                        \
-	};                                                                                         \
-	struct name##_back_ring {                                                                  \
-		RING_IDX rsp_prod_pvt;                                                             \
-		RING_IDX req_cons;                                                                 \
-		uint32_t nr_ents;                                                                  \
-		struct name##_sring *sring;                                                        \
-	};                                                                                         \
-	static inline uint32_t name##_ring_size(uint32_t pages)                                    \
-	{                                                                                          \
-		return bh_ring_size(pages, (uint32_t)sizeof(union name##_sring_entry));            \
-	}                                                                                          \
-	/* Frontend: initialise the shared page(s) and attach. */                                  \
-	static inline void name##_front_init(struct name##_front_ring *r, void *area,              \
-					     uint32_t pages)                                       \
-	{                                                                                          \
-		struct name##_sring *s = area;                                                     \
-		memset(&s->hdr, 0, sizeof(s->hdr));                                                \
-		s->hdr.req_event = s->hdr.rsp_event = 1;                                           \
-		r->req_prod_pvt = r->rsp_cons = 0;                                                 \
-		r->nr_ents = name##_ring_size(pages);                                              \
-		r->sring = s;                                                                      \
-	}                                                                                          \
+#define BH_DEFINE_RING_TYPES(name, req_t, rsp_t)                                                    \
+	union name##_sring_entry {                                                                  \
+		req_t req;                                                                          \
+		rsp_t rsp;                                                                          \
+	};                                                                                          \
+	struct name##_sring {                                                                       \
+		struct bh_sring_hdr hdr;                                                            \
+		union name##_sring_entry ring[];                                                    \
+	};                                                                                          \
+	struct name##_front_ring {                                                                  \
+		RING_IDX req_prod_pvt;                                                              \
+		RING_IDX rsp_cons;                                                                  \
+		uint32_t nr_ents;                                                                   \
+		struct name##_sring *sring;                                                         \
+	};                                                                                          \
+	struct name##_back_ring {                                                                   \
+		RING_IDX rsp_prod_pvt;                                                              \
+		RING_IDX req_cons;                                                                  \
+		uint32_t nr_ents;                                                                   \
+		struct name##_sring *sring;                                                         \
+	};                                                                                          \
+	static inline uint32_t name##_ring_size(uint32_t pages)                                     \
+	{                                                                                           \
+		return bh_ring_size(pages, (uint32_t)sizeof(union name##_sring_entry));             \
+	}                                                                                           \
+	/* Frontend: initialise the shared page(s) and attach. */                                   \
+	static inline void name##_front_init(struct name##_front_ring *r, void *area,               \
+	                                     uint32_t pages)                                        \
+	{                                                                                           \
+		struct name##_sring *s = area;                                                      \
+		memset(&s->hdr, 0, sizeof(s->hdr));                                                 \
+		s->hdr.req_event = s->hdr.rsp_event = 1;                                            \
+		r->req_prod_pvt = r->rsp_cons = 0;                                                  \
+		r->nr_ents = name##_ring_size(pages);                                               \
+		r->sring = s;                                                                       \
+	}                                                                                           \
 	/* Backend: attach to a ring the frontend set up (at index 0, or at the                 \
-	 * given index to re-attach to a ring that already carried traffic). */                  \
-	static inline void name##_back_attach(struct name##_back_ring *r, void *area,              \
-					      uint32_t pages, RING_IDX start)                      \
-	{                                                                                          \
-		r->rsp_prod_pvt = r->req_cons = start;                                             \
-		r->nr_ents = name##_ring_size(pages);                                              \
-		r->sring = area;                                                                   \
-	}                                                                                          \
-	static inline req_t *name##_front_req_slot(struct name##_front_ring *r, RING_IDX i)        \
-	{                                                                                          \
-		return &r->sring->ring[i & (r->nr_ents - 1)].req;                                  \
-	}                                                                                          \
-	static inline rsp_t *name##_back_rsp_slot(struct name##_back_ring *r, RING_IDX i)          \
-	{                                                                                          \
-		return &r->sring->ring[i & (r->nr_ents - 1)].rsp;                                  \
-	}                                                                                          \
-	static inline uint32_t name##_front_free(const struct name##_front_ring *r)               \
-	{                                                                                          \
-		return r->nr_ents - (r->req_prod_pvt - r->rsp_cons);                               \
-	}                                                                                          \
-	/* Publish requests; true if the backend must be notified. */                              \
-	static inline bool name##_front_push(struct name##_front_ring *r)                          \
-	{                                                                                          \
-		RING_IDX old = BH_READ_ONCE(r->sring->hdr.req_prod), new_idx = r->req_prod_pvt;    \
-		bh_wmb();                                                                          \
-		BH_WRITE_ONCE(r->sring->hdr.req_prod, new_idx);                                    \
-		bh_mb();                                                                           \
-		return bh_ring_need_notify(new_idx, old, BH_READ_ONCE(r->sring->hdr.req_event));   \
-	}                                                                                          \
-	/* Publish responses; true if the frontend must be notified. */                            \
-	static inline bool name##_back_push(struct name##_back_ring *r)                            \
-	{                                                                                          \
-		RING_IDX old = BH_READ_ONCE(r->sring->hdr.rsp_prod), new_idx = r->rsp_prod_pvt;    \
-		bh_wmb();                                                                          \
-		BH_WRITE_ONCE(r->sring->hdr.rsp_prod, new_idx);                                    \
-		bh_mb();                                                                           \
-		return bh_ring_need_notify(new_idx, old, BH_READ_ONCE(r->sring->hdr.rsp_event));   \
-	}                                                                                          \
+	 * given index to re-attach to a ring that already carried traffic). */   \
+	static inline void name##_back_attach(struct name##_back_ring *r, void *area,               \
+	                                      uint32_t pages, RING_IDX start)                       \
+	{                                                                                           \
+		r->rsp_prod_pvt = r->req_cons = start;                                              \
+		r->nr_ents = name##_ring_size(pages);                                               \
+		r->sring = area;                                                                    \
+	}                                                                                           \
+	static inline req_t *name##_front_req_slot(struct name##_front_ring *r, RING_IDX i)         \
+	{                                                                                           \
+		return &r->sring->ring[i & (r->nr_ents - 1)].req;                                   \
+	}                                                                                           \
+	static inline rsp_t *name##_back_rsp_slot(struct name##_back_ring *r, RING_IDX i)           \
+	{                                                                                           \
+		return &r->sring->ring[i & (r->nr_ents - 1)].rsp;                                   \
+	}                                                                                           \
+	static inline uint32_t name##_front_free(const struct name##_front_ring *r)                 \
+	{                                                                                           \
+		return r->nr_ents - (r->req_prod_pvt - r->rsp_cons);                                \
+	}                                                                                           \
+	/* Publish requests; true if the backend must be notified. */                               \
+	static inline bool name##_front_push(struct name##_front_ring *r)                           \
+	{                                                                                           \
+		RING_IDX old = BH_READ_ONCE(r->sring->hdr.req_prod), new_idx = r->req_prod_pvt;     \
+		bh_wmb();                                                                           \
+		BH_WRITE_ONCE(r->sring->hdr.req_prod, new_idx);                                     \
+		bh_mb();                                                                            \
+		return bh_ring_need_notify(new_idx, old, BH_READ_ONCE(r->sring->hdr.req_event));    \
+	}                                                                                           \
+	/* Publish responses; true if the frontend must be notified. */                             \
+	static inline bool name##_back_push(struct name##_back_ring *r)                             \
+	{                                                                                           \
+		RING_IDX old = BH_READ_ONCE(r->sring->hdr.rsp_prod), new_idx = r->rsp_prod_pvt;     \
+		bh_wmb();                                                                           \
+		BH_WRITE_ONCE(r->sring->hdr.rsp_prod, new_idx);                                     \
+		bh_mb();                                                                            \
+		return bh_ring_need_notify(new_idx, old, BH_READ_ONCE(r->sring->hdr.rsp_event));    \
+	}                                                                                           \
 	/* Backend: how many requests may be consumed now (the producer index                   \
 	 * is read once and clamped, so a hostile frontend cannot make us run                    \
-	 * past our own responses). */                                                              \
-	static inline uint32_t name##_back_unconsumed(const struct name##_back_ring *r,            \
-						      RING_IDX req_prod)                           \
-	{                                                                                          \
-		uint32_t reqs = req_prod - r->req_cons;                                            \
-		uint32_t rsps = r->nr_ents - (r->req_cons - r->rsp_prod_pvt);                      \
-		return reqs < rsps ? reqs : rsps;                                                  \
-	}                                                                                          \
+	 * past our own responses). */   \
+	static inline uint32_t name##_back_unconsumed(const struct name##_back_ring *r,             \
+	                                              RING_IDX req_prod)                            \
+	{                                                                                           \
+		uint32_t reqs = req_prod - r->req_cons;                                             \
+		uint32_t rsps = r->nr_ents - (r->req_cons - r->rsp_prod_pvt);                       \
+		return reqs < rsps ? reqs : rsps;                                                   \
+	}                                                                                           \
 	/* Backend: a frontend whose producer is more than a ring ahead of our                   \
-	 * responses is broken or hostile. */                                                       \
-	static inline bool name##_back_req_overflow(const struct name##_back_ring *r,              \
-						    RING_IDX req_prod)                             \
-	{                                                                                          \
-		return (RING_IDX)(req_prod - r->rsp_prod_pvt) > r->nr_ents;                        \
-	}                                                                                          \
-	/* Frontend: a backend whose responses run ahead of our requests is. */                    \
-	static inline bool name##_front_rsp_overflow(const struct name##_front_ring *r,            \
-						     RING_IDX rsp_prod)                            \
-	{                                                                                          \
-		return (RING_IDX)(rsp_prod - r->rsp_cons) > r->nr_ents;                            \
-	}                                                                                          \
+	 * responses is broken or hostile. */  \
+	static inline bool name##_back_req_overflow(const struct name##_back_ring *r,               \
+	                                            RING_IDX req_prod)                              \
+	{                                                                                           \
+		return (RING_IDX)(req_prod - r->rsp_prod_pvt) > r->nr_ents;                         \
+	}                                                                                           \
+	/* Frontend: a backend whose responses run ahead of our requests is. */                     \
+	static inline bool name##_front_rsp_overflow(const struct name##_front_ring *r,             \
+	                                             RING_IDX rsp_prod)                             \
+	{                                                                                           \
+		return (RING_IDX)(rsp_prod - r->rsp_cons) > r->nr_ents;                             \
+	}                                                                                           \
 	/* Backend final check before idling: ask to be woken by the next                         \
-	 * request; true if requests arrived meanwhile. */                                          \
-	static inline bool name##_back_final_check(struct name##_back_ring *r)                     \
-	{                                                                                          \
-		RING_IDX prod = BH_READ_ONCE(r->sring->hdr.req_prod);                              \
-		if (name##_back_unconsumed(r, prod))                                               \
-			return true;                                                               \
-		BH_WRITE_ONCE(r->sring->hdr.req_event, r->req_cons + 1);                           \
-		bh_mb();                                                                           \
-		prod = BH_READ_ONCE(r->sring->hdr.req_prod);                                       \
-		return name##_back_unconsumed(r, prod) != 0;                                       \
-	}                                                                                          \
-	/* Frontend final check before idling. */                                                  \
-	static inline bool name##_front_final_check(struct name##_front_ring *r)                   \
-	{                                                                                          \
-		if (BH_READ_ONCE(r->sring->hdr.rsp_prod) != r->rsp_cons)                           \
-			return true;                                                               \
-		BH_WRITE_ONCE(r->sring->hdr.rsp_event, r->rsp_cons + 1);                           \
-		bh_mb();                                                                           \
-		return BH_READ_ONCE(r->sring->hdr.rsp_prod) != r->rsp_cons;                        \
+	 * request; true if requests arrived meanwhile. */ \
+	static inline bool name##_back_final_check(struct name##_back_ring *r)                      \
+	{                                                                                           \
+		RING_IDX prod = BH_READ_ONCE(r->sring->hdr.req_prod);                               \
+		if (name##_back_unconsumed(r, prod))                                                \
+			return true;                                                                \
+		BH_WRITE_ONCE(r->sring->hdr.req_event, r->req_cons + 1);                            \
+		bh_mb();                                                                            \
+		prod = BH_READ_ONCE(r->sring->hdr.req_prod);                                        \
+		return name##_back_unconsumed(r, prod) != 0;                                        \
+	}                                                                                           \
+	/* Frontend final check before idling. */                                                   \
+	static inline bool name##_front_final_check(struct name##_front_ring *r)                    \
+	{                                                                                           \
+		if (BH_READ_ONCE(r->sring->hdr.rsp_prod) != r->rsp_cons)                            \
+			return true;                                                                \
+		BH_WRITE_ONCE(r->sring->hdr.rsp_event, r->rsp_cons + 1);                            \
+		bh_mb();                                                                            \
+		return BH_READ_ONCE(r->sring->hdr.rsp_prod) != r->rsp_cons;                         \
 	}
 
 #endif
