@@ -206,7 +206,7 @@ size_t bh_strlcpy(char *dst, const char *src, size_t size)
 
 int bh_write_file(const char *path, const char *data)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	int rc;
 
 	if (fd < 0)
