@@ -57,6 +57,8 @@ struct bh_cgroup_ops {
 	int (*stats)(const struct bh_cgroup_ctl *ctl, const struct bh_cgroup *cg,
 	             struct bh_cgroup_stats *out);
 	int (*remove)(const struct bh_cgroup_ctl *ctl, struct bh_cgroup *cg);
+	/* Remove "<instance>" itself (when no domain is left). */
+	void (*teardown)(const struct bh_cgroup_ctl *ctl);
 };
 
 extern const struct bh_cgroup_ops bh_cgroup_v1_ops;

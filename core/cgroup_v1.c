@@ -258,6 +258,16 @@ static int v1_remove(const struct bh_cgroup_ctl *ctl, struct bh_cgroup *cg)
 	return rc;
 }
 
+static void v1_teardown(const struct bh_cgroup_ctl *ctl)
+{
+	char path[256];
+
+	for (int i = 0; i < BH_CG_NCTRL; i++)
+		if (ctl->v1_dir[i][0] && !seen_before(ctl, i) &&
+		    knob(ctl, i, NULL, NULL, path, sizeof(path)) == 0)
+			rmdir(path);
+}
+
 const struct bh_cgroup_ops bh_cgroup_v1_ops = {
 	.setup = v1_setup,
 	.create = v1_create,
@@ -269,4 +279,5 @@ const struct bh_cgroup_ops bh_cgroup_v1_ops = {
 	.freeze = v1_freeze,
 	.stats = v1_stats,
 	.remove = v1_remove,
+	.teardown = v1_teardown,
 };

@@ -171,6 +171,14 @@ static int v2_remove(const struct bh_cgroup_ctl *ctl, struct bh_cgroup *cg)
 	return 0;
 }
 
+static void v2_teardown(const struct bh_cgroup_ctl *ctl)
+{
+	char path[256];
+
+	if (v2_knob(ctl, NULL, NULL, path, sizeof(path)) == 0)
+		rmdir(path);
+}
+
 const struct bh_cgroup_ops bh_cgroup_v2_ops = {
 	.setup = v2_setup,
 	.create = v2_create,
@@ -182,4 +190,5 @@ const struct bh_cgroup_ops bh_cgroup_v2_ops = {
 	.freeze = v2_freeze,
 	.stats = v2_stats,
 	.remove = v2_remove,
+	.teardown = v2_teardown,
 };

@@ -405,6 +405,14 @@ static void classify_exit(struct domain *d, const siginfo_t *si)
 		d->shutdown_reason = BH_SHUTDOWN_POWEROFF;
 		return;
 	}
+	/* reboot(2) inside a pid namespace ends its init with SIGHUP
+	 * (restart) or SIGINT (power off, halt); nothing else sends those to
+	 * a domain's init. */
+	if (si->si_code == CLD_KILLED && (si->si_status == SIGHUP || si->si_status == SIGINT)) {
+		d->shutdown_reason =
+		    si->si_status == SIGHUP ? BH_SHUTDOWN_REBOOT : BH_SHUTDOWN_POWEROFF;
+		return;
+	}
 	d->shutdown_reason = BH_SHUTDOWN_CRASH;
 	if (si->si_code == CLD_EXITED)
 		d->crash_detail = BH_CRASH_EXIT;

@@ -358,6 +358,8 @@ void core_dispose(struct core *c)
 
 	domain_destroy_all(c);
 	domain_cg_pending_flush(c);
+	if (c->cgctl.ops && c->cgctl.ops->teardown)
+		c->cgctl.ops->teardown(&c->cgctl);
 	admin_dispose(c);
 	for (size_t i = 0; i < BH_ARRAY_SIZE(c->sig_ev); i++)
 		if (c->sig_ev[i])

@@ -293,6 +293,7 @@ static bool keep_cap(const struct role_profile *p, int cap)
 		case CAP_MKNOD:
 		case CAP_AUDIT_WRITE:
 		case CAP_SETFCAP:
+		case CAP_SYS_BOOT: /* reboot(2) ends only its own pid namespace */
 			return true;
 		default:
 			return false;

@@ -24,7 +24,6 @@ static const int deny_all[] = {
 	SCMP_SYS(delete_module),
 	SCMP_SYS(kexec_load),
 	SCMP_SYS(kexec_file_load),
-	SCMP_SYS(reboot),
 	/* clocks, swap, accounting, kernel log: not namespaced */
 	SCMP_SYS(settimeofday),
 	SCMP_SYS(clock_settime),
@@ -79,8 +78,8 @@ static const int deny_all[] = {
 /* Denied additionally to the control domain and the store: they have no
  * reason to change their mounts or namespaces after start. */
 static const int deny_service[] = {
-	SCMP_SYS(mount),   SCMP_SYS(umount2), SCMP_SYS(pivot_root),
-	SCMP_SYS(unshare), SCMP_SYS(setns),   SCMP_SYS(chroot),
+	SCMP_SYS(reboot),  SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root),
+	SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(chroot),
 };
 
 /* The driver-domain allow-list. Each group says why it is there. */

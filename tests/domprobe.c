@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -320,14 +321,31 @@ static int cmd_shutdown(int argc, char **argv)
 	return 3; /* never reached: the core ends us */
 }
 
+/* reboot(2) as a guest's `reboot -f` / `poweroff -f` does it. */
+static int cmd_reboot(int argc, char **argv)
+{
+	int how = argc > 0 && strcmp(argv[0], "poweroff") == 0 ? RB_POWER_OFF : RB_AUTOBOOT;
+
+	printf("calling reboot(%s)\n", how == RB_AUTOBOOT ? "RB_AUTOBOOT" : "RB_POWER_OFF");
+	fflush(stdout);
+	reboot(how);
+	printf("reboot returned: %s\n", strerror(errno));
+	return 1;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
-	{ "isolation", cmd_isolation },     { "oom", cmd_oom },
-	{ "forbidden", cmd_forbidden },     { "garbage", cmd_garbage },
-	{ "grant-serve", cmd_grant_serve }, { "grant-use", cmd_grant_use },
-	{ "virq-watch", cmd_virq_watch },   { "sleep", cmd_sleep },
+	{ "reboot", cmd_reboot },
+	{ "isolation", cmd_isolation },
+	{ "oom", cmd_oom },
+	{ "forbidden", cmd_forbidden },
+	{ "garbage", cmd_garbage },
+	{ "grant-serve", cmd_grant_serve },
+	{ "grant-use", cmd_grant_use },
+	{ "virq-watch", cmd_virq_watch },
+	{ "sleep", cmd_sleep },
 	{ "shutdown", cmd_shutdown },
 };
 

@@ -70,6 +70,8 @@ int th_host_start(struct th_host *h, const char *const *extra_args)
 	chmod(h->dir, 0755);
 	snprintf(h->rundir, sizeof(h->rundir), "%s/run", h->dir);
 	snprintf(h->devdir, sizeof(h->devdir), "%s/devices", h->dir);
+	snprintf(h->instance, sizeof(h->instance), "bhtest-%d-%s", (int)getpid(),
+	         strrchr(h->dir, '-') + 1);
 	mkdir(h->devdir, 0755);
 	h->core = spawn_core(h, extra_args);
 	if (h->core < 0)
@@ -93,6 +95,22 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	(void)ftw;
 	remove(path);
 	return 0;
+}
+
+static bool cgroup_left_behind(const struct th_host *h)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/memory", "/sys/fs/cgroup" };
+	char path[512];
+	struct stat st;
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(roots); i++) {
+		snprintf(path, sizeof(path), "%s/%s", roots[i], h->instance);
+		if (stat(path, &st) == 0) {
+			fprintf(stderr, "the core left %s behind\n", path);
+			return true;
+		}
+	}
+	return false;
 }
 
 int th_host_stop(struct th_host *h)
@@ -119,6 +137,8 @@ int th_host_stop(struct th_host *h)
 	if (!getenv("BH_KEEP_TEST_DIRS"))
 		nftw(h->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	h->core = 0;
+	if (status == 0 && cgroup_left_behind(h))
+		return 99;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -10,16 +10,18 @@
 #include "ioctl/bhctl.h"
 
 struct th_host {
-	char dir[256];    /* temporary top directory */
-	char rundir[300]; /* <dir>/run */
-	char devdir[300]; /* <dir>/devices: the core's --device-dir */
+	char dir[256];     /* temporary top directory */
+	char rundir[300];  /* <dir>/run */
+	char devdir[300];  /* <dir>/devices: the core's --device-dir */
+	char instance[64]; /* the core's --instance (its cgroup directory) */
 	pid_t core;
 	struct bh_hc_client cl;
 };
 
 /* Start a core (extra_args: NULL-terminated, may be NULL). */
 int th_host_start(struct th_host *h, const char *const *extra_args);
-/* Stop it with SIGTERM; returns its exit status (0 = clean, no leaks). */
+/* Stop it with SIGTERM; returns its exit status (0 = clean, no leaks), or
+ * 99 if it left its cgroup directory behind. */
 int th_host_stop(struct th_host *h);
 /* Path of a built program (bin/ next to the test). */
 const char *th_prog(const char *name);

@@ -211,6 +211,23 @@ static void test_self_shutdown_reason(void **state)
 	expect_end(h, id, BH_SHUTDOWN_WATCHDOG, BH_CRASH_NONE);
 }
 
+/* reboot(2) ends only the domain's own pid namespace, with the reason. */
+static void test_reboot_syscall_gives_the_reason(void **state)
+{
+	struct th_host *h = *state;
+	const char *rb[] = { th_prog("domprobe"), "reboot", "reboot", NULL };
+	const char *po[] = { th_prog("domprobe"), "reboot", "poweroff", NULL };
+	const char *calm[] = { th_prog("domprobe"), "sleep", "60", NULL };
+	uint16_t other = create(h, "calm", BH_ROLE_GUEST, 64, 0, calm);
+	struct bh_dominfo d;
+
+	expect_end(h, create(h, "rb", BH_ROLE_GUEST, 64, 0, rb), BH_SHUTDOWN_REBOOT, BH_CRASH_NONE);
+	expect_end(h, create(h, "po", BH_ROLE_GUEST, 64, 0, po), BH_SHUTDOWN_POWEROFF,
+	           BH_CRASH_NONE);
+	assert_int_equal(bhctl_domain_getinfo(&h->cl, other, &d), 0);
+	assert_int_equal(d.state, BH_DOMSTATE_RUNNING);
+}
+
 static void test_crash_by_signal_and_exit_status(void **state)
 {
 	struct th_host *h = *state;
@@ -344,6 +361,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_driver_domain_forbidden_syscall_is_fatal),
 	T(test_lifecycle),
 	T(test_self_shutdown_reason),
+	T(test_reboot_syscall_gives_the_reason),
 	T(test_crash_by_signal_and_exit_status),
 	T(test_grant_and_evtchn_between_domains),
 	T(test_virq_dom_exc_reaches_privileged_domain),
