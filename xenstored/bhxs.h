@@ -1,0 +1,73 @@
+/* bhxs: the store's client library (libxenstore's place), used by dom0's
+ * toolstack, the console daemon, driver domains and the PV kernel.
+ *
+ * One connection, either to the daemon's Unix socket (dom0's tools) or over
+ * a domain's store ring page (Xen's xs_wire.h ring with an event channel).
+ * Calls are synchronous; watch events that arrive while waiting for a reply
+ * are queued and handed out by bhxs_read_watch(). Functions return 0 or a
+ * negative errno; a store error comes back as its errno (ENOENT, EACCES,
+ * EAGAIN, EQUOTA→EDQUOT, ...). Strings returned are malloc'd. Not
+ * thread-safe: one connection per thread. */
+#ifndef BH_BHXS_H
+#define BH_BHXS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bhxs;
+
+/* PATH NULL: $XENSTORED_PATH, else /run/xenstored/socket. */
+int bhxs_open_socket(const char *path, struct bhxs **out);
+/* Over a mapped ring page (struct xenstore_domain_interface, 4096 bytes)
+ * and an event channel: NOTIFY_FD is written (8-byte eventfd value) to kick
+ * the daemon, EVENT_FD becomes readable when the daemon kicked us. The
+ * connection owns none of them unless OWN is true. */
+int bhxs_open_ring(void *page, int notify_fd, int event_fd, bool own, struct bhxs **out);
+/* Inside a Bulkhead domain: START_INFO's store page and port, via the core. */
+int bhxs_open_domain(struct bhxs **out);
+void bhxs_close(struct bhxs *xs);
+/* Readable when a watch event or reply may be waiting (for poll loops). */
+int bhxs_fd(const struct bhxs *xs);
+
+typedef uint32_t bhxs_tx_t; /* 0 = no transaction */
+
+int bhxs_read(struct bhxs *xs, bhxs_tx_t tx, const char *path, char **val, size_t *len);
+int bhxs_write(struct bhxs *xs, bhxs_tx_t tx, const char *path, const void *val, size_t len);
+int bhxs_write_str(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *val);
+int bhxs_printf(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Reads and parses an unsigned decimal. */
+int bhxs_read_uint(struct bhxs *xs, bhxs_tx_t tx, const char *path, unsigned long long *out);
+int bhxs_mkdir(struct bhxs *xs, bhxs_tx_t tx, const char *path);
+int bhxs_rm(struct bhxs *xs, bhxs_tx_t tx, const char *path);
+/* *names: malloc'd array of malloc'd names. */
+int bhxs_directory(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***names, size_t *n);
+void bhxs_free_names(char **names, size_t n);
+/* Permissions as strings of xenstore's form: "n0", "r5", "b3" ... first is
+ * the owner. */
+int bhxs_get_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***perms, size_t *n);
+int bhxs_set_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *const *perms,
+                   size_t n);
+
+int bhxs_transaction_start(struct bhxs *xs, bhxs_tx_t *tx);
+/* COMMIT false aborts. -EAGAIN: conflict, run it again. */
+int bhxs_transaction_end(struct bhxs *xs, bhxs_tx_t tx, bool commit);
+/* Runs FN in a transaction, retrying on EAGAIN (bounded). */
+int bhxs_transaction_run(struct bhxs *xs, int (*fn)(struct bhxs *, bhxs_tx_t, void *), void *arg);
+
+int bhxs_watch(struct bhxs *xs, const char *path, const char *token);
+int bhxs_unwatch(struct bhxs *xs, const char *path, const char *token);
+/* A queued or newly arrived event, without blocking: 0 and the event, or
+ * -EAGAIN if none. */
+int bhxs_read_watch(struct bhxs *xs, char **path, char **token);
+/* Blocks up to TIMEOUT_MS (-1 forever) for an event. -ETIMEDOUT. */
+int bhxs_wait_watch(struct bhxs *xs, int timeout_ms, char **path, char **token);
+
+/* Control messages (privileged callers). */
+int bhxs_introduce(struct bhxs *xs, unsigned domid, unsigned long gfn, unsigned port);
+int bhxs_release(struct bhxs *xs, unsigned domid);
+int bhxs_get_domain_path(struct bhxs *xs, unsigned domid, char **path);
+int bhxs_is_introduced(struct bhxs *xs, unsigned domid, bool *yes);
+
+#endif
