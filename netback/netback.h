@@ -59,13 +59,13 @@ struct netbk_gntmap_ops {
 };
 
 /* Features the frontend asked for (its xenstore keys). */
-#define NETBK_F_RX_COPY    (1u << 0) /* request-rx-copy (required) */
-#define NETBK_F_SG         (1u << 1) /* feature-sg */
-#define NETBK_F_GSO_TCPV4  (1u << 2) /* feature-gso-tcpv4 */
-#define NETBK_F_GSO_TCPV6  (1u << 3) /* feature-gso-tcpv6 */
-#define NETBK_F_NO_CSUM    (1u << 4) /* feature-no-csum-offload */
-#define NETBK_F_IPV6_CSUM  (1u << 5) /* feature-ipv6-csum-offload */
-#define NETBK_F_RX_NOTIFY  (1u << 6) /* feature-rx-notify */
+#define NETBK_F_RX_COPY   (1u << 0) /* request-rx-copy (required) */
+#define NETBK_F_SG        (1u << 1) /* feature-sg */
+#define NETBK_F_GSO_TCPV4 (1u << 2) /* feature-gso-tcpv4 */
+#define NETBK_F_GSO_TCPV6 (1u << 3) /* feature-gso-tcpv6 */
+#define NETBK_F_NO_CSUM   (1u << 4) /* feature-no-csum-offload */
+#define NETBK_F_IPV6_CSUM (1u << 5) /* feature-ipv6-csum-offload */
+#define NETBK_F_RX_NOTIFY (1u << 6) /* feature-rx-notify */
 
 #define NETBK_MAX_IPS 8
 
@@ -74,9 +74,9 @@ struct netbk_vif_config {
 	uint16_t frontend_domid;
 	uint32_t devid;
 	uint32_t tx_ring_ref, rx_ring_ref;
-	uint32_t tx_port, rx_port; /* our local ports; equal unless split */
-	uint32_t features;         /* NETBK_F_* */
-	uint8_t mac[6];            /* the guest's MAC (informational) */
+	uint32_t tx_port, rx_port;   /* our local ports; equal unless split */
+	uint32_t features;           /* NETBK_F_* */
+	uint8_t mac[6];              /* the guest's MAC (informational) */
 	uint32_t ips[NETBK_MAX_IPS]; /* allowed source IPv4s, network order */
 	unsigned nr_ips;             /* 0: no anti-spoofing */
 	uint64_t rate_bytes;         /* credit per interval; 0 = unlimited */
@@ -98,8 +98,8 @@ struct netbk_vif_stats {
 };
 
 /* Limits of the RX queue kept while a frontend has no buffers posted. */
-#define NETBK_RXQ_MAX_PKTS  256
-#define NETBK_RXQ_MAX_BYTES (2u << 20)
+#define NETBK_RXQ_MAX_PKTS   256
+#define NETBK_RXQ_MAX_BYTES  (2u << 20)
 #define NETBK_DEFAULT_BUDGET 64
 
 struct netback;

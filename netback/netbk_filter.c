@@ -41,8 +41,8 @@ bool netbk_spoofed(const struct netbk_vif *vif, const uint8_t *frame, size_t len
 bool netbk_credit_take(struct netbk_vif *vif, uint64_t bytes, uint64_t now_ns)
 {
 	uint64_t window = (uint64_t)vif->cfg.rate_usec * 1000;
-	uint64_t burst = vif->cfg.rate_bytes > NETBK_MAX_BURST ? vif->cfg.rate_bytes
-	                                                       : NETBK_MAX_BURST;
+	uint64_t burst =
+	    vif->cfg.rate_bytes > NETBK_MAX_BURST ? vif->cfg.rate_bytes : NETBK_MAX_BURST;
 
 	if (!vif->cfg.rate_bytes)
 		return true;

@@ -11,10 +11,10 @@
 #include "common/util.h"
 
 /* GNTST_* values from Xen's grant_table.h */
-#define GNTST_general_error (-1)
-#define GNTST_bad_gntref    (-4)
+#define GNTST_general_error     (-1)
+#define GNTST_bad_gntref        (-4)
 #define GNTST_permission_denied (-8)
-#define GNTST_bad_copy_arg  (-10)
+#define GNTST_bad_copy_arg      (-10)
 
 struct memgnt_ref {
 	uint8_t *page;
@@ -73,8 +73,11 @@ void *memgnt_alloc(struct memgnt *m, uint16_t owner, uint16_t peer, unsigned cou
 	for (unsigned i = 0; i < count; i++) {
 		struct memgnt_ref *r = &m->refs[m->next_ref];
 
-		*r = (struct memgnt_ref){ .page = pages + (size_t)i * 4096, .owner = owner,
-			                  .peer = peer, .writable = writable, .used = true };
+		*r = (struct memgnt_ref){ .page = pages + (size_t)i * 4096,
+			                  .owner = owner,
+			                  .peer = peer,
+			                  .writable = writable,
+			                  .used = true };
 		refs_out[i] = m->next_ref++;
 	}
 	pthread_mutex_unlock(&m->lock);

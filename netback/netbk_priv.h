@@ -7,11 +7,11 @@
 
 /* One TX packet as parsed from the private copy of its requests. */
 struct netbk_txpkt {
-	unsigned nslots;  /* ring slots it spans, extras included */
-	int16_t status;   /* NETIF_RSP_OKAY, or ERROR: answer every slot with it */
-	const char *why;  /* for the log when status is ERROR */
-	uint16_t total;   /* size from the first request */
-	unsigned nfrags;  /* data slots, the first included */
+	unsigned nslots; /* ring slots it spans, extras included */
+	int16_t status;  /* NETIF_RSP_OKAY, or ERROR: answer every slot with it */
+	const char *why; /* for the log when status is ERROR */
+	uint16_t total;  /* size from the first request */
+	unsigned nfrags; /* data slots, the first included */
 	struct netif_tx_request frags[XEN_NETBK_LEGACY_SLOTS_MAX];
 	struct netif_offload off;
 	/* per slot, in ring order: the id to answer and whether it was extra */

@@ -128,7 +128,9 @@ static void rx_place(struct netbk_vif *vif, struct netbk_rxq_pkt *p, const struc
 		struct netif_rx_request req = rx_take_req(vif);
 		RING_IDX slot = vif->rx.rsp_prod_pvt++;
 		uint16_t n = (uint16_t)BH_MIN(p->len - done, XEN_NETIF_PAGE);
-		struct netbk_gntcopy_seg seg = { .ref = req.gref, .len = n, .local = p->data + done };
+		struct netbk_gntcopy_seg seg = { .ref = req.gref,
+			                         .len = n,
+			                         .local = p->data + done };
 		struct netif_rx_response rsp = { .id = req.id, .status = (int16_t)n };
 
 		if (ops->copy(ops->ctx, vif->cfg.frontend_domid, true, &seg, 1) < 0 || seg.status) {

@@ -46,7 +46,8 @@ static bool tx_copy_new(struct netbk_vif *vif)
 static void tx_respond(struct netbk_vif *vif, const struct netbk_txpkt *pkt, int16_t status)
 {
 	for (unsigned i = 0; i < pkt->nslots; i++) {
-		struct netif_tx_response *r = netif_tx_back_rsp_slot(&vif->tx, vif->tx.rsp_prod_pvt++);
+		struct netif_tx_response *r =
+		    netif_tx_back_rsp_slot(&vif->tx, vif->tx.rsp_prod_pvt++);
 
 		r->id = pkt->ids[i];
 		r->status = pkt->extra[i] ? NETIF_RSP_NULL : status;

@@ -154,9 +154,9 @@ int netif_offload_to_vnet(const struct netif_offload *o, const uint8_t *frame, s
 	if (o->csum_blank || o->gso_type) {
 		if (netif_frame_parse(frame, len, &fi) < 0 || !fi.l4_off)
 			return -EINVAL;
-		if (o->gso_type && (fi.l4_proto != IPPROTO_TCP ||
-		                    fi.ipv6 != (o->gso_type == XEN_NETIF_GSO_TYPE_TCPV6) ||
-		                    !o->gso_size))
+		if (o->gso_type &&
+		    (fi.l4_proto != IPPROTO_TCP ||
+		     fi.ipv6 != (o->gso_type == XEN_NETIF_GSO_TYPE_TCPV6) || !o->gso_size))
 			return -EINVAL;
 		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		vh.csum_start = fi.l4_off;

@@ -23,9 +23,9 @@
 struct netif_frame_info {
 	uint16_t ethertype; /* after one optional 802.1Q tag */
 	uint16_t l3_off;
-	uint16_t l4_off;   /* 0 if not TCP/UDP (or a non-first fragment) */
-	uint8_t l4_proto;  /* IPPROTO_TCP, IPPROTO_UDP or 0 */
-	uint16_t hdr_len;  /* through the TCP header (for GSO), else l4 header */
+	uint16_t l4_off;  /* 0 if not TCP/UDP (or a non-first fragment) */
+	uint8_t l4_proto; /* IPPROTO_TCP, IPPROTO_UDP or 0 */
+	uint16_t hdr_len; /* through the TCP header (for GSO), else l4 header */
 	bool ipv6;
 	uint32_t ipv4_src; /* network byte order; 0 if not IPv4 / ARP */
 	bool has_ipv4_src;

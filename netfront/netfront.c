@@ -215,7 +215,8 @@ int netfront_send(struct netfront *nf, const struct virtio_net_hdr *vh, const ui
 
 		memcpy(nf->tx_pages + (size_t)id * XEN_NETIF_PAGE, frame + off, n);
 		nf->tx_busy[id] = true;
-		*req = (struct netif_tx_request){ .gref = nf->tx_refs[id], .id = id,
+		*req = (struct netif_tx_request){ .gref = nf->tx_refs[id],
+			                          .id = id,
 			                          .size = (uint16_t)(i ? n : len) };
 		if (i + 1 < nfrags)
 			req->flags |= NETTXF_more_data;
@@ -379,7 +380,8 @@ int netfront_recv(struct netfront *nf, struct virtio_net_hdr *vh_out, uint8_t *b
 	prod = BH_READ_ONCE(nf->rx.sring->hdr.rsp_prod);
 	bh_rmb();
 	if (netif_rx_front_rsp_overflow(&nf->rx, prod) ||
-	    (RING_IDX)(prod - nf->rx.rsp_cons) > (RING_IDX)(nf->rx.req_prod_pvt - nf->rx.rsp_cons)) {
+	    (RING_IDX)(prod - nf->rx.rsp_cons) >
+	        (RING_IDX)(nf->rx.req_prod_pvt - nf->rx.rsp_cons)) {
 		nf_break(nf, "RX rsp_prod ahead of our requests");
 		return -EPIPE;
 	}
