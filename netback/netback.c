@@ -137,6 +137,15 @@ void netbk_vif_break(struct netbk_vif *vif, const char *why)
 	netbk_rxq_flush(vif);
 }
 
+void netbk_warn_bad(struct netbk_vif *vif, const char *why)
+{
+	uint64_t n = ++vif->bad_logged;
+
+	if (n <= 10 || n % 1000 == 0)
+		bh_warn(&vif->log, "TX: %s; packet dropped (%llu so far)", why,
+		        (unsigned long long)n);
+}
+
 enum netbk_vif_state netback_vif_state(const struct netbk_vif *vif)
 {
 	return vif->state;

@@ -55,6 +55,7 @@ struct netbk_vif {
 	struct netbk_rxq_pkt *rxq_head, *rxq_tail;
 	bool tx_more, rx_more; /* stopped by the budget with work left */
 	uint8_t *pktbuf;       /* one linear packet, vnet header first */
+	uint64_t bad_logged;   /* malformed packets seen, for the log limit */
 };
 
 struct netback {
@@ -71,6 +72,9 @@ int netbk_tx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
 int netbk_rx_serve(struct netbk_vif *vif, unsigned budget);
 void netbk_rxq_flush(struct netbk_vif *vif);
 void netbk_vif_break(struct netbk_vif *vif, const char *why);
+/* Log a malformed packet, rate-limited: a hostile frontend must not be
+ * able to flood the driver domain's log. */
+void netbk_warn_bad(struct netbk_vif *vif, const char *why);
 
 /* Filters (netbk_filter.c). */
 bool netbk_spoofed(const struct netbk_vif *vif, const uint8_t *frame, size_t len);

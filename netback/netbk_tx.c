@@ -86,7 +86,7 @@ static int16_t tx_send(struct netbk_vif *vif, const struct netbk_txpkt *pkt)
 	ssize_t r;
 
 	if (tx_gather(vif, pkt) < 0) {
-		bh_warn(&vif->log, "TX: bad grant reference; packet dropped");
+		netbk_warn_bad(vif, "bad grant reference");
 		vif->st.tx_errors++;
 		return NETIF_RSP_ERROR;
 	}
@@ -130,7 +130,7 @@ static int tx_one(struct netbk_vif *vif, struct netbk_txpkt *pkt, uint64_t now_n
 		return 0;
 	}
 	if (pkt->status != NETIF_RSP_OKAY) {
-		bh_warn(&vif->log, "TX: %s; packet dropped", pkt->why);
+		netbk_warn_bad(vif, pkt->why);
 		vif->st.tx_errors++;
 		status = pkt->status;
 	} else {
