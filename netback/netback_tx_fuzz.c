@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t buf[70000];
 	struct netif_tx_request reqs[NETIF_TX_RING_SIZE];
-	struct netbk_vif_config c = { .features = NETBK_F_RX_COPY | NETBK_F_SG |
-		                                  NETBK_F_GSO_TCPV4 | NETBK_F_GSO_TCPV6 };
+	struct netbk_vif_config c = { .features = NETBK_F_RX_COPY | NETBK_F_SG | NETBK_F_GSO_TCPV4 |
+		                                  NETBK_F_GSO_TCPV6 };
 	struct virtio_net_hdr vh;
 	struct rig r;
 	unsigned n, published;
