@@ -56,22 +56,14 @@ static void rxq_push(struct netbk_vif *vif, const uint8_t *buf, size_t n)
 		vif->st.rx_queue_max_seen = vif->st.rx_queued;
 }
 
-/* Read up to budget packets from the device into the queue. */
-static void rx_read_device(struct netbk_vif *vif, unsigned budget)
-{
-	for (unsigned i = 0; i < budget; i++) {
-		ssize_t r = read(vif->cfg.tap_fd, vif->pktbuf, NETBK_PKTBUF);
+/* One packet wherever it sits: the device buffer or a queue entry. */
+struct rx_view {
+	struct virtio_net_hdr *vh;
+	uint8_t *data;
+	size_t len;
+};
 
-		if (r < 0)
-			return; /* EAGAIN, or a device error the poll loop reports */
-		if ((size_t)r <= sizeof(struct virtio_net_hdr) + NETIF_ETH_HLEN ||
-		    (size_t)r > sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET) {
-			vif->st.rx_errors++;
-			continue;
-		}
-		rxq_push(vif, vif->pktbuf, (size_t)r);
-	}
-}
+enum { RX_PLACED, RX_DROPPED, RX_NO_ROOM };
 
 static struct netif_rx_request rx_take_req(struct netbk_vif *vif)
 {
@@ -82,12 +74,14 @@ static struct netif_rx_request rx_take_req(struct netbk_vif *vif)
 	return r;
 }
 
-/* Decide the packet's offload as the frontend can take it; false: drop. */
-static bool rx_offload(struct netbk_vif *vif, struct netbk_rxq_pkt *p, struct netif_offload *o)
+/* Decide the packet's offload as the frontend can take it; false: drop.
+ * A checksum finished here is marked so in vh, so that doing this twice
+ * (the packet waited in the queue) is harmless. */
+static bool rx_offload(struct netbk_vif *vif, struct rx_view *v, struct netif_offload *o)
 {
 	uint32_t f = vif->cfg.features;
 
-	if (netif_offload_from_vnet(&p->vh, o) < 0)
+	if (netif_offload_from_vnet(v->vh, o) < 0)
 		return false;
 	if (o->gso_type == XEN_NETIF_GSO_TYPE_TCPV4 && !(f & NETBK_F_GSO_TCPV4))
 		return false;
@@ -95,16 +89,17 @@ static bool rx_offload(struct netbk_vif *vif, struct netbk_rxq_pkt *p, struct ne
 		return false;
 	if (o->csum_blank && !o->gso_type && (f & NETBK_F_NO_CSUM)) {
 		/* the frontend cannot finish checksums: do it here */
-		if (netif_csum_complete(p->data, p->len, p->vh.csum_start, p->vh.csum_offset) < 0)
+		if (netif_csum_complete(v->data, v->len, v->vh->csum_start, v->vh->csum_offset) < 0)
 			return false;
+		v->vh->flags = VIRTIO_NET_HDR_F_DATA_VALID;
 		o->csum_blank = false;
 	}
 	return true;
 }
 
-static unsigned rx_slots_needed(const struct netbk_rxq_pkt *p, const struct netif_offload *o)
+static unsigned rx_slots_needed(const struct rx_view *v, const struct netif_offload *o)
 {
-	return (unsigned)((p->len + XEN_NETIF_PAGE - 1) / XEN_NETIF_PAGE) + (o->gso_type ? 1 : 0);
+	return (unsigned)((v->len + XEN_NETIF_PAGE - 1) / XEN_NETIF_PAGE) + (o->gso_type ? 1 : 0);
 }
 
 static void rx_put_extra(struct netbk_vif *vif, const struct netif_offload *o)
@@ -117,20 +112,33 @@ static void rx_put_extra(struct netbk_vif *vif, const struct netif_offload *o)
 	memcpy(netif_rx_back_rsp_slot(&vif->rx, vif->rx.rsp_prod_pvt++), &ex, sizeof(ex));
 }
 
-/* Copy one queued packet into posted buffers and answer them. */
-static void rx_place(struct netbk_vif *vif, struct netbk_rxq_pkt *p, const struct netif_offload *o)
+static uint16_t rx_first_flags(const struct netif_offload *o)
+{
+	uint16_t f = 0;
+
+	if (o->csum_blank)
+		f |= NETRXF_csum_blank | NETRXF_data_validated;
+	else if (o->data_validated)
+		f |= NETRXF_data_validated;
+	if (o->gso_type)
+		f |= NETRXF_extra_info;
+	return f;
+}
+
+/* Copy one packet into posted buffers and answer them. */
+static void rx_place(struct netbk_vif *vif, const struct rx_view *v, const struct netif_offload *o)
 {
 	struct netbk_gntmap_ops *ops = &vif->nb->ops;
 	size_t done = 0;
 	bool first = true, ok = true;
 
-	while (done < p->len) {
+	while (done < v->len) {
 		struct netif_rx_request req = rx_take_req(vif);
 		RING_IDX slot = vif->rx.rsp_prod_pvt++;
-		uint16_t n = (uint16_t)BH_MIN(p->len - done, XEN_NETIF_PAGE);
+		uint16_t n = (uint16_t)BH_MIN(v->len - done, XEN_NETIF_PAGE);
 		struct netbk_gntcopy_seg seg = { .ref = req.gref,
 			                         .len = n,
-			                         .local = p->data + done };
+			                         .local = v->data + done };
 		struct netif_rx_response rsp = { .id = req.id, .status = (int16_t)n };
 
 		if (ops->copy(ops->ctx, vif->cfg.frontend_domid, true, &seg, 1) < 0 || seg.status) {
@@ -138,16 +146,10 @@ static void rx_place(struct netbk_vif *vif, struct netbk_rxq_pkt *p, const struc
 			ok = false;
 		}
 		done += n;
-		if (done < p->len)
+		if (done < v->len)
 			rsp.flags |= NETRXF_more_data;
-		if (first) {
-			if (o->csum_blank)
-				rsp.flags |= NETRXF_csum_blank | NETRXF_data_validated;
-			else if (o->data_validated)
-				rsp.flags |= NETRXF_data_validated;
-			if (o->gso_type)
-				rsp.flags |= NETRXF_extra_info;
-		}
+		if (first)
+			rsp.flags |= rx_first_flags(o);
 		*netif_rx_back_rsp_slot(&vif->rx, slot) = rsp;
 		if (first && o->gso_type)
 			rx_put_extra(vif, o);
@@ -155,48 +157,92 @@ static void rx_place(struct netbk_vif *vif, struct netbk_rxq_pkt *p, const struc
 	}
 	if (ok) {
 		vif->st.rx_packets++;
-		vif->st.rx_bytes += p->len;
+		vif->st.rx_bytes += v->len;
 	} else {
 		vif->st.rx_errors++;
 	}
 }
 
-/* Place queued packets while buffers last; true if one was moved. */
-static int rx_drain_queue(struct netbk_vif *vif, unsigned budget)
+/* Place one packet if the frontend has posted enough buffers. */
+static int rx_try(struct netbk_vif *vif, struct rx_view *v, RING_IDX *prod)
 {
-	RING_IDX prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
+	struct netif_offload o;
+	unsigned need;
+
+	if (!rx_offload(vif, v, &o)) {
+		vif->st.rx_dropped++;
+		return RX_DROPPED;
+	}
+	need = rx_slots_needed(v, &o);
+	if (netif_rx_back_unconsumed(&vif->rx, *prod) < need) {
+		/* wait for buffers: be kicked when enough have been posted */
+		BH_WRITE_ONCE(vif->rx.sring->hdr.req_event, vif->rx.req_cons + need);
+		bh_mb();
+		*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
+		bh_rmb();
+		if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
+			netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+			return RX_NO_ROOM;
+		}
+		if (netif_rx_back_unconsumed(&vif->rx, *prod) < need)
+			return RX_NO_ROOM;
+	}
+	rx_place(vif, v, &o);
+	return RX_PLACED;
+}
+
+static void rxq_pop(struct netbk_vif *vif)
+{
+	struct netbk_rxq_pkt *p = vif->rxq_head;
+
+	vif->rxq_head = p->next;
+	if (!vif->rxq_head)
+		vif->rxq_tail = NULL;
+	vif->st.rx_queued--;
+	vif->st.rx_queued_bytes -= p->len;
+	free(p);
+}
+
+/* Queued packets first, in order; returns packets handled. */
+static int rx_drain_queue(struct netbk_vif *vif, unsigned budget, RING_IDX *prod)
+{
 	int moved = 0;
 
-	bh_rmb();
-	if (netif_rx_back_req_overflow(&vif->rx, prod)) {
-		netbk_vif_break(vif, "RX req_prod more than a ring ahead");
-		return 0;
-	}
-	while (vif->rxq_head && (unsigned)moved < budget) {
+	while (vif->rxq_head && (unsigned)moved < budget && vif->state == NETBK_VIF_CONNECTED) {
 		struct netbk_rxq_pkt *p = vif->rxq_head;
-		struct netif_offload o;
-		bool keep = rx_offload(vif, p, &o);
-		unsigned need = rx_slots_needed(p, &o);
+		struct rx_view v = { &p->vh, p->data, p->len };
 
-		if (keep && netif_rx_back_unconsumed(&vif->rx, prod) < need) {
-			/* wait for buffers: be kicked when the next ones arrive */
-			BH_WRITE_ONCE(vif->rx.sring->hdr.req_event, vif->rx.req_cons + need);
-			bh_mb();
-			prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
-			if (netif_rx_back_unconsumed(&vif->rx, prod) < need)
-				break;
-		}
-		if (keep)
-			rx_place(vif, p, &o);
-		else
-			vif->st.rx_dropped++;
-		vif->rxq_head = p->next;
-		if (!vif->rxq_head)
-			vif->rxq_tail = NULL;
-		vif->st.rx_queued--;
-		vif->st.rx_queued_bytes -= p->len;
-		free(p);
+		if (rx_try(vif, &v, prod) == RX_NO_ROOM)
+			break;
+		rxq_pop(vif);
 		moved++;
+	}
+	return moved;
+}
+
+/* Read from the device; a packet goes straight into the ring when nothing
+ * waits before it, else into the queue. */
+static int rx_read_device(struct netbk_vif *vif, unsigned budget, RING_IDX *prod)
+{
+	const size_t hl = sizeof(struct virtio_net_hdr);
+	int moved = 0;
+
+	for (unsigned i = 0; i < budget && vif->state == NETBK_VIF_CONNECTED; i++) {
+		ssize_t r = read(vif->cfg.tap_fd, vif->pktbuf, NETBK_PKTBUF);
+		struct rx_view v = { (struct virtio_net_hdr *)vif->pktbuf, vif->pktbuf + hl,
+			             (size_t)r - hl };
+
+		if (r < 0)
+			break; /* EAGAIN, or a device error the poll loop reports */
+		if ((size_t)r <= hl + NETIF_ETH_HLEN || (size_t)r > hl + NETIF_MAX_PACKET) {
+			vif->st.rx_errors++;
+			continue;
+		}
+		if (!vif->rxq_head && rx_try(vif, &v, prod) != RX_NO_ROOM) {
+			moved++;
+			continue;
+		}
+		rxq_push(vif, vif->pktbuf, (size_t)r);
 	}
 	return moved;
 }
@@ -204,14 +250,21 @@ static int rx_drain_queue(struct netbk_vif *vif, unsigned budget)
 int netbk_rx_serve(struct netbk_vif *vif, unsigned budget)
 {
 	struct netbk_gntmap_ops *ops = &vif->nb->ops;
+	RING_IDX prod;
 	int moved;
 
 	if (vif->state != NETBK_VIF_CONNECTED)
 		return 0;
-	rx_read_device(vif, budget);
-	moved = rx_drain_queue(vif, budget);
+	prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
+	bh_rmb();
+	if (netif_rx_back_req_overflow(&vif->rx, prod)) {
+		netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+		return 0;
+	}
+	moved = rx_drain_queue(vif, budget, &prod);
+	moved += rx_read_device(vif, budget, &prod);
 	if (moved && netif_rx_back_push(&vif->rx))
 		ops->notify(ops->ctx, vif->cfg.rx_port);
-	vif->rx_more = vif->rxq_head && (unsigned)moved == budget;
+	vif->rx_more = vif->rxq_head && (unsigned)moved >= budget;
 	return moved;
 }

@@ -234,6 +234,20 @@ void netrig_stop(struct netrig *rig)
 	if (!rig)
 		return;
 	rig->stop = 1;
+	for (int i = 0; i < 2 && getenv("BH_NETRIG_STATS"); i++) {
+		struct netfront_stats st;
+
+		if (!rig->g[i].nf)
+			continue;
+		netfront_stats(rig->g[i].nf, &st);
+		fprintf(stderr,
+		        "netrig: guest %d tx %llu pkts %llu bytes (%llu errors, %llu busy), "
+		        "rx %llu pkts %llu bytes (%llu errors)\n",
+		        i, (unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
+		        (unsigned long long)st.tx_errors, (unsigned long long)st.tx_busy,
+		        (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
+		        (unsigned long long)st.rx_errors);
+	}
 	if (rig->be_running)
 		pthread_join(rig->be_thread, NULL);
 	for (int i = 0; i < 2; i++) {
