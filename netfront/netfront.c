@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <linux/if_tun.h>
 
 #include "bulkhead/netif.h"
@@ -36,7 +37,6 @@ struct netfront {
 	uint32_t rx_refs[NF_RING];
 	struct netif_rx_response rx_copy[NF_RING]; /* responses copied once */
 	RING_IDX rx_copied;
-	uint8_t *pkt; /* one packet for the pump, vnet header first */
 };
 
 static void nf_break(struct netfront *nf, const char *why)
@@ -54,8 +54,7 @@ static int nf_alloc(struct netfront *nf)
 	nf->rx_ring_page = nf->ops.alloc(nf->ops.ctx, be, 1, true, &nf->rx_ring_ref);
 	nf->tx_pages = nf->ops.alloc(nf->ops.ctx, be, NF_RING, false, nf->tx_refs);
 	nf->rx_pages = nf->ops.alloc(nf->ops.ctx, be, NF_RING, true, nf->rx_refs);
-	nf->pkt = malloc(sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1);
-	if (!nf->tx_ring_page || !nf->rx_ring_page || !nf->tx_pages || !nf->rx_pages || !nf->pkt)
+	if (!nf->tx_ring_page || !nf->rx_ring_page || !nf->tx_pages || !nf->rx_pages)
 		return -ENOMEM;
 	netif_tx_front_init(&nf->tx, nf->tx_ring_page, 1);
 	netif_rx_front_init(&nf->rx, nf->rx_ring_page, 1);
@@ -104,7 +103,6 @@ void netfront_destroy(struct netfront *nf)
 		nf->ops.free(ctx, nf->tx_pages, nf->tx_refs, NF_RING);
 	if (nf->rx_pages)
 		nf->ops.free(ctx, nf->rx_pages, nf->rx_refs, NF_RING);
-	free(nf->pkt);
 	free(nf);
 }
 
@@ -187,11 +185,53 @@ static int tx_check(struct netfront *nf, const struct virtio_net_hdr *vh, size_t
 	return 0;
 }
 
+/* The id of the i-th page of the next packet (the top of the free list). */
+static uint16_t tx_peek_id(const struct netfront *nf, unsigned i)
+{
+	return nf->tx_free[nf->tx_nfree - 1 - i];
+}
+
+static bool tx_room(struct netfront *nf, unsigned slots, unsigned pages)
+{
+	if (netif_tx_front_free(&nf->tx) >= slots && nf->tx_nfree >= pages)
+		return true;
+	netfront_tx_gc(nf);
+	return netif_tx_front_free(&nf->tx) >= slots && nf->tx_nfree >= pages;
+}
+
+/* Queue the requests of a packet already in the pages tx_peek_id(0..). */
+static void tx_queue(struct netfront *nf, const struct netif_offload *o, unsigned nfrags,
+                     size_t len)
+{
+	for (unsigned i = 0; i < nfrags; i++) {
+		uint16_t id = nf->tx_free[--nf->tx_nfree];
+		size_t n = BH_MIN(len - (size_t)i * XEN_NETIF_PAGE, XEN_NETIF_PAGE);
+		struct netif_tx_request *req = tx_slot(nf);
+
+		nf->tx_busy[id] = true;
+		*req = (struct netif_tx_request){ .gref = nf->tx_refs[id],
+			                          .id = id,
+			                          .size = (uint16_t)(i ? n : len) };
+		if (i + 1 < nfrags)
+			req->flags |= NETTXF_more_data;
+		if (i == 0 && o->csum_blank)
+			req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
+		else if (i == 0 && o->data_validated)
+			req->flags |= NETTXF_data_validated;
+		if (i == 0 && o->gso_type) {
+			req->flags |= NETTXF_extra_info;
+			tx_put_gso(nf, o);
+		}
+	}
+	nf->st.tx_packets++;
+	nf->st.tx_bytes += len;
+}
+
 int netfront_send(struct netfront *nf, const struct virtio_net_hdr *vh, const uint8_t *frame,
                   size_t len)
 {
 	struct netif_offload o;
-	unsigned nfrags, need, i;
+	unsigned nfrags;
 	int rc;
 
 	if (nf->broken)
@@ -200,38 +240,42 @@ int netfront_send(struct netfront *nf, const struct virtio_net_hdr *vh, const ui
 		nf->st.tx_errors++;
 		return rc;
 	}
-	need = nfrags + (o.gso_type ? 1 : 0);
-	if (netif_tx_front_free(&nf->tx) < need || nf->tx_nfree < nfrags) {
-		netfront_tx_gc(nf);
-		if (netif_tx_front_free(&nf->tx) < need || nf->tx_nfree < nfrags) {
-			nf->st.tx_busy++;
-			return -EAGAIN;
-		}
+	if (!tx_room(nf, nfrags + (o.gso_type ? 1 : 0), nfrags)) {
+		nf->st.tx_busy++;
+		return -EAGAIN;
 	}
-	for (i = 0; i < nfrags; i++) {
-		uint16_t id = nf->tx_free[--nf->tx_nfree];
-		size_t off = (size_t)i * XEN_NETIF_PAGE, n = BH_MIN(len - off, XEN_NETIF_PAGE);
-		struct netif_tx_request *req = tx_slot(nf);
-
-		memcpy(nf->tx_pages + (size_t)id * XEN_NETIF_PAGE, frame + off, n);
-		nf->tx_busy[id] = true;
-		*req = (struct netif_tx_request){ .gref = nf->tx_refs[id],
-			                          .id = id,
-			                          .size = (uint16_t)(i ? n : len) };
-		if (i + 1 < nfrags)
-			req->flags |= NETTXF_more_data;
-		if (i == 0 && o.csum_blank)
-			req->flags |= NETTXF_csum_blank | NETTXF_data_validated;
-		else if (i == 0 && o.data_validated)
-			req->flags |= NETTXF_data_validated;
-		if (i == 0 && o.gso_type) {
-			req->flags |= NETTXF_extra_info;
-			tx_put_gso(nf, &o);
-		}
-	}
-	nf->st.tx_packets++;
-	nf->st.tx_bytes += len;
+	for (unsigned i = 0; i < nfrags; i++)
+		memcpy(nf->tx_pages + (size_t)tx_peek_id(nf, i) * XEN_NETIF_PAGE,
+		       frame + (size_t)i * XEN_NETIF_PAGE,
+		       BH_MIN(len - (size_t)i * XEN_NETIF_PAGE, XEN_NETIF_PAGE));
+	tx_queue(nf, &o, nfrags, len);
 	return 0;
+}
+
+/* Read one packet from the TAP straight into free TX pages (no bounce
+ * buffer). 1 queued, 0 nothing to read, -1 dropped. */
+static int tx_read_tap(struct netfront *nf, int tap_fd)
+{
+	enum { MAXP = XEN_NETBK_LEGACY_SLOTS_MAX - 1 }; /* 17 pages hold 64 KiB + */
+	struct virtio_net_hdr vh;
+	struct iovec iov[MAXP + 1] = { { &vh, sizeof(vh) } };
+	struct netif_offload o;
+	unsigned nfrags;
+	ssize_t r;
+
+	for (unsigned i = 0; i < MAXP; i++)
+		iov[i + 1] =
+		    (struct iovec){ nf->tx_pages + (size_t)tx_peek_id(nf, i) * XEN_NETIF_PAGE,
+			            XEN_NETIF_PAGE };
+	r = readv(tap_fd, iov, MAXP + 1);
+	if (r < 0)
+		return 0;
+	if ((size_t)r <= sizeof(vh) || tx_check(nf, &vh, (size_t)r - sizeof(vh), &o, &nfrags) < 0) {
+		nf->st.tx_errors++;
+		return -1;
+	}
+	tx_queue(nf, &o, nfrags, (size_t)r - sizeof(vh));
+	return 1;
 }
 
 /* RX */
@@ -316,15 +360,19 @@ static unsigned rx_span(struct netfront *nf, RING_IDX prod)
 	return i - nf->rx.rsp_cons;
 }
 
-/* Assemble the packet spanning n slots; -EBADMSG if anything is off. */
-static int rx_assemble(struct netfront *nf, unsigned n, struct netif_offload *o, uint8_t *buf,
-                       size_t cap)
+#define NF_MAX_IOV (XEN_NETBK_LEGACY_SLOTS_MAX + 2)
+
+/* Validate the packet spanning n slots and point iov at its data in the
+ * RX pages; its length, or -EBADMSG if anything is off. */
+static int rx_assemble(struct netfront *nf, unsigned n, struct netif_offload *o, struct iovec *iov,
+                       unsigned *niov)
 {
 	size_t len = 0;
 	bool first = true, extras = false;
 	int rc = 0;
 
 	memset(o, 0, sizeof(*o));
+	*niov = 0;
 	for (unsigned k = 0; k < n; k++) {
 		RING_IDX i = nf->rx.rsp_cons + k;
 		struct netif_rx_response r = rx_rsp(nf, i);
@@ -348,13 +396,13 @@ static int rx_assemble(struct netfront *nf, unsigned n, struct netif_offload *o,
 		}
 		if (r.id != (i & NF_MASK) || r.status < 0 ||
 		    (uint32_t)r.offset + (uint16_t)r.status > XEN_NETIF_PAGE ||
-		    (k + 1 == n && (r.flags & NETRXF_more_data))) {
+		    (k + 1 == n && (r.flags & NETRXF_more_data)) || *niov == NF_MAX_IOV) {
 			rc = -EBADMSG;
 			continue;
 		}
-		if (rc == 0 && len + (size_t)r.status <= cap)
-			memcpy(buf + len, nf->rx_pages + (size_t)r.id * XEN_NETIF_PAGE + r.offset,
-			       (size_t)r.status);
+		iov[(*niov)++] =
+		    (struct iovec){ nf->rx_pages + (size_t)r.id * XEN_NETIF_PAGE + r.offset,
+			            (size_t)r.status };
 		len += (size_t)r.status;
 		if (first) {
 			o->csum_blank = r.flags & NETRXF_csum_blank;
@@ -363,16 +411,20 @@ static int rx_assemble(struct netfront *nf, unsigned n, struct netif_offload *o,
 			first = false;
 		}
 	}
-	if (rc == 0 && (len > cap || len < NETIF_ETH_HLEN || len > NETIF_MAX_PACKET))
+	if (rc == 0 && (len < NETIF_ETH_HLEN || len > NETIF_MAX_PACKET || !*niov))
 		rc = -EBADMSG;
 	return rc ? rc : (int)len;
 }
 
-int netfront_recv(struct netfront *nf, struct virtio_net_hdr *vh_out, uint8_t *buf, size_t cap)
+/* The next complete packet: its length with iov/vh filled and *nslots to
+ * consume once the data is used; 0 if none is complete; -EBADMSG (already
+ * consumed and counted) or -EPIPE. The headers must sit in the first
+ * fragment, as every backend puts them. */
+static int rx_next(struct netfront *nf, struct virtio_net_hdr *vh, struct iovec *iov,
+                   unsigned *niov, unsigned *nslots)
 {
 	RING_IDX prod;
 	struct netif_offload o;
-	unsigned n;
 	int len;
 
 	if (nf->broken)
@@ -386,13 +438,13 @@ int netfront_recv(struct netfront *nf, struct virtio_net_hdr *vh_out, uint8_t *b
 		return -EPIPE;
 	}
 	rx_copy_new(nf, prod);
-	if (!(n = rx_span(nf, prod)))
+	if (!(*nslots = rx_span(nf, prod)))
 		return 0;
-	len = rx_assemble(nf, n, &o, buf, cap);
-	nf->rx.rsp_cons += n;
-	if (len >= 0 && netif_offload_to_vnet(&o, buf, (size_t)len, vh_out) < 0)
+	len = rx_assemble(nf, *nslots, &o, iov, niov);
+	if (len >= 0 && netif_offload_to_vnet(&o, iov[0].iov_base, iov[0].iov_len, vh) < 0)
 		len = -EBADMSG;
 	if (len < 0) {
+		nf->rx.rsp_cons += *nslots;
 		nf->st.rx_bad_rsp++;
 		nf->st.rx_errors++;
 		return -EBADMSG;
@@ -402,42 +454,64 @@ int netfront_recv(struct netfront *nf, struct virtio_net_hdr *vh_out, uint8_t *b
 	return len;
 }
 
+int netfront_recv(struct netfront *nf, struct virtio_net_hdr *vh_out, uint8_t *buf, size_t cap)
+{
+	struct iovec iov[NF_MAX_IOV];
+	unsigned niov, nslots;
+	size_t off = 0;
+	int len = rx_next(nf, vh_out, iov, &niov, &nslots);
+
+	if (len <= 0)
+		return len;
+	nf->rx.rsp_cons += nslots;
+	if ((size_t)len > cap) {
+		nf->st.rx_errors++;
+		return -EMSGSIZE;
+	}
+	for (unsigned i = 0; i < niov; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	return len;
+}
+
 /* The pump */
 
 static int pump_tx(struct netfront *nf, int tap_fd)
 {
-	const size_t hl = sizeof(struct virtio_net_hdr);
-	int moved = 0;
+	int moved = 0, r;
 
 	netfront_tx_gc(nf);
-	while (netif_tx_front_free(&nf->tx) > XEN_NETBK_LEGACY_SLOTS_MAX + 1 &&
-	       nf->tx_nfree >= XEN_NETBK_LEGACY_SLOTS_MAX && moved < 64) {
-		ssize_t r = read(tap_fd, nf->pkt, hl + NETIF_MAX_PACKET);
-
-		if (r < 0)
+	while (moved < 64 &&
+	       tx_room(nf, XEN_NETBK_LEGACY_SLOTS_MAX + 1, XEN_NETBK_LEGACY_SLOTS_MAX)) {
+		if ((r = tx_read_tap(nf, tap_fd)) == 0)
 			break;
-		if ((size_t)r <= hl)
-			continue;
-		netfront_send(nf, (struct virtio_net_hdr *)nf->pkt, nf->pkt + hl, (size_t)r - hl);
 		moved++;
+		if (moved % 16 == 0)
+			netfront_flush(nf); /* let the backend start early */
 	}
 	return moved;
 }
 
+/* RX pages go to the TAP with one writev, no bounce buffer. */
 static int pump_rx(struct netfront *nf, int tap_fd)
 {
-	const size_t hl = sizeof(struct virtio_net_hdr);
+	struct virtio_net_hdr vh;
+	struct iovec iov[NF_MAX_IOV + 1];
+	unsigned niov, nslots;
 	int moved = 0, len;
 
 	do {
-		while ((len = netfront_recv(nf, (struct virtio_net_hdr *)nf->pkt, nf->pkt + hl,
-		                            NETIF_MAX_PACKET)) != 0) {
+		while ((len = rx_next(nf, &vh, iov + 1, &niov, &nslots)) != 0) {
 			if (len == -EPIPE)
 				return -EPIPE;
-			if (len > 0 && write(tap_fd, nf->pkt, hl + (size_t)len) < 0)
-				nf->st.rx_errors++;
-			moved++;
-			if (moved % 64 == 0)
+			if (len > 0) {
+				iov[0] = (struct iovec){ &vh, sizeof(vh) };
+				if (writev(tap_fd, iov, (int)niov + 1) < 0)
+					nf->st.rx_errors++;
+				nf->rx.rsp_cons += nslots;
+			}
+			if (++moved % 64 == 0)
 				netfront_flush(nf); /* give buffers back early */
 		}
 	} while (netif_rx_front_final_check(&nf->rx));
