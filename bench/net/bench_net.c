@@ -103,14 +103,22 @@ static double udp64_pps(const struct target *t, int secs)
 	return v;
 }
 
-static double rtt_us(const struct target *t)
+/* ping at 5 ms intervals; average RTT, and the minimum in *min_us */
+static double rtt_us(const struct target *t, double *min_us)
 {
-	char cmd[512];
+	char cmd[512], *out;
+	double mn = -1, avg = -1;
 
 	snprintf(cmd, sizeof(cmd),
-	         "ip netns exec %s ping -q -c 400 -i 0.005 %s | awk -F/ '/rtt/ {print $5*1000}'",
+	         "ip netns exec %s ping -q -c 400 -i 0.005 %s | awk -F/ '/rtt/ {print $4*1000, "
+	         "$5*1000}'",
 	         t->ns_a, t->ip_b);
-	return run_double(cmd);
+	if ((out = run_all(cmd)) && sscanf(out, "%lf %lf", &mn, &avg) != 2)
+		mn = avg = -1;
+	free(out);
+	if (min_us)
+		*min_us = mn;
+	return avg;
 }
 
 static int cmp(const void *a, const void *b)
@@ -156,7 +164,7 @@ int main(int argc, char **argv)
 	int runs = argc > 1 ? atoi(argv[1]) : 3, secs = argc > 2 ? atoi(argv[2]) : 3;
 	struct target tg[2] = { { .name = "pv (netfront/netback)", .ip_b = "10.99.0.2" },
 		                { .name = "veth baseline", .ip_b = "10.98.0.2" } };
-	double tcp[2][16], pps[2][16], rtt[2][16], m[2][3];
+	double tcp[2][16], pps[2][16], rtt[2][16], rmin[2][16], m[2][4];
 	struct netrig *rig = NULL;
 	struct netrig_opts o = { 0 };
 
@@ -178,15 +186,17 @@ int main(int argc, char **argv)
 	}
 	snprintf(tg[0].ns_a, sizeof(tg[0].ns_a), "%s", netrig_ns(rig, 1));
 	snprintf(tg[0].ns_b, sizeof(tg[0].ns_b), "%s", netrig_ns(rig, 2));
-	rtt_us(&tg[0]); /* warm up ARP on both */
-	rtt_us(&tg[1]);
+	rtt_us(&tg[0], NULL); /* warm up ARP on both */
+	rtt_us(&tg[1], NULL);
 	for (int r = 0; r < runs; r++) {
 		for (int i = 0; i < 2; i++) { /* interleaved, so noise hits both */
 			tcp[i][r] = tcp_mbps(&tg[i], secs);
 			pps[i][r] = udp64_pps(&tg[i], secs);
-			rtt[i][r] = rtt_us(&tg[i]);
-			printf("run %d %-22s tcp %8.0f Mbit/s  udp64 %9.0f pkt/s  rtt %6.1f us\n", r + 1,
-			       tg[i].name, tcp[i][r], pps[i][r], rtt[i][r]);
+			rtt[i][r] = rtt_us(&tg[i], &rmin[i][r]);
+			printf(
+			    "run %d %-22s tcp %8.0f Mbit/s  udp64 %9.0f pkt/s  rtt avg %6.1f min "
+			    "%6.1f us\n",
+			    r + 1, tg[i].name, tcp[i][r], pps[i][r], rtt[i][r], rmin[i][r]);
 			fflush(stdout);
 		}
 	}
@@ -194,13 +204,16 @@ int main(int argc, char **argv)
 		m[i][0] = median(tcp[i], runs);
 		m[i][1] = median(pps[i], runs);
 		m[i][2] = median(rtt[i], runs);
+		m[i][3] = median(rmin[i], runs);
 	}
 	printf("\nmedians of %d runs, %d s each\n", runs, secs);
-	printf("%-24s %14s %16s %10s\n", "", "TCP Mbit/s", "64B pkt/s rx", "RTT us");
+	printf("%-24s %12s %14s %12s %12s\n", "", "TCP Mbit/s", "64B pkt/s rx", "RTT avg us",
+	       "RTT min us");
 	for (int i = 0; i < 2; i++)
-		printf("%-24s %14.0f %16.0f %10.1f\n", tg[i].name, m[i][0], m[i][1], m[i][2]);
-	printf("%-24s %14.2f %16.2f %10.2f\n", "ratio pv/veth", m[0][0] / m[1][0],
-	       m[0][1] / m[1][1], m[0][2] / m[1][2]);
+		printf("%-24s %12.0f %14.0f %12.1f %12.1f\n", tg[i].name, m[i][0], m[i][1], m[i][2],
+		       m[i][3]);
+	printf("%-24s %12.2f %14.2f %12.2f %12.2f\n", "ratio pv/veth", m[0][0] / m[1][0],
+	       m[0][1] / m[1][1], m[0][2] / m[1][2], m[0][3] / m[1][3]);
 	veth_down(&tg[1]);
 	netrig_stop(rig);
 	return 0;
