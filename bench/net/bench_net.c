@@ -21,19 +21,6 @@ struct target {
 	const char *ip_b;
 };
 
-static double run_double(const char *cmd)
-{
-	char out[256] = "";
-	FILE *f = popen(cmd, "r");
-
-	if (!f)
-		return -1;
-	if (!fgets(out, sizeof(out), f))
-		out[0] = 0;
-	pclose(f);
-	return out[0] ? atof(out) : -1;
-}
-
 /* The whole output of a command (malloc'd, NUL-terminated). */
 static char *run_all(const char *cmd)
 {
