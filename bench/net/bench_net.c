@@ -97,8 +97,8 @@ static double rtt_us(const struct target *t, double *min_us)
 	double mn = -1, avg = -1;
 
 	snprintf(cmd, sizeof(cmd),
-	         "ip netns exec %s ping -q -c 400 -i 0.005 %s | awk -F/ '/rtt/ {print $4*1000, "
-	         "$5*1000}'",
+	         "ip netns exec %s ping -q -c 400 -i 0.005 %s | "
+	         "awk -F' = ' '/^rtt/ {split($2, a, \"/\"); print a[1] * 1000, a[2] * 1000}'",
 	         t->ns_a, t->ip_b);
 	if ((out = run_all(cmd)) && sscanf(out, "%lf %lf", &mn, &avg) != 2)
 		mn = avg = -1;
