@@ -89,4 +89,10 @@ int netfront_pump(struct netfront *nf, int tap_fd, int timeout_ms);
 /* TUNSETOFFLOAD flags for the guest's TAP matching what the backend does. */
 unsigned netfront_tap_offloads(uint32_t features);
 
+/* Create the guest's eth0 in the caller's network namespace: a TAP with
+ * IFF_VNET_HDR and the offloads of `features` (NETFRONT_F_*), the MAC from
+ * the store (may be NULL), the MTU (0 = leave), link up. Returns the
+ * non-blocking descriptor for netfront_pump() or a negative errno. */
+int netfront_tap_open(const char *name, uint32_t features, const uint8_t mac[6], unsigned mtu);
+
 #endif

@@ -76,6 +76,10 @@ struct tap_req {
 	const char *ns, *name;
 	unsigned offloads;
 	int fd;
+	bool guest; /* netfront_tap_open (the PV kernel's way) with this: */
+	uint32_t features;
+	uint8_t mac[6];
+	unsigned mtu;
 };
 
 static void *tap_thread(void *arg)
@@ -86,6 +90,10 @@ static void *tap_thread(void *arg)
 	t->fd = -1;
 	if (netrig_enter(t->ns) < 0)
 		return NULL;
+	if (t->guest) {
+		t->fd = netfront_tap_open(t->name, t->features, t->mac, t->mtu);
+		return NULL;
+	}
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
@@ -99,15 +107,34 @@ static void *tap_thread(void *arg)
 	return NULL;
 }
 
+static int run_tap_thread(struct tap_req *t)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, tap_thread, t))
+		return -EAGAIN;
+	pthread_join(th, NULL);
+	return t->fd;
+}
+
 static int open_tap(const char *ns, const char *name, unsigned offloads)
 {
 	struct tap_req t = { ns, name, offloads, -1 };
-	pthread_t th;
 
-	if (pthread_create(&th, NULL, tap_thread, &t))
-		return -EAGAIN;
-	pthread_join(th, NULL);
-	return t.fd;
+	return run_tap_thread(&t);
+}
+
+static int open_guest_tap(const char *ns, uint32_t features, int n, unsigned mtu)
+{
+	struct tap_req t = { .ns = ns,
+		             .name = "eth0",
+		             .fd = -1,
+		             .guest = true,
+		             .features = features,
+		             .mac = { 0x00, 0x16, 0x3e, 0, 0, (uint8_t)n },
+		             .mtu = mtu };
+
+	return run_tap_thread(&t);
 }
 
 static void *be_loop(void *arg)
@@ -168,7 +195,7 @@ static int guest_connect(struct netrig *rig, int i, const struct netrig_opts *o)
 	netfront_info(g->nf, &info);
 	snprintf(name, sizeof(name), "vif%d", i + 1);
 	bc.tap_fd = open_tap(rig->ns[0], name, netback_tap_offloads(o->nb_features));
-	g->tap_fd = open_tap(rig->ns[i + 1], "eth0", netfront_tap_offloads(o->nf_features));
+	g->tap_fd = open_guest_tap(rig->ns[i + 1], o->nf_features, i + 1, o->mtu);
 	if (bc.tap_fd < 0 || g->tap_fd < 0)
 		return -EIO;
 	bc.tx_ring_ref = info.tx_ring_ref;
@@ -179,9 +206,8 @@ static int guest_connect(struct netrig *rig, int i, const struct netrig_opts *o)
 		return rc;
 	bh_set_nonblock(g->tap_fd, 1);
 	if (sh("ip -n %s link set %s mtu %u master br0 up", rig->ns[0], name, o->mtu) < 0 ||
-	    sh("ip -n %s link set eth0 mtu %u address 00:16:3e:00:00:0%d up && "
-	       "ip -n %s addr add 10.99.0.%d/24 dev eth0 && ip -n %s link set lo up",
-	       rig->ns[i + 1], o->mtu, i + 1, rig->ns[i + 1], i + 1, rig->ns[i + 1]) < 0)
+	    sh("ip -n %s addr add 10.99.0.%d/24 dev eth0 && ip -n %s link set lo up",
+	       rig->ns[i + 1], i + 1, rig->ns[i + 1]) < 0)
 		return -EIO;
 	return 0;
 }
