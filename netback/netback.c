@@ -135,6 +135,14 @@ void netbk_vif_break(struct netbk_vif *vif, const char *why)
 	bh_err(&vif->log, "%s: frontend is broken or hostile; vif stopped", why);
 	vif->state = NETBK_VIF_BROKEN;
 	netbk_rxq_flush(vif);
+	if (vif->nb->broken_cb)
+		vif->nb->broken_cb(vif->nb->broken_arg, vif, why);
+}
+
+void netback_set_broken_cb(struct netback *nb, netbk_broken_fn fn, void *arg)
+{
+	nb->broken_cb = fn;
+	nb->broken_arg = arg;
 }
 
 void netbk_warn_bad(struct netbk_vif *vif, const char *why)

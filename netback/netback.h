@@ -118,6 +118,11 @@ void netback_vif_disconnect(struct netbk_vif *vif);
 enum netbk_vif_state netback_vif_state(const struct netbk_vif *vif);
 void netback_vif_stats(const struct netbk_vif *vif, struct netbk_vif_stats *out);
 
+/* Called once when a vif is stopped as hostile (why: a fixed string), so
+ * the control path can tell the toolstack (state Closing, an error node). */
+typedef void (*netbk_broken_fn)(void *arg, struct netbk_vif *vif, const char *why);
+void netback_set_broken_cb(struct netback *nb, netbk_broken_fn fn, void *arg);
+
 /* Serve each vif once; returns the number of packets moved (>0: call again). */
 int netback_round(struct netback *nb);
 /* Wait up to timeout_ms for work, then run rounds until idle. Returns

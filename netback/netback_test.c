@@ -316,15 +316,23 @@ static void test_tx_requests_copied_once(void **state)
 
 /* A frontend whose req_prod runs more than a ring ahead is stopped; a
  * second vif on the same backend goes on. */
+static void on_broken(void *arg, struct netbk_vif *vif, const char *why)
+{
+	*(struct netbk_vif **)arg = vif;
+}
+
 static void test_tx_req_prod_overflow(void **state)
 {
 	struct rig a, b;
+	struct netbk_vif *reported = NULL;
 
 	assert_int_equal(rig_init(&a, NULL, NULL), 0);
 	assert_int_equal(rig_init(&b, &a, NULL), 0);
+	netback_set_broken_cb(a.nb, on_broken, &reported);
 	a.tx.sring->hdr.req_prod = NETIF_TX_RING_SIZE + 5;
 	netback_round(a.nb);
 	assert_int_equal(netback_vif_state(a.vif), NETBK_VIF_BROKEN);
+	assert_ptr_equal(reported, a.vif);             /* reported to the control path */
 	assert_int_equal(a.tx.sring->hdr.rsp_prod, 0); /* nothing answered */
 	expect_still_serving(&b);
 	rig_fini(&b);

@@ -64,6 +64,8 @@ struct netback {
 	struct netbk_vif *vifs;
 	struct netbk_vif *rr_next; /* who goes first next round */
 	unsigned budget;
+	netbk_broken_fn broken_cb;
+	void *broken_arg;
 };
 
 #define NETBK_PKTBUF (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
