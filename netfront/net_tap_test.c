@@ -18,22 +18,26 @@
 
 #define XFER (8u << 20)
 
-static struct netrig *start(void)
+static struct netrig *start_opts(const struct netrig_opts *o)
 {
 	struct netrig *rig = NULL;
-	struct netrig_opts o = { 0 };
 
 	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 ||
 	    system("command -v ping >/dev/null") != 0) {
 		print_message("needs root, /dev/net/tun and ping; skipped\n");
 		skip();
 	}
-	int rc = netrig_start(&o, &rig);
+	int rc = netrig_start(o, &rig);
 	if (rc < 0) {
 		netrig_stop(rig);
 		fail_msg("netrig_start: %s", strerror(-rc));
 	}
 	return rig;
+}
+
+static struct netrig *start(void)
+{
+	return start_opts(&(struct netrig_opts){ 0 });
 }
 
 static void test_ping(void **state)
@@ -165,9 +169,33 @@ static void test_tcp_transfer(void **state)
 	assert_true(rx.sum == tx.sum);
 }
 
+/* xl's ip=: guest A may send from 10.99.0.1 only. It pings B from there,
+ * then from a second address it gave itself, which netback drops. */
+static void test_antispoof_real_stack(void **state)
+{
+	struct netrig *rig = start_opts(&(struct netrig_opts){ .antispoof = true });
+	const char *a = netrig_ns(rig, 1);
+	char cmd[320];
+	int ok, spoofed;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s ping -c 2 -i 0.2 -W 2 10.99.0.2 >/dev/null",
+	         a);
+	ok = system(cmd);
+	/* a fresh address: B must ARP for it, and A's reply (sender .9) is dropped */
+	snprintf(cmd, sizeof(cmd),
+	         "ip -n %s addr add 10.99.0.9/24 dev eth0 && "
+	         "ip netns exec %s ping -c 2 -i 0.2 -W 1 -I 10.99.0.9 10.99.0.2 >/dev/null 2>&1",
+	         a, a);
+	spoofed = system(cmd);
+	netrig_stop(rig);
+	assert_int_equal(ok, 0);
+	assert_int_not_equal(spoofed, 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ping),
 	cmocka_unit_test(test_tcp_transfer),
+	cmocka_unit_test(test_antispoof_real_stack),
 };
 
 BH_TEST_MAIN(tests)

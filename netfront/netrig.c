@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <linux/if_tun.h>
@@ -202,6 +203,10 @@ static int guest_connect(struct netrig *rig, int i, const struct netrig_opts *o)
 	bc.rx_ring_ref = info.rx_ring_ref;
 	bc.tx_port = bc.rx_port = be_port;
 	bh_strlcpy(bc.bridge, "br0", sizeof(bc.bridge));
+	if (o->antispoof) {
+		bc.ips[0] = htonl(0x0a630000u | (uint32_t)(i + 1)); /* 10.99.0.<i+1> */
+		bc.nr_ips = 1;
+	}
 	if ((rc = netback_vif_connect(rig->nb, &bc, &vif)) < 0)
 		return rc;
 	bh_set_nonblock(g->tap_fd, 1);

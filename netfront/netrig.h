@@ -12,6 +12,7 @@
 #ifndef BH_NETRIG_H
 #define BH_NETRIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct netrig;
@@ -20,6 +21,7 @@ struct netrig_opts {
 	uint32_t nf_features; /* NETFRONT_F_*; 0 = all */
 	uint32_t nb_features; /* NETBK_F_*; 0 = all */
 	unsigned mtu;         /* 0 = 1500 */
+	bool antispoof;       /* vif N only accepts source 10.99.0.N (xl's ip=) */
 };
 
 int netrig_start(const struct netrig_opts *opts, struct netrig **out);
