@@ -58,14 +58,13 @@ static void test_echo_between_domains(void **state)
 	assert_int_equal(th_create(h, "nb", BH_ROLE_DRIVER, 64, 0, 61, be, &r), 0);
 	assert_int_equal(th_wait_end(h, 60, 30000, &d), 0);
 	assert_int_equal(th_wait_end(h, 61, 30000, &d), 0);
-	log = th_log(h, "nf");
-	print_message("%s", log);
-	assert_non_null(strstr(log, "ECHO OK"));
-	free(log);
-	log = th_log(h, "nb");
-	print_message("%s", log);
-	assert_non_null(strstr(log, "CONNECTED"));
-	free(log);
+	char *flog = th_log(h, "nf"), *blog = th_log(h, "nb");
+
+	print_message("frontend:\n%sbackend:\n%s", flog, blog);
+	assert_non_null(strstr(flog, "ECHO OK"));
+	assert_non_null(strstr(blog, "CONNECTED"));
+	free(flog);
+	free(blog);
 }
 
 static const struct CMUnitTest tests[] = {
