@@ -601,6 +601,21 @@ static void test_rx_bad_grant(void **state)
 	rig_fini(&r);
 }
 
+/* RX req_prod more than a ring ahead: stopped, like TX. */
+static void test_rx_req_prod_overflow(void **state)
+{
+	struct rig r;
+	size_t len = rig_frame_tcp4(frame, 300, IP_B, 14);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	r.rx.sring->hdr.req_prod = NETIF_RX_RING_SIZE + 44;
+	assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
+	serve(&r);
+	assert_int_equal(netback_vif_state(r.vif), NETBK_VIF_BROKEN);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 0);
+	rig_fini(&r);
+}
+
 static uint16_t l4_sum(const uint8_t *f, size_t len)
 {
 	/* TCP checksum over pseudo-header + segment; 0 when the field is right */
@@ -685,6 +700,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fair_round_robin),
 	cmocka_unit_test(test_tx_rate_limit),
 	cmocka_unit_test(test_rx_bad_grant),
+	cmocka_unit_test(test_rx_req_prod_overflow),
 	cmocka_unit_test(test_rx_csum_completed_for_no_csum_frontend),
 	cmocka_unit_test(test_config_checks),
 };
