@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <linux/if_tun.h>
 
 #include "common/util.h"
@@ -253,6 +255,21 @@ int netback_poll(struct netback *nb, int timeout_ms)
 	while ((m = netback_round(nb)) > 0)
 		moved += m;
 	return moved;
+}
+
+int netback_tap_prepare(int tap_fd, uint32_t features)
+{
+	int hl = (int)sizeof(struct virtio_net_hdr);
+	struct ifreq ifr = { 0 };
+
+	if (ioctl(tap_fd, TUNGETIFF, &ifr) < 0)
+		return -errno;
+	if (!(ifr.ifr_flags & IFF_VNET_HDR))
+		return -EINVAL; /* frames without a header would be misread */
+	if (ioctl(tap_fd, TUNSETVNETHDRSZ, &hl) < 0 ||
+	    ioctl(tap_fd, TUNSETOFFLOAD, netback_tap_offloads(features)) < 0)
+		return -errno;
+	return 0;
 }
 
 unsigned netback_tap_offloads(uint32_t features)

@@ -131,5 +131,9 @@ int netback_poll(struct netback *nb, int timeout_ms);
 
 /* TUNSETOFFLOAD flags matching what the frontend can receive. */
 unsigned netback_tap_offloads(uint32_t features);
+/* Make a TAP descriptor ready for a vif: it must have been created with
+ * IFF_VNET_HDR (bhctl_device_tap(..., BH_TAP_VNET_HDR, ...)); sets the
+ * 10-byte header size and the offloads the frontend's features allow. */
+int netback_tap_prepare(int tap_fd, uint32_t features);
 
 #endif

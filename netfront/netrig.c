@@ -75,10 +75,9 @@ static int sh(const char *fmt, ...)
  * thread's namespace is untouched). */
 struct tap_req {
 	const char *ns, *name;
-	unsigned offloads;
 	int fd;
-	bool guest; /* netfront_tap_open (the PV kernel's way) with this: */
-	uint32_t features;
+	bool guest;        /* netfront_tap_open (the PV kernel's way), else netback's vif */
+	uint32_t features; /* NETFRONT_F_* for a guest, NETBK_F_* for a vif */
 	uint8_t mac[6];
 	unsigned mtu;
 };
@@ -100,7 +99,7 @@ static void *tap_thread(void *arg)
 	if (fd < 0)
 		return NULL;
 	bh_strlcpy(ifr.ifr_name, t->name, sizeof(ifr.ifr_name));
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETOFFLOAD, t->offloads) < 0) {
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || netback_tap_prepare(fd, t->features) < 0) {
 		close(fd);
 		return NULL;
 	}
@@ -118,9 +117,9 @@ static int run_tap_thread(struct tap_req *t)
 	return t->fd;
 }
 
-static int open_tap(const char *ns, const char *name, unsigned offloads)
+static int open_tap(const char *ns, const char *name, uint32_t nb_features)
 {
-	struct tap_req t = { ns, name, offloads, -1 };
+	struct tap_req t = { .ns = ns, .name = name, .fd = -1, .features = nb_features };
 
 	return run_tap_thread(&t);
 }
@@ -195,7 +194,7 @@ static int guest_connect(struct netrig *rig, int i, const struct netrig_opts *o)
 		return rc;
 	netfront_info(g->nf, &info);
 	snprintf(name, sizeof(name), "vif%d", i + 1);
-	bc.tap_fd = open_tap(rig->ns[0], name, netback_tap_offloads(o->nb_features));
+	bc.tap_fd = open_tap(rig->ns[0], name, o->nb_features);
 	g->tap_fd = open_guest_tap(rig->ns[i + 1], o->nf_features, i + 1, o->mtu);
 	if (bc.tap_fd < 0 || g->tap_fd < 0)
 		return -EIO;
