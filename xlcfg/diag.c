@@ -37,7 +37,7 @@ void *xlcfg_reallocarray(void *p, size_t n, size_t size)
 }
 
 void xlcfg_diag(struct xlcfg_diags *d, enum xlcfg_severity sev, struct xlcfg_pos at,
-		const char *fmt, ...)
+                const char *fmt, ...)
 {
 	struct xlcfg_diag *g;
 	va_list ap;

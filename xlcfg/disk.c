@@ -30,8 +30,8 @@ struct diskp {
 };
 
 static const char *const formats[] = {
-	[BH_DISK_RAW] = "raw",   [BH_DISK_QCOW] = "qcow", [BH_DISK_QCOW2] = "qcow2",
-	[BH_DISK_VHD] = "vhd",   [BH_DISK_QED] = "qed",   [BH_DISK_EMPTY] = "empty",
+	[BH_DISK_RAW] = "raw", [BH_DISK_QCOW] = "qcow", [BH_DISK_QCOW2] = "qcow2",
+	[BH_DISK_VHD] = "vhd", [BH_DISK_QED] = "qed",   [BH_DISK_EMPTY] = "empty",
 };
 
 const char *xlcfg_format_name(enum bh_disk_format f)
@@ -83,8 +83,9 @@ static int set_vdev(struct diskp *p, const char *v)
 		return -EINVAL;
 	if (colon) { /* deprecated "hdc:cdrom" */
 		if (strcmp(colon + 1, "cdrom"))
-			return bad(p, "unknown device type \"%s\" after the vdev (expected ':cdrom')",
-				   colon + 1);
+			return bad(p,
+			           "unknown device type \"%s\" after the vdev (expected ':cdrom')",
+			           colon + 1);
 		p->out->cdrom = true;
 	}
 	free(p->out->vdev);
@@ -112,9 +113,9 @@ static int set_access(struct diskp *p, const char *v)
  * ignores. Returns the rest of the target. */
 static const char *strip_prefixes(struct diskp *p, const char *v)
 {
-	static const char *const ignored[] = {"tapdisk", "tap2", "tap", "aio", "ioemu", "file",
-					      "phy"};
-	static const char *const scripts[] = {"iscsi", "nbd", "enbd", "drbd"};
+	static const char *const ignored[] = { "tapdisk", "tap2", "tap", "aio",
+		                               "ioemu",   "file", "phy" };
+	static const char *const scripts[] = { "iscsi", "nbd", "enbd", "drbd" };
 
 	for (;;) {
 		const char *colon = strchr(v, ':');
@@ -185,8 +186,7 @@ static int set_positional(struct diskp *p, const char *v)
 		return set_vdev(p, v);
 	if (!p->given[P_ACCESS])
 		return set_access(p, v);
-	return bad(p, "too many positional parameters at \"%s\" (target, format, vdev, access)",
-		   v);
+	return bad(p, "too many positional parameters at \"%s\" (target, format, vdev, access)", v);
 }
 
 static int set_flag(struct diskp *p, const char *v, bool *handled)
@@ -213,8 +213,7 @@ static int set_flag(struct diskp *p, const char *v, bool *handled)
 	return 0;
 }
 
-static int set_string(struct diskp *p, bool *flag, const char *name, char **field,
-		      const char *v)
+static int set_string(struct diskp *p, bool *flag, const char *name, char **field, const char *v)
 {
 	if (once(p, flag, name))
 		return -EINVAL;
@@ -248,8 +247,9 @@ static int set_keyed(struct diskp *p, const char *k, const char *v)
 	if (!strcmp(k, "backendtype")) {
 		if (*v && strcmp(v, "phy") && strcmp(v, "qdisk") && strcmp(v, "tap") &&
 		    strcmp(v, "standalone"))
-			return bad(p, "backendtype: expected phy, qdisk, tap or standalone, got \"%s\"",
-				   v);
+			return bad(
+			    p, "backendtype: expected phy, qdisk, tap or standalone, got \"%s\"",
+			    v);
 		return set_string(p, &p->have_backendtype, k, &o->backendtype, v);
 	}
 	if (!strcmp(k, "devtype")) {
@@ -340,8 +340,10 @@ static int finish(struct diskp *p)
 		return bad(p, "%s", "no vdev (the guest's name for the disk, e.g. xvda)");
 	o->vdev_number = xlcfg_vdev_to_number(o->vdev);
 	if (o->vdev_number < 0)
-		return bad(p, "vdev \"%s\" is not a valid device name (expected xvdX, sdX or hdX "
-			      "with an optional partition number)", o->vdev);
+		return bad(p,
+		           "vdev \"%s\" is not a valid device name (expected xvdX, sdX or hdX "
+		           "with an optional partition number)",
+		           o->vdev);
 	if (!o->target || !*o->target) {
 		if (!o->cdrom)
 			return bad(p, "%s", "no target (only a cdrom may be empty)");
@@ -368,9 +370,9 @@ static int finish(struct diskp *p)
 }
 
 int xlcfg_disk_parse_at(const char *spec, struct xlcfg_pos at, struct bh_disk *out,
-			struct xlcfg_diags *d)
+                        struct xlcfg_diags *d)
 {
-	struct diskp p = {.out = out, .at = at, .d = d};
+	struct diskp p = { .out = out, .at = at, .d = d };
 
 	memset(out, 0, sizeof(*out));
 	out->vdev_number = -1;
@@ -386,9 +388,9 @@ int xlcfg_disk_parse_at(const char *spec, struct xlcfg_pos at, struct bh_disk *o
 }
 
 int xlcfg_disk_parse(const char *spec, const char *where, struct bh_disk *out,
-		     struct xlcfg_diags *diags)
+                     struct xlcfg_diags *diags)
 {
-	return xlcfg_disk_parse_at(spec, (struct xlcfg_pos){where, 0, 0}, out, diags);
+	return xlcfg_disk_parse_at(spec, (struct xlcfg_pos){ where, 0, 0 }, out, diags);
 }
 
 void xlcfg_disk_free(struct bh_disk *d)

@@ -52,8 +52,8 @@ static char *cpus_text(const uint64_t map[4])
 			continue;
 		while (e + 1 < 256 && cpu_set(map, e + 1))
 			e++;
-		n += (size_t)snprintf(buf + n, 1200 - n, e > c ? "%s%u-%u" : "%s%u", n ? "," : "", c,
-				      e);
+		n += (size_t)snprintf(buf + n, 1200 - n, e > c ? "%s%u-%u" : "%s%u", n ? "," : "",
+		                      c, e);
 		c = e;
 	}
 	if (!n) {
@@ -124,7 +124,8 @@ static void uuid(yajl_gen g, const struct bh_domcfg *c)
 	}
 	for (int i = 0; i < 16; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%02x",
-				      (i == 4 || i == 6 || i == 8 || i == 10) ? "-" : "", c->uuid[i]);
+		                      (i == 4 || i == 6 || i == 8 || i == 10) ? "-" : "",
+		                      c->uuid[i]);
 	kstr(g, "uuid", buf);
 }
 

@@ -12,13 +12,13 @@ struct ctx {
 	struct xlcfg_diags *d;
 	int rc;
 	bool have_type, have_maxmem, have_maxvcpus, have_on_reboot;
-	struct xlcfg_pos builder_at, cmdline_at;
+	struct xlcfg_pos builder_at, cmdline_at, maxmem_at, maxvcpus_at, cap_at, hb_at;
 	bool have_builder;
 	enum bh_domtype builder_type;
 };
 
 static void err(struct ctx *c, struct xlcfg_pos at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void err(struct ctx *c, struct xlcfg_pos at, const char *fmt, ...)
 {
 	char *msg = NULL;
@@ -51,7 +51,7 @@ static const char *atom(struct ctx *c, const struct xsetting *e)
 }
 
 static int number(struct ctx *c, const struct xsetting *e, uint64_t min, uint64_t max,
-		  uint64_t *out)
+                  uint64_t *out)
 {
 	const char *s = atom(c, e);
 	char *end;
@@ -75,7 +75,7 @@ static int number(struct ctx *c, const struct xsetting *e, uint64_t min, uint64_
 }
 
 static void set_u64(struct ctx *c, const struct xsetting *e, uint64_t min, uint64_t max,
-		    uint64_t *field)
+                    uint64_t *field)
 {
 	uint64_t v;
 
@@ -84,7 +84,7 @@ static void set_u64(struct ctx *c, const struct xsetting *e, uint64_t min, uint6
 }
 
 static void set_uint(struct ctx *c, const struct xsetting *e, uint64_t min, uint64_t max,
-		     unsigned *field)
+                     unsigned *field)
 {
 	uint64_t v;
 
@@ -111,11 +111,13 @@ static void k_name(struct ctx *c, const struct xsetting *e)
 	/* Bulkhead uses names in paths and store keys: keep them plain. */
 	if (!*s || strlen(s) > 64 || strspn(s, "0123456789") == strlen(s) ||
 	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-		    strlen(s) ||
+	        strlen(s) ||
 	    s[0] == '.' || s[0] == '-') {
 		err(c, e->val.at,
-		    "name: expected 1 to 64 of A-Z a-z 0-9 _ . - (not all digits, not starting with "
-		    ". or -), got \"%s\"", s);
+		    "name: expected 1 to 64 of A-Z a-z 0-9 _ . - (not all digits, not starting "
+		    "with "
+		    ". or -), got \"%s\"",
+		    s);
 		return;
 	}
 	if (!strcmp(s, "Domain-0")) {
@@ -169,6 +171,7 @@ static void k_maxmem(struct ctx *c, const struct xsetting *e)
 {
 	set_u64(c, e, 1, 1ull << 24, &c->cfg->maxmem_mb);
 	c->have_maxmem = true;
+	c->maxmem_at = e->val.at;
 }
 
 static void k_vcpus(struct ctx *c, const struct xsetting *e)
@@ -180,6 +183,7 @@ static void k_maxvcpus(struct ctx *c, const struct xsetting *e)
 {
 	set_uint(c, e, 1, 256, &c->cfg->maxvcpus);
 	c->have_maxvcpus = true;
+	c->maxvcpus_at = e->val.at;
 }
 
 static int cpus_one(struct ctx *c, const struct xsetting *e, const struct xv *v, uint64_t map[4])
@@ -230,6 +234,7 @@ static void k_weight(struct ctx *c, const struct xsetting *e)
 static void k_cap(struct ctx *c, const struct xsetting *e)
 {
 	set_uint(c, e, 0, 25600, &c->cfg->cap);
+	c->cap_at = e->val.at;
 }
 
 static void k_kernel(struct ctx *c, const struct xsetting *e)
@@ -268,7 +273,8 @@ static bool spec_list(struct ctx *c, const struct xsetting *e)
 	}
 	for (size_t i = 0; i < e->val.n; i++) {
 		if (e->val.items[i].is_list) {
-			err(c, e->val.items[i].at, "%s: expected a spec string, got a list", e->key);
+			err(c, e->val.items[i].at, "%s: expected a spec string, got a list",
+			    e->key);
 			return false;
 		}
 	}
@@ -294,7 +300,8 @@ static void k_disk(struct ctx *c, const struct xsetting *e)
 		}
 		for (size_t j = 0; j < cfg->ndisks; j++) {
 			if (cfg->disks[j].vdev_number == cfg->disks[cfg->ndisks].vdev_number) {
-				err(c, v->at, "disk: vdev %s is already used by the disk at line %u",
+				err(c, v->at,
+				    "disk: vdev %s is already used by the disk at line %u",
 				    cfg->disks[cfg->ndisks].vdev, cfg->disks[j].line);
 				break;
 			}
@@ -415,7 +422,7 @@ static void k_uuid(struct ctx *c, const struct xsetting *e)
 	if (n != 16 || *p) {
 		memset(c->cfg->uuid, 0, sizeof(c->cfg->uuid));
 		FAIL(c, e->val.at,
-			   "uuid: expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex), got \"%s\"", s);
+		     "uuid: expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hex), got \"%s\"", s);
 	}
 	c->cfg->has_uuid = true;
 }
@@ -443,6 +450,7 @@ static void k_heartbeat_period(struct ctx *c, const struct xsetting *e)
 static void k_heartbeat_timeout(struct ctx *c, const struct xsetting *e)
 {
 	set_uint(c, e, 1, 3600000, &c->cfg->heartbeat_timeout_ms);
+	c->hb_at = e->val.at;
 }
 
 static void k_restart_limit(struct ctx *c, const struct xsetting *e)
@@ -459,36 +467,36 @@ static const struct keydef {
 	const char *name;
 	void (*apply)(struct ctx *c, const struct xsetting *e);
 } keydefs[] = {
-	{"name", k_name},
-	{"type", k_type},
-	{"builder", k_builder},
-	{"memory", k_memory},
-	{"maxmem", k_maxmem},
-	{"vcpus", k_vcpus},
-	{"maxvcpus", k_maxvcpus},
-	{"cpus", k_cpus},
-	{"cpu_weight", k_weight},
-	{"weight", k_weight},
-	{"cap", k_cap},
-	{"kernel", k_kernel},
-	{"ramdisk", k_ramdisk},
-	{"cmdline", k_cmdline},
-	{"root", k_root},
-	{"extra", k_extra},
-	{"disk", k_disk},
-	{"vif", k_vif},
-	{"on_poweroff", k_on_poweroff},
-	{"on_reboot", k_on_reboot},
-	{"on_crash", k_on_crash},
-	{"on_watchdog", k_on_watchdog},
-	{"driver_domain", k_driver_domain},
-	{"seclabel", k_seclabel},
-	{"uuid", k_uuid},
-	{"device_model_args", k_device_model_args},
-	{"heartbeat_period", k_heartbeat_period},
-	{"heartbeat_timeout", k_heartbeat_timeout},
-	{"restart_limit", k_restart_limit},
-	{"restart_window", k_restart_window},
+	{ "name", k_name },
+	{ "type", k_type },
+	{ "builder", k_builder },
+	{ "memory", k_memory },
+	{ "maxmem", k_maxmem },
+	{ "vcpus", k_vcpus },
+	{ "maxvcpus", k_maxvcpus },
+	{ "cpus", k_cpus },
+	{ "cpu_weight", k_weight },
+	{ "weight", k_weight },
+	{ "cap", k_cap },
+	{ "kernel", k_kernel },
+	{ "ramdisk", k_ramdisk },
+	{ "cmdline", k_cmdline },
+	{ "root", k_root },
+	{ "extra", k_extra },
+	{ "disk", k_disk },
+	{ "vif", k_vif },
+	{ "on_poweroff", k_on_poweroff },
+	{ "on_reboot", k_on_reboot },
+	{ "on_crash", k_on_crash },
+	{ "on_watchdog", k_on_watchdog },
+	{ "driver_domain", k_driver_domain },
+	{ "seclabel", k_seclabel },
+	{ "uuid", k_uuid },
+	{ "device_model_args", k_device_model_args },
+	{ "heartbeat_period", k_heartbeat_period },
+	{ "heartbeat_timeout", k_heartbeat_timeout },
+	{ "restart_limit", k_restart_limit },
+	{ "restart_window", k_restart_window },
 };
 
 static void apply_one(struct ctx *c, const struct xsetting *e)
@@ -501,7 +509,7 @@ static void apply_one(struct ctx *c, const struct xsetting *e)
 	}
 	if (xlcfg_xen_key_known(e->key))
 		xlcfg_warn(c->d, e->at, "%s: a Xen key that Bulkhead does not support; ignored",
-			   e->key);
+		           e->key);
 	else
 		xlcfg_warn(c->d, e->at, "unknown key \"%s\"; ignored (as xl does)", e->key);
 }
@@ -515,11 +523,11 @@ static void compose_cmdline(struct ctx *c)
 	if (cfg->cmdline) {
 		if (cfg->root || cfg->extra)
 			xlcfg_warn(c->d, c->cmdline_at,
-				   "cmdline: set, so root and extra are ignored");
+			           "cmdline: set, so root and extra are ignored");
 		return;
 	}
 	if (cfg->root && asprintf(&s, "root=%s%s%s", cfg->root, cfg->extra ? " " : "",
-				  cfg->extra ? cfg->extra : "") < 0)
+	                          cfg->extra ? cfg->extra : "") < 0)
 		abort();
 	if (!cfg->root && cfg->extra)
 		s = xlcfg_strdup(cfg->extra);
@@ -529,31 +537,36 @@ static void compose_cmdline(struct ctx *c)
 static void finish(struct ctx *c, const struct xsettings *m)
 {
 	struct bh_domcfg *cfg = c->cfg;
-	struct xlcfg_pos top = {cfg->file, 1, 1};
+	struct xlcfg_pos top = { cfg->file, 1, 1 };
 
 	if (!c->have_type && c->have_builder)
 		cfg->type = c->builder_type;
 	if (c->have_builder)
 		xlcfg_warn(c->d, c->builder_at, "builder: deprecated; write type = \"%s\"%s",
-			   cfg->type == BH_DOMTYPE_HVM ? "hvm" : "pv",
-			   c->have_type ? " (type is also set and wins)" : "");
+		           cfg->type == BH_DOMTYPE_HVM ? "hvm" : "pv",
+		           c->have_type ? " (type is also set and wins)" : "");
 	if (!c->have_maxmem)
 		cfg->maxmem_mb = cfg->memory_mb;
-	else if (cfg->maxmem_mb < cfg->memory_mb)
-		err(c, top, "maxmem (%llu) is less than memory (%llu)",
-		    (unsigned long long)cfg->maxmem_mb, (unsigned long long)cfg->memory_mb);
 	if (!c->have_maxvcpus)
 		cfg->maxvcpus = cfg->vcpus;
-	else if (cfg->maxvcpus < cfg->vcpus)
-		err(c, top, "maxvcpus (%u) is less than vcpus (%u)", cfg->maxvcpus, cfg->vcpus);
+	/* Rules across keys only once each key is valid on its own. */
+	if (c->rc)
+		return;
+	if (cfg->maxmem_mb < cfg->memory_mb)
+		err(c, c->maxmem_at, "maxmem: %llu is less than memory (%llu)",
+		    (unsigned long long)cfg->maxmem_mb, (unsigned long long)cfg->memory_mb);
+	if (cfg->maxvcpus < cfg->vcpus)
+		err(c, c->maxvcpus_at, "maxvcpus: %u is less than vcpus (%u)", cfg->maxvcpus,
+		    cfg->vcpus);
 	if (cfg->cap > 100 * cfg->maxvcpus)
-		err(c, top, "cap (%u%%) is more than 100%% per vCPU (%u%%)", cfg->cap,
+		err(c, c->cap_at, "cap: %u%% is more than 100%% per vCPU (at most %u%%)", cfg->cap,
 		    100 * cfg->maxvcpus);
 	if (cfg->heartbeat_period_ms && cfg->heartbeat_timeout_ms &&
 	    cfg->heartbeat_timeout_ms <= cfg->heartbeat_period_ms)
-		err(c, top, "heartbeat_timeout (%u ms) must be longer than heartbeat_period (%u ms)",
+		err(c, c->hb_at,
+		    "heartbeat_timeout: %u ms must be longer than heartbeat_period (%u ms)",
 		    cfg->heartbeat_timeout_ms, cfg->heartbeat_period_ms);
-	if (!cfg->name && !c->rc)
+	if (!cfg->name)
 		err(c, top, "name: missing (every domain needs name = \"...\")");
 	compose_cmdline(c);
 	(void)m;
@@ -561,7 +574,7 @@ static void finish(struct ctx *c, const struct xsettings *m)
 
 int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_diags *d)
 {
-	struct ctx c = {.cfg = cfg, .d = d};
+	struct ctx c = { .cfg = cfg, .d = d };
 
 	cfg->type = BH_DOMTYPE_PV;
 	cfg->memory_mb = 128;

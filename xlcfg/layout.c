@@ -24,7 +24,7 @@ static bool is_cfg(const char *n)
 /* Sorted *.cfg names of DIR. */
 static int list_dir(const char *dir, char ***out, size_t *n, struct xlcfg_diags *d)
 {
-	struct xlcfg_pos at = {dir, 0, 0};
+	struct xlcfg_pos at = { dir, 0, 0 };
 	DIR *dp = opendir(dir);
 	struct dirent *de;
 	char **v = NULL;
@@ -68,19 +68,19 @@ static int check_names(const struct xlcfg_layout *l, struct xlcfg_diags *d)
 		ssize_t i = find_dom(l, b->name);
 
 		if (i >= 0 && (size_t)i < j) {
-			xlcfg_err(d, ((struct xlcfg_pos){b->file, b->name_line, 1}),
-				  "name \"%s\" is also used by %s:%u", b->name, l->doms[i]->file,
-				  l->doms[i]->name_line);
+			xlcfg_err(d, ((struct xlcfg_pos){ b->file, b->name_line, 1 }),
+			          "name \"%s\" is also used by %s:%u", b->name, l->doms[i]->file,
+			          l->doms[i]->name_line);
 			rc = -EINVAL;
 		}
 	}
 	return rc;
 }
 
-static int check_backend(const struct xlcfg_layout *l, const struct bh_domcfg *c,
-			 const char *what, const char *be, unsigned line, struct xlcfg_diags *d)
+static int check_backend(const struct xlcfg_layout *l, const struct bh_domcfg *c, const char *what,
+                         const char *be, unsigned line, struct xlcfg_diags *d)
 {
-	struct xlcfg_pos at = {c->file, line, 1};
+	struct xlcfg_pos at = { c->file, line, 1 };
 	ssize_t i;
 
 	if (!be)
@@ -91,8 +91,10 @@ static int check_backend(const struct xlcfg_layout *l, const struct bh_domcfg *c
 		return -EINVAL;
 	}
 	if (!l->doms[i]->driver_domain) {
-		xlcfg_err(d, at, "%s: backend \"%s\" (%s) is not a driver domain (set driver_domain = 1 there)",
-			  what, be, l->doms[i]->file);
+		xlcfg_err(
+		    d, at,
+		    "%s: backend \"%s\" (%s) is not a driver domain (set driver_domain = 1 there)",
+		    what, be, l->doms[i]->file);
 		return -EINVAL;
 	}
 	return 0;
@@ -135,7 +137,7 @@ static bool uses(const struct xlcfg_layout *l, size_t i, size_t j)
 
 /* Depth-first search; on a back edge, reports the cycle from the stack. */
 static int dfs(const struct xlcfg_layout *l, size_t i, char *color, size_t *stack, size_t depth,
-	       struct xlcfg_diags *d)
+               struct xlcfg_diags *d)
 {
 	color[i] = 1;
 	stack[depth] = i;
@@ -149,10 +151,11 @@ static int dfs(const struct xlcfg_layout *l, size_t i, char *color, size_t *stac
 			while (stack[from] != j)
 				from++;
 			for (size_t k = from; k <= depth; k++)
-				len += (size_t)sprintf(path + len, "%.70s -> ", l->doms[stack[k]]->name);
+				len += (size_t)sprintf(path + len, "%.70s -> ",
+				                       l->doms[stack[k]]->name);
 			sprintf(path + len, "%.70s", l->doms[j]->name);
-			xlcfg_err(d, ((struct xlcfg_pos){l->doms[j]->file, 0, 0}),
-				  "backend cycle: %s", path);
+			xlcfg_err(d, ((struct xlcfg_pos){ l->doms[j]->file, 0, 0 }),
+			          "backend cycle: %s", path);
 			free(path);
 			return -EINVAL;
 		}
@@ -201,7 +204,7 @@ static void order(struct xlcfg_layout *l)
 }
 
 static int load_all(const char *dir, char **names, size_t n, struct xlcfg_layout *l,
-		    struct xlcfg_diags *d)
+                    struct xlcfg_diags *d)
 {
 	int rc = 0;
 
@@ -231,7 +234,7 @@ int xlcfg_layout_load(const char *dir, struct xlcfg_layout *out, struct xlcfg_di
 	out->dir = xlcfg_strdup(dir);
 	rc = list_dir(dir, &names, &n, diags);
 	if (!rc && !n) {
-		xlcfg_err(diags, ((struct xlcfg_pos){dir, 0, 0}), "no *.cfg files in the layout");
+		xlcfg_err(diags, ((struct xlcfg_pos){ dir, 0, 0 }), "no *.cfg files in the layout");
 		rc = -EINVAL;
 	}
 	if (!rc)
@@ -309,7 +312,7 @@ void xlcfg_layout_print_plan(const struct xlcfg_layout *l, FILE *out)
 		const struct bh_domcfg *c = l->doms[i];
 
 		fprintf(out, "  %zu. start %s (%s)%s\n", s + 1, c->name, base(c->file),
-			c->driver_domain ? ", driver domain" : "");
+		        c->driver_domain ? ", driver domain" : "");
 		print_waits(l, i, out);
 	}
 }

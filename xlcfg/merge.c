@@ -23,7 +23,7 @@ static int append(struct xsetting *old, const struct xsetting *s, struct xlcfg_d
 
 	if (o->is_list != n->is_list) {
 		xlcfg_err(d, s->at, "%s: cannot add a %s to a %s", s->key,
-			  n->is_list ? "list" : "string", o->is_list ? "list" : "string");
+		          n->is_list ? "list" : "string", o->is_list ? "list" : "string");
 		return -EINVAL;
 	}
 	if (!o->is_list) {
@@ -31,7 +31,7 @@ static int append(struct xsetting *old, const struct xsetting *s, struct xlcfg_d
 
 		if (a + b > XLCFG_MAX_STRING) {
 			xlcfg_err(d, s->at, "%s: string longer than %u bytes", s->key,
-				  XLCFG_MAX_STRING);
+			          XLCFG_MAX_STRING);
 			return -EINVAL;
 		}
 		o->s = xlcfg_reallocarray(o->s, a + b + 1, 1);
@@ -49,8 +49,7 @@ static int append(struct xsetting *old, const struct xsetting *s, struct xlcfg_d
 }
 
 /* Adds S to M. WARN_DUP: a plain redefinition gets a warning. */
-int xlcfg_merge(struct xsettings *m, const struct xsetting *s, bool warn_dup,
-		struct xlcfg_diags *d)
+int xlcfg_merge(struct xsettings *m, const struct xsetting *s, bool warn_dup, struct xlcfg_diags *d)
 {
 	struct xsetting *old = find(m, s->key);
 
@@ -58,8 +57,9 @@ int xlcfg_merge(struct xsettings *m, const struct xsetting *s, bool warn_dup,
 		return append(old, s, d);
 	if (old) {
 		if (warn_dup)
-			xlcfg_warn(d, s->at, "%s: set again (first at line %u); the later value wins",
-				   s->key, old->at.line);
+			xlcfg_warn(d, s->at,
+			           "%s: set again (first at line %u); the later value wins", s->key,
+			           old->at.line);
 		xlcfg_xv_free(&old->val);
 		xlcfg_xv_copy(&old->val, &s->val);
 		old->at = s->at;

@@ -26,7 +26,7 @@ struct lexer {
 
 static struct xlcfg_pos here(const struct lexer *lx)
 {
-	return (struct xlcfg_pos){lx->file, lx->line, lx->col};
+	return (struct xlcfg_pos){ lx->file, lx->line, lx->col };
 }
 
 static void advance(struct lexer *lx)
@@ -42,7 +42,7 @@ static void advance(struct lexer *lx)
 
 /* Reports once: after the first error the parse unwinds. */
 static int fail(struct lexer *lx, struct xlcfg_pos at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct lexer *lx, struct xlcfg_pos at, const char *fmt, ...)
 {
 	char *msg = NULL;
@@ -88,10 +88,12 @@ static const char *describe(const struct lexer *lx, char buf[32])
 		return "end of file";
 	if (c == '\n')
 		return "end of line";
+	if (c == '"' || c == '\'')
+		return "a string";
 	if (isalnum(c) || c == '_') {
 		buf[n++] = '"';
 		while (n < 24 && (isalnum((unsigned char)lx->p[n - 1]) || lx->p[n - 1] == '_' ||
-				  lx->p[n - 1] == '.'))
+		                  lx->p[n - 1] == '.'))
 			buf[n] = lx->p[n - 1], n++;
 		buf[n++] = '"';
 		buf[n] = 0;
@@ -126,20 +128,39 @@ static int parse_escape(struct lexer *lx, char *out)
 	advance(lx); /* the backslash */
 	c = *lx->p;
 	switch (c) {
-	case '\\': case '\'': case '"': *out = c; break;
-	case 'a': *out = '\a'; break;
-	case 'b': *out = '\b'; break;
-	case 'f': *out = '\f'; break;
-	case 'n': *out = '\n'; break;
-	case 'r': *out = '\r'; break;
-	case 't': *out = '\t'; break;
-	case 'v': *out = '\v'; break;
+	case '\\':
+	case '\'':
+	case '"':
+		*out = c;
+		break;
+	case 'a':
+		*out = '\a';
+		break;
+	case 'b':
+		*out = '\b';
+		break;
+	case 'f':
+		*out = '\f';
+		break;
+	case 'n':
+		*out = '\n';
+		break;
+	case 'r':
+		*out = '\r';
+		break;
+	case 't':
+		*out = '\t';
+		break;
+	case 'v':
+		*out = '\v';
+		break;
 	case 'x':
 		advance(lx);
 		while (n < 2 && isxdigit((unsigned char)*lx->p)) {
 			char h = *lx->p;
 
-			v = v * 16 + (isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
+			v = v * 16 +
+			    (isdigit((unsigned char)h) ? h - '0' : (tolower(h) - 'a' + 10));
 			n++;
 			advance(lx);
 		}
@@ -182,8 +203,9 @@ static int parse_string(struct lexer *lx, struct xv *out)
 		char c = *lx->p;
 
 		if (!c || c == '\n') {
-			rc = fail(lx, open, "unterminated string: expected %c before the end of the %s",
-				  quote, c ? "line" : "file");
+			rc = fail(lx, open,
+			          "unterminated string: expected %c before the end of the %s",
+			          quote, c ? "line" : "file");
 			goto out;
 		}
 		if (n == XLCFG_MAX_STRING) {
@@ -250,8 +272,8 @@ static int parse_list(struct lexer *lx, struct xv *out, unsigned depth)
 		}
 		if (*lx->p != ']')
 			return fail(lx, here(lx),
-				    "expected ',' or ']' to close the list opened at %u:%u, got %s",
-				    open.line, open.col, describe(lx, what));
+			            "expected ',' or ']' to close the list opened at %u:%u, got %s",
+			            open.line, open.col, describe(lx, what));
 	}
 	advance(lx); /* ] */
 	return 0;
@@ -270,7 +292,7 @@ static int parse_value(struct lexer *lx, struct xv *out, unsigned depth)
 	    ((c == '-' || c == '+') && isdigit((unsigned char)lx->p[1])))
 		return parse_number(lx, out);
 	return fail(lx, out->at, "expected a value (a number, a 'string' or a [list]), got %s",
-		    describe(lx, what));
+	            describe(lx, what));
 }
 
 static int parse_setting(struct lexer *lx, struct xsetting *s)
@@ -290,7 +312,7 @@ static int parse_setting(struct lexer *lx, struct xsetting *s)
 		advance(lx);
 	} else if (*lx->p != '=') {
 		return fail(lx, here(lx), "expected '=' after \"%s\", got %s", s->key,
-			    describe(lx, what));
+		            describe(lx, what));
 	}
 	advance(lx);
 	skip_blank(lx, false);
@@ -305,7 +327,7 @@ static int parse_statement(struct lexer *lx, struct xsettings *out)
 
 	if (!is_key_start(*lx->p))
 		return fail(lx, here(lx), "expected a setting (KEY = VALUE), got %s",
-			    describe(lx, what));
+		            describe(lx, what));
 	if (out->n >= XLCFG_MAX_SETTINGS)
 		return fail(lx, here(lx), "more than %u settings", XLCFG_MAX_SETTINGS);
 	out->v = xlcfg_reallocarray(out->v, out->n + 1, sizeof(*out->v));
@@ -316,15 +338,16 @@ static int parse_statement(struct lexer *lx, struct xsettings *out)
 		return rc;
 	skip_blank(lx, false);
 	if (*lx->p && *lx->p != ';' && *lx->p != '\n')
-		return fail(lx, here(lx), "expected ';' or a new line after the value of \"%s\", got %s",
-			    s->key, describe(lx, what));
+		return fail(lx, here(lx),
+		            "expected ';' or a new line after the value of \"%s\", got %s", s->key,
+		            describe(lx, what));
 	return 0;
 }
 
 int xlcfg_syntax_parse(const char *file, unsigned first_line, const char *text,
-		       struct xsettings *out, struct xlcfg_diags *d)
+                       struct xsettings *out, struct xlcfg_diags *d)
 {
-	struct lexer lx = {.file = file, .p = text, .line = first_line, .col = 1, .d = d};
+	struct lexer lx = { .file = file, .p = text, .line = first_line, .col = 1, .d = d };
 
 	for (;;) {
 		skip_blank(&lx, false);

@@ -15,7 +15,7 @@ int xlcfg_mac_parse(const char *s, uint8_t mac[6])
 	for (int i = 0; i < 6; i++) {
 		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
 			return -EINVAL;
-		mac[i] = (uint8_t)strtoul((char[]){s[0], s[1], 0}, NULL, 16);
+		mac[i] = (uint8_t)strtoul((char[]){ s[0], s[1], 0 }, NULL, 16);
 		s += 2;
 		if (i < 5 && *s++ != ':')
 			return -EINVAL;
@@ -26,7 +26,7 @@ int xlcfg_mac_parse(const char *s, uint8_t mac[6])
 void xlcfg_mac_format(const uint8_t mac[6], char buf[18])
 {
 	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
+	         mac[5]);
 }
 
 /* Digits only, no sign, no overflow. */
@@ -111,7 +111,7 @@ static int parse_interval(const char *s, uint64_t *out, const char **why)
 }
 
 int xlcfg_rate_parse(const char *s, uint64_t *bytes_per_sec, uint64_t *interval_us,
-		     const char **why)
+                     const char **why)
 {
 	const char *at = strchr(s, '@');
 
@@ -139,7 +139,8 @@ static void set_mac(struct vifp *p, const char *v)
 	struct bh_vif *o = p->out;
 
 	if (xlcfg_mac_parse(v, o->mac)) {
-		vbad(p, "vif: mac: expected 6 hex octets like 00:16:3e:12:34:56, got \"%s\"%s", v, "");
+		vbad(p, "vif: mac: expected 6 hex octets like 00:16:3e:12:34:56, got \"%s\"%s", v,
+		     "");
 		return;
 	}
 	if (o->mac[0] & 1) {
@@ -171,8 +172,8 @@ static void set_str(char **field, const char *v)
 /* Keys xl knows for a vif that Bulkhead does not act on. */
 static bool vif_xen_only(const char *k)
 {
-	static const char *const keys[] = {"type", "devid", "gatewaydev", "netdev", "accel",
-					   "vlan", "forwarddev", "powerto", NULL};
+	static const char *const keys[] = { "type", "devid",      "gatewaydev", "netdev", "accel",
+		                            "vlan", "forwarddev", "powerto",    NULL };
 
 	for (int i = 0; keys[i]; i++)
 		if (!strcmp(k, keys[i]))
@@ -222,9 +223,9 @@ static char *trimmed(const char *s, size_t n)
 }
 
 int xlcfg_vif_parse_at(const char *spec, struct xlcfg_pos at, struct bh_vif *out,
-		       struct xlcfg_diags *d)
+                       struct xlcfg_diags *d)
 {
-	struct vifp p = {.out = out, .at = at, .d = d};
+	struct vifp p = { .out = out, .at = at, .d = d };
 	const char *s = spec;
 
 	memset(out, 0, sizeof(*out));
@@ -240,7 +241,8 @@ int xlcfg_vif_parse_at(const char *spec, struct xlcfg_pos at, struct bh_vif *out
 		char *item = trimmed(s, len), *eq = strchr(item, '=');
 
 		if (eq) {
-			char *k = trimmed(item, (size_t)(eq - item)), *v = trimmed(eq + 1, strlen(eq + 1));
+			char *k = trimmed(item, (size_t)(eq - item)),
+			     *v = trimmed(eq + 1, strlen(eq + 1));
 
 			do_item(&p, k, v);
 			free(k);
@@ -259,9 +261,9 @@ int xlcfg_vif_parse_at(const char *spec, struct xlcfg_pos at, struct bh_vif *out
 }
 
 int xlcfg_vif_parse(const char *spec, const char *where, struct bh_vif *out,
-		    struct xlcfg_diags *diags)
+                    struct xlcfg_diags *diags)
 {
-	return xlcfg_vif_parse_at(spec, (struct xlcfg_pos){where, 0, 0}, out, diags);
+	return xlcfg_vif_parse_at(spec, (struct xlcfg_pos){ where, 0, 0 }, out, diags);
 }
 
 void xlcfg_vif_free(struct bh_vif *v)

@@ -22,7 +22,7 @@ static int usage(void)
 
 static int check_layout(const char *dir)
 {
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct xlcfg_layout l;
 	int rc = xlcfg_layout_load(dir, &l, &d);
 
@@ -37,7 +37,7 @@ static int check_layout(const char *dir)
 
 static int check_file(const char *path, const char *const *ov, size_t nov)
 {
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_domcfg *cfg = NULL;
 	int rc = xlcfg_parse_file(path, ov, nov, &cfg, &d);
 	char *json;

@@ -11,16 +11,16 @@
 
 /* Overrides are numbered like lines of "<command line>": the Nth is line N. */
 static int parse_overrides(const char *const *ov, size_t n, struct xsettings *m,
-			   struct xlcfg_diags *d)
+                           struct xlcfg_diags *d)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct xsettings one = {0};
+		struct xsettings one = { 0 };
 
 		if (!ov[i] || strlen(ov[i]) > XLCFG_MAX_STRING) {
-			xlcfg_err(d, ((struct xlcfg_pos){NULL, (unsigned)i + 1, 1}),
-				  "override missing or longer than %u bytes", XLCFG_MAX_STRING);
+			xlcfg_err(d, ((struct xlcfg_pos){ NULL, (unsigned)i + 1, 1 }),
+			          "override missing or longer than %u bytes", XLCFG_MAX_STRING);
 			rc = -EINVAL;
 			continue;
 		}
@@ -35,17 +35,17 @@ static int parse_overrides(const char *const *ov, size_t n, struct xsettings *m,
 }
 
 int xlcfg_parse_string(const char *name, const char *text, const char *const *overrides,
-		       size_t noverrides, struct bh_domcfg **out, struct xlcfg_diags *diags)
+                       size_t noverrides, struct bh_domcfg **out, struct xlcfg_diags *diags)
 {
 	struct bh_domcfg *cfg = xlcfg_calloc(1, sizeof(*cfg));
-	struct xsettings file = {0}, merged = {0};
+	struct xsettings file = { 0 }, merged = { 0 };
 	int rc;
 
 	*out = NULL;
 	cfg->file = xlcfg_strdup(name ? name : "<string>");
 	if (strlen(text) > XLCFG_MAX_FILE) {
-		xlcfg_err(diags, ((struct xlcfg_pos){cfg->file, 0, 0}),
-			  "larger than %u bytes; not a domain config", XLCFG_MAX_FILE);
+		xlcfg_err(diags, ((struct xlcfg_pos){ cfg->file, 0, 0 }),
+		          "larger than %u bytes; not a domain config", XLCFG_MAX_FILE);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -70,7 +70,7 @@ out:
 /* The whole file, NUL-terminated; refuses big files and NUL bytes. */
 static int read_text(const char *path, char **out, struct xlcfg_diags *d)
 {
-	struct xlcfg_pos at = {path, 0, 0};
+	struct xlcfg_pos at = { path, 0, 0 };
 	char *buf = NULL;
 	size_t len = 0;
 	ssize_t r;
@@ -100,8 +100,8 @@ static int read_text(const char *path, char **out, struct xlcfg_diags *d)
 
 		for (const char *p = buf; p < nul; p++)
 			line += *p == '\n';
-		xlcfg_err(d, ((struct xlcfg_pos){path, line, 1}),
-			  "a NUL byte in the file; not a text config");
+		xlcfg_err(d, ((struct xlcfg_pos){ path, line, 1 }),
+		          "a NUL byte in the file; not a text config");
 		free(buf);
 		return -EINVAL;
 	}
@@ -110,7 +110,7 @@ static int read_text(const char *path, char **out, struct xlcfg_diags *d)
 }
 
 int xlcfg_parse_file(const char *path, const char *const *overrides, size_t noverrides,
-		     struct bh_domcfg **out, struct xlcfg_diags *diags)
+                     struct bh_domcfg **out, struct xlcfg_diags *diags)
 {
 	char *text = NULL;
 	int rc;

@@ -9,7 +9,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_domcfg *cfg = NULL;
 	struct bh_disk disk;
 	struct bh_vif vif;

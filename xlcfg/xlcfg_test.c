@@ -16,22 +16,35 @@ static void test_vdev_numbers(void **state)
 		const char *name;
 		int num;
 	} t[] = {
-		{"xvda", 51712},     {"xvdb", 51728},      {"xvda1", 51713},
-		{"xvdp", 51952},     {"xvdp15", 51967},    {"xvdq", (1 << 28) | (16 << 8)},
-		{"xvda16", (1 << 28) | 16}, {"xvdaa", (1 << 28) | (26 << 8)},
-		{"xvdz", (1 << 28) | (25 << 8)}, {"sda", 2048}, {"sdb", 2064},
-		{"sda1", 2049},      {"sdp15", (8 << 8) | (15 << 4) | 15},
-		{"hda", 768},        {"hdb", 832},         {"hdc", 5632},
-		{"hdd", 5696},       {"hda1", 769},        {"hdc63", 5632 + 63},
+		{ "xvda", 51712 },
+		{ "xvdb", 51728 },
+		{ "xvda1", 51713 },
+		{ "xvdp", 51952 },
+		{ "xvdp15", 51967 },
+		{ "xvdq", (1 << 28) | (16 << 8) },
+		{ "xvda16", (1 << 28) | 16 },
+		{ "xvdaa", (1 << 28) | (26 << 8) },
+		{ "xvdz", (1 << 28) | (25 << 8) },
+		{ "sda", 2048 },
+		{ "sdb", 2064 },
+		{ "sda1", 2049 },
+		{ "sdp15", (8 << 8) | (15 << 4) | 15 },
+		{ "hda", 768 },
+		{ "hdb", 832 },
+		{ "hdc", 5632 },
+		{ "hdd", 5696 },
+		{ "hda1", 769 },
+		{ "hdc63", 5632 + 63 },
 	};
-	static const char *const bad[] = {"", "xvd", "xvda0", "xvdA", "sdq", "sda16", "hde",
-					  "hda64", "vda", "xvda1x", "xvdaaaaa", "xvda256", NULL};
+	static const char *const bad[] = { "",         "xvd",     "xvda0", "xvdA", "sdq",
+		                           "sda16",    "hde",     "hda64", "vda",  "xvda1x",
+		                           "xvdaaaaa", "xvda256", NULL };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (xlcfg_vdev_to_number(t[i].name) != t[i].num)
 			fail_msg("%s: got %d, want %d", t[i].name, xlcfg_vdev_to_number(t[i].name),
-				 t[i].num);
+			         t[i].num);
 	}
 	for (int i = 0; bad[i]; i++)
 		if (xlcfg_vdev_to_number(bad[i]) != -1)
@@ -62,7 +75,7 @@ static void test_mac(void **state)
 
 static void test_vif_mac_multicast(void **state)
 {
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_vif v;
 
 	(void)state;
@@ -82,14 +95,27 @@ static void test_rate(void **state)
 		const char *s;
 		uint64_t bps, us;
 	} ok[] = {
-		{"10Mb/s", 1250000, 50000},      {"1MB/s@20ms", 1000000, 20000},
-		{"100B/s", 100, 50000},          {"8b/s", 1, 50000},
-		{"1GB/s@1s", 1000000000, 1000000}, {"5KB/s@250us", 5000, 250},
-		{"1Kb/s@2", 125, 2000000},
+		{ "10Mb/s", 1250000, 50000 },
+		{ "1MB/s@20ms", 1000000, 20000 },
+		{ "100B/s", 100, 50000 },
+		{ "8b/s", 1, 50000 },
+		{ "1GB/s@1s", 1000000000, 1000000 },
+		{ "5KB/s@250us", 5000, 250 },
+		{ "1Kb/s@2", 125, 2000000 },
 	};
-	static const char *const bad[] = {"10M/s", "10Mb", "Mb/s", "10Mb/s@", "10Mb/s@5ns",
-					  "0Mb/s", "10Mb/s@0ms", "-1Mb/s", "10mb/s", "10Mb/sec",
-					  "99999999999999999999B/s", "10Mb/s@5000s", NULL};
+	static const char *const bad[] = { "10M/s",
+		                           "10Mb",
+		                           "Mb/s",
+		                           "10Mb/s@",
+		                           "10Mb/s@5ns",
+		                           "0Mb/s",
+		                           "10Mb/s@0ms",
+		                           "-1Mb/s",
+		                           "10mb/s",
+		                           "10Mb/sec",
+		                           "99999999999999999999B/s",
+		                           "10Mb/s@5000s",
+		                           NULL };
 	uint64_t bps, us;
 	const char *why;
 
@@ -98,7 +124,7 @@ static void test_rate(void **state)
 		assert_int_equal(xlcfg_rate_parse(ok[i].s, &bps, &us, &why), 0);
 		if (bps != ok[i].bps || us != ok[i].us)
 			fail_msg("%s: %llu/%llu", ok[i].s, (unsigned long long)bps,
-				 (unsigned long long)us);
+			         (unsigned long long)us);
 	}
 	for (int i = 0; bad[i]; i++) {
 		why = NULL;
@@ -134,17 +160,17 @@ static void test_cpus(void **state)
 
 static void test_overrides(void **state)
 {
-	const char *ov[] = {"vcpus=2", "disk=['/img/a,raw,xvda,rw']", "memory = 0x200",
-			    "extra += ' quiet'"};
-	struct xlcfg_diags d = {0};
+	const char *ov[] = { "vcpus=2", "disk=['/img/a,raw,xvda,rw']", "memory = 0x200",
+		             "extra += ' quiet'" };
+	struct xlcfg_diags d = { 0 };
 	struct bh_domcfg *c;
 
 	(void)state;
 	assert_int_equal(xlcfg_parse_string("t.cfg",
-					    "name='t'\nvcpus=1\nmemory=256\nextra='console=hvc0'\n"
-					    "disk=['/img/b,,xvdb']\n",
-					    ov, 4, &c, &d),
-			 0);
+	                                    "name='t'\nvcpus=1\nmemory=256\nextra='console=hvc0'\n"
+	                                    "disk=['/img/b,,xvdb']\n",
+	                                    ov, 4, &c, &d),
+	                 0);
 	assert_int_equal(d.n, 0);
 	assert_int_equal(c->vcpus, 2);
 	assert_int_equal(c->memory_mb, 512);
@@ -168,13 +194,13 @@ static void test_overrides(void **state)
 
 static void test_numbers(void **state)
 {
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_domcfg *c;
 
 	(void)state;
 	assert_int_equal(xlcfg_parse_string("t.cfg", "name='t';memory=0400;maxmem=0x400;vcpus='3'",
-					    NULL, 0, &c, &d),
-			 0);
+	                                    NULL, 0, &c, &d),
+	                 0);
 	assert_int_equal(c->memory_mb, 256);
 	assert_int_equal(c->maxmem_mb, 1024);
 	assert_int_equal(c->vcpus, 3);
@@ -193,7 +219,7 @@ static void test_disk_forms(void **state)
 		"phy:/dev/vg/guest-volume,hda,w",
 		"vdev=hda,/dev/vg/guest-volume",
 	};
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_disk k;
 
 	(void)state;
@@ -230,7 +256,7 @@ static void test_disk_forms(void **state)
 
 static void test_diag_print(void **state)
 {
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_domcfg *c;
 	char *buf = NULL;
 	size_t len = 0;
@@ -238,20 +264,20 @@ static void test_diag_print(void **state)
 
 	(void)state;
 	assert_int_equal(xlcfg_parse_string("t.cfg", "name = 't'\ndisk = [ 'a,,xvda',\n  'b'\n",
-					    NULL, 0, &c, &d),
-			 -EINVAL);
+	                                    NULL, 0, &c, &d),
+	                 -EINVAL);
 	f = open_memstream(&buf, &len);
 	xlcfg_diags_print(&d, f);
 	fclose(f);
 	assert_string_equal(buf, "t.cfg:4:1: error: expected ',' or ']' to close the list "
-				 "opened at 2:8, got end of file\n");
+	                         "opened at 2:8, got end of file\n");
 	free(buf);
 	xlcfg_diags_free(&d);
 }
 
 static void test_limits(void **state)
 {
-	struct xlcfg_diags d = {0};
+	struct xlcfg_diags d = { 0 };
 	struct bh_domcfg *c;
 	char *deep = calloc(1, 200), *big = calloc(1, XLCFG_MAX_FILE + 20);
 
@@ -274,11 +300,16 @@ static void test_limits(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_vdev_numbers), cmocka_unit_test(test_mac),
-	cmocka_unit_test(test_vif_mac_multicast), cmocka_unit_test(test_rate),
-	cmocka_unit_test(test_cpus), cmocka_unit_test(test_overrides),
-	cmocka_unit_test(test_numbers), cmocka_unit_test(test_disk_forms),
-	cmocka_unit_test(test_diag_print), cmocka_unit_test(test_limits),
+	cmocka_unit_test(test_vdev_numbers),
+	cmocka_unit_test(test_mac),
+	cmocka_unit_test(test_vif_mac_multicast),
+	cmocka_unit_test(test_rate),
+	cmocka_unit_test(test_cpus),
+	cmocka_unit_test(test_overrides),
+	cmocka_unit_test(test_numbers),
+	cmocka_unit_test(test_disk_forms),
+	cmocka_unit_test(test_diag_print),
+	cmocka_unit_test(test_limits),
 };
 
 BH_TEST_MAIN(tests)
