@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/bhtest.h"
 #include "xlcfg/xlcfg.h"
@@ -299,16 +300,144 @@ static void test_limits(void **state)
 	free(big);
 }
 
+static void write_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	if (!len)
+		len = strlen(text);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+static void remove_dir(char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+}
+
+/* Start order over real files: driver domains first, ties in file order. */
+static void test_layout_order(void **state)
+{
+	char *dir = bh_test_tmpdir("xlcfg");
+	struct xlcfg_diags d = { 0 };
+	struct xlcfg_layout l;
+	char *plan = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	write_file(dir, "a.cfg", "name='guest'\nvif=['backend=fw']\n", 0);
+	write_file(dir, "b.cfg", "name='other'\n", 0);
+	write_file(dir, "c.cfg", "name='fw'\ndriver_domain=1\nvif=['backend=nic']\n", 0);
+	write_file(dir, "d.cfg", "name='nic'\ndriver_domain=1\n", 0);
+	write_file(dir, "e.cfg.orig", "broken [", 8);
+	assert_int_equal(xlcfg_layout_load(dir, &l, &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(l.ndoms, 4);
+	/* other (b) is ready first; then nic (d), fw (c), guest (a). */
+	assert_int_equal(l.start_order[0], 1);
+	assert_int_equal(l.start_order[1], 3);
+	assert_int_equal(l.start_order[2], 2);
+	assert_int_equal(l.start_order[3], 0);
+	f = open_memstream(&plan, &len);
+	xlcfg_layout_print_plan(&l, f);
+	fclose(f);
+	assert_non_null(strstr(plan, "  4. start guest (a.cfg)\n     waits for: fw (vif 0)\n"));
+	free(plan);
+	xlcfg_layout_free(&l);
+	xlcfg_layout_free(&l); /* idempotent */
+
+	/* A self-reference is a cycle of one. */
+	write_file(dir, "d.cfg", "name='nic'\ndriver_domain=1\nvif=['backend=nic']\n", 0);
+	assert_int_equal(xlcfg_layout_load(dir, &l, &d), -EINVAL);
+	assert_int_equal(d.nerrors, 1);
+	assert_string_equal(d.v[0].msg, "backend cycle: nic -> nic");
+	assert_int_equal(l.ndoms, 0);
+	xlcfg_diags_free(&d);
+	assert_int_equal(xlcfg_layout_load("/nonexistent/layout", &l, &d), -ENOENT);
+	xlcfg_diags_free(&d);
+	remove_dir(dir);
+}
+
+/* Files that are not text configs: missing, NUL bytes, too big. */
+static void test_file_errors(void **state)
+{
+	char *dir = bh_test_tmpdir("xlcfg");
+	struct xlcfg_diags d = { 0 };
+	struct bh_domcfg *c = (void *)1;
+	char path[512], *big;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/missing.cfg", dir);
+	assert_int_equal(xlcfg_parse_file(path, NULL, 0, &c, &d), -ENOENT);
+	assert_null(c);
+	assert_non_null(strstr(d.v[0].msg, "cannot open"));
+	xlcfg_diags_free(&d);
+
+	write_file(dir, "nul.cfg", "name='a'\nx=1\0\n", 15);
+	snprintf(path, sizeof(path), "%s/nul.cfg", dir);
+	assert_int_equal(xlcfg_parse_file(path, NULL, 0, &c, &d), -EINVAL);
+	assert_int_equal(d.v[0].line, 2);
+	xlcfg_diags_free(&d);
+
+	big = malloc(XLCFG_MAX_FILE + 100);
+	memset(big, '\n', XLCFG_MAX_FILE + 100);
+	write_file(dir, "big.cfg", big, XLCFG_MAX_FILE + 100);
+	free(big);
+	snprintf(path, sizeof(path), "%s/big.cfg", dir);
+	assert_int_equal(xlcfg_parse_file(path, NULL, 0, &c, &d), -EFBIG);
+	xlcfg_diags_free(&d);
+
+	write_file(dir, "ok.cfg", "name='ok' # '#' in a string: \"a # b\"\nextra=\"a # b\"\n", 0);
+	snprintf(path, sizeof(path), "%s/ok.cfg", dir);
+	assert_int_equal(xlcfg_parse_file(path, NULL, 0, &c, &d), 0);
+	assert_string_equal(c->extra, "a # b");
+	assert_string_equal(c->file, path);
+	xlcfg_free(c);
+	xlcfg_free(NULL);
+	remove_dir(dir);
+}
+
+/* The JSON names every field and survives odd bytes in strings. */
+static void test_json(void **state)
+{
+	struct xlcfg_diags d = { 0 };
+	struct bh_domcfg *c;
+	char *j;
+
+	(void)state;
+	assert_int_equal(xlcfg_parse_string("t.cfg",
+	                                    "name='j'\nextra='tab\\there \\\"q\\\" \\x01'\n"
+	                                    "cpus=['0-1',3]\ndisk=[',hdc:cdrom,r']\n",
+	                                    NULL, 0, &c, &d),
+	                 0);
+	j = xlcfg_json_dump(c);
+	assert_non_null(strstr(j, "\"extra\": \"tab\\there \\\"q\\\" \\u0001\""));
+	assert_non_null(strstr(j, "\"cpus\": \"0-1,3\""));
+	assert_non_null(strstr(j, "\"vdev_number\": 5632"));
+	assert_non_null(strstr(j, "\"format\": \"empty\""));
+	assert_non_null(strstr(j, "\"on_reboot\": \"restart\""));
+	free(j);
+	xlcfg_free(c);
+	xlcfg_diags_free(&d);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_vdev_numbers),
-	cmocka_unit_test(test_mac),
-	cmocka_unit_test(test_vif_mac_multicast),
-	cmocka_unit_test(test_rate),
-	cmocka_unit_test(test_cpus),
-	cmocka_unit_test(test_overrides),
-	cmocka_unit_test(test_numbers),
-	cmocka_unit_test(test_disk_forms),
-	cmocka_unit_test(test_diag_print),
+	cmocka_unit_test(test_layout_order), cmocka_unit_test(test_file_errors),
+	cmocka_unit_test(test_json),         cmocka_unit_test(test_vdev_numbers),
+	cmocka_unit_test(test_mac),          cmocka_unit_test(test_vif_mac_multicast),
+	cmocka_unit_test(test_rate),         cmocka_unit_test(test_cpus),
+	cmocka_unit_test(test_overrides),    cmocka_unit_test(test_numbers),
+	cmocka_unit_test(test_disk_forms),   cmocka_unit_test(test_diag_print),
 	cmocka_unit_test(test_limits),
 };
 
