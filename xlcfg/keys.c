@@ -267,13 +267,13 @@ static void k_extra(struct ctx *c, const struct xsetting *e)
 static bool spec_list(struct ctx *c, const struct xsetting *e)
 {
 	if (!e->val.is_list) {
-		err(c, e->val.at, "%s: expected a list of specs, e.g. %s = [ '...' ]", e->key,
+		err(c, e->val.at, "%s: expected a list of strings, e.g. %s = [ '...' ]", e->key,
 		    e->key);
 		return false;
 	}
 	for (size_t i = 0; i < e->val.n; i++) {
 		if (e->val.items[i].is_list) {
-			err(c, e->val.items[i].at, "%s: expected a spec string, got a list",
+			err(c, e->val.items[i].at, "%s: expected a string, got a list",
 			    e->key);
 			return false;
 		}

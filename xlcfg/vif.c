@@ -88,11 +88,12 @@ static int parse_interval(const char *s, uint64_t *out, const char **why)
 		*why = "expected a number after '@'";
 		return -EINVAL;
 	}
+	/* libxlu's pattern is NUMBER[m|u][s]: "20m" is 20 ms as well. */
 	if (!strcmp(s, "") || !strcmp(s, "s"))
 		mult = 1000000;
-	else if (!strcmp(s, "ms"))
+	else if (!strcmp(s, "ms") || !strcmp(s, "m"))
 		mult = 1000;
-	else if (!strcmp(s, "us"))
+	else if (!strcmp(s, "us") || !strcmp(s, "u"))
 		mult = 1;
 	else {
 		*why = "expected the interval as NUMBER[s|ms|us], e.g. 20ms";
