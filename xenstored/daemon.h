@@ -16,15 +16,20 @@ struct xsd_daemon {
 	struct event_base *base;
 	struct xsd *s;
 	struct bh_log log;
-	int sock_domid; /* -1: socket peers are dom0, privileged */
-	int lfd;
-	struct event *lev;
+	struct xsd_listener {
+		struct xsd_daemon *d;
+		int fd;
+		int domid; /* -1: peers are dom0, privileged */
+		struct event *ev;
+	} lis[8];
+	int nlis;
 	void *rings; /* ring_xen.c state; NULL without --domain-rings */
 	LIST_HEAD(, sconn) sconns;
 };
 
-/* Listens on PATH (replacing a stale socket). */
-int xsd_sock_listen(struct xsd_daemon *d, const char *path);
+/* Listens on PATH (replacing a stale socket); its peers act as DOMID
+ * (unprivileged) or, with -1, as dom0. */
+int xsd_sock_listen(struct xsd_daemon *d, const char *path, int domid);
 void xsd_sock_close(struct xsd_daemon *d);
 
 #endif

@@ -21,6 +21,11 @@ struct opts {
 	const char *pidfile;
 	const char *logfile;
 	int sock_domid;
+	struct {
+		int domid;
+		const char *path;
+	} extra[7];
+	int nextra;
 	bool rings;
 	bool verbose;
 	struct xsd_quota q;
@@ -32,6 +37,8 @@ static void usage(FILE *f)
 	           "  --socket PATH        Unix socket for dom0's tools (default "
 	           "/run/xenstored/socket)\n"
 	           "  --socket-domid N     treat socket peers as unprivileged domain N\n"
+	           "  --domain-socket N:PATH  another socket whose peers act as domain N\n"
+	           "                       (unprivileged; for tests and dom0-side proxies)\n"
 	           "  --pidfile FILE       write our pid there\n"
 	           "  --log FILE           append the log there instead of stderr\n"
 	           "  --quota NAME=N       nodes, node_size, watches, transactions, tx_nodes,\n"
@@ -46,6 +53,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "socket-domid", required_argument, NULL, 'd' },
+		{ "domain-socket", required_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "quota", required_argument, NULL, 'q' },
@@ -71,6 +79,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->sock_domid = (int)v;
 			break;
+		case 'D': {
+			char *colon = strchr(optarg, ':');
+
+			if (colon)
+				*colon = '\0';
+			if (!colon || !colon[1] || bh_parse_u64(optarg, 10, &v) < 0 || v >= 0x7ff0 ||
+			    o->nextra == (int)(sizeof(o->extra) / sizeof(o->extra[0]))) {
+				fprintf(stderr, "bulkhead-xenstored: bad --domain-socket\n");
+				return -EINVAL;
+			}
+			o->extra[o->nextra].domid = (int)v;
+			o->extra[o->nextra++].path = colon + 1;
+			break;
+		}
 		case 'p':
 			o->pidfile = optarg;
 			break;
@@ -131,9 +153,15 @@ static int run(struct xsd_daemon *d, const struct opts *o)
 	struct event *sigs[2] = { NULL, NULL };
 	int rc;
 
-	if ((rc = xsd_sock_listen(d, o->socket)) < 0) {
+	if ((rc = xsd_sock_listen(d, o->socket, o->sock_domid)) < 0) {
 		bh_err(&d->log, "socket %s: %s", o->socket, bh_strerror(rc));
 		return rc;
+	}
+	for (int i = 0; i < o->nextra; i++) {
+		if ((rc = xsd_sock_listen(d, o->extra[i].path, o->extra[i].domid)) < 0) {
+			bh_err(&d->log, "socket %s: %s", o->extra[i].path, bh_strerror(rc));
+			return rc;
+		}
 	}
 	if (o->rings && (rc = xsd_rings_start(d)) < 0) {
 		bh_err(&d->log, "domain rings: %s", bh_strerror(rc));
@@ -156,7 +184,7 @@ static int run(struct xsd_daemon *d, const struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct xsd_daemon d = { .lfd = -1 };
+	struct xsd_daemon d = { 0 };
 	struct opts o;
 	int rc;
 
@@ -176,7 +204,6 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	d.sock_domid = o.sock_domid;
 	LIST_INIT(&d.sconns);
 	d.base = event_base_new();
 	struct xsd_host_ops host = { 0 };

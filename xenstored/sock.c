@@ -93,7 +93,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
-	struct xsd_daemon *d = arg;
+	struct xsd_listener *l = arg;
+	struct xsd_daemon *d = l->d;
 	struct sconn *sc;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -107,10 +108,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	sc->d = d;
 	sc->fd = fd;
 	struct xsd_conn_ops ops = { .kick = on_kick, .arg = sc };
-	if (d->sock_domid < 0)
+	if (l->domid < 0)
 		sc->c = xsd_conn_new(d->s, 0, true, &ops);
 	else
-		sc->c = xsd_conn_new(d->s, (unsigned)d->sock_domid, false, &ops);
+		sc->c = xsd_conn_new(d->s, (unsigned)l->domid, false, &ops);
 	sc->rev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_read, sc);
 	sc->wev = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_write, sc);
 	if (!sc->c || !sc->rev || !sc->wev) {
@@ -128,14 +129,17 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	event_add(sc->rev, NULL);
 }
 
-int xsd_sock_listen(struct xsd_daemon *d, const char *path)
+int xsd_sock_listen(struct xsd_daemon *d, const char *path, int domid)
 {
+	struct xsd_listener *l;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	if (d->nlis == (int)(sizeof(d->lis) / sizeof(d->lis[0])))
+		return -EMFILE;
 	strcpy(sa.sun_path, path);
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
@@ -148,23 +152,25 @@ int xsd_sock_listen(struct xsd_daemon *d, const char *path)
 		close(fd);
 		return rc;
 	}
-	d->lfd = fd;
-	d->lev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
-	if (!d->lev) {
+	l = &d->lis[d->nlis];
+	*l = (struct xsd_listener){ .d = d, .fd = fd, .domid = domid };
+	l->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, l);
+	if (!l->ev) {
 		close(fd);
-		d->lfd = -1;
 		return -ENOMEM;
 	}
-	event_add(d->lev, NULL);
+	event_add(l->ev, NULL);
+	d->nlis++;
 	return 0;
 }
 
 void xsd_sock_close(struct xsd_daemon *d)
 {
-	if (d->lev)
-		event_free(d->lev);
-	d->lev = NULL;
-	bh_closep(&d->lfd);
+	for (int i = 0; i < d->nlis; i++) {
+		event_free(d->lis[i].ev);
+		close(d->lis[i].fd);
+	}
+	d->nlis = 0;
 	while (!LIST_EMPTY(&d->sconns))
 		sconn_free(LIST_FIRST(&d->sconns));
 }
