@@ -84,7 +84,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 			if (colon)
 				*colon = '\0';
-			if (!colon || !colon[1] || bh_parse_u64(optarg, 10, &v) < 0 || v >= 0x7ff0 ||
+			if (!colon || !colon[1] || bh_parse_u64(optarg, 10, &v) < 0 ||
+			    v >= 0x7ff0 ||
 			    o->nextra == (int)(sizeof(o->extra) / sizeof(o->extra[0]))) {
 				fprintf(stderr, "bulkhead-xenstored: bad --domain-socket\n");
 				return -EINVAL;
