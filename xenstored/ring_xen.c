@@ -187,9 +187,14 @@ int xsd_rings_start(struct xsd_daemon *d)
 		return -errno;
 	if ((x->gntfd = xen_open("/dev/xen/gntdev", 0)) < 0)
 		return -errno;
+	/* Without VIRQ_DOM_EXC (a policy that does not grant it to the store)
+	 * domains are still released by dom0's XS_RELEASE, as libxl does. */
+	x->virq_port = ~0u;
 	if ((r = xen_ioctl(x->evfd, IOCTL_EVTCHN_BIND_VIRQ, &v)) < 0)
-		return -errno;
-	x->virq_port = (unsigned)r;
+		bh_warn(&d->log, "VIRQ_DOM_EXC: %s; domains are released only by XS_RELEASE",
+		        strerror(errno));
+	else
+		x->virq_port = (unsigned)r;
 	x->ev = event_new(d->base, x->evfd, EV_READ | EV_PERSIST, on_evtchn, x);
 	if (!x->ev)
 		return -ENOMEM;

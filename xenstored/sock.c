@@ -146,7 +146,11 @@ int xsd_sock_listen(struct xsd_daemon *d, const char *path, int domid)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+	/* dom0 runs as another host uid than the store domain: who may
+	 * connect is decided by who sees the directory (the core mounts it
+	 * only into dom0's and the store's sandboxes), not by the mode. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, 64) < 0) {
 		int rc = -errno;
 
 		close(fd);
