@@ -139,6 +139,9 @@ int cons_log_write(struct cons_log *l, const char *buf, size_t len, const struct
 
 	if (l->fd < 0)
 		return -EBADF;
+	/* before, not after: the current file always has the newest output */
+	if ((rc = maybe_rotate(l)) < 0)
+		return rc;
 	cons_log_stamp(now, stamp);
 	for (size_t i = 0; i < len;) {
 		if (n + CONS_STAMP_LEN + 1 > sizeof(stage) && (rc = flush_stage(l, stage, &n)) < 0)
@@ -157,9 +160,7 @@ int cons_log_write(struct cons_log *l, const char *buf, size_t len, const struct
 		if (stage[n - 1] == '\n')
 			l->at_line_start = true;
 	}
-	if ((rc = flush_stage(l, stage, &n)) < 0)
-		return rc;
-	return maybe_rotate(l);
+	return flush_stage(l, stage, &n);
 }
 
 int cons_log_note(struct cons_log *l, const char *text)
