@@ -153,6 +153,7 @@ struct watch {
 	struct consoled *cd;
 	int fd; /* /dev/xen/evtchn with VIRQ_DOM_EXC bound */
 	struct event *ev;
+	uint16_t ids[MAX_WATCHED];
 };
 
 static void reason_text(const struct bh_dominfo *d, char *buf, size_t cap)
@@ -167,7 +168,7 @@ static void reason_text(const struct bh_dominfo *d, char *buf, size_t cap)
 static void on_dom_exc(evutil_socket_t fd, short what, void *arg)
 {
 	struct watch *w = arg;
-	static uint16_t ids[MAX_WATCHED];
+	uint16_t *ids = w->ids;
 	uint32_t ports[16];
 	ssize_t r;
 	size_t n;
