@@ -22,6 +22,25 @@ static void set_err(char *err, size_t cap, const char *text)
 		bh_strlcpy(err, text, cap);
 }
 
+/* send(2) without SIGPIPE: a daemon that went away is an error return,
+ * not the death of the caller (`bh console`). */
+static int send_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
 static int dial(const char *path, const char *request, char *err, size_t cap)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -40,8 +59,8 @@ static int dial(const char *path, const char *request, char *err, size_t cap)
 		close(fd);
 		return rc;
 	}
-	if ((rc = bh_write_full(fd, request, strlen(request))) < 0 ||
-	    (rc = bh_write_full(fd, "\n", 1)) < 0) {
+	if ((rc = send_full(fd, request, strlen(request))) < 0 ||
+	    (rc = send_full(fd, "\n", 1)) < 0) {
 		close(fd);
 		return rc;
 	}
@@ -169,7 +188,7 @@ static int forward_input(int in_fd, int sock, int escape)
 	esc = escape >= 0 ? memchr(buf, escape, len) : NULL;
 	if (esc)
 		len = (size_t)(esc - buf);
-	if (len && (rc = bh_write_full(sock, buf, len)) < 0)
+	if (len && (rc = send_full(sock, buf, len)) < 0)
 		return rc;
 	return esc ? 1 : 0;
 }

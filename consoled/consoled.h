@@ -9,7 +9,8 @@
  * sees the same output raw and types into the ring's `in` half.
  *
  * It runs on the caller's event_base: the dom0 toolstack daemon embeds it,
- * bulkhead-consoled (consoled/main.c) runs it alone. Every function returns
+ * bulkhead-consoled (consoled/main.c) runs it alone. The process must
+ * ignore SIGPIPE (a client may vanish while output is queued for it). Every function returns
  * 0 or a negative errno. A hostile guest (corrupt ring indices, a flood)
  * stops only its own console. */
 #ifndef BH_CONSOLED_H

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,7 @@ static struct fx *fx_new(bool control, uint64_t max_bytes, unsigned keep)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct consoled_ops ops = fake_ops;
 
+	signal(SIGPIPE, SIG_IGN); /* as every embedder must */
 	for (int i = 0; i < NDOMS; i++) {
 		f->dom[i].page = aligned_alloc(4096, 4096);
 		memset(f->dom[i].page, 0, 4096);
