@@ -5,6 +5,7 @@
  * thread, while the test runs the daemon's event loop). */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <regex.h>
 #include <signal.h>
@@ -132,6 +133,15 @@ static struct fx *fx_new(bool control, uint64_t max_bytes, unsigned keep)
 	return f;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 static void fx_free(struct fx *f)
 {
 	consoled_free(f->cd);
@@ -144,6 +154,7 @@ static void fx_free(struct fx *f)
 		close(f->dom[i].to_daemon);
 		close(f->dom[i].to_guest);
 	}
+	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	free(f->dir);
 	free(f);
 }
