@@ -5,7 +5,11 @@
  *     consoled_guest LINES
  * writes LINES lines "guest line N" (waiting for the daemon when the ring
  * is full), then echoes each line typed on its console as "echo: LINE"
- * until it reads "quit". Diagnostics go to stderr (the domain's log). */
+ * until it reads "quit".
+ *     consoled_guest corrupt
+ * writes one line, then pushes out_prod far past the ring (a hostile
+ * guest), notifies, and waits to be destroyed. Diagnostics go to stderr
+ * (the domain's log). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/consring.h"
 #include "common/util.h"
@@ -129,6 +134,13 @@ int main(int argc, char **argv)
 
 	if ((rc = con_open(&c)) < 0)
 		return die("console", -rc);
+	if (argc > 1 && strcmp(argv[1], "corrupt") == 0) {
+		con_write(&c, "about to misbehave\n", 19);
+		c.intf->out_prod = c.intf->out_cons + 100000;
+		kick(&c);
+		for (;;)
+			pause();
+	}
 	for (long i = 0; i < lines; i++) {
 		int len = snprintf(buf, sizeof(buf), "guest line %ld\n", i);
 		if ((rc = con_write(&c, buf, (size_t)len)) < 0)

@@ -234,7 +234,37 @@ static void test_attach_types_into_the_guest_and_sees_its_end(void **state)
 	close(out[0]);
 }
 
+/* A guest that corrupts its ring loses its console, nobody else's. */
+static void test_hostile_guest_stops_only_its_console(void **state)
+{
+	struct ctx *c = *state;
+	char buf[4096] = "", err[128] = "";
+	int p[2];
+
+	uint16_t evil = start_guest(c, "evil", "corrupt");
+	start_guest(c, "good", "5");
+	assert_non_null(wait_console_log(c, "evil", "corrupted its output ring indices", 20000));
+	assert_non_null(wait_console_log(c, "good", "guest line 4\n", 20000));
+	assert_non_null(strstr(wait_console_log(c, "evil", "]", 0), "] about to misbehave\n"));
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(consoled_client_request(c->sock, "list", p[1], err, sizeof(err)), 0);
+	close(p[1]);
+	assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
+	close(p[0]);
+	char want[64];
+	snprintf(want, sizeof(want), "%u evil stopped -\n", evil);
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, " good running -\n"));
+	assert_int_equal(consoled_client_attach(c->sock, "evil", -1, -1, -1, err, sizeof(err)),
+	                 -EPROTO);
+	assert_non_null(strstr(err, "is stopped"));
+	/* its end is still noted in its log */
+	assert_int_equal(bhctl_domain_destroy(&c->h.cl, evil), 0);
+	assert_non_null(wait_console_log(c, "evil", "[domain exited: ", 10000));
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_hostile_guest_stops_only_its_console),
 	cmocka_unit_test(test_guest_output_reaches_the_log),
 	cmocka_unit_test(test_attach_types_into_the_guest_and_sees_its_end),
 };
