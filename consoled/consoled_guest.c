@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bulkhead/ring.h"
 #include "common/consring.h"
 #include "common/util.h"
 #include "ioctl/bhctl.h"
@@ -136,6 +137,10 @@ int main(int argc, char **argv)
 		return die("console", -rc);
 	if (argc > 1 && strcmp(argv[1], "corrupt") == 0) {
 		con_write(&c, "about to misbehave\n", 19);
+		/* let the daemon take the line first: once the indices are
+		 * corrupt, what was still unread is forfeit */
+		while (BH_READ_ONCE(c.intf->out_cons) != c.intf->out_prod)
+			wait_kick(&c);
 		c.intf->out_prod = c.intf->out_cons + 100000;
 		kick(&c);
 		for (;;)
