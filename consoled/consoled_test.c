@@ -163,11 +163,13 @@ static void fx_free(struct fx *f)
 static void spin(struct fx *f, int ms)
 {
 	uint64_t end = bh_now_ns() + (uint64_t)ms * 1000000u;
+	int turns = 0;
 
+	/* a minimum of turns too, so a descheduled test still runs the loop */
 	do {
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
 		usleep(1000);
-	} while (bh_now_ns() < end);
+	} while (bh_now_ns() < end || ++turns < BH_MIN(ms, 10));
 }
 
 static void guest_write(struct fx *f, int id, const char *s, size_t len)
@@ -240,6 +242,7 @@ static char *collect(struct fx *f, int s, int ms)
 	static char buf[65536];
 	size_t n = 0;
 	uint64_t end = bh_now_ns() + (uint64_t)ms * 1000000u;
+	int turns = 0;
 
 	do {
 		event_base_loop(f->base, EVLOOP_NONBLOCK);
@@ -247,7 +250,7 @@ static char *collect(struct fx *f, int s, int ms)
 		if (r > 0)
 			n += (size_t)r;
 		usleep(1000);
-	} while (bh_now_ns() < end);
+	} while (bh_now_ns() < end || ++turns < 10);
 	buf[n] = '\0';
 	return buf;
 }
@@ -687,7 +690,7 @@ static void test_client_escape_detaches(void **state)
 	r.out_fd = out[1];
 	assert_int_equal(consoled_add_domain(f->cd, 3, "web", 7), 0);
 	pthread_create(&t, NULL, cl_thread, &r);
-	for (int i = 0; i < 500 && !consoled_domain_attached(f->cd, 3); i++)
+	for (int i = 0; i < 5000 && !consoled_domain_attached(f->cd, 3); i++)
 		spin(f, 1);
 	assert_true(consoled_domain_attached(f->cd, 3));
 	guest_write(f, 3, "$ ", 2);
@@ -700,7 +703,7 @@ static void test_client_escape_detaches(void **state)
 	                       "def",
 	                       7),
 	                 7);
-	spin_until(f, &r.done, 2000);
+	spin_until(f, &r.done, 10000);
 	pthread_join(t, NULL);
 	assert_int_equal(r.rc, 0);
 	spin(f, 20);
@@ -734,14 +737,14 @@ static void test_client_raw_tty_restored_and_console_end(void **state)
 	r.out_fd = out[1];
 	assert_int_equal(consoled_add_domain(f->cd, 3, "web", 7), 0);
 	pthread_create(&t, NULL, cl_thread, &r);
-	for (int i = 0; i < 500 && !consoled_domain_attached(f->cd, 3); i++)
+	for (int i = 0; i < 5000 && !consoled_domain_attached(f->cd, 3); i++)
 		spin(f, 1);
 	spin(f, 20);
 	assert_int_equal(tcgetattr(slave, &during), 0);
 	assert_false(during.c_lflag & (ICANON | ECHO));
 	/* the domain ends: the client returns 1 and puts the terminal back */
 	assert_int_equal(consoled_remove_domain(f->cd, 3, "poweroff"), 0);
-	spin_until(f, &r.done, 2000);
+	spin_until(f, &r.done, 10000);
 	pthread_join(t, NULL);
 	assert_int_equal(r.rc, 1);
 	assert_int_equal(tcgetattr(slave, &after), 0);
@@ -771,7 +774,7 @@ static void test_client_errors_and_tail(void **state)
 	int a = dial(f, "attach 3\n");
 	assert_string_equal(collect(f, a, 20), "ok\n");
 	pthread_create(&t, NULL, cl_thread, &r);
-	spin_until(f, &r.done, 2000);
+	spin_until(f, &r.done, 10000);
 	pthread_join(t, NULL);
 	assert_int_equal(r.rc, -EBUSY);
 	assert_string_equal(r.err, "console of 3 already in use");
@@ -786,7 +789,7 @@ static void test_client_errors_and_tail(void **state)
 	assert_int_equal(consoled_remove_domain(f->cd, 3, "poweroff"), 0);
 	r = (struct cl_run){ .f = f, .target = "web", .tail = true, .lines = 2, .out_fd = out[1] };
 	pthread_create(&t, NULL, cl_thread, &r);
-	spin_until(f, &r.done, 2000);
+	spin_until(f, &r.done, 10000);
 	pthread_join(t, NULL);
 	assert_int_equal(r.rc, 0);
 	assert_true(read(out[0], buf, sizeof(buf) - 1) > 0);
@@ -796,7 +799,7 @@ static void test_client_errors_and_tail(void **state)
 	/* no such log */
 	r = (struct cl_run){ .f = f, .target = "nobody", .tail = true, .out_fd = out[1] };
 	pthread_create(&t, NULL, cl_thread, &r);
-	spin_until(f, &r.done, 2000);
+	spin_until(f, &r.done, 10000);
 	pthread_join(t, NULL);
 	assert_int_equal(r.rc, -ENOENT);
 	bh_close_fds(out, 2);
