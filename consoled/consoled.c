@@ -108,8 +108,14 @@ static void emit(struct cons_dom *d, const char *buf, size_t len)
 	int rc;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	if ((rc = cons_log_write(&d->log, buf, len, &now)) < 0)
-		bh_warn(&d->lg, "writing %s: %s", d->log.path, bh_strerror(rc));
+	rc = cons_log_write(&d->log, buf, len, &now);
+	/* say so when writing starts or stops failing, not for every chunk */
+	if (rc < 0 && !d->log_failing)
+		bh_warn(&d->lg, "writing %s: %s (output is being lost)", d->log.path,
+		        bh_strerror(rc));
+	else if (rc == 0 && d->log_failing)
+		bh_info(&d->lg, "writing %s works again", d->log.path);
+	d->log_failing = rc < 0;
 	if (d->client)
 		ctl_client_output(d->client, buf, len);
 }

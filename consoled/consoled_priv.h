@@ -62,6 +62,7 @@ struct cons_dom {
 	int evfd;       /* -1 once unbound */
 	struct event *ev;
 	struct cons_log log;
+	bool log_failing;
 	struct cons_client *client; /* the one attached, or NULL */
 	struct evbuffer *input;     /* client bytes waiting for room in `in` */
 	struct bh_log lg;           /* "consoled/dom3" */
