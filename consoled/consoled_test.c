@@ -432,6 +432,32 @@ static void test_log_rotation_keeps_n(void **state)
 	fx_free(f);
 }
 
+/* A full disk loses log lines, but neither the guest nor the client waits. */
+static void test_full_disk_does_not_stall_the_guest(void **state)
+{
+	struct fx *f = fx_new(false, 0, 0);
+	char path[512];
+	int s;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/disk.log", f->logdir);
+	assert_int_equal(symlink("/dev/full", path), 0);
+	assert_int_equal(consoled_add_domain(f->cd, 1, "disk", 3), 0);
+	s = dial(f, "attach disk\n");
+	assert_string_equal(collect(f, s, 20), "ok\n");
+	for (int i = 0; i < 3; i++) {
+		char big[BH_CONS_OUT_SIZE];
+		memset(big, 'a' + i, sizeof(big));
+		guest_write(f, 1, big, sizeof(big));
+		char *got = collect(f, s, 20);
+		assert_int_equal(strlen(got), sizeof(big));
+		assert_true(guest_kicked(f, 1));
+		assert_int_equal(f->dom[1].page->out_cons, f->dom[1].page->out_prod);
+	}
+	close(s);
+	fx_free(f);
+}
+
 /* ---- hostile guests ----------------------------------------------------- */
 
 static void test_corrupt_indices_stop_only_that_console(void **state)
@@ -815,6 +841,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_bad_add_arguments),
 	cmocka_unit_test(test_rename_moves_the_log),
 	cmocka_unit_test(test_log_rotation_keeps_n),
+	cmocka_unit_test(test_full_disk_does_not_stall_the_guest),
 	cmocka_unit_test(test_corrupt_indices_stop_only_that_console),
 	cmocka_unit_test(test_corrupt_in_indices_stop_the_console),
 	cmocka_unit_test(test_attached_client_sees_output_and_log_too),
