@@ -14,9 +14,9 @@
  * nothing here (no block device yet, no log levels) are still consumed so
  * that init gets the same argv and environment as under Linux. */
 static const char *const kernel_params[] = {
-	"root",   "rootfstype", "rootflags", "rootwait", "rootdelay", "ro",     "rw",
-	"init",   "rdinit",     "ip",        "nfsaddrs", "console",   "quiet",  "loglevel",
-	"debug",  "panic",      "earlyprintk", "noinitrd", "initrd",  "nfsroot", "selinux",
+	"root",  "rootfstype", "rootflags",   "rootwait", "rootdelay", "ro",      "rw",
+	"init",  "rdinit",     "ip",          "nfsaddrs", "console",   "quiet",   "loglevel",
+	"debug", "panic",      "earlyprintk", "noinitrd", "initrd",    "nfsroot", "selinux",
 };
 
 static bool key_is(const char *word, size_t keylen, const char *name)
@@ -50,7 +50,7 @@ static int copy_field(char *dst, size_t cap, const char *src, size_t len, bool i
 
 static bool is_autoconf_word(const char *v)
 {
-	static const char *const words[] = { "off", "none", "on",   "any",
+	static const char *const words[] = { "off",  "none",  "on",   "any",
 		                             "dhcp", "bootp", "rarp", "both" };
 
 	for (size_t i = 0; i < BH_ARRAY_SIZE(words); i++)

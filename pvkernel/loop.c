@@ -137,7 +137,8 @@ static void on_stop_signal(struct pvk *k, const struct signalfd_siginfo *si)
 	if (outside)
 		snprintf(why, sizeof(why), "signal %d from outside", (int)si->ssi_signo);
 	else
-		snprintf(why, sizeof(why), "signal %d from pid %u", (int)si->ssi_signo, si->ssi_pid);
+		snprintf(why, sizeof(why), "signal %d from pid %u", (int)si->ssi_signo,
+		         si->ssi_pid);
 	pvk_request_shutdown(k, reason, why);
 }
 

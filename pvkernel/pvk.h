@@ -42,14 +42,14 @@ struct pvk {
 	/* processes */
 	int sigfd;
 	pid_t init_pid;
-	int want_reason;        /* a requested shutdown, or -1 */
-	uint64_t kill_at_ns;    /* SIGKILL everyone then (0: not shutting down) */
+	int want_reason;     /* a requested shutdown, or -1 */
+	uint64_t kill_at_ns; /* SIGKILL everyone then (0: not shutting down) */
 	bool init_done;
-	int init_status;        /* wait status */
+	int init_status; /* wait status */
 };
 
 void pvk_printk(struct pvk *k, bool always, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Notify the console backend (conspump's kick). */
 void pvk_console_kick(void *arg);
 /* Flush console output until it is in the ring, bounded (PVK_DRAIN_MS, and

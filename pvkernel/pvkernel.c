@@ -46,7 +46,8 @@ void pvk_printk(struct pvk *k, bool always, const char *fmt, ...)
 	if (bh_write_full(STDERR_FILENO, line, (size_t)n) < 0) {
 		/* no log: nothing to do about it */
 	}
-	if (k->cons_up && (always || !k->cmd.quiet))
+	/* Without a ring the console is the log, which has the line already. */
+	if (k->cons_up && k->ring && (always || !k->cmd.quiet))
 		pvk_conspump_kmsg(&k->cons, line, (size_t)n);
 }
 
@@ -87,11 +88,14 @@ static int console_up(struct pvk *k, int page_fd)
 		if (k->ring == MAP_FAILED)
 			k->ring = NULL;
 		k->evtchn = xen_open("/dev/xen/evtchn", O_NONBLOCK);
-		if (k->ring && k->evtchn >= 0 && xen_ioctl(k->evtchn, IOCTL_EVTCHN_BH_ATTACH, &at) >= 0)
+		if (k->ring && k->evtchn >= 0 &&
+		    xen_ioctl(k->evtchn, IOCTL_EVTCHN_BH_ATTACH, &at) >= 0)
 			k->cons_port = k->si.console_port;
 		else
-			fprintf(stderr, "bulkhead-pvkernel: console ring unusable (%s): output to the log\n",
-			        strerror(errno));
+			fprintf(
+			    stderr,
+			    "bulkhead-pvkernel: console ring unusable (%s): output to the log\n",
+			    strerror(errno));
 	}
 	if (!k->cons_port && k->ring) {
 		munmap(k->ring, 4096);
@@ -131,7 +135,8 @@ static void boot_banner(struct pvk *k)
 	pvk_printk(k, false, "Bulkhead PV kernel, domain %u (%s), %llu KiB, %u vcpu(s)",
 	           k->si.domid, k->si.name, (unsigned long long)k->si.mem_kb, k->si.vcpus);
 	for (size_t i = 0; i < k->nwords && n < sizeof(line) - 1; i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", k->words[i]);
+		n +=
+		    (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", k->words[i]);
 	line[BH_MIN(n, sizeof(line) - 1)] = '\0';
 	pvk_printk(k, false, "Kernel command line: %s", line);
 }
@@ -167,8 +172,8 @@ static int mount_root(struct pvk *k)
 
 	rc = bhctl_device_open(k->hc, k->ramdisk_token, &fd, &size, &flags);
 	if (rc < 0) {
-		pvk_printk(k, true, "Kernel panic: no ramdisk (device \"%s\": %s)", k->ramdisk_token,
-		           bh_strerror(rc));
+		pvk_printk(k, true, "Kernel panic: no ramdisk (device \"%s\": %s)",
+		           k->ramdisk_token, bh_strerror(rc));
 		return rc;
 	}
 	/* As Linux's rootfs: a tmpfs of half the memory (the cgroup limit
@@ -192,18 +197,32 @@ static int mount_root(struct pvk *k)
 	return 0;
 }
 
-static int signals_up(struct pvk *k)
+static void pvk_signals(sigset_t *set)
 {
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPWR };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(sigs); i++)
+		sigaddset(set, sigs[i]);
+}
+
+/* First thing at start: the init of a pid namespace silently loses every
+ * signal it neither handles nor blocks, and a shutdown request may come
+ * while we boot. Blocked, they wait for the signalfd. init's child
+ * unblocks them before exec. */
+static void block_signals(void)
+{
 	sigset_t set;
 
-	sigemptyset(&set);
-	for (size_t i = 0; i < BH_ARRAY_SIZE(sigs); i++)
-		sigaddset(&set, sigs[i]);
-	/* Blocked before init is forked: nothing is lost in between. The
-	 * child unblocks them before exec. */
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
+	pvk_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static int signals_up(struct pvk *k)
+{
+	sigset_t set;
+
+	pvk_signals(&set);
 	k->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	return k->sigfd < 0 ? -errno : 0;
 }
@@ -240,7 +259,12 @@ static __attribute__((noreturn)) void shutdown_domain(struct pvk *k, int reason)
 {
 	int rc;
 
-	pvk_printk(k, false, "reboot: %s", bhctl_reason_name((uint32_t)reason));
+	static const char *const said[] = { [BH_SHUTDOWN_POWEROFF] = "Power down",
+		                            [BH_SHUTDOWN_REBOOT] = "Restarting system",
+		                            [BH_SHUTDOWN_SUSPEND] = "Suspending",
+		                            [BH_SHUTDOWN_CRASH] = "Crashed" };
+
+	pvk_printk(k, false, "reboot: %s", said[reason]);
 	pvk_console_drain(k);
 	rc = bhctl_domain_shutdown(k->hc, BH_DOMID_SELF, (uint32_t)reason);
 	if (rc == 0)
@@ -257,6 +281,7 @@ int main(int argc, char **argv)
 	struct pvk k = { .sigfd = -1, .evtchn = -1, .init_pid = -1, .want_reason = -1 };
 	int reason = BH_SHUTDOWN_CRASH;
 
+	block_signals();
 	/* The hypercall channel and /dev/fuse are the kernel's, not init's. */
 	bh_set_cloexec(BH_HC_FD, 1);
 	bh_set_cloexec(4, 1);
@@ -272,7 +297,8 @@ int main(int argc, char **argv)
 	pvk_printk(&k, false, "Run %s as init process", k.cmd.init);
 	k.init_pid = pvk_init_spawn(&k.cmd, k.root.master, k.cmd.init_given);
 	if (k.init_pid < 0) {
-		pvk_printk(&k, true, "Kernel panic: cannot start init: %s", bh_strerror(k.init_pid));
+		pvk_printk(&k, true, "Kernel panic: cannot start init: %s",
+		           bh_strerror(k.init_pid));
 		shutdown_domain(&k, BH_SHUTDOWN_CRASH);
 	}
 	reason = pvk_loop(&k);

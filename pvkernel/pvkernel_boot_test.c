@@ -106,11 +106,13 @@ static void expect_in(const char *text, const char *needle)
 static void test_console_ring_carries_boot_and_command(void **state)
 {
 	struct fx *f = *state;
-	const char *words[] = { "--",
-		                "echo hello from the guest; truncate -s 16M /tmp/fs.img && "
-		                "mkfs.ext4 -q -F /tmp/fs.img && e2fsck -f -n /tmp/fs.img >/dev/null; "
-		                "echo fsck=$?",
-		                NULL };
+	const char *words[] = {
+		"--",
+		"echo hello from the guest; truncate -s 16M /tmp/fs.img && "
+		"mkfs.ext4 -q -F /tmp/fs.img && e2fsck -f -n /tmp/fs.img >/dev/null; "
+		"echo fsck=$?",
+		NULL
+	};
 	struct bh_hc_create_resp r = boot(f, "guest", CONSOLE, words);
 
 	start_consback(f, r.console_port, NULL);
@@ -217,7 +219,7 @@ static void test_sigterm_from_outside_powers_off(void **state)
 	struct bh_dominfo d;
 
 	boot(f, "stopped", BH_DOMID_INVALID, words);
-	free(th_wait_log(&f->h, "stopped", "up", 10000));
+	free(th_wait_log(&f->h, "stopped", "\nup\n", 10000));
 	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &d), 0);
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
 	d = wait_end(f);
@@ -234,7 +236,10 @@ static void test_guest_cannot_see_host_files(void **state)
 	char secret[400], cmd[1200];
 
 	snprintf(secret, sizeof(secret), "%s/host-secret", f->h.dir);
-	assert_int_equal(bh_write_file(secret, "top secret\n"), 0);
+	FILE *fp = fopen(secret, "w");
+	assert_non_null(fp);
+	fputs("top secret\n", fp);
+	fclose(fp);
 	snprintf(cmd, sizeof(cmd),
 	         "for p in %s %s /usr/bin/cmake /etc/shadow /usr/share/doc; do "
 	         "[ -e $p ] && echo VISIBLE $p; done; echo pid=$$; "
@@ -247,7 +252,7 @@ static void test_guest_cannot_see_host_files(void **state)
 	char *log = th_log(&f->h, "sealed");
 	expect_in(log, "checked");
 	expect_in(log, "pid=2");
-	assert_null(strstr(log, "VISIBLE"));
+	assert_null(strstr(log, "\nVISIBLE /"));
 	free(log);
 }
 
@@ -256,18 +261,19 @@ static void test_guest_cannot_see_host_files(void **state)
 static void test_cmdline_reaches_init(void **state)
 {
 	struct fx *f = *state;
-	const char *words[] = { "quiet",
-		                "ip=10.0.0.2::10.0.0.1:255.255.255.0:webby:eth0:off",
-		                "GREETING=hi",
-		                "mod.param=1",
-		                "echo",
-		                "$GREETING from $(hostname), args=$#",
-		                NULL };
+	const char *words[] = { "quiet",       "ip=10.0.0.2::10.0.0.1:255.255.255.0:webby:eth0:off",
+		                "GREETING=hi", "mod.param=1",
+		                "echo",        "$GREETING from $(hostname) as $0;",
+		                "env",         NULL };
 
 	boot(f, "cmdline", BH_DOMID_INVALID, words);
 	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
 	char *log = th_log(&f->h, "cmdline");
-	expect_in(log, "hi from webby, args=2");
+	expect_in(log, "hi from webby as /bin/sh");
+	expect_in(log, "\nGREETING=hi");
+	expect_in(log, "\nTERM=linux");
+	assert_null(strstr(log, "\nmod.param"));
+	assert_null(strstr(log, "\nquiet"));
 	free(log);
 }
 
@@ -284,7 +290,8 @@ static void test_init_that_cannot_run_is_a_crash(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test_setup_teardown(test_console_ring_carries_boot_and_command, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_console_ring_carries_boot_and_command, setup,
+	                                teardown),
 	cmocka_unit_test_setup_teardown(test_console_input_reaches_the_guest, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_no_console_backend_does_not_hang, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_exit_status_maps_to_crash, setup, teardown),

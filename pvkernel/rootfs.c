@@ -22,9 +22,9 @@ static const char *const dev_nodes[] = { "null", "zero", "full", "random", "uran
 static const struct {
 	const char *name, *target;
 } dev_links[] = {
-	{ "fd", "/proc/self/fd" },      { "stdin", "/proc/self/fd/0" },
+	{ "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
 	{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
-	{ "ptmx", "pts/ptmx" },         { "core", "/proc/kcore" },
+	{ "ptmx", "pts/ptmx" },          { "core", "/proc/kcore" },
 };
 
 static int fail(struct pvk_rootfs *r, int err, const char *fmt, ...)
@@ -95,9 +95,8 @@ static int build_dev(struct pvk_rootfs *r)
 			return fail(r, errno, "symlink /dev/%s", dev_links[i].name);
 	}
 	snprintf(path, sizeof(path), "%s/dev/pts", r->mnt);
-	if (mkdir(path, 0755) < 0 ||
-	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-	          "newinstance,ptmxmode=0666,mode=0620") < 0)
+	if (mkdir(path, 0755) < 0 || mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
+	                                   "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return fail(r, errno, "mount /dev/pts");
 	snprintf(path, sizeof(path), "%s/dev/shm", r->mnt);
 	if (mkdir(path, 01777) < 0 ||

@@ -13,11 +13,11 @@
 #include "pvkernel/cpio.h"
 
 struct pvk_rootfs {
-	char mnt[64];      /* where the new root is built before the pivot */
-	int master;        /* the console pty's master, -1 before build_console */
-	int slave;         /* kept open by PID 1, so the master never hangs up */
-	unsigned pty;      /* its number in the guest's devpts */
-	char err[320];     /* what failed, when a call returns < 0 */
+	char mnt[64];  /* where the new root is built before the pivot */
+	int master;    /* the console pty's master, -1 before build_console */
+	int slave;     /* kept open by PID 1, so the master never hangs up */
+	unsigned pty;  /* its number in the guest's devpts */
+	char err[320]; /* what failed, when a call returns < 0 */
 	struct cpio_stats cpio;
 };
 
