@@ -13,6 +13,7 @@
 
 #include "common/bhtest.h"
 #include "common/util.h"
+#include "pvkernel/pvk.h"
 #include "tests/harness.h"
 
 #define GUEST   40
@@ -219,13 +220,38 @@ static void test_sigterm_from_outside_powers_off(void **state)
 	struct bh_dominfo d;
 
 	boot(f, "stopped", BH_DOMID_INVALID, words);
-	free(th_wait_log(&f->h, "stopped", "\nup\n", 10000));
+	char *up = th_wait_log(&f->h, "stopped", "\nup\r\n", 10000); /* the pty's \r\n */
+	assert_non_null(up);
+	free(up);
 	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &d), 0);
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
 	d = wait_end(f);
 	assert_int_equal(d.shutdown_reason, BH_SHUTDOWN_POWEROFF);
 	char *log = th_log(&f->h, "stopped");
 	expect_in(log, "power off requested by signal 15 from outside");
+	free(log);
+}
+
+/* An init that ignores SIGTERM is killed after the grace period, and the
+ * domain still powers off. */
+static void test_stubborn_init_is_killed_after_grace(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "--", "trap '' TERM; echo up; while :; do sleep 1; done", NULL };
+	struct bh_dominfo d;
+
+	boot(f, "stubborn", BH_DOMID_INVALID, words);
+	char *up = th_wait_log(&f->h, "stubborn", "\nup\r\n", 10000);
+	assert_non_null(up);
+	free(up);
+	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &d), 0);
+	uint64_t t0 = bh_now_ns();
+	assert_int_equal(kill(d.pid, SIGUSR2), 0);
+	d = wait_end(f);
+	assert_int_equal(d.shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	assert_true(bh_now_ns() - t0 >= (PVK_GRACE_MS - 200) * 1000000ull);
+	char *log = th_log(&f->h, "stubborn");
+	expect_in(log, "init did not stop in");
 	free(log);
 }
 
@@ -300,6 +326,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_reboot_syscall_gives_reboot, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_poweroff_inside_gives_poweroff, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_sigterm_from_outside_powers_off, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_stubborn_init_is_killed_after_grace, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_guest_cannot_see_host_files, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_cmdline_reaches_init, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_init_that_cannot_run_is_a_crash, setup, teardown),
