@@ -108,6 +108,23 @@ void pvk_request_shutdown(struct pvk *k, int reason, const char *why)
 	k->kill_at_ns = bh_now_ns() + (uint64_t)PVK_GRACE_MS * 1000000ull;
 }
 
+/* SIGTERM from the core is how it passes on a shutdown request; the
+ * reason it recorded (poweroff or reboot) is in our own domain info. A
+ * SIGTERM from anyone else on the host means power off. */
+static int outside_term_reason(struct pvk *k, const char **who)
+{
+	struct bh_dominfo d;
+
+	*who = "SIGTERM from outside";
+	if (bhctl_domain_getinfo(k->hc, BH_DOMID_SELF, &d) == 0 &&
+	    (d.shutdown_reason == BH_SHUTDOWN_POWEROFF ||
+	     d.shutdown_reason == BH_SHUTDOWN_REBOOT)) {
+		*who = "the core";
+		return (int)d.shutdown_reason;
+	}
+	return BH_SHUTDOWN_POWEROFF;
+}
+
 /* PID 1 gets signals from two sides. From outside the guest (the core,
  * the toolstack: si_pid 0 in our namespace) they are requests to stop.
  * From inside they follow busybox/sysvinit's conventions for PID 1, which
@@ -115,12 +132,13 @@ void pvk_request_shutdown(struct pvk *k, int reason, const char *why)
 static void on_stop_signal(struct pvk *k, const struct signalfd_siginfo *si)
 {
 	bool outside = si->ssi_pid == 0;
+	const char *who = NULL;
 	int reason;
 	char why[48];
 
 	switch (si->ssi_signo) {
 	case SIGTERM:
-		reason = outside ? BH_SHUTDOWN_POWEROFF : BH_SHUTDOWN_REBOOT;
+		reason = outside ? outside_term_reason(k, &who) : BH_SHUTDOWN_REBOOT;
 		break;
 	case SIGINT: /* inside: ctrl-alt-del */
 		reason = BH_SHUTDOWN_REBOOT;
@@ -134,7 +152,9 @@ static void on_stop_signal(struct pvk *k, const struct signalfd_siginfo *si)
 		reason = BH_SHUTDOWN_POWEROFF;
 		break;
 	}
-	if (outside)
+	if (who)
+		snprintf(why, sizeof(why), "%s", who);
+	else if (outside)
 		snprintf(why, sizeof(why), "signal %d from outside", (int)si->ssi_signo);
 	else
 		snprintf(why, sizeof(why), "signal %d from pid %u", (int)si->ssi_signo,

@@ -210,12 +210,24 @@ static void pvk_signals(sigset_t *set)
  * signal it neither handles nor blocks, and a shutdown request may come
  * while we boot. Blocked, they wait for the signalfd. init's child
  * unblocks them before exec. */
+static void on_signal_noop(int sig)
+{
+	(void)sig;
+}
+
 static void block_signals(void)
 {
+	struct sigaction sa = { .sa_handler = on_signal_noop };
 	sigset_t set;
 
 	pvk_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* A handler too, though they only ever reach the signalfd: the core
+	 * sends SIGTERM for a shutdown only to a first process that handles
+	 * it (SigCgt), and kills any other at once. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1 && sig != SIGCHLD)
+			sigaction(sig, &sa, NULL);
 }
 
 static int signals_up(struct pvk *k)

@@ -28,10 +28,9 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	/* The default ramdisk lives in libexec, so the core may open it. */
+	/* The core's image directory: the PV kernel and the default ramdisk. */
 	snprintf(f->libexec, sizeof(f->libexec), "%s/../libexec/bulkhead", bh_test_bindir());
-	const char *extra[] = { "--device-dir", f->libexec, NULL };
-	assert_int_equal(th_host_start(&f->h, extra), 0);
+	assert_int_equal(th_host_start(&f->h, NULL), 0);
 	*state = f;
 	return 0;
 }
@@ -59,7 +58,6 @@ static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t co
 		                    .store_domid = BH_DOMID_INVALID,
 		                    .console_domid = console_domid };
 	struct bh_hc_create_resp r;
-	char path[600];
 	size_t n = 4;
 
 	for (size_t i = 0; words[i] && n < 63; i++)
@@ -68,8 +66,9 @@ static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t co
 	bh_strlcpy(req.name, name, sizeof(req.name));
 	snprintf(req.image, sizeof(req.image), "%s/bulkhead-pvkernel", f->libexec);
 	assert_int_equal(bhctl_domain_create(&f->h.cl, &req, argv, &r), 0);
-	snprintf(path, sizeof(path), "%s/bulkhead-ramdisk.cpio", f->libexec);
-	assert_int_equal(bhctl_device_assign(&f->h.cl, GUEST, "ramdisk", path, BH_DEV_RDONLY), 0);
+	assert_int_equal(bhctl_device_assign(&f->h.cl, GUEST, "ramdisk",
+	                                     "image:bulkhead-ramdisk.cpio", BH_DEV_RDONLY),
+	                 0);
 	assert_int_equal(bhctl_domain_unpause(&f->h.cl, GUEST), 0);
 	return r;
 }
@@ -228,7 +227,31 @@ static void test_sigterm_from_outside_powers_off(void **state)
 	d = wait_end(f);
 	assert_int_equal(d.shutdown_reason, BH_SHUTDOWN_POWEROFF);
 	char *log = th_log(&f->h, "stopped");
-	expect_in(log, "power off requested by signal 15 from outside");
+	expect_in(log, "power off requested by SIGTERM from outside");
+	free(log);
+}
+
+/* A shutdown asked of the core (xl reboot): the core passes it on as
+ * SIGTERM, the PV kernel stops init in order and reports the reason the
+ * core recorded. */
+static void test_shutdown_through_the_core_is_orderly(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "--",
+		                "trap 'echo init got TERM; exit 0' TERM; echo up; "
+		                "while :; do sleep 1; done",
+		                NULL };
+
+	boot(f, "orderly", BH_DOMID_INVALID, words);
+	char *up = th_wait_log(&f->h, "orderly", "\nup\r\n", 10000);
+	assert_non_null(up);
+	free(up);
+	assert_int_equal(bhctl_domain_shutdown(&f->h.cl, GUEST, BH_SHUTDOWN_REBOOT), 0);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_REBOOT);
+	char *log = th_log(&f->h, "orderly");
+	expect_in(log, "reboot requested by the core");
+	expect_in(log, "init got TERM");
+	expect_in(log, "reboot: Restarting system");
 	free(log);
 }
 
@@ -326,6 +349,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_reboot_syscall_gives_reboot, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_poweroff_inside_gives_poweroff, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_sigterm_from_outside_powers_off, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_shutdown_through_the_core_is_orderly, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stubborn_init_is_killed_after_grace, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_guest_cannot_see_host_files, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_cmdline_reaches_init, setup, teardown),
