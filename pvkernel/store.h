@@ -2,9 +2,10 @@
  * of asking a guest to power off or reboot) and the place where the
  * frontends (bhblkfront, bhnetfront) are started once the store is up.
  *
- * The store client (xenstored/bhxs.h) is being built in parallel; until it
- * is linked, pvk_store_start() reports -ENOSYS and the guest runs without
- * a store (shutdown requests still arrive as signals to PID 1). */
+ * Two implementations: store_xs.c over the store's client library
+ * (xenstored/bhxs.h), and store_none.c when the tree has no such library,
+ * where pvk_store_start() reports -ENOSYS and the guest runs without a
+ * store (shutdown requests still arrive as signals to PID 1). */
 #ifndef BH_PVK_STORE_H
 #define BH_PVK_STORE_H
 
