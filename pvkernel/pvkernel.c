@@ -181,7 +181,6 @@ static int mount_root(struct pvk *k)
 	root_kb = BH_MAX(k->si.mem_kb / 2, (uint64_t)MIN_ROOT_KB);
 	pvk_printk(k, false, "Unpacking initramfs (%llu bytes) into a %llu KiB tmpfs",
 	           (unsigned long long)size, (unsigned long long)root_kb);
-	pvk_rootfs_init(&k->root, ROOT_MNT);
 	rc = pvk_rootfs_build(&k->root, root_kb, fd);
 	close(fd);
 	if (rc == 0)
@@ -294,6 +293,7 @@ int main(int argc, char **argv)
 	int reason = BH_SHUTDOWN_CRASH;
 
 	block_signals();
+	pvk_rootfs_init(&k.root, ROOT_MNT);
 	/* The hypercall channel and /dev/fuse are the kernel's, not init's. */
 	bh_set_cloexec(BH_HC_FD, 1);
 	bh_set_cloexec(4, 1);
