@@ -275,6 +275,7 @@ static __attribute__((noreturn)) void shutdown_domain(struct pvk *k, int reason)
 		                            [BH_SHUTDOWN_SUSPEND] = "Suspending",
 		                            [BH_SHUTDOWN_CRASH] = "Crashed" };
 
+	pvk_console_drain(k); /* init's last words first */
 	pvk_printk(k, false, "reboot: %s", said[reason]);
 	pvk_console_drain(k);
 	rc = bhctl_domain_shutdown(k->hc, BH_DOMID_SELF, (uint32_t)reason);
