@@ -109,10 +109,12 @@ static void test_watch_between_connections(void **state)
 	assert_int_equal(bhxs_write_str(b, 0, "/wb/k2", "1"), 0);
 	usleep(50000);
 	assert_int_equal(bhxs_write_str(a, 0, "/other", "1"), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 1); /* queued during the call: still readable */
 	assert_int_equal(bhxs_read_watch(a, &path, &token), 0);
 	assert_string_equal(path, "/wb/k2");
 	free(path);
 	free(token);
+	assert_int_equal(poll(&pfd, 1, 0), 0); /* nothing left */
 	assert_int_equal(bhxs_unwatch(a, "/wb", "tk"), 0);
 	assert_int_equal(bhxs_unwatch(a, "/wb", "tk"), -ENOENT);
 	assert_int_equal(bhxs_wait_watch(a, 100, &path, &token), -ETIMEDOUT);
