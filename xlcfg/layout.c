@@ -135,6 +135,21 @@ static bool uses(const struct xlcfg_layout *l, size_t i, size_t j)
 	return false;
 }
 
+/* Line of the first device of domain I served by domain J. */
+static unsigned edge_line(const struct xlcfg_layout *l, size_t i, size_t j)
+{
+	const struct bh_domcfg *c = l->doms[i];
+	const char *n = l->doms[j]->name;
+
+	for (size_t k = 0; k < c->ndisks; k++)
+		if (c->disks[k].backend && !strcmp(c->disks[k].backend, n))
+			return c->disks[k].line;
+	for (size_t k = 0; k < c->nvifs; k++)
+		if (c->vifs[k].backend && !strcmp(c->vifs[k].backend, n))
+			return c->vifs[k].line;
+	return 0;
+}
+
 /* Depth-first search; on a back edge, reports the cycle from the stack. */
 static int dfs(const struct xlcfg_layout *l, size_t i, char *color, size_t *stack, size_t depth,
                struct xlcfg_diags *d)
@@ -154,8 +169,12 @@ static int dfs(const struct xlcfg_layout *l, size_t i, char *color, size_t *stac
 				len += (size_t)sprintf(path + len, "%.70s -> ",
 				                       l->doms[stack[k]]->name);
 			sprintf(path + len, "%.70s", l->doms[j]->name);
-			xlcfg_err(d, ((struct xlcfg_pos){ l->doms[j]->file, 0, 0 }),
-			          "backend cycle: %s", path);
+			/* Point at where the first domain of the cycle names the next. */
+			size_t next = from < depth ? stack[from + 1] : j;
+
+			xlcfg_err(
+			    d, ((struct xlcfg_pos){ l->doms[j]->file, edge_line(l, j, next), 1 }),
+			    "backend cycle: %s", path);
 			free(path);
 			return -EINVAL;
 		}
