@@ -273,8 +273,7 @@ static bool spec_list(struct ctx *c, const struct xsetting *e)
 	}
 	for (size_t i = 0; i < e->val.n; i++) {
 		if (e->val.items[i].is_list) {
-			err(c, e->val.items[i].at, "%s: expected a string, got a list",
-			    e->key);
+			err(c, e->val.items[i].at, "%s: expected a string, got a list", e->key);
 			return false;
 		}
 	}
