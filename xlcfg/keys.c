@@ -533,7 +533,7 @@ static void compose_cmdline(struct ctx *c)
 	cfg->cmdline = s;
 }
 
-static void finish(struct ctx *c, const struct xsettings *m)
+static void finish(struct ctx *c)
 {
 	struct bh_domcfg *cfg = c->cfg;
 	struct xlcfg_pos top = { cfg->file, 1, 1 };
@@ -568,7 +568,6 @@ static void finish(struct ctx *c, const struct xsettings *m)
 	if (!cfg->name)
 		err(c, top, "name: missing (every domain needs name = \"...\")");
 	compose_cmdline(c);
-	(void)m;
 }
 
 int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_diags *d)
@@ -584,6 +583,6 @@ int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_d
 	cfg->on_watchdog = BH_ACTION_DESTROY;
 	for (size_t i = 0; i < m->n; i++)
 		apply_one(&c, &m->v[i]);
-	finish(&c, m);
+	finish(&c);
 	return c.rc;
 }
