@@ -332,6 +332,8 @@ static void print_waits(const struct xlcfg_layout *l, size_t i, FILE *out)
 
 void xlcfg_layout_print_plan(const struct xlcfg_layout *l, FILE *out)
 {
+	if (!l || !l->start_order)
+		return; /* not a loaded layout */
 	fprintf(out, "layout %s: %zu domain%s\n", l->dir, l->ndoms, l->ndoms == 1 ? "" : "s");
 	for (size_t s = 0; s < l->ndoms; s++) {
 		size_t i = l->start_order[s];
