@@ -9,6 +9,7 @@
  *   baseline   the same lines written straight to a file, 2 KiB per write
  *   log        through the ring into the log, nobody attached
  *   attached   the same with a client attached over the socket
+ *   ring alone the log is /dev/null: what the ring protocol itself costs
  * Several runs each; medians in MiB/s and the ratio to the baseline.
  *     consoled_bench [--mib N] [--runs N] */
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -190,7 +192,8 @@ static double run_baseline(const char *dir, size_t total)
 	return now_s() - t0;
 }
 
-static double run_console(const char *dir, size_t total, bool attached)
+/* null_log: the log is /dev/null, to show what the ring alone costs */
+static double run_console(const char *dir, size_t total, bool attached, bool null_log)
 {
 	struct guest g = { .total = total };
 	struct consoled_ops ops = { f_map, f_unmap, f_bind, f_ack, f_notify, f_unbind, &g };
@@ -201,7 +204,15 @@ static double run_console(const char *dir, size_t total, bool attached)
 	pthread_t gt, rt;
 	double t0;
 
-	snprintf(logdir, sizeof(logdir), "%s/logs-%d", dir, attached);
+	snprintf(logdir, sizeof(logdir), "%s/logs-%d%d", dir, attached, null_log);
+	if (null_log) {
+		char link[400];
+		mkdir(logdir, 0755);
+		snprintf(link, sizeof(link), "%s/bench.log", logdir);
+		unlink(link);
+		if (symlink("/dev/null", link) < 0)
+			abort();
+	}
 	snprintf(sock, sizeof(sock), "%s/sock", dir);
 	g.page = aligned_alloc(4096, 4096);
 	memset(g.page, 0, 4096);
@@ -256,7 +267,7 @@ int main(int argc, char **argv)
 {
 	long mib = 32, runs = 5;
 	char dir[] = "/tmp/bh-consoled-bench-XXXXXX";
-	double base_t[64], log_t[64], att_t[64];
+	double base_t[64], log_t[64], att_t[64], null_t[64];
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--mib") == 0)
@@ -271,16 +282,18 @@ int main(int argc, char **argv)
 	/* interleaved, so drift in the machine's load hits all three alike */
 	for (int r = 0; r < runs; r++) {
 		base_t[r] = run_baseline(dir, total);
-		log_t[r] = run_console(dir, total, false);
-		att_t[r] = run_console(dir, total, true);
+		log_t[r] = run_console(dir, total, false, false);
+		att_t[r] = run_console(dir, total, true, false);
+		null_t[r] = run_console(dir, total, false, true);
 	}
 	double mb = (double)total / (1 << 20);
 	double b = mb / median(base_t, (int)runs), l = mb / median(log_t, (int)runs),
-	       a = mb / median(att_t, (int)runs);
+	       a = mb / median(att_t, (int)runs), z = mb / median(null_t, (int)runs);
 	printf("console output, %ld MiB of %d-byte lines, %ld runs, medians:\n", mib, LINE, runs);
 	printf("  baseline (write(2) to a file)   %8.1f MiB/s\n", b);
 	printf("  ring -> log                     %8.1f MiB/s  (%.2fx baseline)\n", l, l / b);
 	printf("  ring -> log + attached client   %8.1f MiB/s  (%.2fx baseline)\n", a, a / b);
+	printf("  ring -> /dev/null (ring alone)  %8.1f MiB/s  (%.2fx baseline)\n", z, z / b);
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
