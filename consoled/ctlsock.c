@@ -34,6 +34,7 @@
 #define TAIL_MAX_BYTES  (4 << 20)    /* tail reads at most the log's last 4 MiB */
 #define MAX_ARGS        4
 #define CLOSE_TIMEOUT_S 10 /* a closing client that does not read is dropped */
+#define REQ_TIMEOUT_S   30 /* and one that never finishes its request line */
 
 enum cl_state { CL_REQUEST, CL_ATTACHED, CL_CLOSING };
 
@@ -158,6 +159,7 @@ static void req_attach(struct cons_client *c, struct req *r)
 	if (d->client)
 		return reply_error(c, "console of %u already in use", d->domid);
 	reply_ok(c);
+	bufferevent_set_timeouts(c->bev, NULL, NULL); /* a console may sit idle */
 	c->st = CL_ATTACHED;
 	c->dom = d;
 	d->client = c;
@@ -433,6 +435,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	c->cd = cd;
 	c->st = CL_REQUEST;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ REQ_TIMEOUT_S, 0 }, NULL);
 	bufferevent_enable(c->bev, EV_READ);
 	c->next = cd->clients;
 	cd->clients = c;
