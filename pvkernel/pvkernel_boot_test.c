@@ -305,6 +305,23 @@ static void test_guest_cannot_see_host_files(void **state)
 	free(log);
 }
 
+/* Orphans are reparented to PID 1, which reaps them: no zombie stays. */
+static void test_orphans_are_reaped(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "--",
+		                "sh -c 'sleep 0.2 & sleep 0.2 &'; sleep 1; "
+		                "echo zombies:$(grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l) "
+		                "ppid1:$(grep -l '^PPid:.1$' /proc/[0-9]*/status | wc -l)",
+		                NULL };
+
+	boot(f, "reaper", BH_DOMID_INVALID, words);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	char *log = th_log(&f->h, "reaper");
+	expect_in(log, "\nzombies:0 ");
+	free(log);
+}
+
 /* The command line as Linux hands it to init: known keys consumed, a=b to
  * the environment, the rest to argv, ip='s hostname applied. */
 static void test_cmdline_reaches_init(void **state)
@@ -352,6 +369,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_shutdown_through_the_core_is_orderly, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stubborn_init_is_killed_after_grace, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_guest_cannot_see_host_files, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_orphans_are_reaped, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_cmdline_reaches_init, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_init_that_cannot_run_is_a_crash, setup, teardown),
 };
