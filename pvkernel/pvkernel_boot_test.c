@@ -129,6 +129,31 @@ static void test_console_ring_carries_boot_and_command(void **state)
 	free(log);
 }
 
+/* A backend that binds late still gets what was written before (the ring
+ * and the FIFO held it); with `quiet` the kernel's messages stay in the
+ * log and off the console. */
+static void test_late_backend_gets_early_output_and_quiet_holds(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "quiet", "--", "echo early-bird; sleep 2; echo late-owl", NULL };
+	struct bh_hc_create_resp r = boot(f, "late", CONSOLE, words);
+
+	char *log = th_wait_log(&f->h, "late", "Run /init as init process", 10000);
+	assert_non_null(log);
+	free(log);
+	usleep(500 * 1000);
+	start_consback(f, r.console_port, NULL);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	log = th_wait_log(&f->h, "consback", "late-owl", 5000);
+	expect_in(log, "early-bird");
+	/* only the final line, as Linux's KERN_EMERG "reboot: Power down" */
+	char *k = strstr(log, "bulkhead-pvkernel:");
+	assert_non_null(k);
+	assert_int_equal(strncmp(k, "bulkhead-pvkernel: reboot: Power down", 37), 0);
+	assert_null(strstr(k + 1, "bulkhead-pvkernel:"));
+	free(log);
+}
+
 /* Input typed into the ring reaches the guest's shell through the pty. */
 static void test_console_input_reaches_the_guest(void **state)
 {
@@ -357,6 +382,8 @@ static void test_init_that_cannot_run_is_a_crash(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_console_ring_carries_boot_and_command, setup,
+	                                teardown),
+	cmocka_unit_test_setup_teardown(test_late_backend_gets_early_output_and_quiet_holds, setup,
 	                                teardown),
 	cmocka_unit_test_setup_teardown(test_console_input_reaches_the_guest, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_no_console_backend_does_not_hang, setup, teardown),
