@@ -189,6 +189,17 @@ static char *read_text(const char *path)
 
 /* ---- verbs ---- */
 
+/* Does ARG (a name or a domid) name domain object D? */
+static bool names_dom(const char *arg, yajl_val d)
+{
+	const char *name = jr_str(d, "name");
+	long id;
+
+	if (name && strcmp(arg, name) == 0)
+		return true;
+	return bh_parse_int(arg, 10, 0, 0xffff, &id) == 0 && id == jr_int(d, "domid", -1);
+}
+
 static int lookup_domid(const char *dom, long *domid)
 {
 	yajl_val r = request("getinfo", "domain", dom, NULL);
@@ -402,12 +413,9 @@ static int v_list(int argc, char **argv)
 		yajl_gen_config(g, yajl_gen_beautify, 1);
 		yajl_gen_array_open(g);
 		for (size_t i = 0; doms && i < doms->u.array.len; i++) {
-			const char *name = jr_str(doms->u.array.values[i], "name");
 			bool want = optind >= argc;
 			for (int k = optind; k < argc; k++)
-				if (name && (strcmp(argv[k], name) == 0 ||
-				             atol(argv[k]) == jr_int(doms->u.array.values[i], "domid", -1)))
-					want = true;
+				want |= names_dom(argv[k], doms->u.array.values[i]);
 			if (want)
 				jw_tree(g, doms->u.array.values[i]);
 		}
@@ -424,8 +432,7 @@ static int v_list(int argc, char **argv)
 		const char *name = jr_str(d, "name");
 		bool want = optind >= argc;
 		for (int k = optind; k < argc; k++)
-			if (name && (strcmp(argv[k], name) == 0 || atol(argv[k]) == jr_int(d, "domid", -1)))
-				want = true;
+			want |= names_dom(argv[k], d);
 		if (!want)
 			continue;
 		printf("%-40s %5lld %5lld %5lld     %-6s %9.1f\n", name, jr_int(d, "domid", -1),
@@ -523,8 +530,7 @@ static int v_uptime(int argc, char **argv)
 		long long up = jr_int(d, "uptime_s", 0);
 		bool want = argc <= 1;
 		for (int k = 1; k < argc; k++)
-			if (strcmp(argv[k], jr_str(d, "name")) == 0 || atol(argv[k]) == jr_int(d, "domid", -1))
-				want = true;
+			want |= names_dom(argv[k], d);
 		if (want)
 			printf("%-40s %5lld %s%lld:%02lld:%02lld\n", jr_str(d, "name"),
 			       jr_int(d, "domid", -1), up >= 86400 ? "" : "",
@@ -753,7 +759,7 @@ static int v_sched_credit(int argc, char **argv)
 		printf("%-32s %5s %6s %4s\n", "Name", "ID", "Weight", "Cap");
 	for (size_t i = 0; doms && i < doms->u.array.len; i++) {
 		yajl_val d = doms->u.array.values[i];
-		if (dom && strcmp(dom, jr_str(d, "name")) != 0 && atol(dom) != jr_int(d, "domid", -1))
+		if (dom && !names_dom(dom, d))
 			continue;
 		printf("%-32s %5lld %6lld %4lld\n", jr_str(d, "name"), jr_int(d, "domid", -1),
 		       jr_int(d, "weight", 0), jr_int(d, "cap", 0));

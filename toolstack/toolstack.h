@@ -41,6 +41,8 @@ struct bhtool_dom {
 	uint64_t created_ns;
 	bool dying;     /* destroy asked: do not apply actions */
 	bool preserved; /* on_*=preserve: left dead until destroyed */
+	uint64_t restarts_ns[16]; /* when the last restarts happened (ring) */
+	unsigned nrestarts;
 	struct bhtool_dom *next;
 };
 
