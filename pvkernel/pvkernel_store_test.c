@@ -144,6 +144,12 @@ static void test_control_shutdown_reboots(void **state)
 	assert_non_null(v);
 	assert_string_equal(v, "1");
 	free(v);
+	/* idle while waiting on the store: no busy loop on its descriptor */
+	struct bh_dominfo a, b;
+	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &a), 0);
+	sleep_ms(1000);
+	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &b), 0);
+	assert_true(b.cpu_time_ns - a.cpu_time_ns < 300000000ull);
 	node(f, "/local/domain/40/control/shutdown", "reboot");
 	/* taken: the guest clears the request (before it goes, and the store
 	 * releases it) */
