@@ -38,7 +38,7 @@ struct pvk {
 	struct pvk_conspump cons;
 	bool cons_up;
 	struct event *ev_pty_rd, *ev_pty_wr, *ev_evtchn, *ev_sig, *ev_tick;
-	bool pty_rd_on, pty_wr_on;
+	bool pty_rd_on, pty_wr_on, tick_on;
 	/* processes */
 	int sigfd;
 	pid_t init_pid;

@@ -308,6 +308,8 @@ int main(int argc, char **argv)
 	if (!k.base || apply_cmdline(&k, parsed) < 0 || mount_root(&k) < 0 || signals_up(&k) < 0)
 		shutdown_domain(&k, BH_SHUTDOWN_CRASH);
 	store_up(&k);
+	if (k.want_reason >= 0) /* control/shutdown was waiting for us */
+		shutdown_domain(&k, k.want_reason);
 	pvk_printk(&k, false, "Run %s as init process", k.cmd.init);
 	k.init_pid = pvk_init_spawn(&k.cmd, k.root.master, k.cmd.init_given);
 	if (k.init_pid < 0) {
