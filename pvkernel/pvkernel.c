@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "ioctl/bhctl.h"
 #include "ioctl/xendev.h"
+#include "pvkernel/netlo.h"
 #include "pvkernel/pvk.h"
 
 #define ROOT_MNT       "/run"
@@ -154,6 +155,9 @@ static int apply_cmdline(struct pvk *k, int rc)
 	if (k->cmd.root)
 		pvk_printk(k, false, "root=%s ignored: no block frontend yet, booting the ramdisk",
 		           k->cmd.root);
+	int r = pvk_loopback_up();
+	if (r < 0)
+		pvk_printk(k, true, "lo: cannot bring up: %s", bh_strerror(r));
 	const char *hn = k->cmd.ip.hostname;
 	if (hn[0]) {
 		if (sethostname(hn, strlen(hn)) < 0)

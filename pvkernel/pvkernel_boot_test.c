@@ -317,7 +317,8 @@ static void test_guest_cannot_see_host_files(void **state)
 	snprintf(cmd, sizeof(cmd),
 	         "for p in %s %s /usr/bin/cmake /etc/shadow /usr/share/doc; do "
 	         "[ -e $p ] && echo VISIBLE $p; done; echo pid=$$; "
-	         "grep -c . /proc/mounts; echo checked",
+	         "grep -c . /proc/mounts; ip link show lo | grep -q UP && echo lo-is-up; "
+	         "echo checked",
 	         secret, f->h.rundir);
 	const char *words[] = { "--", cmd, NULL };
 
@@ -326,6 +327,7 @@ static void test_guest_cannot_see_host_files(void **state)
 	char *log = th_log(&f->h, "sealed");
 	expect_in(log, "checked");
 	expect_in(log, "pid=2");
+	expect_in(log, "\nlo-is-up"); /* its own network, with loopback up */
 	assert_null(strstr(log, "\nVISIBLE /"));
 	free(log);
 }
