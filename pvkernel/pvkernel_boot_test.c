@@ -46,8 +46,8 @@ static int teardown(void **state)
 
 /* What the toolstack does for a PV guest: create it paused with the PV
  * kernel as its image, assign the ramdisk, unpause. */
-static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t console_domid,
-                                     const char *const *words)
+static struct bh_hc_create_resp boot_with(struct fx *f, const char *name, uint16_t console_domid,
+                                          const char *ramdisk, const char *const *words)
 {
 	const char *argv[64] = { "bulkhead-pvkernel", "--ramdisk-token", "ramdisk", "--" };
 	struct bh_hc_create req = { .flags = BH_CREATE_HOST_IMAGE | BH_CREATE_PAUSED,
@@ -66,11 +66,17 @@ static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t co
 	bh_strlcpy(req.name, name, sizeof(req.name));
 	snprintf(req.image, sizeof(req.image), "%s/bulkhead-pvkernel", f->libexec);
 	assert_int_equal(bhctl_domain_create(&f->h.cl, &req, argv, &r), 0);
-	assert_int_equal(bhctl_device_assign(&f->h.cl, GUEST, "ramdisk",
-	                                     "image:bulkhead-ramdisk.cpio", BH_DEV_RDONLY),
-	                 0);
+	if (ramdisk)
+		assert_int_equal(
+		    bhctl_device_assign(&f->h.cl, GUEST, "ramdisk", ramdisk, BH_DEV_RDONLY), 0);
 	assert_int_equal(bhctl_domain_unpause(&f->h.cl, GUEST), 0);
 	return r;
+}
+
+static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t console_domid,
+                                     const char *const *words)
+{
+	return boot_with(f, name, console_domid, "image:bulkhead-ramdisk.cpio", words);
 }
 
 /* The console backend domain for the guest's console port. */
@@ -382,6 +388,38 @@ static void test_init_that_cannot_run_is_a_crash(void **state)
 	free(log);
 }
 
+/* Without a ramdisk, or with one that is not a cpio archive, the kernel
+ * panics: a crash, with the reason in the log. */
+static void test_missing_ramdisk_is_a_crash(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { NULL };
+
+	boot_with(f, "nordisk", BH_DOMID_INVALID, NULL, words);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_CRASH);
+	char *log = th_log(&f->h, "nordisk");
+	expect_in(log, "Kernel panic: no ramdisk (device \"ramdisk\"");
+	free(log);
+}
+
+static void test_garbage_ramdisk_is_a_crash(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { NULL };
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/garbage.cpio", f->h.devdir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("070701this is not an archive at all\n", fp);
+	fclose(fp);
+	boot_with(f, "garbage", BH_DOMID_INVALID, path, words);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_CRASH);
+	char *log = th_log(&f->h, "garbage");
+	expect_in(log, "Kernel panic: ramdisk: ");
+	free(log);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_console_ring_carries_boot_and_command, setup,
 	                                teardown),
@@ -401,6 +439,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_orphans_are_reaped, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_cmdline_reaches_init, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_init_that_cannot_run_is_a_crash, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_missing_ramdisk_is_a_crash, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_garbage_ramdisk_is_a_crash, setup, teardown),
 };
 
 BH_TEST_MAIN(tests)
