@@ -50,6 +50,12 @@ static void update_events(struct pvk *k)
 	          NULL);
 	set_event(k->ev_pty_wr, &k->pty_wr_on, pvk_conspump_in_pending(&k->cons), NULL);
 	set_event(k->ev_tick, &k->tick_on, waiting, &tick);
+	if (k->cons.corrupt && !k->cons_refused) {
+		k->cons_refused = true;
+		pvk_printk(k, true,
+		           "console: the backend broke the ring's rules: "
+		           "the console is the log from now on");
+	}
 }
 
 static void pump_out(struct pvk *k)

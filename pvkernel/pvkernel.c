@@ -48,7 +48,7 @@ void pvk_printk(struct pvk *k, bool always, const char *fmt, ...)
 		/* no log: nothing to do about it */
 	}
 	/* Without a ring the console is the log, which has the line already. */
-	if (k->cons_up && k->ring && (always || !k->cmd.quiet))
+	if (k->cons_up && k->cons.ring && (always || !k->cmd.quiet))
 		pvk_conspump_kmsg(&k->cons, line, (size_t)n);
 }
 

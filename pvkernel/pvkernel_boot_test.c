@@ -160,6 +160,26 @@ static void test_late_backend_gets_early_output_and_quiet_holds(void **state)
 	free(log);
 }
 
+/* A hostile backend breaks the ring's rules: the guest drops the ring,
+ * says so, and its console carries on in the log; it neither hangs nor
+ * writes past the ring. */
+static void test_corrupt_console_ring_falls_back_to_the_log(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "--",
+		                "sleep 1; head -c 100000 /dev/zero | tr '\\0' y; echo; "
+		                "echo after-the-flood",
+		                NULL };
+	struct bh_hc_create_resp r = boot(f, "victim", CONSOLE, words);
+
+	start_consback(f, r.console_port, "--corrupt");
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	char *log = th_log(&f->h, "victim");
+	expect_in(log, "console: the backend broke the ring's rules");
+	expect_in(log, "after-the-flood");
+	free(log);
+}
+
 /* Input typed into the ring reaches the guest's shell through the pty. */
 static void test_console_input_reaches_the_guest(void **state)
 {
@@ -426,6 +446,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_late_backend_gets_early_output_and_quiet_holds, setup,
 	                                teardown),
 	cmocka_unit_test_setup_teardown(test_console_input_reaches_the_guest, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_corrupt_console_ring_falls_back_to_the_log, setup,
+	                                teardown),
 	cmocka_unit_test_setup_teardown(test_no_console_backend_does_not_hang, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_exit_status_maps_to_crash, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_killed_init_is_a_crash, setup, teardown),
