@@ -52,6 +52,8 @@ static void update_events(struct pvk *k)
 	set_event(k->ev_tick, &k->tick_on, waiting, &tick);
 	if (k->cons.corrupt && !k->cons_refused) {
 		k->cons_refused = true;
+		if (k->ev_evtchn) /* its kicks mean nothing now */
+			event_del(k->ev_evtchn);
 		pvk_printk(k, true,
 		           "console: the backend broke the ring's rules: "
 		           "the console is the log from now on");
