@@ -221,6 +221,21 @@ static void lg_unmap(void *priv, void *cookie, void *addr, uint32_t n)
 
 const struct blkback_gnt_ops bh_lgnt_back_ops = { .map = lg_map, .unmap = lg_unmap };
 
+static int lg_alloc(void *priv, uint16_t domid, uint32_t n, bool writable, uint32_t *refs_out,
+                    void **addr_out, void **cookie_out)
+{
+	*cookie_out = priv;
+	return bh_lgnt_alloc(priv, domid, n, writable, refs_out, addr_out);
+}
+
+static void lg_free(void *priv, void *cookie, const uint32_t *refs, uint32_t n, void *addr)
+{
+	(void)cookie;
+	bh_lgnt_free(priv, refs, n, addr);
+}
+
+const struct blkfront_gnt_ops bh_lgnt_front_ops = { .alloc = lg_alloc, .free = lg_free };
+
 int bh_levt_init(struct bh_levt *e)
 {
 	e->to_back = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "blkback/blkback.h"
+#include "blkfront/blkfront.h"
 
 struct bh_lgnt;
 
@@ -38,7 +39,8 @@ uint64_t bh_lgnt_map_calls(struct bh_lgnt *t);
 /* Make the nth map call from now (1 = the next) fail; 0 turns it off. */
 void bh_lgnt_fail_map_after(struct bh_lgnt *t, uint32_t nth);
 
-extern const struct blkback_gnt_ops bh_lgnt_back_ops; /* priv: struct bh_lgnt */
+extern const struct blkback_gnt_ops bh_lgnt_back_ops;   /* priv: struct bh_lgnt */
+extern const struct blkfront_gnt_ops bh_lgnt_front_ops; /* priv: struct bh_lgnt */
 
 /* An in-process event channel: two eventfds, one per direction. */
 struct bh_levt {
