@@ -40,6 +40,7 @@ struct bb_tmap {
 struct bb_pgrant {
 	uint32_t ref;
 	bool used;
+	bool writable;
 	void *cookie;
 	void *addr;
 };
@@ -108,8 +109,7 @@ void bb_ring_fail(struct blkback *bb, struct bb_ring *r, int err, const char *wh
 /* grants.c */
 int bb_map_segments(struct blkback *bb, struct bb_req *q, bool writable);
 void bb_unmap_request(struct blkback *bb, struct bb_req *q);
-int bb_map_indirect(struct blkback *bb, struct bb_ring *r, const uint32_t *refs, uint32_t n,
-                    void **addr, void **cookie);
+int bb_fetch_indirect(struct blkback *bb, struct bb_req *q, const uint32_t *refs, uint32_t npages);
 void bb_persistent_release(struct blkback *bb, struct bb_ring *r);
 
 /* io.c */

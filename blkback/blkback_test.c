@@ -379,6 +379,29 @@ static void test_indirect_write_read(void **state)
 	fx_free(f);
 }
 
+/* With persistent grants the indirect page and the data pages are mapped
+ * once, the indirect page read-only. */
+static void test_indirect_persistent(void **state)
+{
+	struct fx *f = fx_std(true);
+
+	(void)state;
+	push_indirect(f, &f->r[0], BLKIF_OP_WRITE, 1, 0, 0, 10, 40);
+	assert_int_equal(next_rsp(f, &f->r[0]).status, BLKIF_RSP_OKAY);
+	uint64_t calls = bh_lgnt_map_calls(f->g);
+	for (int i = 0; i < 5; i++) {
+		push_indirect(f, &f->r[0], i % 2 ? BLKIF_OP_WRITE : BLKIF_OP_READ, 2 + i, 0, 0, 10,
+		              40);
+		assert_int_equal(next_rsp(f, &f->r[0]).status, BLKIF_RSP_OKAY);
+	}
+	assert_int_equal(bh_lgnt_map_calls(f->g), calls);
+	assert_int_equal(bh_lgnt_live_maps(f->g), 1 + 1 + 40);
+	/* the indirect page is mapped read-only: reading into it is refused */
+	assert_int_equal(bh_lgnt_set_writable(f->g, f->dref[0], false), 0);
+	assert_int_equal(rw(f, &f->r[0], BLKIF_OP_READ, 9, 0, 0, 0, 7), BLKIF_RSP_ERROR);
+	fx_free(f);
+}
+
 static int16_t simple(struct fx *f, struct tring *t, uint8_t op, uint64_t id)
 {
 	struct blkif_request q = { .operation = op, .id = id };
@@ -779,6 +802,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_two_rings_two_vbds),
 	cmocka_unit_test(test_persistent_grants_are_mapped_once),
 	cmocka_unit_test(test_indirect_write_read),
+	cmocka_unit_test(test_indirect_persistent),
 	cmocka_unit_test(test_flush_and_barrier),
 	cmocka_unit_test(test_failed_flush_is_sticky),
 	cmocka_unit_test(test_discard_punches_a_hole),

@@ -107,18 +107,20 @@ static void undo_persistent(struct blkback *bb, struct bb_ring *r, const uint32_
 }
 
 /* Map one grant persistently; NULL-address tombstones are re-mapped. */
-static int map_persistent(struct blkback *bb, struct bb_ring *r, uint32_t ref, void **page)
+static int map_persistent(struct blkback *bb, struct bb_ring *r, uint32_t ref, bool writable,
+                          void **page)
 {
 	struct bb_pgrant *g = pg_find(r, ref);
 	int rc;
 
 	if (!g)
 		g = pg_insert(r, ref);
-	rc = bb->cfg.gnt->map(bb->cfg.gnt_priv, r->domid, &ref, 1, true, &g->addr, &g->cookie);
+	rc = bb->cfg.gnt->map(bb->cfg.gnt_priv, r->domid, &ref, 1, writable, &g->addr, &g->cookie);
 	if (rc < 0) {
 		g->addr = NULL;
 		return rc;
 	}
+	g->writable = writable;
 	bb->vbd[r->vbd].st.persistent_maps++;
 	*page = g->addr;
 	return 0;
@@ -135,12 +137,13 @@ int bb_map_segments(struct blkback *bb, struct bb_req *q, bool writable)
 	q->ntmap = 0;
 	for (uint32_t i = 0; i < q->nseg; i++) {
 		struct bb_pgrant *g = r->persistent ? pg_find(r, q->seg[i].gref) : NULL;
-		if (g && g->addr) {
+		if (g && g->addr && (g->writable || !writable)) {
 			q->page[i] = g->addr;
 			continue;
 		}
-		if (r->persistent && (g || r->pg_count < bb->cfg.max_persistent)) {
-			if ((rc = map_persistent(bb, r, q->seg[i].gref, &q->page[i])) < 0)
+		if (r->persistent &&
+		    ((g && !g->addr) || (!g && r->pg_count < bb->cfg.max_persistent))) {
+			if ((rc = map_persistent(bb, r, q->seg[i].gref, true, &q->page[i])) < 0)
 				goto fail;
 			added[nadded++] = q->seg[i].gref;
 			continue;
@@ -166,8 +169,33 @@ void bb_unmap_request(struct blkback *bb, struct bb_req *q)
 	q->ntmap = 0;
 }
 
-int bb_map_indirect(struct blkback *bb, struct bb_ring *r, const uint32_t *refs, uint32_t n,
-                    void **addr, void **cookie)
+/* Copy the segments of an indirect request out of its pages, once. With
+ * persistent grants the indirect pages are kept mapped (read-only: the
+ * backend never writes them); otherwise mapped for the copy only. */
+int bb_fetch_indirect(struct blkback *bb, struct bb_req *q, const uint32_t *refs, uint32_t npages)
 {
-	return bb->cfg.gnt->map(bb->cfg.gnt_priv, r->domid, refs, n, false, addr, cookie);
+	struct bb_ring *r = q->ring;
+	const uint32_t per = BLKIF_SEGS_PER_INDIRECT_FRAME;
+	void *addr, *cookie;
+	int rc;
+
+	for (uint32_t p = 0; r->persistent && p < npages; p++) {
+		struct bb_pgrant *g = pg_find(r, refs[p]);
+		uint32_t n = BH_MIN(q->nseg - p * per, per);
+		if (!(g && g->addr) && !(r->pg_count < bb->cfg.max_persistent || (g && !g->addr)))
+			goto transient;
+		if (!(g && g->addr) && (rc = map_persistent(bb, r, refs[p], false, &addr)) < 0)
+			return rc;
+		g = pg_find(r, refs[p]);
+		memcpy(q->seg + p * per, g->addr, n * sizeof(*q->seg));
+	}
+	if (r->persistent)
+		return 0;
+transient:
+	if ((rc = bb->cfg.gnt->map(bb->cfg.gnt_priv, r->domid, refs, npages, false, &addr,
+	                           &cookie)) < 0)
+		return rc;
+	memcpy(q->seg, addr, q->nseg * sizeof(*q->seg));
+	bb->cfg.gnt->unmap(bb->cfg.gnt_priv, cookie, addr, npages);
+	return 0;
 }

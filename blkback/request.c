@@ -119,20 +119,13 @@ static void start_rw(struct blkback *bb, struct bb_req *q)
 		bb_respond(bb, q, BLKIF_RSP_ERROR);
 }
 
-/* Copy the segments of an indirect request out of its pages, once. */
 static int fetch_indirect(struct blkback *bb, struct bb_req *q,
                           const struct blkif_request_indirect *ir)
 {
 	uint32_t npages =
 	    (q->nseg + BLKIF_SEGS_PER_INDIRECT_FRAME - 1) / BLKIF_SEGS_PER_INDIRECT_FRAME;
-	void *addr, *cookie;
-	int rc;
 
-	if ((rc = bb_map_indirect(bb, q->ring, ir->indirect_grefs, npages, &addr, &cookie)) < 0)
-		return rc;
-	memcpy(q->seg, addr, q->nseg * sizeof(*q->seg));
-	bb->cfg.gnt->unmap(bb->cfg.gnt_priv, cookie, addr, npages);
-	return 0;
+	return bb_fetch_indirect(bb, q, ir->indirect_grefs, npages);
 }
 
 static void start_indirect(struct blkback *bb, struct bb_req *q, const union blkif_sring_entry *e)
