@@ -125,6 +125,10 @@ static int16_t complete_one(struct blkback *bb, struct bb_req *q, int res)
 	case BLKIF_OP_WRITE:
 		if (res < 0 || (uint64_t)res != q->bytes)
 			return BLKIF_RSP_ERROR;
+		/* A write that finishes after a flush failed is not acknowledged
+		 * either: nothing written to this image may now be promised. */
+		if (q->kind == BLKIF_OP_WRITE && v->sticky)
+			return BLKIF_RSP_ERROR;
 		if (q->kind == BLKIF_OP_READ) {
 			v->st.reads++;
 			v->st.read_bytes += q->bytes;
