@@ -95,7 +95,8 @@ struct blkback {
 	bool uring_ok;
 	int epfd, again_fd;
 	uint32_t sq_pending;
-	uint32_t rr; /* the ring to serve first next round */
+	uint32_t uring_inflight, uring_cap; /* SQEs taken and not completed; CQ size */
+	uint32_t rr;                        /* the ring to serve first next round */
 	struct bb_vbd vbd[BB_MAX_VBDS];
 	struct bb_ring *ring[BB_MAX_RINGS];
 	char name[64];
@@ -119,6 +120,11 @@ int bb_submit_rw(struct blkback *bb, struct bb_req *q);
 int bb_submit_flush(struct blkback *bb, struct bb_req *q);
 int bb_submit_discard(struct blkback *bb, struct bb_req *q, uint64_t off, uint64_t len);
 void bb_uring_flush(struct blkback *bb);
+/* Room for another request's SQE without overflowing the completion queue. */
+static inline bool bb_uring_room(const struct blkback *bb)
+{
+	return bb->uring_inflight < bb->uring_cap;
+}
 int bb_reap(struct blkback *bb, bool wait);
 
 void bb_log(const struct blkback *bb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

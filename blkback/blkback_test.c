@@ -66,6 +66,8 @@ static void on_ring_error(void *arg, int ring, int err, const char *why)
 	f->last_err_ring = ring;
 }
 
+static uint32_t queue_depth; /* 0: the default */
+
 static void fx_engine(struct fx *f, uint32_t max_indirect)
 {
 	hooked_ops = hooked;
@@ -73,6 +75,7 @@ static void fx_engine(struct fx *f, uint32_t max_indirect)
 	struct blkback_config c = { .gnt = &hooked_ops,
 		                    .gnt_priv = f->g,
 		                    .max_indirect_segments = max_indirect,
+		                    .queue_depth = queue_depth,
 		                    .ring_error = on_ring_error,
 		                    .arg = f,
 		                    .name = "blkback/test" };
@@ -767,6 +770,34 @@ static void test_flooding_ring_does_not_starve_another(void **state)
 	fx_free(f);
 }
 
+/* A full ring of requests on an engine whose io_uring holds far fewer:
+ * the rest wait for completions, none fails. */
+static void test_small_io_uring_full_ring(void **state)
+{
+	queue_depth = 2;
+	struct fx *f = fx_std(false);
+	struct tring *t = &f->r[0];
+	struct blkback_stats st;
+
+	(void)state;
+	queue_depth = 0;
+	for (uint32_t i = 0; i < t->fr.nr_ents; i++) {
+		struct blkif_request q = { .operation = i % 2 ? BLKIF_OP_READ : BLKIF_OP_WRITE,
+			                   .nr_segments = 1,
+			                   .id = i,
+			                   .sector_number = i * 8 };
+		q.seg[0] =
+		    (struct blkif_request_segment){ .gref = f->dref[i % NDATA], .last_sect = 7 };
+		push(t, &q, sizeof(q));
+	}
+	for (uint32_t i = 0; i < t->fr.nr_ents; i++)
+		assert_int_equal(next_rsp(f, t).status, BLKIF_RSP_OKAY);
+	assert_int_equal(blkback_vbd_stats(f->bb, f->vbd, &st), 0);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.reads + st.writes, t->fr.nr_ents);
+	fx_free(f);
+}
+
 static void test_bad_parameters(void **state)
 {
 	struct fx *f = fx_std(false);
@@ -815,6 +846,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_response_slot_fully_written),
 	cmocka_unit_test(test_request_is_copied_once),
 	cmocka_unit_test(test_flooding_ring_does_not_starve_another),
+	cmocka_unit_test(test_small_io_uring_full_ring),
 	cmocka_unit_test(test_bad_parameters),
 };
 

@@ -40,6 +40,7 @@ int bb_uring_init(struct blkback *bb)
 	if (rc < 0)
 		return rc;
 	bb->uring_ok = true;
+	bb->uring_cap = p.cq_entries;
 	if ((rc = uring_register(bb, IORING_REGISTER_RESTRICTIONS, res, 4)) < 0)
 		return rc;
 	return uring_register(bb, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
@@ -60,8 +61,10 @@ static struct io_uring_sqe *get_sqe(struct blkback *bb)
 		bb_uring_flush(bb);
 		sqe = io_uring_get_sqe(&bb->uring);
 	}
-	if (sqe)
+	if (sqe) {
 		bb->sq_pending++;
+		bb->uring_inflight++;
+	}
 	return sqe;
 }
 
@@ -175,6 +178,7 @@ int bb_reap(struct blkback *bb, bool wait)
 		struct bb_req *q = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		io_uring_cqe_seen(&bb->uring, cqe);
+		bb->uring_inflight--;
 		bb_respond(bb, q, complete_one(bb, q, res));
 		n++;
 	}

@@ -229,7 +229,9 @@ bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget)
 		return false;
 	}
 	n = blkif_back_unconsumed(&r->br, prod);
-	while (n > 0 && budget > 0) {
+	/* Take no more than the completion queue can hold: the rest waits
+	 * for completions, which wake the engine through the io_uring fd. */
+	while (n > 0 && budget > 0 && bb_uring_room(bb)) {
 		union blkif_sring_entry copy;
 		struct bb_req *q = req_get(r);
 		if (!q)
@@ -242,7 +244,7 @@ bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget)
 		budget--;
 	}
 	if (n > 0)
-		return true;
+		return bb_uring_room(bb);
 	return blkif_back_final_check(&r->br);
 }
 
