@@ -181,7 +181,7 @@ static void process_once(struct fx *f)
 /* Wait for the next response on a ring. */
 static struct blkif_response next_rsp(struct fx *f, struct tring *t)
 {
-	struct blkif_response r;
+	struct blkif_response r = { 0 };
 
 	for (int i = 0; i < 500; i++) {
 		if (BH_READ_ONCE(t->fr.sring->hdr.rsp_prod) != t->fr.rsp_cons) {

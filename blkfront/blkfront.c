@@ -450,7 +450,7 @@ static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl 
 {
 	int n = 0;
 
-	while (n < max) {
+	for (;;) {
 		RING_IDX prod = BH_READ_ONCE(q->fr.sring->hdr.rsp_prod);
 		bh_rmb();
 		if (blkif_front_rsp_overflow(&q->fr, prod) ||
@@ -470,7 +470,10 @@ static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl 
 			}
 			n++;
 		}
-		if (n == max || !blkif_front_final_check(&q->fr))
+		/* Out of room with responses left: the caller calls again. All
+		 * taken: re-arm rsp_event (even when out of room, or the next
+		 * response would never be signalled) and look once more. */
+		if (q->fr.rsp_cons != prod || !blkif_front_final_check(&q->fr))
 			break;
 	}
 	return n;

@@ -96,7 +96,8 @@ uint32_t blkfront_max_io_bytes(const struct blkfront *bf);
  * device is broken; -EINVAL/-EROFS/-EOPNOTSUPP: a wrong request. */
 int blkfront_submit(struct blkfront *bf, const struct blkfront_io *io);
 /* Take up to max completions; returns how many. Call when the event
- * channel fires (or poll it). */
+ * channel fires (or poll it); if it returns max, call it again before
+ * waiting: more responses may be there. */
 int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max);
 uint32_t blkfront_inflight(const struct blkfront *bf);
 /* Negative errno once broken, else 0. */

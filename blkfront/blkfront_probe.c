@@ -2,12 +2,14 @@
  * blkfront against a backend domain, with the ring handed over on the
  * command line and the log (the store handshake is a separate piece):
  *
- *   blkfront-probe BACK_DOMID SECTORS ORDER
+ *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS]
  *
  * Prints "RING ORDER PORT REF..." for the test to start the backend with,
  * then writes patterns (small, scattered and indirect-sized), flushes,
  * discards, reads everything back and checks it; prints "VERIFIED n ..." or
- * "FAIL what". */
+ * "FAIL what". With "bench" it instead runs the workloads of
+ * bench/blk/workload.h (queue depth 32) RUNS times for SECS seconds each and
+ * prints "BENCH workload run ops_per_second". */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/blk/workload.h"
 #include "blkfront/blkfront.h"
 #include "common/util.h"
 #include "ioctl/xendev.h"
@@ -85,6 +88,73 @@ static int fail(const char *what, int rc)
 	return 1;
 }
 
+/* One timed run of a workload; operations per second. */
+static double bench_run(struct ctx *c, const struct bb_workload *w, uint64_t img, double secs,
+                        char **bufs)
+{
+	uint64_t pos = 0, seed = BB_SEED, ops = 0;
+	uint64_t t0 = bh_now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+	struct iovec iov[32];
+	struct blkfront_cpl cpl[32];
+	int free_slots[32], nfree = 32;
+
+	for (int i = 0; i < 32; i++)
+		free_slots[i] = i;
+	for (;;) {
+		bool stop = bh_now_ns() >= end;
+		while (!stop && nfree > 0) {
+			int s = free_slots[--nfree];
+			iov[s] = (struct iovec){ bufs[s], w->bs };
+			struct blkfront_io io = { .op = w->write ? BLKFRONT_WRITE : BLKFRONT_READ,
+				                  .sector = bb_next_off(w, img, &pos, &seed) / 512,
+				                  .iov = &iov[s],
+				                  .iovcnt = 1,
+				                  .cookie = (void *)(intptr_t)s };
+			if (blkfront_submit(c->bf, &io) < 0) {
+				nfree++;
+				break;
+			}
+		}
+		if (blkfront_inflight(c->bf) == 0)
+			break;
+		struct pollfd p = { .fd = c->ev, .events = POLLIN };
+		uint32_t ports[8];
+		if (poll(&p, 1, 100) == 1) {
+			ssize_t n = xen_read(c->ev, ports, sizeof(ports));
+			if (n > 0)
+				xen_write(c->ev, ports, (size_t)n);
+		}
+		int n = blkfront_reap(c->bf, cpl, 32);
+		for (int i = 0; i < n; i++) {
+			free_slots[nfree++] = (int)(intptr_t)cpl[i].cookie;
+			ops++;
+		}
+		if (blkfront_broken(c->bf))
+			return 0;
+	}
+	return (double)ops / ((double)(bh_now_ns() - t0) / 1e9);
+}
+
+static int bench(struct ctx *c, uint64_t sectors, double secs, int runs)
+{
+	char *bufs[32];
+
+	for (int i = 0; i < 32; i++)
+		if (!(bufs[i] = malloc(128 << 10)))
+			return 1;
+	for (size_t k = 0; k < BB_NLOADS; k++)
+		bench_run(c, &bb_loads[k], sectors * 512, 0.3, bufs); /* warm up */
+	for (size_t k = 0; k < BB_NLOADS; k++)
+		for (int r = 0; r < runs; r++)
+			printf("BENCH %zu %d %.0f\n", k, r,
+			       bench_run(c, &bb_loads[k], sectors * 512, secs, bufs));
+	printf("BENCH-DONE\n");
+	for (int i = 0; i < 32; i++)
+		free(bufs[i]);
+	blkfront_destroy(c->bf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctx c = { .ev = -1 };
@@ -93,9 +163,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 4 || bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
+	if ((argc != 4 && argc != 7) || bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
 	    bh_parse_u64(argv[2], 10, &sectors) < 0 || bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
-		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER\n"), 2;
+		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS "
+		                       "RUNS]\n"),
+		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
 	if (c.ev < 0 || (rc = xen_ioctl(c.ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0)
@@ -109,7 +181,7 @@ int main(int argc, char **argv)
 		                       .max_indirect_segments = 256,
 		                       .flush = true,
 		                       .discard = true,
-		                       .pool_pages = 512,
+		                       .pool_pages = 1024,
 		                       .notify = kick,
 		                       .arg = &c };
 	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)
@@ -120,6 +192,8 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < n; i++)
 		printf(" %u", refs[i]);
 	printf("\n");
+	if (argc == 7)
+		return bench(&c, sectors, atof(argv[5]), atoi(argv[6]));
 
 	/* regions: (sector, bytes) */
 	static const struct {

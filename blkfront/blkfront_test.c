@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "blkback/blkback.h"
@@ -254,6 +255,41 @@ static void test_readonly_refuses_writes(void **state)
 	fx_free(f);
 }
 
+/* Reaping exactly as many completions as asked for still re-arms the
+ * response event: the next response is signalled. */
+static void test_reap_of_exactly_max_rearms_the_event(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, true);
+	struct blkfront_cpl c[4];
+	char buf[512];
+	eventfd_t v;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, i), 0);
+	int got = 0;
+	for (int i = 0; i < 200 && got < 4; i++) {
+		struct pollfd p = { .fd = blkback_fd(f->bb), .events = POLLIN };
+		poll(&p, 1, 10);
+		blkback_process(f->bb);
+		/* reap once all four were answered, asking for exactly four */
+		if (i > 20)
+			got += blkfront_reap(f->bf, c, 4 - got);
+	}
+	assert_int_equal(got, 4);
+	eventfd_read(f->ev[0].to_front, &v); /* clear */
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, 5), 0);
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = { .fd = blkback_fd(f->bb), .events = POLLIN };
+		poll(&p, 1, 10);
+		blkback_process(f->bb);
+	}
+	struct pollfd p = { .fd = f->ev[0].to_front, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 1);
+	drain(f);
+	fx_free(f);
+}
+
 /* A hand-written backend on queue 0's ring. */
 struct evil {
 	struct blkif_back_ring br;
@@ -408,6 +444,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_large_io_two_queues),
 	cmocka_unit_test(test_discard_and_refusals),
 	cmocka_unit_test(test_readonly_refuses_writes),
+	cmocka_unit_test(test_reap_of_exactly_max_rearms_the_event),
 	cmocka_unit_test(test_response_with_unknown_id_breaks_device),
 	cmocka_unit_test(test_duplicate_response_breaks_device),
 	cmocka_unit_test(test_response_with_wrong_op_breaks_device),

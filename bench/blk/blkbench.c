@@ -24,86 +24,15 @@
 #include "blkback/blkback.h"
 #include "blkback/localgnt.h"
 #include "blkfront/blkfront.h"
+#include "bench/blk/workload.h"
 #include "common/util.h"
 
 #define FRONT 1
 #define BACK  2
 
-struct workload {
-	const char *name;
-	bool write, random;
-	uint32_t bs;
-};
-
-static const struct workload loads[] = {
-	{ "seq-read 128k", false, false, 128 << 10 },
-	{ "seq-write 128k", true, false, 128 << 10 },
-	{ "rand-read 4k", false, true, 4096 },
-	{ "rand-write 4k", true, true, 4096 },
-};
-
 static uint64_t img_bytes = 256ull << 20;
 static double run_secs = 1.0;
 static int runs = 5, depth = 32;
-
-static uint64_t rng(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static uint64_t next_off(const struct workload *w, uint64_t *pos, uint64_t *seed)
-{
-	uint64_t blocks = img_bytes / w->bs, b;
-
-	if (w->random)
-		b = rng(seed) % blocks;
-	else
-		b = (*pos)++ % blocks;
-	return b * w->bs;
-}
-
-/* ---- direct io_uring ---------------------------------------------------- */
-
-static double run_direct(int fd, const struct workload *w, char **bufs)
-{
-	struct io_uring ring;
-	struct iovec iov[64];
-	uint64_t pos = 0, seed = 88172645463325252ull, ops = 0;
-	uint64_t end = bh_now_ns() + (uint64_t)(run_secs * 1e9), t0 = bh_now_ns();
-	int inflight = 0;
-
-	io_uring_queue_init((unsigned)depth * 2, &ring, 0);
-	for (;;) {
-		bool stop = bh_now_ns() >= end;
-		while (!stop && inflight < depth) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-			int slot = inflight++;
-			iov[slot] = (struct iovec){ bufs[slot], w->bs };
-			if (w->write)
-				io_uring_prep_writev(sqe, fd, &iov[slot], 1,
-				                     next_off(w, &pos, &seed));
-			else
-				io_uring_prep_readv(sqe, fd, &iov[slot], 1,
-				                    next_off(w, &pos, &seed));
-			io_uring_sqe_set_data(sqe, (void *)(intptr_t)slot);
-		}
-		if (inflight == 0)
-			break;
-		io_uring_submit_and_wait(&ring, 1);
-		struct io_uring_cqe *cqe;
-		/* completions free their slot by moving the last one down */
-		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
-			io_uring_cqe_seen(&ring, cqe);
-			inflight--;
-			ops++;
-		}
-	}
-	io_uring_queue_exit(&ring);
-	return (double)ops / ((double)(bh_now_ns() - t0) / 1e9);
-}
 
 /* ---- blkfront -> blkback ------------------------------------------------ */
 
@@ -186,7 +115,7 @@ static void pv_teardown(struct pv *p)
 	bh_lgnt_destroy(p->g);
 }
 
-static double run_pv(struct pv *p, const struct workload *w, char **bufs)
+static double run_pv(struct pv *p, const struct bb_workload *w, char **bufs)
 {
 	uint64_t pos = 0, seed = 88172645463325252ull, ops = 0;
 	uint64_t end = bh_now_ns() + (uint64_t)(run_secs * 1e9), t0 = bh_now_ns();
@@ -202,7 +131,8 @@ static double run_pv(struct pv *p, const struct workload *w, char **bufs)
 			int s = free_slots[--nfree];
 			iov[s] = (struct iovec){ bufs[s], w->bs };
 			struct blkfront_io io = { .op = w->write ? BLKFRONT_WRITE : BLKFRONT_READ,
-				                  .sector = next_off(w, &pos, &seed) / 512,
+				                  .sector =
+				                      bb_next_off(w, img_bytes, &pos, &seed) / 512,
 				                  .iov = &iov[s],
 				                  .iovcnt = 1,
 				                  .cookie = (void *)(intptr_t)s };
@@ -225,34 +155,6 @@ static double run_pv(struct pv *p, const struct workload *w, char **bufs)
 		}
 	}
 	return (double)ops / ((double)(bh_now_ns() - t0) / 1e9);
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static int prefill(int fd)
-{
-	char *b = malloc(1 << 20);
-
-	for (size_t i = 0; i < 1 << 20; i++)
-		b[i] = (char)(i * 13);
-	for (uint64_t off = 0; off < img_bytes; off += 1 << 20)
-		if (pwrite(fd, b, 1 << 20, (off_t)off) != 1 << 20) {
-			free(b);
-			return -errno;
-		}
-	free(b);
-	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
 int main(int argc, char **argv)
@@ -287,7 +189,7 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "blkbench: bad arguments\n"), 2;
 	char path[] = "/tmp/blkbench-XXXXXX";
 	int fd = mkstemp(path);
-	if (fd < 0 || ftruncate(fd, (off_t)img_bytes) < 0 || prefill(fd) < 0)
+	if (fd < 0 || ftruncate(fd, (off_t)img_bytes) < 0 || bb_prefill(fd, img_bytes) < 0)
 		return perror("image"), 1;
 	if (direct) {
 		close(fd);
@@ -308,15 +210,21 @@ int main(int argc, char **argv)
 	       depth, runs, run_secs);
 	printf("%-16s %14s %14s %14s %14s %7s\n", "workload", "blkif IOPS", "blkif MiB/s",
 	       "io_uring IOPS", "io_uring MiB/s", "ratio");
-	for (size_t k = 0; k < BH_ARRAY_SIZE(loads); k++) {
-		const struct workload *w = &loads[k];
+	/* warm up: the backend maps the persistent grants on first use */
+	double keep = run_secs;
+	run_secs = 0.3;
+	for (size_t k = 0; k < BB_NLOADS; k++)
+		run_pv(&pv, &bb_loads[k], bufs);
+	run_secs = keep;
+	for (size_t k = 0; k < BB_NLOADS; k++) {
+		const struct bb_workload *w = &bb_loads[k];
 		double a[50], b[50];
 		/* interleaved, so drift in the machine hits both alike */
 		for (int r = 0; r < runs; r++) {
 			a[r] = run_pv(&pv, w, bufs);
-			b[r] = run_direct(fd, w, bufs);
+			b[r] = bb_run_direct(fd, w, bufs, depth, run_secs, img_bytes);
 		}
-		double ma = median(a, runs), mb = median(b, runs);
+		double ma = bb_median(a, runs), mb = bb_median(b, runs);
 		printf("%-16s %14.0f %14.1f %14.0f %14.1f %7.2f\n", w->name, ma,
 		       ma * w->bs / (1 << 20), mb, mb * w->bs / (1 << 20), ma / mb);
 	}
