@@ -71,8 +71,14 @@ int main(int argc, char **argv)
 	    bhctl_domain_unpause(&h.cl, BACK) < 0)
 		return fprintf(stderr, "backend domain\n"), 1;
 	int timeout = (int)((BB_NLOADS * (runs * secs + 0.3) + 60) * 1000);
-	if (!(log = th_wait_log(&h, "front", "BENCH-DONE", timeout)))
-		return fprintf(stderr, "the frontend did not finish\n"), 1;
+	if (!(log = th_wait_log(&h, "front", "BENCH-DONE", timeout))) {
+		char *fl = th_log(&h, "front"), *bl = th_log(&h, "back");
+		fprintf(stderr, "the frontend did not finish\nfront:\n%s\nback:\n%s\n", fl, bl);
+		free(fl);
+		free(bl);
+		th_host_stop(&h);
+		return 1;
+	}
 
 	double pv[BB_NLOADS][20] = { { 0 } }, direct[20];
 	for (char *p = log; (p = strstr(p, "BENCH ")); p++) {
