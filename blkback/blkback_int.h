@@ -68,6 +68,8 @@ struct bb_ring {
 	int vbd;
 	uint16_t domid;
 	bool persistent;
+	bool x86_32;     /* the frontend speaks the x86_32 ABI: translate */
+	uint32_t stride; /* slot bytes: 112 native, 108 x86_32 */
 	struct blkif_back_ring br;
 	void *area;
 	void *area_cookie;

@@ -110,6 +110,8 @@ static int add_vbd(struct fx *f, int fd, uint32_t ss, bool ro, uint64_t sectors,
 	return blkback_add_vbd(f->bb, &p);
 }
 
+static const char *protocol = "x86_64-abi";
+
 static void ring_attach(struct fx *f, struct tring *t, int vbd, unsigned order, bool persistent)
 {
 	uint32_t n = 1u << order;
@@ -121,7 +123,7 @@ static void ring_attach(struct fx *f, struct tring *t, int vbd, unsigned order, 
 		                         .domid = FRONT,
 		                         .refs = t->refs,
 		                         .ring_page_order = order,
-		                         .protocol = "x86_64-abi",
+		                         .protocol = protocol,
 		                         .persistent = persistent,
 		                         .evt_fd = t->ev.to_back,
 		                         .evt_ack = bh_levt_back_ack,
@@ -798,6 +800,67 @@ static void test_small_io_uring_full_ring(void **state)
 	fx_free(f);
 }
 
+/* A frontend speaking the x86_32 ABI: 108-byte slots, 4-aligned 64-bit
+ * fields, 12-byte responses; translated both ways. */
+static void test_x86_32_abi_frontend(void **state)
+{
+	struct fx *f = fx_new();
+	struct tring *t = &f->r[0];
+	char buf[4096];
+
+	(void)state;
+	fx_engine(f, 0);
+	f->vbd = add_vbd(f, f->img, 512, false, 0, 0);
+	protocol = "x86_32-abi";
+	ring_attach(f, t, f->vbd, 0, false);
+	protocol = "x86_64-abi";
+	unsigned char *ring = (unsigned char *)t->fr.sring->ring;
+	memset(page(f, 0), 'w', 4096);
+	/* slots 0..2: a write, a read into page 1, an indirect read into 2..4 */
+	struct blkif_x86_32_request w = { .operation = BLKIF_OP_WRITE,
+		                          .nr_segments = 1,
+		                          .id = 0x1111222233334444ull,
+		                          .sector_number = 40 };
+	w.seg[0] = (struct blkif_request_segment){ .gref = f->dref[0], .last_sect = 7 };
+	struct blkif_x86_32_request r = w;
+	r.operation = BLKIF_OP_READ;
+	r.id = 2;
+	r.seg[0].gref = f->dref[1];
+	struct blkif_request_segment *iseg = (void *)page(f, 5);
+	for (int i = 0; i < 3; i++)
+		iseg[i] = (struct blkif_request_segment){ .gref = f->dref[2 + i], .last_sect = 7 };
+	struct blkif_x86_32_request_indirect ir = { .operation = BLKIF_OP_INDIRECT,
+		                                    .indirect_op = BLKIF_OP_READ,
+		                                    .nr_segments = 3,
+		                                    .id = 3,
+		                                    .sector_number = 32 };
+	ir.indirect_grefs[0] = f->dref[5];
+	memcpy(ring, &w, sizeof(w));
+	memcpy(ring + 108, &r, sizeof(r));
+	memcpy(ring + 216, &ir, sizeof(ir));
+	t->fr.req_prod_pvt = 3;
+	blkif_front_push(&t->fr);
+	bh_levt_front_notify(&t->ev);
+	/* completion order is not promised: wait for all three */
+	for (int i = 0; i < 500 && BH_READ_ONCE(t->fr.sring->hdr.rsp_prod) != 3; i++)
+		process_once(f);
+	assert_int_equal(t->fr.sring->hdr.rsp_prod, 3);
+	uint64_t seen = 0;
+	for (int i = 0; i < 3; i++) {
+		struct blkif_x86_32_response rsp;
+		memcpy(&rsp, ring + i * 108, sizeof(rsp));
+		assert_int_equal(rsp.status, BLKIF_RSP_OKAY);
+		seen += rsp.id;
+		/* the rest of the 108-byte slot is zero */
+		for (int k = 12; k < 108; k++)
+			assert_int_equal(ring[i * 108 + k], 0);
+	}
+	assert_int_equal(seen, 0x1111222233334444ull + 5);
+	assert_int_equal(pread(f->img, buf, 4096, 40 * 512), 4096);
+	assert_int_equal(buf[0], 'w');
+	fx_free(f);
+}
+
 static void test_bad_parameters(void **state)
 {
 	struct fx *f = fx_std(false);
@@ -805,7 +868,7 @@ static void test_bad_parameters(void **state)
 	struct blkback_ring_params p = { .vbd = f->vbd,
 		                         .domid = FRONT,
 		                         .refs = refs,
-		                         .protocol = "x86_32-abi",
+		                         .protocol = "arm-abi",
 		                         .evt_fd = f->r[0].ev.to_back,
 		                         .evt_ack = bh_levt_back_ack,
 		                         .notify = bh_levt_back_notify };
@@ -847,6 +910,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_request_is_copied_once),
 	cmocka_unit_test(test_flooding_ring_does_not_starve_another),
 	cmocka_unit_test(test_small_io_uring_full_ring),
+	cmocka_unit_test(test_x86_32_abi_frontend),
 	cmocka_unit_test(test_bad_parameters),
 };
 

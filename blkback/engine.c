@@ -192,8 +192,9 @@ static int ring_check_params(const struct blkback *bb, const struct blkback_ring
 		return -ENOENT;
 	if (!p->refs || p->ring_page_order > bb->cfg.max_ring_page_order)
 		return -EINVAL;
-	if (p->protocol && strcmp(p->protocol, BLKIF_PROTOCOL_NATIVE) != 0)
-		return -EPROTONOSUPPORT; /* x86_32-abi / arm-abi are not translated */
+	if (p->protocol && strcmp(p->protocol, BLKIF_PROTOCOL_NATIVE) != 0 &&
+	    strcmp(p->protocol, BLKIF_PROTOCOL_X86_32) != 0)
+		return -EPROTONOSUPPORT; /* arm-abi is not taken */
 	if (p->evt_fd < 0 || !p->evt_ack || !p->notify)
 		return -EINVAL;
 	return 0;
@@ -229,6 +230,9 @@ int blkback_attach_ring(struct blkback *bb, const struct blkback_ring_params *p)
 		goto fail;
 	}
 	blkif_back_attach(&r->br, r->area, r->npages, p->start);
+	r->x86_32 = p->protocol && strcmp(p->protocol, BLKIF_PROTOCOL_X86_32) == 0;
+	r->stride = r->x86_32 ? BLKIF_X86_32_SLOT : sizeof(union blkif_sring_entry);
+	r->br.nr_ents = bh_ring_size(r->npages, r->stride);
 	if ((rc = ring_alloc_reqs(bb, r)) < 0 || (rc = ep_add(bb, p->evt_fd, TAG_RING + i)) < 0)
 		goto fail;
 	r->used = true;

@@ -47,6 +47,30 @@ static struct bb_req *req_get(struct bb_ring *r)
 	return q;
 }
 
+/* Slot i of the shared ring, at the stride of the frontend's ABI. */
+static void *slot_at(const struct bb_ring *r, RING_IDX i)
+{
+	return (char *)r->br.sring->ring + (size_t)(i & (r->br.nr_ents - 1)) * r->stride;
+}
+
+static void write_response(struct bb_ring *r, const struct bb_req *q, int16_t status)
+{
+	void *slot = slot_at(r, r->br.rsp_prod_pvt);
+
+	memset(slot, 0, r->stride);
+	if (r->x86_32) {
+		struct blkif_x86_32_response rsp = { .id = q->id,
+			                             .operation = q->op,
+			                             .status = status };
+		memcpy(slot, &rsp, sizeof(rsp));
+	} else {
+		struct blkif_response rsp = { .id = q->id, .operation = q->op, .status = status };
+		memcpy(slot, &rsp, sizeof(rsp));
+	}
+	r->br.rsp_prod_pvt++;
+	r->need_push = true;
+}
+
 void bb_respond(struct blkback *bb, struct bb_req *q, int16_t status)
 {
 	struct bb_ring *r = q->ring;
@@ -54,15 +78,8 @@ void bb_respond(struct blkback *bb, struct bb_req *q, int16_t status)
 	bb_unmap_request(bb, q);
 	if (status != BLKIF_RSP_OKAY)
 		bb->vbd[r->vbd].st.errors++;
-	if (!r->dead) {
-		union blkif_sring_entry *slot =
-		    (union blkif_sring_entry *)blkif_back_rsp_slot(&r->br, r->br.rsp_prod_pvt);
-		struct blkif_response rsp = { .id = q->id, .operation = q->op, .status = status };
-		memset(slot, 0, sizeof(*slot));
-		memcpy(&slot->rsp, &rsp, sizeof(rsp));
-		r->br.rsp_prod_pvt++;
-		r->need_push = true;
-	}
+	if (!r->dead)
+		write_response(r, q, status);
 	q->inflight = false;
 	q->next_free = r->free;
 	r->free = q;
@@ -211,6 +228,51 @@ static void dispatch(struct blkback *bb, struct bb_req *q, const union blkif_sri
 	}
 }
 
+/* Copy request req_cons out of the shared ring, once, into the native
+ * layout (translating from the x86_32 ABI when the frontend speaks it). */
+static void fetch(const struct bb_ring *r, union blkif_sring_entry *out)
+{
+	uint8_t raw[sizeof(union blkif_sring_entry)];
+
+	memcpy(raw, slot_at(r, r->br.req_cons), r->stride);
+	if (!r->x86_32) {
+		memcpy(out, raw, sizeof(*out));
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	if (raw[0] == BLKIF_OP_DISCARD) {
+		struct blkif_x86_32_request_discard d;
+		memcpy(&d, raw, sizeof(d));
+		struct blkif_request_discard n = { .operation = d.operation,
+			                           .flag = d.flag,
+			                           .handle = d.handle,
+			                           .id = d.id,
+			                           .sector_number = d.sector_number,
+			                           .nr_sectors = d.nr_sectors };
+		memcpy(out, &n, sizeof(n));
+	} else if (raw[0] == BLKIF_OP_INDIRECT) {
+		struct blkif_x86_32_request_indirect i;
+		memcpy(&i, raw, sizeof(i));
+		struct blkif_request_indirect n = { .operation = i.operation,
+			                            .indirect_op = i.indirect_op,
+			                            .nr_segments = i.nr_segments,
+			                            .id = i.id,
+			                            .sector_number = i.sector_number,
+			                            .handle = i.handle };
+		memcpy(n.indirect_grefs, i.indirect_grefs, sizeof(n.indirect_grefs));
+		memcpy(out, &n, sizeof(n));
+	} else {
+		struct blkif_x86_32_request q;
+		memcpy(&q, raw, sizeof(q));
+		out->req = (struct blkif_request){ .operation = q.operation,
+			                           .nr_segments = q.nr_segments,
+			                           .handle = q.handle,
+			                           .id = q.id,
+			                           .sector_number = q.sector_number };
+		memcpy(out->req.seg, q.seg, sizeof(q.seg));
+	}
+}
+
 /* Serve up to budget requests; true if the ring has more to do. */
 bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget)
 {
@@ -236,8 +298,7 @@ bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget)
 		struct bb_req *q = req_get(r);
 		if (!q)
 			break; /* cannot happen: unconsumed is clamped to free slots */
-		memcpy(&copy, &r->br.sring->ring[r->br.req_cons & (r->br.nr_ents - 1)],
-		       sizeof(copy));
+		fetch(r, &copy);
 		r->br.req_cons++;
 		dispatch(bb, q, &copy);
 		n--;

@@ -128,6 +128,68 @@ BH_CHECK_OFF(struct blkif_response, status, 10);
 _Static_assert(sizeof(union blkif_sring_entry) == 112, "slot");
 #undef BH_CHECK_OFF
 
+/* The x86_32 ABI ("x86_32-abi"): 64-bit fields are only 4-aligned, so the
+ * request is 108 bytes (id @4, sector @12, seg @20) and the response 12. A
+ * backend translates when the frontend's `protocol` key names it; the ring
+ * header and indices are the same, only the slot stride differs. */
+typedef uint64_t blkif_u64_a4 __attribute__((aligned(4)));
+
+struct blkif_x86_32_request {
+	uint8_t operation;
+	uint8_t nr_segments;
+	blkif_vdev_t handle;
+	blkif_u64_a4 id;
+	blkif_u64_a4 sector_number;
+	struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+struct blkif_x86_32_request_discard {
+	uint8_t operation;
+	uint8_t flag;
+	blkif_vdev_t handle;
+	blkif_u64_a4 id;
+	blkif_u64_a4 sector_number;
+	blkif_u64_a4 nr_sectors;
+};
+
+struct blkif_x86_32_request_indirect {
+	uint8_t operation;
+	uint8_t indirect_op;
+	uint16_t nr_segments;
+	blkif_u64_a4 id;
+	blkif_u64_a4 sector_number;
+	blkif_vdev_t handle;
+	uint16_t pad1;
+	uint32_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+	blkif_u64_a4 pad2;
+};
+
+struct blkif_x86_32_response {
+	blkif_u64_a4 id;
+	uint8_t operation;
+	uint8_t pad;
+	int16_t status;
+};
+
+#define BLKIF_X86_32_SLOT 108u
+
+#define BH_CHECK_OFF(t, f, o) _Static_assert(offsetof(t, f) == (o), #t "." #f)
+_Static_assert(sizeof(struct blkif_x86_32_request) == BLKIF_X86_32_SLOT, "x86_32 request");
+BH_CHECK_OFF(struct blkif_x86_32_request, id, 4);
+BH_CHECK_OFF(struct blkif_x86_32_request, sector_number, 12);
+BH_CHECK_OFF(struct blkif_x86_32_request, seg, 20);
+_Static_assert(sizeof(struct blkif_x86_32_request_discard) == 28, "x86_32 discard");
+BH_CHECK_OFF(struct blkif_x86_32_request_discard, nr_sectors, 20);
+_Static_assert(sizeof(struct blkif_x86_32_request_indirect) == 64, "x86_32 indirect");
+BH_CHECK_OFF(struct blkif_x86_32_request_indirect, id, 4);
+BH_CHECK_OFF(struct blkif_x86_32_request_indirect, sector_number, 12);
+BH_CHECK_OFF(struct blkif_x86_32_request_indirect, handle, 20);
+BH_CHECK_OFF(struct blkif_x86_32_request_indirect, indirect_grefs, 24);
+_Static_assert(sizeof(struct blkif_x86_32_response) == 12, "x86_32 response");
+BH_CHECK_OFF(struct blkif_x86_32_response, operation, 8);
+BH_CHECK_OFF(struct blkif_x86_32_response, status, 10);
+#undef BH_CHECK_OFF
+
 /* Slots of a ring of 2^order pages: 32 for one page. */
 static inline uint32_t blkif_ring_slots(unsigned order)
 {
