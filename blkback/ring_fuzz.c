@@ -1,6 +1,7 @@
 /* Fuzz target: whatever a frontend can put in its shared ring.
  *
- * Input: u32 req_prod, then up to 32 ring slots of 112 bytes. Grants
+ * Input: u32 (req_prod % 64; bit 8: persistent grants; bit 9: the x86_32
+ * ABI, 108-byte slots), then up to 32 ring slots. Grants
  * 8..23 are 16 data pages (8..19 writable, 20..23 read-only), grant 24 an
  * indirect page filled from the input's tail, grant 25 the ring itself (a
  * frontend may name it as a data page too). The engine serves the ring on
@@ -85,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		                         .domid = FRONT,
 		                         .refs = &ring_ref,
 		                         .persistent = prod & 0x100,
+		                         .protocol = prod & 0x200 ? "x86_32-abi" : NULL,
 		                         .evt_fd = ev.to_back,
 		                         .evt_ack = bh_levt_back_ack,
 		                         .notify = bh_levt_back_notify,
