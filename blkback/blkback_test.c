@@ -112,12 +112,16 @@ static int add_vbd(struct fx *f, int fd, uint32_t ss, bool ro, uint64_t sectors,
 
 static const char *protocol = "x86_64-abi";
 
+static uint32_t start_idx; /* blkback_ring_params.start for the next attach */
+
 static void ring_attach(struct fx *f, struct tring *t, int vbd, unsigned order, bool persistent)
 {
 	uint32_t n = 1u << order;
 
-	assert_int_equal(bh_lgnt_alloc(f->g, BACK, n, true, t->refs, &t->area), 0);
-	blkif_front_init(&t->fr, t->area, n);
+	if (!start_idx) {
+		assert_int_equal(bh_lgnt_alloc(f->g, BACK, n, true, t->refs, &t->area), 0);
+		blkif_front_init(&t->fr, t->area, n);
+	}
 	assert_int_equal(bh_levt_init(&t->ev), 0);
 	struct blkback_ring_params p = { .vbd = vbd,
 		                         .domid = FRONT,
@@ -128,7 +132,8 @@ static void ring_attach(struct fx *f, struct tring *t, int vbd, unsigned order, 
 		                         .evt_fd = t->ev.to_back,
 		                         .evt_ack = bh_levt_back_ack,
 		                         .notify = bh_levt_back_notify,
-		                         .evt_arg = &t->ev };
+		                         .evt_arg = &t->ev,
+		                         .start = start_idx };
 	t->id = blkback_attach_ring(f->bb, &p);
 	assert_true(t->id >= 0);
 }
@@ -861,6 +866,50 @@ static void test_x86_32_abi_frontend(void **state)
 	fx_free(f);
 }
 
+/* A restarted backend re-attaches to a ring that already carried traffic,
+ * at the index where its predecessor stopped, and goes on. */
+static void test_reattach_at_index(void **state)
+{
+	struct fx *f = fx_std(true);
+
+	(void)state;
+	for (int i = 0; i < 45; i++) /* past one ring's worth: indices wrap the slots */
+		assert_int_equal(rw(f, &f->r[0], BLKIF_OP_WRITE, i, i * 8, 0, 0, 7), 0);
+	blkback_destroy(f->bb);
+	assert_int_equal(bh_lgnt_live_maps(f->g), 0);
+	fx_engine(f, 0);
+	f->vbd = add_vbd(f, f->img, 512, false, 0, 0);
+	bh_levt_dispose(&f->r[0].ev);
+	start_idx = f->r[0].fr.req_prod_pvt;
+	ring_attach(f, &f->r[0], f->vbd, 0, true);
+	start_idx = 0;
+	memset(page(f, 0), 0, 4096);
+	assert_int_equal(rw(f, &f->r[0], BLKIF_OP_READ, 99, 44 * 8, 0, 0, 7), BLKIF_RSP_OKAY);
+	assert_int_equal(rw(f, &f->r[0], BLKIF_OP_WRITE, 100, 0, 1, 0, 7), BLKIF_RSP_OKAY);
+	assert_int_equal(f->r[0].fr.sring->hdr.rsp_prod, 47);
+	fx_free(f);
+}
+
+/* Event storms (kicks with nothing on the ring) from one ring while the
+ * other ring's requests are still served promptly. */
+static void test_event_storm_does_not_starve_another(void **state)
+{
+	struct fx *f = fx_std(false);
+
+	(void)state;
+	ring_attach(f, &f->r[1], f->vbd, 0, false);
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 1000; i++)
+			bh_levt_front_notify(&f->r[0].ev);
+		uint64_t t0 = bh_now_ns();
+		assert_int_equal(rw(f, &f->r[1], BLKIF_OP_READ, k, k * 8, 0, 0, 7), 0);
+		assert_true(bh_now_ns() - t0 < 2000000000ull);
+	}
+	assert_int_equal(f->r[0].fr.sring->hdr.rsp_prod, 0);
+	assert_int_equal(blkback_ring_status(f->bb, f->r[0].id), 0);
+	fx_free(f);
+}
+
 static void test_bad_parameters(void **state)
 {
 	struct fx *f = fx_std(false);
@@ -911,6 +960,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_flooding_ring_does_not_starve_another),
 	cmocka_unit_test(test_small_io_uring_full_ring),
 	cmocka_unit_test(test_x86_32_abi_frontend),
+	cmocka_unit_test(test_reattach_at_index),
+	cmocka_unit_test(test_event_storm_does_not_starve_another),
 	cmocka_unit_test(test_bad_parameters),
 };
 
