@@ -152,6 +152,9 @@ static const int driver_allow[] = {
 	SCMP_SYS(epoll_pwait2),
 	SCMP_SYS(poll),
 	SCMP_SYS(ppoll),
+	/* the kernel resumes an interrupted poll/nanosleep through it (io_uring
+	 * task work interrupts waits); it only continues an allowed call */
+	SCMP_SYS(restart_syscall),
 	SCMP_SYS(eventfd2),
 	SCMP_SYS(timerfd_create),
 	SCMP_SYS(timerfd_settime),
