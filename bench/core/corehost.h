@@ -1,0 +1,24 @@
+/* The host side of the core benchmarks: a real bulkhead-core (through the
+ * integration-test harness) and domains running core-benchdom. */
+#ifndef BH_BENCH_COREHOST_H
+#define BH_BENCH_COREHOST_H
+
+#include <stdint.h>
+
+#include "tests/harness.h"
+
+/* Creates a domain running core-benchdom with args (NULL-terminated);
+ * domid may be BH_DOMID_ANY; cpumap 0 = any CPU. Returns 0 or a negative
+ * errno. */
+int ch_create(struct th_host *h, const char *name, uint32_t role, uint16_t domid, uint64_t cpumap,
+              const char *const *args, uint16_t *domid_out);
+/* Waits for a line starting with key in the domain's log and parses the
+ * number after it; a "FAIL" line or a timeout is an error. */
+int ch_wait_value(struct th_host *h, const char *name, const char *key, int timeout_ms,
+                  double *out);
+/* Destroys (and reaps) a domain. */
+int ch_destroy(struct th_host *h, uint16_t domid);
+/* Prints the error and the core's log location, then exits 1. */
+void ch_die(struct th_host *h, const char *what, int rc);
+
+#endif
