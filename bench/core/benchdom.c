@@ -148,7 +148,7 @@ static int grant_once(int gd, uint32_t peer, uint32_t ref)
 	return 0;
 }
 
-/* The kernel's part alone: map, touch and unmap a one-page memfd. */
+/* The kernel's part alone: map, touch and unmap a one-page shmem file. */
 static int memfd_once(int fd)
 {
 	volatile char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -164,7 +164,9 @@ static int cmd_grant_map(int argc, char **argv)
 	uint32_t peer = (uint32_t)arg(argc, argv, 0), ref = (uint32_t)arg(argc, argv, 1);
 	long count = arg(argc, argv, 2), runs = arg(argc, argv, 3);
 	int gd = xen_open("/dev/xen/gntdev", 0);
-	int mfd = memfd_create("bench", MFD_CLOEXEC);
+	/* A driver domain may not memfd_create(2); an unnamed file on the
+	 * tmpfs of /dev/shm is the same kind of kernel object (shmem). */
+	int mfd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
 	if (gd < 0 || mfd < 0 || ftruncate(mfd, 4096) < 0)
 		return fail("open gntdev/memfd");

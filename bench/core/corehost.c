@@ -41,11 +41,33 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A domain that ended will print nothing more: say how it ended. */
+static bool domain_ended(struct th_host *h, const char *name, struct bh_dominfo *out)
+{
+	struct bh_dominfo *all;
+	size_t n;
+	bool ended = false;
+
+	if (bhctl_domain_list(&h->cl, &all, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(all[i].name, name) != 0 || all[i].state != BH_DOMSTATE_SHUTDOWN)
+			continue;
+		*out = all[i];
+		ended = true;
+	}
+	free(all);
+	return ended;
+}
+
 int ch_wait_value(struct th_host *h, const char *name, const char *key, int timeout_ms, double *out)
 {
 	size_t klen = strlen(key);
 
 	for (int t = 0; t <= timeout_ms; t += 5) {
+		/* Looked at before the log, so that a last line is not missed. */
+		struct bh_dominfo info;
+		bool ended = t % 200 == 0 && domain_ended(h, name, &info);
 		char *log = th_log(h, name);
 		char *line = log;
 		while (line && *line) {
@@ -54,7 +76,8 @@ int ch_wait_value(struct th_host *h, const char *name, const char *key, int time
 				free(log);
 				return -EIO;
 			}
-			if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+			if (strncmp(line, key, klen) == 0 &&
+			    (line[klen] == ' ' || line[klen] == '\n' || !line[klen])) {
 				*out = strtod(line + klen + 1, NULL);
 				free(log);
 				return 0;
@@ -63,6 +86,13 @@ int ch_wait_value(struct th_host *h, const char *name, const char *key, int time
 			line = line ? line + 1 : NULL;
 		}
 		free(log);
+		if (ended) {
+			fprintf(stderr, "%s ended (%s%s%s) before it printed %s\n", name,
+			        bhctl_reason_name(info.shutdown_reason),
+			        info.crash_detail ? ": " : "", bhctl_crash_name(info.crash_detail),
+			        key);
+			return -ECHILD;
+		}
 		sleep_ms(5);
 	}
 	return -ETIMEDOUT;
