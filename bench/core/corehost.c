@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -112,4 +115,41 @@ void ch_die(struct th_host *h, const char *what, int rc)
 		th_host_stop(h);
 	}
 	exit(1);
+}
+
+int ch_watch_open(const char *dir)
+{
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (inotify_add_watch(fd, dir, IN_MODIFY) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+int ch_watch_wait(int ifd, const char *name, int timeout_ms)
+{
+	uint64_t end = bh_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t r = read(ifd, buf, sizeof(buf));
+		for (ssize_t off = 0; off < r;) {
+			const struct inotify_event *ev = (const void *)(buf + off);
+			if (ev->len && strcmp(ev->name, name) == 0)
+				return 0;
+			off += (ssize_t)sizeof(*ev) + ev->len;
+		}
+		if (r < 0 && errno != EAGAIN)
+			return -errno;
+		uint64_t now = bh_now_ns();
+		if (now >= end)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = ifd, .events = POLLIN };
+		poll(&p, 1, (int)((end - now) / 1000000) + 1);
+	}
 }

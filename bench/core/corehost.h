@@ -18,6 +18,11 @@ int ch_wait_value(struct th_host *h, const char *name, const char *key, int time
                   double *out);
 /* Destroys (and reaps) a domain. */
 int ch_destroy(struct th_host *h, uint16_t domid);
+/* Notices the first write to a file of a directory (inotify IN_MODIFY):
+ * how the benchmarks see that a program has started without polling. */
+int ch_watch_open(const char *dir);
+/* Waits for a write to dir/name; returns 0, -ETIMEDOUT or -errno. */
+int ch_watch_wait(int ifd, const char *name, int timeout_ms);
 /* Prints the error and the core's log location, then exits 1. */
 void ch_die(struct th_host *h, const char *what, int rc);
 
