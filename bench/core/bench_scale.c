@@ -1,0 +1,86 @@
+/* bench-core-scale: does creating a domain get slower as domains pile up?
+ * One core (--max-domains set above the count) creates N domains (500 by
+ * default) that stay alive, timing each from create to running (its first
+ * write reaching its log, as bench-core-create). One domain's time is
+ * noisy on a shared machine, so each side is the median of a window of 10:
+ * the last 10 created (the 491st-500th) against the first 10; every run
+ * uses a fresh core. Goal: <= 1.2x. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/core/benchstat.h"
+#include "bench/core/corehost.h"
+
+#define PROG   "bench-core-scale"
+#define GOAL   1.2
+#define WINDOW 10
+#define MAXN   4000
+
+static void one_run(int n, double *first, double *last, double *first_call, double *last_call)
+{
+	static double t[MAXN], c[MAXN];
+	char maxdom[16], logs[512];
+	struct th_host h;
+	int rc, wfd;
+
+	snprintf(maxdom, sizeof(maxdom), "%d", n + 10);
+	const char *extra[] = { "--max-domains", maxdom, NULL };
+	if ((rc = th_host_start(&h, extra)) < 0)
+		ch_die(NULL, "start the core", rc);
+	snprintf(logs, sizeof(logs), "%s/logs", h.rundir);
+	if ((wfd = ch_watch_open(logs)) < 0)
+		ch_die(&h, "inotify", wfd);
+	for (int i = 0; i < n; i++) {
+		char name[32], file[48];
+		const char *args[] = { "hello", "stay", NULL };
+		uint16_t domid;
+		snprintf(name, sizeof(name), "d%d", i);
+		snprintf(file, sizeof(file), "%s.log", name);
+		uint64_t t0 = bs_now_ns();
+		if ((rc = ch_create(&h, name, BH_ROLE_GUEST, BH_DOMID_ANY, 0, args, &domid)) < 0)
+			ch_die(&h, "create", rc);
+		uint64_t t1 = bs_now_ns();
+		if ((rc = ch_watch_wait(wfd, file, 30000)) < 0)
+			ch_die(&h, "domain start", rc);
+		t[i] = (double)(bs_now_ns() - t0) / 1e6;
+		c[i] = (double)(t1 - t0) / 1e6;
+	}
+	*first = bs_median(t, WINDOW);
+	*last = bs_median(t + n - WINDOW, WINDOW);
+	*first_call = bs_median(c, WINDOW);
+	*last_call = bs_median(c + n - WINDOW, WINDOW);
+	close(wfd);
+	uint64_t t0 = bs_now_ns();
+	if ((rc = th_host_stop(&h)) != 0)
+		fprintf(stderr, PROG ": the core exited with status %d\n", rc);
+	printf("  run: first %.3g ms, last %.3g ms; the core stopped %d domains in %.2f s\n",
+	       *first, *last, n, (double)(bs_now_ns() - t0) / 1e9);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct bs_opts o;
+	double first[BS_MAX_RUNS], last[BS_MAX_RUNS], fc[BS_MAX_RUNS], lc[BS_MAX_RUNS];
+	char name[96];
+
+	bs_parse(argc, argv, "  -n N: domains per run (default 500, at least 20)\n", &o);
+	if (!o.iters)
+		o.runs = o.runs == 7 ? 3 : o.runs; /* 500 domains a run: 3 runs by default */
+	int n = o.iters ? (int)o.iters : o.quick ? 2 * WINDOW : 500;
+	if (n < 2 * WINDOW || n > MAXN) {
+		fprintf(stderr, PROG ": -n must be %d..%d\n", 2 * WINDOW, MAXN);
+		return 2;
+	}
+	for (int r = 0; r < o.runs; r++)
+		one_run(n, &first[r], &last[r], &fc[r], &lc[r]);
+	snprintf(name, sizeof(name), "create to running, domains %d-%d vs 1-%d", n - WINDOW + 1, n,
+	         WINDOW);
+	bs_report(PROG, name, "ms", last, first, o.runs, GOAL);
+	printf("  the create hypercall alone: median %.3g ms for the first, %.3g ms for the last\n",
+	       bs_median(fc, o.runs), bs_median(lc, o.runs));
+	return 0;
+}
