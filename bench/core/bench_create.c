@@ -7,15 +7,9 @@
  * the minimal root, capabilities, seccomp and the two-step start.
  * Goal: <= 2x. */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/sched.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/core/benchstat.h"
@@ -47,35 +41,6 @@ static double domain_once(struct th_host *h, int wfd, int i, double *call_ms)
 	return (double)(t2 - t0) / 1e6;
 }
 
-static double bare_once(const char *dir, int wfd, int i)
-{
-	char path[512], file[48];
-	struct clone_args ca = { .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS |
-		                          CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS,
-		                 .exit_signal = SIGCHLD };
-	const char *prog = th_prog("core-benchdom");
-	int fd, status;
-
-	snprintf(file, sizeof(file), "bare%d.out", i);
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		return -1;
-	uint64_t t0 = bs_now_ns();
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid == 0) {
-		dup2(fd, 1);
-		execl(prog, prog, "hello", (char *)NULL);
-		_exit(127);
-	}
-	close(fd);
-	if (pid < 0 || ch_watch_wait(wfd, file, 20000) < 0)
-		return -1;
-	uint64_t t1 = bs_now_ns();
-	waitpid(pid, &status, 0);
-	unlink(path);
-	return (double)(t1 - t0) / 1e6;
-}
-
 int main(int argc, char **argv)
 {
 	struct bs_opts o;
@@ -96,7 +61,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < o.runs; r++) {
 		double d[64], b[64], c[64];
 		for (int i = 0; i < per_run && i < 64; i++) {
-			b[i] = bare_once(tmp, wbare, r * per_run + i);
+			b[i] = ch_bare_start(tmp, wbare, r * per_run + i);
 			d[i] = domain_once(&h, wdom, r * per_run + i, &c[i]);
 			if (b[i] < 0)
 				ch_die(&h, "bare clone+exec", -EIO);

@@ -5,6 +5,12 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -152,4 +158,33 @@ int ch_watch_wait(int ifd, const char *name, int timeout_ms)
 		struct pollfd p = { .fd = ifd, .events = POLLIN };
 		poll(&p, 1, (int)((end - now) / 1000000) + 1);
 	}
+}
+
+double ch_bare_start(const char *dir, int wfd, int i)
+{
+	char path[512], file[48];
+	struct clone_args ca = { .flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS |
+		                          CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS,
+		                 .exit_signal = SIGCHLD };
+	const char *prog = th_prog("core-benchdom");
+	int fd, status;
+
+	snprintf(file, sizeof(file), "bare%d.out", i);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	uint64_t t0 = bh_now_ns();
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid == 0) {
+		dup2(fd, 1);
+		execl(prog, prog, "hello", (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	if (pid < 0 || ch_watch_wait(wfd, file, 20000) < 0)
+		return -1;
+	uint64_t t1 = bh_now_ns();
+	waitpid(pid, &status, 0);
+	unlink(path);
+	return (double)(t1 - t0) / 1e6;
 }

@@ -23,6 +23,11 @@ int ch_destroy(struct th_host *h, uint16_t domid);
 int ch_watch_open(const char *dir);
 /* Waits for a write to dir/name; returns 0, -ETIMEDOUT or -errno. */
 int ch_watch_wait(int ifd, const char *name, int timeout_ms);
+/* The baseline start: core-benchdom hello in the same namespaces as a
+ * domain (user, pid, mount, net, ipc, uts) by a bare clone3 + exec, its
+ * stdout on dir/bare<i>.out, watched through ifd (ch_watch_open(dir)).
+ * Returns milliseconds until its first write, or -1. */
+double ch_bare_start(const char *dir, int ifd, int i);
 /* Prints the error and the core's log location, then exits 1. */
 void ch_die(struct th_host *h, const char *what, int rc);
 
