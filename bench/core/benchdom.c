@@ -7,8 +7,10 @@
  *     up                  (hello) the program is running
  * Subcommands:
  *     hello [stay]                  print "up", then exit (or pause)
- *     evtchn-serve PEER COUNT       bind an unbound port, echo COUNT events
- *     evtchn-ping PEER PORT COUNT   bind to PEER's port, time COUNT round trips
+ *     evtchn-serve PEER             bind an unbound port, echo events forever
+ *     evtchn-ping PEER PORT COUNT RUNS FIFO
+ *                                   bind to PEER's port; RUNS times: wait for
+ *                                   a byte on FIFO, time COUNT round trips
  *     grant-serve PEER              grant one page to PEER, then wait
  *     grant-map PEER REF COUNT RUNS time map+unmap of PEER's grant vs a memfd */
 #include <errno.h>
@@ -22,7 +24,7 @@
 
 #include "ioctl/xendev.h"
 
-#define WARMUP 1000
+#define WARMUP 500
 
 static uint64_t now_ns(void)
 {
@@ -73,7 +75,6 @@ static int cmd_evtchn_serve(int argc, char **argv)
 {
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain =
 		                                         (uint32_t)arg(argc, argv, 0) };
-	long count = arg(argc, argv, 1) + WARMUP;
 	int ev = xen_open("/dev/xen/evtchn", 0), port;
 
 	if (ev < 0 || (port = xen_ioctl(ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0)
@@ -81,30 +82,38 @@ static int cmd_evtchn_serve(int argc, char **argv)
 	printf("PORT %d\n", port);
 	fflush(stdout);
 	struct ioctl_evtchn_notify nt = { .port = (unsigned)port };
-	for (long i = 0; i < count; i++)
+	for (;;)
 		if (take(ev, (uint32_t)port) < 0 || xen_ioctl(ev, IOCTL_EVTCHN_NOTIFY, &nt) < 0)
 			return fail("echo");
-	return 0;
 }
 
+/* Runs on the host's signal (a byte on a FIFO in the control domain's
+ * /run/bulkhead), so that the host can run its baseline in between. */
 static int cmd_evtchn_ping(int argc, char **argv)
 {
 	struct ioctl_evtchn_bind_interdomain bi = { .remote_domain = (uint32_t)arg(argc, argv, 0),
 		                                    .remote_port = (uint32_t)arg(argc, argv, 1) };
-	long count = arg(argc, argv, 2);
+	long count = arg(argc, argv, 2), runs = arg(argc, argv, 3);
 	int ev = xen_open("/dev/xen/evtchn", 0), port;
-	uint64_t t0 = 0;
+	int go = argc > 4 ? open(argv[4], O_RDONLY | O_CLOEXEC) : -1;
+	char b;
 
+	if (go < 0)
+		return fail("open fifo");
 	if (ev < 0 || (port = xen_ioctl(ev, IOCTL_EVTCHN_BIND_INTERDOMAIN, &bi)) < 0)
 		return fail("bind interdomain");
 	struct ioctl_evtchn_notify nt = { .port = (unsigned)port };
-	for (long i = 0; i < count + WARMUP; i++) {
-		if (i == WARMUP)
-			t0 = now_ns();
-		if (xen_ioctl(ev, IOCTL_EVTCHN_NOTIFY, &nt) < 0 || take(ev, (uint32_t)port) < 0)
-			return fail("ping");
+	for (long r = 0; r < runs && read(go, &b, 1) == 1; r++) {
+		uint64_t t0 = 0;
+		for (long i = 0; i < count + WARMUP; i++) {
+			if (i == WARMUP)
+				t0 = now_ns();
+			if (xen_ioctl(ev, IOCTL_EVTCHN_NOTIFY, &nt) < 0 ||
+			    take(ev, (uint32_t)port) < 0)
+				return fail("ping");
+		}
+		printf("RTT_NS %.1f\n", (double)(now_ns() - t0) / (double)count);
 	}
-	printf("RTT_NS %.1f\n", (double)(now_ns() - t0) / (double)count);
 	return 0;
 }
 

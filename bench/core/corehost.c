@@ -69,32 +69,39 @@ static bool domain_ended(struct th_host *h, const char *name, struct bh_dominfo 
 	return ended;
 }
 
-int ch_wait_value(struct th_host *h, const char *name, const char *key, int timeout_ms, double *out)
+/* Scans a log for the first `want` lines starting with key; returns how
+ * many it found, or -EIO on a FAIL line. */
+static int scan_log(const char *name, char *log, const char *key, double *out, int want)
 {
 	size_t klen = strlen(key);
+	int n = 0;
 
-	for (int t = 0; t <= timeout_ms; t += 5) {
+	for (char *line = log; line && *line && n < want;) {
+		if (strncmp(line, "FAIL", 4) == 0) {
+			fprintf(stderr, "%s: %.200s\n", name, line);
+			return -EIO;
+		}
+		if (strncmp(line, key, klen) == 0 &&
+		    (line[klen] == ' ' || line[klen] == '\n' || !line[klen]))
+			out[n++] = strtod(line + klen + (line[klen] ? 1 : 0), NULL);
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return n;
+}
+
+int ch_wait_values(struct th_host *h, const char *name, const char *key, int want, int timeout_ms,
+                   double *out)
+{
+	for (int t = 0; t <= timeout_ms; t += 2) {
 		/* Looked at before the log, so that a last line is not missed. */
 		struct bh_dominfo info;
 		bool ended = t % 200 == 0 && domain_ended(h, name, &info);
 		char *log = th_log(h, name);
-		char *line = log;
-		while (line && *line) {
-			if (strncmp(line, "FAIL", 4) == 0) {
-				fprintf(stderr, "%s: %.200s\n", name, line);
-				free(log);
-				return -EIO;
-			}
-			if (strncmp(line, key, klen) == 0 &&
-			    (line[klen] == ' ' || line[klen] == '\n' || !line[klen])) {
-				*out = strtod(line + klen + 1, NULL);
-				free(log);
-				return 0;
-			}
-			line = strchr(line, '\n');
-			line = line ? line + 1 : NULL;
-		}
+		int n = scan_log(name, log, key, out, want);
 		free(log);
+		if (n < 0 || n == want)
+			return n < 0 ? n : 0;
 		if (ended) {
 			fprintf(stderr, "%s ended (%s%s%s) before it printed %s\n", name,
 			        bhctl_reason_name(info.shutdown_reason),
@@ -102,9 +109,14 @@ int ch_wait_value(struct th_host *h, const char *name, const char *key, int time
 			        key);
 			return -ECHILD;
 		}
-		sleep_ms(5);
+		sleep_ms(2);
 	}
 	return -ETIMEDOUT;
+}
+
+int ch_wait_value(struct th_host *h, const char *name, const char *key, int timeout_ms, double *out)
+{
+	return ch_wait_values(h, name, key, 1, timeout_ms, out);
 }
 
 int ch_destroy(struct th_host *h, uint16_t domid)

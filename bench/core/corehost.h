@@ -16,6 +16,9 @@ int ch_create(struct th_host *h, const char *name, uint32_t role, uint16_t domid
  * number after it; a "FAIL" line or a timeout is an error. */
 int ch_wait_value(struct th_host *h, const char *name, const char *key, int timeout_ms,
                   double *out);
+/* The same for the first `want` such lines (out has room for want). */
+int ch_wait_values(struct th_host *h, const char *name, const char *key, int want, int timeout_ms,
+                   double *out);
 /* Destroys (and reaps) a domain. */
 int ch_destroy(struct th_host *h, uint16_t domid);
 /* Notices the first write to a file of a directory (inotify IN_MODIFY):
