@@ -85,11 +85,16 @@ static int port_slot(struct evtchn *e, uint32_t port)
 	return 0;
 }
 
-/* Bind the port's descriptors (fds[0] receive, fds[1] send) to this fd. */
+/* Bind the port's descriptors (fds[0] receive, fds[1] send) to this fd.
+ * Edge-triggered: every write(2) to an eventfd wakes its epoll waiters
+ * again, so each notification is one epoll event and the counter never
+ * has to be read back (a system call per event saved; the counter cannot
+ * reach its 2^64 - 2 limit). A port that is already signalled when it is
+ * added is reported once, as Xen reports a pending port. */
 static int port_attach(struct xdev *x, uint32_t port, const int *fds, size_t nfds)
 {
 	struct evtchn *e = x->priv;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = port };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = port };
 	int rc;
 
 	if (nfds < 1 || (rc = port_slot(e, port)) < 0)
@@ -237,13 +242,12 @@ static void enqueue(struct evtchn *e, uint32_t port)
 	e->ports[port].queued = true;
 }
 
-/* A port's eventfd is readable: consume the count, deliver or remember. */
+/* A port's eventfd was written to: deliver it or remember it. */
 static void port_fired(struct evtchn *e, uint32_t port, uint32_t *out, size_t *n, size_t max)
 {
 	struct eport *p = port_get(e, port);
-	uint64_t v;
 
-	if (!p || read(p->rx, &v, sizeof(v)) != sizeof(v))
+	if (!p)
 		return;
 	if (p->masked || p->queued || *n >= max) {
 		if (!p->masked && !p->queued)
