@@ -46,12 +46,12 @@ int main(int argc, char **argv)
 	struct bs_opts o;
 	struct th_host h;
 	double dom[BS_MAX_RUNS], bare[BS_MAX_RUNS], call[BS_MAX_RUNS];
-	char logs[512], tmp[] = "/tmp/bh-bench-bare-XXXXXX";
+	char logs[512], tmp[] = "/var/tmp/bhbench-bare-XXXXXX";
 	int rc, wdom = -1, wbare = -1;
 
 	bs_parse(argc, argv, NULL, &o);
 	int per_run = o.iters ? (int)o.iters : o.quick ? 1 : 5;
-	if ((rc = th_host_start(&h, NULL)) < 0)
+	if ((rc = ch_host_start(&h, NULL)) < 0)
 		ch_die(NULL, "start the core", rc);
 	snprintf(logs, sizeof(logs), "%s/logs", h.rundir);
 	if (!mkdtemp(tmp) || (wdom = ch_watch_open(logs)) < 0 || (wbare = ch_watch_open(tmp)) < 0)

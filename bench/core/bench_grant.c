@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 
 	bs_parse(argc, argv, NULL, &o);
 	long count = o.iters ? o.iters : o.quick ? 100 : 5000;
-	if ((rc = th_host_start(&h, NULL)) < 0)
+	if ((rc = ch_host_start(&h, NULL)) < 0)
 		ch_die(NULL, "start the core", rc);
 	const char *sargs[] = { "grant-serve", "21", NULL };
 	if ((rc = ch_create(&h, "gntserve", BH_ROLE_GUEST, SERVE_DOMID, 0, sargs, &sdom)) < 0)

@@ -36,13 +36,13 @@ struct run {
 static void one_run(int n, struct run *out)
 {
 	static double t[MAXN], c[MAXN], b[2 * WINDOW];
-	char maxdom[16], logs[512], tmp[] = "/tmp/bh-bench-bare-XXXXXX";
+	char maxdom[16], logs[512], tmp[] = "/var/tmp/bhbench-bare-XXXXXX";
 	struct th_host h;
 	int rc, wfd, wbare = -1, nb = 0;
 
 	snprintf(maxdom, sizeof(maxdom), "%d", n + 10);
 	const char *extra[] = { "--max-domains", maxdom, NULL };
-	if ((rc = th_host_start(&h, extra)) < 0)
+	if ((rc = ch_host_start(&h, extra)) < 0)
 		ch_die(NULL, "start the core", rc);
 	snprintf(logs, sizeof(logs), "%s/logs", h.rundir);
 	if ((wfd = ch_watch_open(logs)) < 0)

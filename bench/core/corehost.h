@@ -7,6 +7,9 @@
 
 #include "tests/harness.h"
 
+/* Starts a core as th_host_start does, under /var/tmp/bhbench-core-*;
+ * th_host_stop stops it and removes the directory. */
+int ch_host_start(struct th_host *h, const char *const *extra);
 /* Creates a domain running core-benchdom with args (NULL-terminated);
  * domid may be BH_DOMID_ANY; cpumap 0 = any CPU. Returns 0 or a negative
  * errno. */
