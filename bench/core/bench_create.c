@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	char logs[512], tmp[] = "/var/tmp/bhbench-bare-XXXXXX";
 	int rc, wdom = -1, wbare = -1;
 
-	bs_parse(argc, argv, NULL, &o);
+	bs_parse(argc, argv, NULL, 7, &o);
 	int per_run = o.iters ? (int)o.iters : o.quick ? 1 : 5;
 	if ((rc = ch_host_start(&h, NULL)) < 0)
 		ch_die(NULL, "start the core", rc);

@@ -145,10 +145,8 @@ int main(int argc, char **argv)
 	struct th_host h;
 	int rc;
 
-	bs_parse(argc, argv, NULL, &o);
+	bs_parse(argc, argv, NULL, 15, &o);
 	long count = o.iters ? o.iters : o.quick ? 200 : 5000;
-	if (!o.quick && o.runs == 7)
-		o.runs = 15; /* short runs, many of them: the machine is noisy */
 	if ((rc = ch_host_start(&h, NULL)) < 0)
 		ch_die(NULL, "start the core", rc);
 	for (size_t i = 0; i < sizeof(placements) / sizeof(placements[0]); i++) {

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	uint16_t sdom, mdom;
 	int rc;
 
-	bs_parse(argc, argv, NULL, &o);
+	bs_parse(argc, argv, NULL, 7, &o);
 	long count = o.iters ? o.iters : o.quick ? 100 : 5000;
 	if ((rc = ch_host_start(&h, NULL)) < 0)
 		ch_die(NULL, "start the core", rc);

@@ -96,9 +96,7 @@ int main(int argc, char **argv)
 	struct run run;
 	char name[128];
 
-	bs_parse(argc, argv, "  -n N: domains per run (default 500, at least 20)\n", &o);
-	if (!o.iters)
-		o.runs = o.runs == 7 ? 3 : o.runs; /* 500 domains a run: 3 runs by default */
+	bs_parse(argc, argv, "  -n N: domains per run (default 500, at least 20)\n", 3, &o);
 	int n = o.iters ? (int)o.iters : o.quick ? 2 * WINDOW : 500;
 	if (n < 2 * WINDOW || n > MAXN) {
 		fprintf(stderr, PROG ": -n must be %d..%d\n", 2 * WINDOW, MAXN);

@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-void bs_parse(int argc, char **argv, const char *usage_extra, struct bs_opts *out)
+void bs_parse(int argc, char **argv, const char *usage_extra, int default_runs, struct bs_opts *out)
 {
 	int opt;
 
-	*out = (struct bs_opts){ .runs = 7 };
+	*out = (struct bs_opts){ .runs = default_runs };
 	while ((opt = getopt(argc, argv, "r:n:qh")) != -1) {
 		switch (opt) {
 		case 'r':

@@ -15,8 +15,9 @@ struct bs_opts {
 	bool quick; /* -q: a smoke run, for ctest */
 };
 
-/* -r RUNS -n ITERS -q -h; exits on bad options. */
-void bs_parse(int argc, char **argv, const char *usage_extra, struct bs_opts *out);
+/* -r RUNS (default_runs if absent) -n ITERS -q -h; exits on bad options. */
+void bs_parse(int argc, char **argv, const char *usage_extra, int default_runs,
+              struct bs_opts *out);
 
 uint64_t bs_now_ns(void);
 double bs_median(const double *v, int n);
