@@ -69,13 +69,50 @@ static int device_dir_of(const struct core *c, const char *path, const char **re
 	return -EACCES;
 }
 
+/* "image:NAME" names a file of the core's image directory (the default
+ * ramdisk): always read-only, never a path. */
+#define IMAGE_PREFIX "image:"
+
+static bool image_ref(const char *path, const char **name)
+{
+	if (strncmp(path, IMAGE_PREFIX, strlen(IMAGE_PREFIX)) != 0)
+		return false;
+	*name = path + strlen(IMAGE_PREFIX);
+	return true;
+}
+
+static bool image_name_ok(const char *name)
+{
+	return name[0] && name[0] != '.' && !strchr(name, '/');
+}
+
+/* Opens REST below the directory DIR, never leaving it. */
+static int open_in(const char *dir, const char *rest, const struct open_how *how)
+{
+	int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+
+	if (dirfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, dirfd, rest, how, sizeof(*how));
+	if (fd < 0)
+		fd = -errno;
+	close(dirfd);
+	return fd;
+}
+
 static int open_beneath(const struct core *c, const char *path, uint32_t flags)
 {
 	struct open_how how = { .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 	const char *rest;
-	int idx = device_dir_of(c, path, &rest), dirfd, fd;
+	int idx;
 
-	if (idx < 0)
+	if (image_ref(path, &rest)) {
+		if (!image_name_ok(rest))
+			return -EINVAL;
+		how.flags = O_CLOEXEC | O_NOCTTY | O_RDONLY;
+		return open_in(c->opts.image_dir, rest, &how);
+	}
+	if ((idx = device_dir_of(c, path, &rest)) < 0)
 		return idx;
 	how.flags = O_CLOEXEC | O_NOCTTY | ((flags & BH_DEV_RDONLY) ? O_RDONLY : O_RDWR);
 	if (flags & BH_DEV_DIRECT)
@@ -84,14 +121,7 @@ static int open_beneath(const struct core *c, const char *path, uint32_t flags)
 		how.flags |= O_CREAT;
 		how.mode = 0600;
 	}
-	dirfd = open(c->opts.device_dirs[idx], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -errno;
-	fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof(how));
-	if (fd < 0)
-		fd = -errno;
-	close(dirfd);
-	return fd;
+	return open_in(c->opts.device_dirs[idx], rest, &how);
 }
 
 int device_assign(struct domain *d, const struct bh_hc_device_assign *a)
@@ -99,12 +129,19 @@ int device_assign(struct domain *d, const struct bh_hc_device_assign *a)
 	struct device_assignment *da;
 	const char *rest;
 
-	if (!token_ok(a->token) || strnlen(a->path, sizeof(a->path)) == sizeof(a->path) ||
-	    a->path[0] != '/')
+	bool image;
+
+	if (!token_ok(a->token) || strnlen(a->path, sizeof(a->path)) == sizeof(a->path))
 		return -EINVAL;
 	if (a->flags & ~(BH_DEV_RDONLY | BH_DEV_DIRECT | BH_DEV_CREATE))
 		return -EINVAL;
-	if (device_dir_of(d->core, a->path, &rest) < 0)
+	image = image_ref(a->path, &rest);
+	if (image && (!image_name_ok(rest) || !(a->flags & BH_DEV_RDONLY) ||
+	              (a->flags & BH_DEV_CREATE)))
+		return -EINVAL; /* image files are handed out read-only, never created */
+	if (!image && a->path[0] != '/')
+		return -EINVAL;
+	if (!image && device_dir_of(d->core, a->path, &rest) < 0)
 		return -EACCES;
 	da = find(d, a->token);
 	if (!da) {

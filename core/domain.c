@@ -215,6 +215,7 @@ static void reset_generation_state(struct domain *d)
 	d->pid = 0;
 	d->pidfd = d->go_fd = -1;
 	d->pid_ev = NULL;
+	d->grace_ev = NULL;
 	d->chan.fd = -1;
 	d->chan.ev = d->chan.wev = NULL;
 	d->shutdown_reason = BH_SHUTDOWN_NONE;
@@ -371,6 +372,11 @@ static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
 static void release_generation(struct domain *d)
 {
 	struct core *c = d->core;
+
+	if (d->grace_ev) {
+		event_free(d->grace_ev);
+		d->grace_ev = NULL;
+	}
 
 	if (d->chan.fd >= 0 || d->chan.ev)
 		hc_conn_close(&d->chan);
@@ -632,6 +638,52 @@ int domain_pause(struct domain *d)
 	return 0;
 }
 
+#define SHUTDOWN_GRACE_MS 10000
+
+static void grace_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct domain *d = arg;
+
+	bh_warn(&d->core->log, "dom%u (%s): did not shut down within %d s: killed", d->domid,
+	        d->name, SHUTDOWN_GRACE_MS / 1000);
+	syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
+}
+
+/* A guest asked from outside to shut down gets SIGTERM first: its PV
+ * kernel shuts its programs down in order (as a PV guest reacts to
+ * control/shutdown), and is killed only if it has not ended after
+ * SHUTDOWN_GRACE_MS. Other roles, paused guests and a first process that
+ * does not handle SIGTERM (it would be ignored: it is its pid namespace's
+ * init) end at once. */
+static bool catches_sigterm(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+	unsigned long long mask;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((n = bh_read_file(path, buf, sizeof(buf) - 1)) <= 0)
+		return false;
+	buf[n] = 0;
+	if (!(p = strstr(buf, "\nSigCgt:")) || sscanf(p + 9, "%llx", &mask) != 1)
+		return false;
+	return mask & (1ull << (SIGTERM - 1));
+}
+
+static int shutdown_politely(struct domain *d)
+{
+	struct timeval tv = { SHUTDOWN_GRACE_MS / 1000, (SHUTDOWN_GRACE_MS % 1000) * 1000 };
+
+	if (d->grace_ev)
+		return 0; /* already on its way */
+	if (!(d->grace_ev = evtimer_new(d->core->base, grace_expired, d)) ||
+	    evtimer_add(d->grace_ev, &tv) < 0)
+		return -ENOMEM;
+	if (syscall(SYS_pidfd_send_signal, d->pidfd, SIGTERM, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 int domain_shutdown(struct domain *d, enum bh_shutdown_reason reason, bool wait)
 {
 	if (d->state == BH_DOMSTATE_SHUTDOWN)
@@ -641,6 +693,10 @@ int domain_shutdown(struct domain *d, enum bh_shutdown_reason reason, bool wait)
 	d->crash_detail = BH_CRASH_NONE;
 	bh_info(&d->core->log, "dom%u (%s): shutdown requested: %s", d->domid, d->name,
 	        reason_names[reason]);
+	if (wait && d->role == BH_ROLE_GUEST && d->state == BH_DOMSTATE_RUNNING &&
+	    (reason == BH_SHUTDOWN_POWEROFF || reason == BH_SHUTDOWN_REBOOT) &&
+	    catches_sigterm(d->pid))
+		return shutdown_politely(d);
 	if (!wait) {
 		/* A domain shutting itself down: its exit arrives through
 		 * on_exit_cb, after this reply. */
