@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds a release build (build-bench/) and runs the benchmarks: every
-# executable named bench-* in build-bench/bin, in name order, each with its
-# own default runs (see bench/README.md). Needs root (the benchmarks start
+# executable in build-bench/bin named bench-*, *-bench or *_bench, in name
+# order, each with its own default runs (see bench/README.md). Needs root (the benchmarks start
 # real cores). Output goes to the terminal and to build-bench/bench.log.
 #
 # Usage: sudo scripts/bench.sh [-l] [PATTERN...] [-- ARGS...]
@@ -37,7 +37,11 @@ if [ "$list" -eq 0 ]; then
 fi
 build="$here/build-bench"
 cmake -S "$here" -B "$build" -G Ninja -DBH_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j "$(nproc)"
+if [ "$list" -eq 1 ]; then
+	cmake --build "$build" -j "$(nproc)" >/dev/null
+else
+	cmake --build "$build" -j "$(nproc)"
+fi
 
 selected() {
 	[ -z "$patterns" ] && return 0
@@ -51,9 +55,13 @@ found=0
 failed=""
 log="$build/bench.log"
 [ "$list" -eq 1 ] || : >"$log"
-for prog in "$build"/bin/bench-*; do
+for prog in "$build"/bin/*; do
 	[ -x "$prog" ] && [ -f "$prog" ] || continue
 	name=$(basename "$prog")
+	case "$name" in
+	bench-* | *-bench | *_bench) ;;
+	*) continue ;;
+	esac
 	selected "$name" || continue
 	found=$((found + 1))
 	if [ "$list" -eq 1 ]; then
