@@ -499,6 +499,7 @@ static void test_connect_error(void **state)
 	wait_be_state(t, "test", XenbusStateInitWait);
 	fe_write(t, "state", "3");
 	wait_be_state(t, "test", XenbusStateConnected);
+	assert_null(error_node(t, "test", DEV)); /* cleared by the successful connect */
 }
 
 static void test_missing_ring_ref(void **state)

@@ -148,8 +148,10 @@ static void tree_event(struct drvdom *dd, const char *rel)
 		return;
 	}
 	if (!d) {
-		snprintf(buf, sizeof(buf), "%s/%s/%u/%u", dd->be_root, part[0], fe, devid);
-		if (dir_exists(dd, buf))
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/%s/%u/%u", dd->be_root, part[0], fe, devid);
+		if (dir_exists(dd, path))
 			found(dd, part[0], part[1], part[2]);
 		return;
 	}

@@ -78,6 +78,15 @@ static bool online(struct drvdom_dev *dev)
 	return drvdom_be_read_uint_def(dev, "online", 1, &v) < 0 || v != 0;
 }
 
+static void clear_error(struct drvdom_dev *dev)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/error/backend/%s/%u/%u", dev->dd->domid,
+	         dev->type, dev->fe_domid, dev->devid);
+	bhxs_rm(dev->dd->xs, 0, path);
+}
+
 static void do_connect(struct drvdom_dev *dev)
 {
 	int rc;
@@ -90,6 +99,7 @@ static void do_connect(struct drvdom_dev *dev)
 		return;
 	}
 	dev->connected = true;
+	clear_error(dev); /* an earlier attempt's error no longer holds */
 	dd_dev_switch(dev, XenbusStateConnected);
 }
 
@@ -252,11 +262,7 @@ void dd_dev_free(struct drvdom_dev *dev)
 /* The device directory is gone: the toolstack unplugged it. */
 void dd_dev_gone(struct drvdom_dev *dev)
 {
-	char path[200];
-
 	bh_info(&dev->log, "removed");
-	snprintf(path, sizeof(path), "/local/domain/%u/error/backend/%s/%u/%u", dev->dd->domid,
-	         dev->type, dev->fe_domid, dev->devid);
-	bhxs_rm(dev->dd->xs, 0, path); /* its error, if any, goes with it */
+	clear_error(dev); /* its error, if any, goes with it */
 	dd_dev_free(dev);
 }
