@@ -36,7 +36,7 @@ int bhxs_read(struct bhxs *xs, bhxs_tx_t tx, const char *path, char **val, size_
 int bhxs_write(struct bhxs *xs, bhxs_tx_t tx, const char *path, const void *val, size_t len);
 int bhxs_write_str(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *val);
 int bhxs_printf(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Reads and parses an unsigned decimal. */
 int bhxs_read_uint(struct bhxs *xs, bhxs_tx_t tx, const char *path, unsigned long long *out);
 int bhxs_mkdir(struct bhxs *xs, bhxs_tx_t tx, const char *path);

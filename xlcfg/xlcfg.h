@@ -106,6 +106,10 @@ struct bh_domcfg {
 	unsigned heartbeat_timeout_ms; /* 0 = default */
 	unsigned restart_limit;        /* 0 = default */
 	unsigned restart_window_s;     /* 0 = default */
+	/* Added with the implementation (the fields above are unchanged). */
+	unsigned name_line;            /* line of name=, for layout diagnostics */
+	uint64_t (*vcpu_cpumaps)[4];   /* cpus=[...]: one map per vCPU; cpumap is their union */
+	size_t nvcpu_cpumaps;
 };
 
 /* Parses PATH; OVERRIDES are "KEY=VALUE" strings applied after the file, as

@@ -1,0 +1,281 @@
+/* Store layout of domains and devices (see xspaths.h). Everything of one
+ * domain or device is written in one transaction, so that a backend
+ * watching its directory never sees half a device. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bulkhead/hypercall.h"
+#include "toolstack/xspaths.h"
+#include "xenstored/bhxs.h"
+
+#define XENBUS_STATE_INITIALISING 1
+
+struct wctx {
+	uint16_t domid;
+	const struct bh_domcfg *cfg;
+	uint32_t store_port, console_port;
+	int store_domid;
+	const struct bhtool_dev *dev;
+};
+
+/* PATH with perms: owner OWNER, and READER (if >= 0) may read. */
+static int node(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *val, int owner,
+                int reader)
+{
+	char p0[16], p1[16];
+	const char *perms[2] = { p0, p1 };
+	int rc;
+
+	if (val)
+		rc = bhxs_write_str(xs, tx, path, val);
+	else
+		rc = bhxs_mkdir(xs, tx, path);
+	if (rc < 0)
+		return rc;
+	snprintf(p0, sizeof(p0), "n%d", owner);
+	snprintf(p1, sizeof(p1), "r%d", reader);
+	return bhxs_set_perms(xs, tx, path, perms, reader >= 0 ? 2 : 1);
+}
+
+#define W(path_fmt, val, owner, reader, ...)                                                      \
+	do {                                                                                       \
+		char p_[256];                                                                      \
+		snprintf(p_, sizeof(p_), path_fmt, __VA_ARGS__);                                   \
+		if ((rc = node(xs, tx, p_, val, owner, reader)) < 0)                               \
+			return rc;                                                                 \
+	} while (0)
+
+static void uuid_str(const struct bh_domcfg *c, uint16_t domid, char out[37])
+{
+	uint8_t u[16] = { 0 };
+
+	if (c->has_uuid)
+		memcpy(u, c->uuid, 16);
+	else { /* stable per domid, marked as version 4 / variant 1 */
+		u[0] = 0xb4;
+		u[1] = 0x1c;
+		u[14] = (uint8_t)(domid >> 8);
+		u[15] = (uint8_t)domid;
+		u[6] = 0x40;
+		u[8] = 0x80;
+	}
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+	         u[13], u[14], u[15]);
+}
+
+static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+{
+	const struct wctx *w = arg;
+	const struct bh_domcfg *c = w->cfg;
+	unsigned d = w->domid;
+	char uuid[37], buf[64];
+	int rc;
+
+	uuid_str(c, w->domid, uuid);
+	W("/local/domain/%u", NULL, 0, (int)d, d);
+	W("/local/domain/%u/name", c->name, 0, (int)d, d);
+	snprintf(buf, sizeof(buf), "%u", d);
+	W("/local/domain/%u/domid", buf, 0, (int)d, d);
+	snprintf(buf, sizeof(buf), "/vm/%s", uuid);
+	W("/local/domain/%u/vm", buf, 0, (int)d, d);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(c->memory_mb ? c->memory_mb : 128) * 1024);
+	W("/local/domain/%u/memory/target", buf, 0, (int)d, d);
+	W("/local/domain/%u/memory/static-max", buf, 0, (int)d, d);
+	for (unsigned i = 0; i < (c->maxvcpus ? c->maxvcpus : (c->vcpus ? c->vcpus : 1)); i++)
+		W("/local/domain/%u/cpu/%u/availability",
+		  i < (c->vcpus ? c->vcpus : 1) ? "online" : "offline", 0, (int)d, d, i);
+	if (w->store_domid >= 0) {
+		W("/local/domain/%u/store/ring-ref", "1", 0, (int)d, d);
+		snprintf(buf, sizeof(buf), "%u", w->store_port);
+		W("/local/domain/%u/store/port", buf, 0, (int)d, d);
+	}
+	W("/local/domain/%u/console/ring-ref", "0", 0, (int)d, d);
+	snprintf(buf, sizeof(buf), "%u", w->console_port);
+	W("/local/domain/%u/console/port", buf, 0, (int)d, d);
+	W("/local/domain/%u/console/type", "xenconsoled", 0, (int)d, d);
+	W("/local/domain/%u/console/output", "pty", 0, (int)d, d);
+	/* The domain's own: it writes its features, devices' frontends, data. */
+	W("/local/domain/%u/control", NULL, (int)d, -1, d);
+	W("/local/domain/%u/control/shutdown", "", (int)d, -1, d);
+	W("/local/domain/%u/device", NULL, (int)d, -1, d);
+	W("/local/domain/%u/data", NULL, (int)d, -1, d);
+	W("/local/domain/%u/drivers", NULL, (int)d, -1, d);
+	W("/local/domain/%u/feature", NULL, (int)d, -1, d);
+	W("/local/domain/%u/attr", NULL, (int)d, -1, d);
+	W("/local/domain/%u/error", NULL, (int)d, -1, d);
+	if (c->driver_domain)
+		W("/local/domain/%u/backend", NULL, (int)d, -1, d);
+	W("/vm/%s/name", c->name, 0, (int)d, uuid);
+	W("/vm/%s/uuid", uuid, 0, (int)d, uuid);
+	return 0;
+}
+
+int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
+                     uint32_t store_port, uint32_t console_port, int store_domid)
+{
+	struct wctx w = { .domid = domid, .cfg = c, .store_port = store_port,
+		          .console_port = console_port, .store_domid = store_domid };
+	return bhxs_transaction_run(xs, write_domain_tx, &w);
+}
+
+void xsp_remove_domain(struct bhxs *xs, uint16_t domid)
+{
+	char p[128], *vm = NULL;
+	size_t len;
+
+	snprintf(p, sizeof(p), "/local/domain/%u/vm", domid);
+	if (bhxs_read(xs, 0, p, &vm, &len) == 0 && strncmp(vm, "/vm/", 4) == 0)
+		bhxs_rm(xs, 0, vm);
+	free(vm);
+	snprintf(p, sizeof(p), "/local/domain/%u", domid);
+	bhxs_rm(xs, 0, p);
+}
+
+static const char *kind_dir(const struct bhtool_dev *d)
+{
+	return d->kind == BHTOOL_VBD ? "vbd" : "vif";
+}
+
+/* The frontend and backend directories of D. */
+static void dev_dirs(uint16_t domid, const struct bhtool_dev *d, char *fe, char *be, size_t cap)
+{
+	snprintf(fe, cap, "/local/domain/%u/device/%s/%d", domid, kind_dir(d), d->devid);
+	snprintf(be, cap, "/local/domain/%u/backend/%s/%u/%d", d->backend_domid, kind_dir(d),
+	         domid, d->devid);
+}
+
+static int write_common(struct bhxs *xs, bhxs_tx_t tx, uint16_t domid,
+                        const struct bhtool_dev *d, const char *fe, const char *be)
+{
+	int fo = domid, bo = d->backend_domid, rc;
+	char buf[32];
+
+	W("%s", NULL, fo, bo, fe);
+	W("%s/backend", be, fo, bo, fe);
+	snprintf(buf, sizeof(buf), "%u", d->backend_domid);
+	W("%s/backend-id", buf, fo, bo, fe);
+	W("%s/state", "1", fo, bo, fe);
+	W("%s", NULL, bo, fo, be);
+	W("%s/frontend", fe, bo, fo, be);
+	snprintf(buf, sizeof(buf), "%u", domid);
+	W("%s/frontend-id", buf, bo, fo, be);
+	W("%s/online", "1", bo, fo, be);
+	W("%s/state", "1", bo, fo, be);
+	return 0;
+}
+
+static int write_vbd_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+{
+	const struct wctx *w = arg;
+	const struct bhtool_dev *d = w->dev;
+	int fo = w->domid, bo = d->backend_domid, rc;
+	char fe[160], be[160], buf[32];
+
+	dev_dirs(w->domid, d, fe, be, sizeof(fe));
+	if ((rc = write_common(xs, tx, w->domid, d, fe, be)) < 0)
+		return rc;
+	snprintf(buf, sizeof(buf), "%d", d->devid);
+	W("%s/virtual-device", buf, fo, bo, fe);
+	W("%s/device-type", d->disk.cdrom ? "cdrom" : "disk", fo, bo, fe);
+	/* params is the assignment token: the backend never sees a host path. */
+	W("%s/params", d->disk.target && d->disk.target[0] ? d->token : "", bo, fo, be);
+	W("%s/mode", d->disk.readonly || d->disk.cdrom ? "r" : "w", bo, fo, be);
+	W("%s/type", "phy", bo, fo, be);
+	W("%s/dev", d->disk.vdev, bo, fo, be);
+	W("%s/device-type", d->disk.cdrom ? "cdrom" : "disk", bo, fo, be);
+	W("%s/removable", d->disk.cdrom ? "1" : "0", bo, fo, be);
+	W("%s/bootable", "1", bo, fo, be);
+	if (d->disk.discard >= 0)
+		W("%s/discard-enable", d->disk.discard ? "1" : "0", bo, fo, be);
+	return 0;
+}
+
+int xsp_write_vbd(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
+{
+	struct wctx w = { .domid = domid, .dev = d };
+	return bhxs_transaction_run(xs, write_vbd_tx, &w);
+}
+
+static int write_vif_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+{
+	const struct wctx *w = arg;
+	const struct bhtool_dev *d = w->dev;
+	int fo = w->domid, bo = d->backend_domid, rc;
+	char fe[160], be[160], buf[64];
+
+	dev_dirs(w->domid, d, fe, be, sizeof(fe));
+	if ((rc = write_common(xs, tx, w->domid, d, fe, be)) < 0)
+		return rc;
+	xlcfg_mac_format(d->vif.mac, buf);
+	W("%s/mac", buf, fo, bo, fe);
+	W("%s/mac", buf, bo, fo, be);
+	snprintf(buf, sizeof(buf), "%d", d->devid);
+	W("%s/handle", buf, fo, bo, fe);
+	W("%s/handle", buf, bo, fo, be);
+	W("%s/type", "vif", bo, fo, be);
+	W("%s/bridge", d->vif.bridge ? d->vif.bridge : "xenbr0", bo, fo, be);
+	if (d->vif.ip)
+		W("%s/ip", d->vif.ip, bo, fo, be);
+	if (d->vif.vifname)
+		W("%s/vifname", d->vif.vifname, bo, fo, be);
+	if (d->vif.rate_bytes_per_sec) {
+		snprintf(buf, sizeof(buf), "%llu,%llu",
+		         (unsigned long long)(d->vif.rate_bytes_per_sec *
+		                              (d->vif.rate_interval_us ? d->vif.rate_interval_us
+		                                                       : 50000) /
+		                              1000000),
+		         (unsigned long long)(d->vif.rate_interval_us ? d->vif.rate_interval_us
+		                                                      : 50000));
+		W("%s/rate", buf, bo, fo, be);
+	}
+	snprintf(buf, sizeof(buf), "%u", d->vif.mtu ? d->vif.mtu : 1500);
+	W("%s/mtu", buf, bo, fo, be);
+	return 0;
+}
+
+int xsp_write_vif(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
+{
+	struct wctx w = { .domid = domid, .dev = d };
+	return bhxs_transaction_run(xs, write_vif_tx, &w);
+}
+
+void xsp_remove_dev(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
+{
+	char fe[160], be[160];
+
+	dev_dirs(domid, d, fe, be, sizeof(fe));
+	bhxs_rm(xs, 0, be);
+	bhxs_rm(xs, 0, fe);
+}
+
+int xsp_dev_state(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d, bool backend)
+{
+	char fe[160], be[160], p[200];
+	unsigned long long v;
+	int rc;
+
+	dev_dirs(domid, d, fe, be, sizeof(fe));
+	snprintf(p, sizeof(p), "%s/state", backend ? be : fe);
+	if ((rc = bhxs_read_uint(xs, 0, p, &v)) < 0)
+		return rc;
+	return (int)v;
+}
+
+void xsp_request_shutdown(struct bhxs *xs, uint16_t domid, uint32_t reason)
+{
+	char p[96];
+
+	snprintf(p, sizeof(p), "/local/domain/%u/control/shutdown", domid);
+	bhxs_write_str(xs, 0, p, reason == BH_SHUTDOWN_REBOOT ? "reboot" : "poweroff");
+}
+
+void xsp_set_memory(struct bhxs *xs, uint16_t domid, uint64_t mem_kb)
+{
+	char p[96];
+
+	snprintf(p, sizeof(p), "/local/domain/%u/memory/target", domid);
+	bhxs_printf(xs, 0, p, "%llu", (unsigned long long)mem_kb);
+}

@@ -1,0 +1,546 @@
+/* bhxs: the store client (see bhxs.h). One connection; requests are sent
+ * one at a time and the reply awaited, queueing watch events that arrive
+ * in between. The transport is a Unix socket or a ring page. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulkhead/xs_wire.h"
+#include "xenstored/bhxs.h"
+#include "xenstored/bhxs_int.h"
+
+struct event_q {
+	struct event_q *next;
+	char *path, *token;
+};
+
+static const struct xsd_errors errtab[] = XSD_ERROR_TABLE;
+
+static int err_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+		if (strcmp(errtab[i].errstring, name) == 0)
+			return errtab[i].errnum;
+	return EINVAL;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- socket transport ---- */
+
+static int sock_send(struct bhxs *xs, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t r = send(xs->fd, p, len, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static ssize_t sock_recv(struct bhxs *xs, void *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = xs->fd, .events = POLLIN };
+	ssize_t r;
+
+	for (;;) {
+		r = poll(&pfd, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		r = recv(xs->fd, buf, cap, 0);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		return r;
+	}
+}
+
+static const struct bhxs_transport sock_transport = { sock_send, sock_recv, NULL };
+
+int bhxs_open_socket(const char *path, struct bhxs **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct bhxs *xs;
+	const char *env = getenv("XENSTORED_PATH");
+
+	if (!path)
+		path = env && *env ? env : "/run/xenstored/socket";
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	if (!(xs = bhxs_alloc(&sock_transport)))
+		return -ENOMEM;
+	xs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (xs->fd < 0 || connect(xs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int rc = -errno;
+
+		bhxs_close(xs);
+		return rc;
+	}
+	*out = xs;
+	return 0;
+}
+
+/* ---- common ---- */
+
+struct bhxs *bhxs_alloc(const struct bhxs_transport *t)
+{
+	struct bhxs *xs = calloc(1, sizeof(*xs));
+
+	if (!xs)
+		return NULL;
+	xs->t = t;
+	xs->fd = xs->notify_fd = xs->event_fd = xs->evtchn_fd = -1;
+	return xs;
+}
+
+void bhxs_close(struct bhxs *xs)
+{
+	if (!xs)
+		return;
+	while (xs->events) {
+		struct event_q *e = xs->events;
+
+		xs->events = e->next;
+		free(e->path);
+		free(e->token);
+		free(e);
+	}
+	if (xs->t->close)
+		xs->t->close(xs);
+	if (xs->fd >= 0)
+		close(xs->fd);
+	free(xs->in);
+	free(xs);
+}
+
+int bhxs_fd(const struct bhxs *xs)
+{
+	return xs->fd >= 0 ? xs->fd : xs->evtchn_fd >= 0 ? xs->evtchn_fd : xs->event_fd;
+}
+
+/* Reads until one whole message is buffered; TIMEOUT_MS as poll(2). */
+static int read_msg(struct bhxs *xs, struct xsd_sockmsg *hdr, int timeout_ms)
+{
+	long deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+
+	for (;;) {
+		if (xs->inlen >= sizeof(*hdr)) {
+			memcpy(hdr, xs->in, sizeof(*hdr));
+			if (hdr->len > XENSTORE_PAYLOAD_MAX)
+				return -EPROTO;
+			if (xs->inlen >= sizeof(*hdr) + hdr->len)
+				return 0;
+		}
+		if (xs->incap - xs->inlen < 8192) {
+			xs->incap = xs->incap ? xs->incap * 2 : 16384;
+			char *n = realloc(xs->in, xs->incap);
+			if (!n)
+				return -ENOMEM;
+			xs->in = n;
+		}
+		int left = timeout_ms < 0 ? -1 : (int)BH_MAX(0, deadline - now_ms());
+		ssize_t r = xs->t->recv(xs, xs->in + xs->inlen, xs->incap - xs->inlen, left);
+		if (r < 0)
+			return (int)r;
+		xs->inlen += (size_t)r;
+	}
+}
+
+/* Takes the buffered message's payload (malloc'd, NUL added). */
+static char *take_msg(struct bhxs *xs, const struct xsd_sockmsg *hdr)
+{
+	char *p = malloc(hdr->len + 1);
+	size_t total = sizeof(*hdr) + hdr->len;
+
+	if (p) {
+		memcpy(p, xs->in + sizeof(*hdr), hdr->len);
+		p[hdr->len] = '\0';
+	}
+	memmove(xs->in, xs->in + total, xs->inlen - total);
+	xs->inlen -= total;
+	return p;
+}
+
+static void queue_event(struct bhxs *xs, const char *payload, size_t len)
+{
+	size_t pl = strnlen(payload, len);
+	struct event_q *e, **tail;
+
+	if (pl + 1 >= len + 1)
+		return; /* malformed: no token */
+	if (!(e = calloc(1, sizeof(*e))))
+		return;
+	e->path = strdup(payload);
+	e->token = strndup(payload + pl + 1, len - pl - 1);
+	if (!e->path || !e->token) {
+		free(e->path);
+		free(e->token);
+		free(e);
+		return;
+	}
+	for (tail = &xs->events; *tail; tail = &(*tail)->next)
+		;
+	*tail = e;
+}
+
+/* One request and its reply: *REPLY (malloc'd, NUL-terminated) and
+ * *RLEN, or a negative errno (the store's error names mapped back). */
+int bhxs_talk(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const struct iovec *iov, int niov,
+              char **reply, size_t *rlen)
+{
+	char buf[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+	struct xsd_sockmsg h = { .type = type, .req_id = ++xs->req_id, .tx_id = tx };
+	size_t len = 0;
+	int rc;
+
+	for (int i = 0; i < niov; i++) {
+		if (len + iov[i].iov_len > XENSTORE_PAYLOAD_MAX)
+			return -E2BIG;
+		memcpy(buf + sizeof(h) + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	h.len = (uint32_t)len;
+	memcpy(buf, &h, sizeof(h));
+	if ((rc = xs->t->send(xs, buf, sizeof(h) + len)) < 0)
+		return rc;
+	for (;;) {
+		struct xsd_sockmsg r;
+		char *p;
+
+		if ((rc = read_msg(xs, &r, -1)) < 0)
+			return rc;
+		if (!(p = take_msg(xs, &r)))
+			return -ENOMEM;
+		if (r.type == XS_WATCH_EVENT) {
+			queue_event(xs, p, r.len);
+			free(p);
+			continue;
+		}
+		if (r.type == XS_ERROR) {
+			rc = -err_from_name(p);
+			free(p);
+			return rc;
+		}
+		if (r.type != type || r.req_id != h.req_id) {
+			free(p);
+			return -EPROTO;
+		}
+		if (reply) {
+			*reply = p;
+			if (rlen)
+				*rlen = r.len;
+		} else {
+			free(p);
+		}
+		return 0;
+	}
+}
+
+static int talk_str(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const char *s, char **reply,
+                    size_t *rlen)
+{
+	struct iovec iov = { (void *)s, strlen(s) + 1 };
+
+	return bhxs_talk(xs, type, tx, &iov, 1, reply, rlen);
+}
+
+int bhxs_read(struct bhxs *xs, bhxs_tx_t tx, const char *path, char **val, size_t *len)
+{
+	return talk_str(xs, XS_READ, tx, path, val, len);
+}
+
+int bhxs_write(struct bhxs *xs, bhxs_tx_t tx, const char *path, const void *val, size_t len)
+{
+	struct iovec iov[2] = { { (void *)path, strlen(path) + 1 }, { (void *)val, len } };
+
+	return bhxs_talk(xs, XS_WRITE, tx, iov, 2, NULL, NULL);
+}
+
+int bhxs_write_str(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *val)
+{
+	return bhxs_write(xs, tx, path, val, strlen(val));
+}
+
+int bhxs_printf(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	rc = bhxs_write(xs, tx, path, s, (size_t)n);
+	free(s);
+	return rc;
+}
+
+int bhxs_read_uint(struct bhxs *xs, bhxs_tx_t tx, const char *path, unsigned long long *out)
+{
+	char *v = NULL, *end;
+	int rc = bhxs_read(xs, tx, path, &v, NULL);
+
+	if (rc < 0)
+		return rc;
+	errno = 0;
+	if (v[0] < '0' || v[0] > '9') {
+		free(v);
+		return -EINVAL;
+	}
+	*out = strtoull(v, &end, 10);
+	rc = (errno || *end) ? -EINVAL : 0;
+	free(v);
+	return rc;
+}
+
+int bhxs_mkdir(struct bhxs *xs, bhxs_tx_t tx, const char *path)
+{
+	return talk_str(xs, XS_MKDIR, tx, path, NULL, NULL);
+}
+
+int bhxs_rm(struct bhxs *xs, bhxs_tx_t tx, const char *path)
+{
+	return talk_str(xs, XS_RM, tx, path, NULL, NULL);
+}
+
+/* Splits NUL-terminated strings into a malloc'd array. */
+static int split(const char *p, size_t len, char ***names, size_t *n)
+{
+	size_t cnt = 0, i = 0;
+	char **v;
+
+	for (size_t off = 0; off < len; off += strnlen(p + off, len - off) + 1)
+		cnt++;
+	if (!(v = calloc(cnt ? cnt : 1, sizeof(*v))))
+		return -ENOMEM;
+	for (size_t off = 0; off < len && i < cnt; i++) {
+		size_t l = strnlen(p + off, len - off);
+
+		if (!(v[i] = strndup(p + off, l))) {
+			bhxs_free_names(v, i);
+			return -ENOMEM;
+		}
+		off += l + 1;
+	}
+	*names = v;
+	*n = cnt;
+	return 0;
+}
+
+void bhxs_free_names(char **names, size_t n)
+{
+	if (!names)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int bhxs_directory(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***names, size_t *n)
+{
+	char *r = NULL;
+	size_t len = 0;
+	int rc = talk_str(xs, XS_DIRECTORY, tx, path, &r, &len);
+
+	if (rc < 0)
+		return rc;
+	rc = split(r, len, names, n);
+	free(r);
+	return rc;
+}
+
+int bhxs_get_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***perms, size_t *n)
+{
+	char *r = NULL;
+	size_t len = 0;
+	int rc = talk_str(xs, XS_GET_PERMS, tx, path, &r, &len);
+
+	if (rc < 0)
+		return rc;
+	rc = split(r, len, perms, n);
+	free(r);
+	return rc;
+}
+
+int bhxs_set_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *const *perms,
+                   size_t n)
+{
+	struct iovec iov[1 + 256];
+
+	if (n == 0 || n > 256)
+		return -EINVAL;
+	iov[0] = (struct iovec){ (void *)path, strlen(path) + 1 };
+	for (size_t i = 0; i < n; i++)
+		iov[1 + i] = (struct iovec){ (void *)perms[i], strlen(perms[i]) + 1 };
+	return bhxs_talk(xs, XS_SET_PERMS, tx, iov, (int)n + 1, NULL, NULL);
+}
+
+int bhxs_transaction_start(struct bhxs *xs, bhxs_tx_t *tx)
+{
+	char *r = NULL, *end;
+	unsigned long v;
+	int rc = talk_str(xs, XS_TRANSACTION_START, 0, "", &r, NULL);
+
+	if (rc < 0)
+		return rc;
+	v = strtoul(r, &end, 10);
+	rc = (*end || !*r || v == 0 || v > UINT32_MAX) ? -EPROTO : 0;
+	free(r);
+	if (rc == 0)
+		*tx = (bhxs_tx_t)v;
+	return rc;
+}
+
+int bhxs_transaction_end(struct bhxs *xs, bhxs_tx_t tx, bool commit)
+{
+	return talk_str(xs, XS_TRANSACTION_END, tx, commit ? "T" : "F", NULL, NULL);
+}
+
+int bhxs_transaction_run(struct bhxs *xs, int (*fn)(struct bhxs *, bhxs_tx_t, void *), void *arg)
+{
+	int rc = -EAGAIN;
+
+	for (int tries = 0; tries < 64 && rc == -EAGAIN; tries++) {
+		bhxs_tx_t tx;
+
+		if ((rc = bhxs_transaction_start(xs, &tx)) < 0)
+			return rc;
+		if ((rc = fn(xs, tx, arg)) < 0) {
+			bhxs_transaction_end(xs, tx, false);
+			if (rc != -EAGAIN)
+				return rc;
+			continue;
+		}
+		rc = bhxs_transaction_end(xs, tx, true);
+	}
+	return rc;
+}
+
+int bhxs_watch(struct bhxs *xs, const char *path, const char *token)
+{
+	struct iovec iov[2] = { { (void *)path, strlen(path) + 1 },
+		                { (void *)token, strlen(token) + 1 } };
+
+	return bhxs_talk(xs, XS_WATCH, 0, iov, 2, NULL, NULL);
+}
+
+int bhxs_unwatch(struct bhxs *xs, const char *path, const char *token)
+{
+	struct iovec iov[2] = { { (void *)path, strlen(path) + 1 },
+		                { (void *)token, strlen(token) + 1 } };
+
+	return bhxs_talk(xs, XS_UNWATCH, 0, iov, 2, NULL, NULL);
+}
+
+static int pop_event(struct bhxs *xs, char **path, char **token)
+{
+	struct event_q *e = xs->events;
+
+	if (!e)
+		return -EAGAIN;
+	xs->events = e->next;
+	*path = e->path;
+	*token = e->token;
+	free(e);
+	return 0;
+}
+
+int bhxs_wait_watch(struct bhxs *xs, int timeout_ms, char **path, char **token)
+{
+	long deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+
+	while (!xs->events) {
+		struct xsd_sockmsg r;
+		int left = timeout_ms < 0 ? -1 : (int)BH_MAX(0, deadline - now_ms());
+		int rc = read_msg(xs, &r, left);
+		char *p;
+
+		if (rc < 0)
+			return rc;
+		if (!(p = take_msg(xs, &r)))
+			return -ENOMEM;
+		if (r.type == XS_WATCH_EVENT)
+			queue_event(xs, p, r.len);
+		free(p); /* a reply nobody waits for: dropped */
+	}
+	return pop_event(xs, path, token);
+}
+
+int bhxs_read_watch(struct bhxs *xs, char **path, char **token)
+{
+	int rc = bhxs_wait_watch(xs, 0, path, token);
+
+	return rc == -ETIMEDOUT ? -EAGAIN : rc;
+}
+
+static int domid_talk(struct bhxs *xs, uint32_t type, unsigned domid, char **reply)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u", domid);
+	return talk_str(xs, type, 0, buf, reply, NULL);
+}
+
+int bhxs_introduce(struct bhxs *xs, unsigned domid, unsigned long gfn, unsigned port)
+{
+	char a[16], b[24], c[16];
+
+	snprintf(a, sizeof(a), "%u", domid);
+	snprintf(b, sizeof(b), "%lu", gfn);
+	snprintf(c, sizeof(c), "%u", port);
+	struct iovec iov[3] = { { a, strlen(a) + 1 }, { b, strlen(b) + 1 }, { c, strlen(c) + 1 } };
+	return bhxs_talk(xs, XS_INTRODUCE, 0, iov, 3, NULL, NULL);
+}
+
+int bhxs_release(struct bhxs *xs, unsigned domid)
+{
+	return domid_talk(xs, XS_RELEASE, domid, NULL);
+}
+
+int bhxs_get_domain_path(struct bhxs *xs, unsigned domid, char **path)
+{
+	return domid_talk(xs, XS_GET_DOMAIN_PATH, domid, path);
+}
+
+int bhxs_is_introduced(struct bhxs *xs, unsigned domid, bool *yes)
+{
+	char *r = NULL;
+	int rc = domid_talk(xs, XS_IS_DOMAIN_INTRODUCED, domid, &r);
+
+	if (rc < 0)
+		return rc;
+	*yes = strcmp(r, "T") == 0;
+	free(r);
+	return 0;
+}

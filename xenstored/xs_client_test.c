@@ -1,0 +1,259 @@
+/* bhxs over the daemon's socket: the whole API, errors mapped back to
+ * errnos, watches across connections, transactions, and malformed input
+ * that ends only the offending connection. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bulkhead/xs_wire.h"
+#include "common/bhtest.h"
+#include "xenstored/bhxs.h"
+#include "xenstored/xs_daemon.h"
+
+static struct xs_daemon D;
+
+static int setup(void **state)
+{
+	return xs_daemon_start(&D, NULL) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	return xs_daemon_stop(&D) == 0 ? 0 : -1;
+}
+
+static void test_basic_api(void **state)
+{
+	struct bhxs *xs;
+	char *v = NULL, **names = NULL;
+	size_t len = 0, n = 0;
+	unsigned long long u;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	assert_int_equal(bhxs_write_str(xs, 0, "/c/name", "guest"), 0);
+	assert_int_equal(bhxs_printf(xs, 0, "/c/mem", "%d", 512), 0);
+	assert_int_equal(bhxs_read(xs, 0, "/c/name", &v, &len), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(v, "guest");
+	free(v);
+	assert_int_equal(bhxs_read_uint(xs, 0, "/c/mem", &u), 0);
+	assert_int_equal(u, 512);
+	assert_int_equal(bhxs_read_uint(xs, 0, "/c/name", &u), -EINVAL);
+	assert_int_equal(bhxs_read(xs, 0, "/c/none", &v, &len), -ENOENT);
+	assert_int_equal(bhxs_mkdir(xs, 0, "/c/dir"), 0);
+	assert_int_equal(bhxs_directory(xs, 0, "/c", &names, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "name");
+	assert_string_equal(names[2], "dir");
+	bhxs_free_names(names, n);
+	const char *perms[] = { "n0", "r5" };
+	assert_int_equal(bhxs_set_perms(xs, 0, "/c/name", perms, 2), 0);
+	assert_int_equal(bhxs_get_perms(xs, 0, "/c/name", &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[1], "r5");
+	bhxs_free_names(names, n);
+	assert_int_equal(bhxs_rm(xs, 0, "/c"), 0);
+	assert_int_equal(bhxs_read(xs, 0, "/c/name", &v, &len), -ENOENT);
+	assert_int_equal(bhxs_get_domain_path(xs, 7, &v), 0);
+	assert_string_equal(v, "/local/domain/7");
+	free(v);
+	bhxs_close(xs);
+}
+
+static void test_perms_other_domain(void **state)
+{
+	struct bhxs *d0, *d5;
+	char *v = NULL;
+	size_t len;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &d0), 0);
+	assert_int_equal(bhxs_open_socket(D.sock5, &d5), 0);
+	assert_int_equal(bhxs_write_str(d0, 0, "/p/secret", "s"), 0);
+	assert_int_equal(bhxs_read(d5, 0, "/p/secret", &v, &len), -EACCES);
+	assert_int_equal(bhxs_introduce(d5, 9, 1, 1), -EACCES);
+	assert_int_equal(bhxs_mkdir(d0, 0, "/local/domain/5"), 0);
+	const char *home[] = { "n5" };
+	assert_int_equal(bhxs_set_perms(d0, 0, "/local/domain/5", home, 1), 0);
+	assert_int_equal(bhxs_write_str(d5, 0, "rel", "x"), 0);
+	assert_int_equal(bhxs_read(d0, 0, "/local/domain/5/rel", &v, &len), 0);
+	free(v);
+	bhxs_close(d5);
+	bhxs_close(d0);
+}
+
+static void test_watch_between_connections(void **state)
+{
+	struct bhxs *a, *b;
+	char *path, *token;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &a), 0);
+	assert_int_equal(bhxs_open_socket(D.sock, &b), 0);
+	assert_int_equal(bhxs_watch(a, "/wb", "tk"), 0);
+	assert_int_equal(bhxs_wait_watch(a, 2000, &path, &token), 0);
+	assert_string_equal(path, "/wb");
+	assert_string_equal(token, "tk");
+	free(path);
+	free(token);
+	assert_int_equal(bhxs_read_watch(a, &path, &token), -EAGAIN);
+	assert_int_equal(bhxs_write_str(b, 0, "/wb/k", "1"), 0);
+	struct pollfd pfd = { .fd = bhxs_fd(a), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_int_equal(bhxs_wait_watch(a, 2000, &path, &token), 0);
+	assert_string_equal(path, "/wb/k");
+	free(path);
+	free(token);
+	/* An event that arrives while a call waits is queued, not lost. */
+	assert_int_equal(bhxs_write_str(b, 0, "/wb/k2", "1"), 0);
+	usleep(50000);
+	assert_int_equal(bhxs_write_str(a, 0, "/other", "1"), 0);
+	assert_int_equal(bhxs_read_watch(a, &path, &token), 0);
+	assert_string_equal(path, "/wb/k2");
+	free(path);
+	free(token);
+	assert_int_equal(bhxs_unwatch(a, "/wb", "tk"), 0);
+	assert_int_equal(bhxs_unwatch(a, "/wb", "tk"), -ENOENT);
+	assert_int_equal(bhxs_wait_watch(a, 100, &path, &token), -ETIMEDOUT);
+	bhxs_close(a);
+	bhxs_close(b);
+}
+
+static void test_transactions(void **state)
+{
+	struct bhxs *a, *b;
+	bhxs_tx_t ta, tb;
+	char *v;
+	size_t len;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &a), 0);
+	assert_int_equal(bhxs_open_socket(D.sock, &b), 0);
+	assert_int_equal(bhxs_write_str(a, 0, "/tx/k", "0"), 0);
+	assert_int_equal(bhxs_transaction_start(a, &ta), 0);
+	assert_int_equal(bhxs_transaction_start(b, &tb), 0);
+	assert_int_equal(bhxs_read(a, ta, "/tx/k", &v, &len), 0);
+	free(v);
+	assert_int_equal(bhxs_read(b, tb, "/tx/k", &v, &len), 0);
+	free(v);
+	assert_int_equal(bhxs_write_str(a, ta, "/tx/k", "a"), 0);
+	assert_int_equal(bhxs_write_str(b, tb, "/tx/k", "b"), 0);
+	assert_int_equal(bhxs_transaction_end(a, ta, true), 0);
+	assert_int_equal(bhxs_transaction_end(b, tb, true), -EAGAIN);
+	bhxs_close(a);
+	bhxs_close(b);
+}
+
+static int bump(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+{
+	unsigned long long v = 0;
+	int rc = bhxs_read_uint(xs, tx, "/tx/n", &v);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	return bhxs_printf(xs, tx, "/tx/n", "%llu", v + 1);
+}
+
+static void test_transaction_run(void **state)
+{
+	struct bhxs *xs;
+	unsigned long long v;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(bhxs_transaction_run(xs, bump, NULL), 0);
+	assert_int_equal(bhxs_read_uint(xs, 0, "/tx/n", &v), 0);
+	assert_int_equal(v, 5);
+	bhxs_close(xs);
+}
+
+static void test_introduce_release(void **state)
+{
+	struct bhxs *xs;
+	bool yes;
+	char *path, *token;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	assert_int_equal(bhxs_watch(xs, "@releaseDomain", "rel"), 0);
+	assert_int_equal(bhxs_wait_watch(xs, 1000, &path, &token), 0);
+	free(path);
+	free(token);
+	/* Without --domain-rings the daemon just records the domain. */
+	assert_int_equal(bhxs_introduce(xs, 12, 99, 3), 0);
+	assert_int_equal(bhxs_is_introduced(xs, 12, &yes), 0);
+	assert_true(yes);
+	assert_int_equal(bhxs_release(xs, 12), 0);
+	assert_int_equal(bhxs_wait_watch(xs, 1000, &path, &token), 0);
+	assert_string_equal(path, "@releaseDomain");
+	free(path);
+	free(token);
+	assert_int_equal(bhxs_is_introduced(xs, 12, &yes), 0);
+	assert_false(yes);
+	bhxs_close(xs);
+}
+
+/* Reads until the peer closes; true if it did within 2 s. */
+static bool closed_by_peer(int fd)
+{
+	char buf[256];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	while (poll(&pfd, 1, 2000) == 1) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r <= 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_malformed_socket(void **state)
+{
+	struct xsd_sockmsg h = { .type = XS_READ, .len = 5000 };
+	struct bhxs *xs;
+	char *v;
+	size_t len;
+	int fd;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	/* Too long: that connection ends. */
+	fd = xs_raw_connect(D.sock5);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &h, sizeof(h)), sizeof(h));
+	assert_true(closed_by_peer(fd));
+	close(fd);
+	/* A short header and a hang-up. */
+	fd = xs_raw_connect(D.sock);
+	assert_int_equal(write(fd, &h, 7), 7);
+	close(fd);
+	/* Unknown type: an error, connection stays. */
+	fd = xs_raw_connect(D.sock);
+	h = (struct xsd_sockmsg){ .type = 77, .req_id = 3, .len = 0 };
+	assert_int_equal(write(fd, &h, sizeof(h)), sizeof(h));
+	struct {
+		struct xsd_sockmsg h;
+		char p[16];
+	} r;
+	assert_int_equal(read(fd, &r, sizeof(r)), sizeof(r.h) + 7);
+	assert_int_equal(r.h.type, XS_ERROR);
+	assert_int_equal(r.h.req_id, 3);
+	assert_string_equal(r.p, "ENOSYS");
+	close(fd);
+	/* Everyone else carries on. */
+	assert_int_equal(bhxs_write_str(xs, 0, "/alive", "yes"), 0);
+	assert_int_equal(bhxs_read(xs, 0, "/alive", &v, &len), 0);
+	free(v);
+	bhxs_close(xs);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_basic_api),
+	cmocka_unit_test(test_perms_other_domain),
+	cmocka_unit_test(test_watch_between_connections),
+	cmocka_unit_test(test_transactions),
+	cmocka_unit_test(test_transaction_run),
+	cmocka_unit_test(test_introduce_release),
+	cmocka_unit_test(test_malformed_socket),
+};
+
+BH_TEST_MAIN_FIXTURES(tests, setup, teardown)

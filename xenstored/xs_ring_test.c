@@ -1,0 +1,213 @@
+/* The ring transport, both ends in one process: the store serves a domain
+ * over an in-memory page (the ops the daemon backs with gntdev/evtchn),
+ * bhxs_open_ring is the domain's client, eventfds are the event channel. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/bhtest.h"
+#include "xenstored/bhxs.h"
+#include "xenstored/ring.h"
+#include "xenstored/xs_testlib.h"
+
+struct rig {
+	struct xsd *s;
+	struct xsd_rings *rs;
+	struct peer d0;
+	struct xenstore_domain_interface *page;
+	int to_server, to_client, stop;
+	int mapped, bound;
+	pthread_t th;
+};
+
+static int r_map(void *arg, unsigned domid, long long gfn, void **out)
+{
+	struct rig *r = arg;
+
+	r->mapped++;
+	*out = r->page;
+	return 0;
+}
+
+static void r_unmap(void *arg, void *page)
+{
+	((struct rig *)arg)->mapped--;
+}
+
+static int r_bind(void *arg, unsigned domid, unsigned port, unsigned *local)
+{
+	((struct rig *)arg)->bound++;
+	*local = port + 100;
+	return 0;
+}
+
+static void r_unbind(void *arg, unsigned port)
+{
+	((struct rig *)arg)->bound--;
+}
+
+static void r_notify(void *arg, unsigned port)
+{
+	uint64_t one = 1;
+
+	if (write(((struct rig *)arg)->to_client, &one, sizeof(one)) < 0) {
+	}
+}
+
+static void *server(void *arg)
+{
+	struct rig *r = arg;
+	struct pollfd p[2] = { { .fd = r->to_server, .events = POLLIN },
+		               { .fd = r->stop, .events = POLLIN } };
+	uint64_t v;
+
+	while (poll(p, 2, -1) >= 0 && !(p[1].revents & POLLIN)) {
+		if (read(r->to_server, &v, sizeof(v)) > 0)
+			xsd_rings_port_fired(r->rs, 101);
+	}
+	return NULL;
+}
+
+static struct rig *rig_new(void)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	struct xsd_ring_ops ops = { r_map, r_unmap, r_bind, r_unbind, r_notify, r };
+	struct xsd_host_ops host;
+
+	r->page = aligned_alloc(4096, 4096);
+	memset(r->page, 0, 4096);
+	r->to_server = eventfd(0, EFD_NONBLOCK);
+	r->to_client = eventfd(0, EFD_NONBLOCK);
+	r->stop = eventfd(0, EFD_NONBLOCK);
+	r->rs = xsd_rings_new(&ops);
+	xsd_rings_fill_host(r->rs, &host);
+	r->s = xsd_new(NULL, &host);
+	xsd_rings_set_store(r->rs, r->s);
+	peer_init(&r->d0, r->s, 0, true);
+	assert_int_equal(peer_callv(&r->d0, XS_MKDIR, 0, 1, "/local/domain/5"), 0);
+	assert_int_equal(peer_callv(&r->d0, XS_SET_PERMS, 0, 2, "/local/domain/5", "n5"), 0);
+	assert_int_equal(peer_callv(&r->d0, XS_INTRODUCE, 0, 3, "5", "0", "1"), 0);
+	assert_int_equal(r->mapped, 1);
+	assert_int_equal(r->bound, 1);
+	pthread_create(&r->th, NULL, server, r);
+	return r;
+}
+
+static void rig_stop(struct rig *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->stop, &one, sizeof(one)) < 0) {
+	}
+	pthread_join(r->th, NULL);
+}
+
+static void rig_free(struct rig *r)
+{
+	xsd_rings_free(r->rs);
+	xsd_free(r->s);
+	close(r->to_server);
+	close(r->to_client);
+	close(r->stop);
+	free(r->page);
+	free(r);
+}
+
+static void test_ring_ops_and_wrap(void **state)
+{
+	struct rig *r = rig_new();
+	struct bhxs *xs;
+	char big[2001], *v = NULL, *path, *token;
+	size_t len;
+
+	assert_int_equal(bhxs_open_ring(r->page, r->to_server, r->to_client, false, &xs), 0);
+	assert_int_equal(bhxs_write_str(xs, 0, "name", "guest"), 0);
+	assert_int_equal(bhxs_read(xs, 0, "/local/domain/5/name", &v, &len), 0);
+	assert_string_equal(v, "guest");
+	free(v);
+	/* Messages bigger than the 1024-byte rings, many times round. */
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (int i = 0; i < 50; i++) {
+		big[0] = (char)('a' + i % 26);
+		assert_int_equal(bhxs_write_str(xs, 0, "big", big), 0);
+		assert_int_equal(bhxs_read(xs, 0, "big", &v, &len), 0);
+		assert_int_equal(len, sizeof(big) - 1);
+		assert_memory_equal(v, big, len);
+		free(v);
+	}
+	assert_int_equal(bhxs_read(xs, 0, "/secret-of-dom0", &v, &len), -ENOENT);
+	assert_int_equal(bhxs_write_str(xs, 0, "/tool/x", "no"), -EACCES);
+	/* A relative watch, its events relative too. */
+	assert_int_equal(bhxs_watch(xs, "device", "dev"), 0);
+	assert_int_equal(bhxs_wait_watch(xs, 2000, &path, &token), 0);
+	assert_string_equal(path, "device");
+	free(path);
+	free(token);
+	assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "1"), 0);
+	assert_int_equal(bhxs_wait_watch(xs, 2000, &path, &token), 0);
+	assert_string_equal(path, "device/vif/0/state");
+	assert_string_equal(token, "dev");
+	free(path);
+	free(token);
+	bhxs_close(xs);
+	rig_stop(r);
+	/* Release disconnects the ring: unmapped, unbound, nodes gone. */
+	xsd_domain_released(r->s, 5);
+	assert_int_equal(r->mapped, 0);
+	assert_int_equal(r->bound, 0);
+	assert_int_equal(xs_read(&r->d0, 0, "/local/domain/5/name"), ENOENT);
+	rig_free(r);
+}
+
+static void test_ring_too_long_payload(void **state)
+{
+	struct rig *r = rig_new();
+	struct xsd_sockmsg h = { .type = XS_READ, .len = 5000 };
+	struct bhxs *xs;
+	char *v;
+	size_t len;
+
+	memcpy(r->page->req, &h, sizeof(h));
+	__atomic_store_n(&r->page->req_prod, sizeof(h), __ATOMIC_RELEASE);
+	assert_int_equal(bhxs_open_ring(r->page, r->to_server, r->to_client, false, &xs), 0);
+	uint64_t one = 1;
+	assert_int_equal(write(r->to_server, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 100 && !__atomic_load_n(&r->page->error, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	assert_int_equal(r->page->error, XENSTORE_ERROR_PROTO);
+	assert_int_equal(bhxs_read(xs, 0, "name", &v, &len), -EIO);
+	bhxs_close(xs);
+	rig_stop(r);
+	/* The store itself is fine. */
+	assert_int_equal(xs_write(&r->d0, 0, "/ok", "1"), 0);
+	rig_free(r);
+}
+
+static void test_ring_bad_index(void **state)
+{
+	struct rig *r = rig_new();
+	uint64_t one = 1;
+
+	__atomic_store_n(&r->page->req_prod, 5000, __ATOMIC_RELEASE);
+	assert_int_equal(write(r->to_server, &one, sizeof(one)), sizeof(one));
+	for (int i = 0; i < 100 && !__atomic_load_n(&r->page->error, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	assert_int_equal(r->page->error, XENSTORE_ERROR_RINGIDX);
+	rig_stop(r);
+	assert_int_equal(xs_write(&r->d0, 0, "/ok", "1"), 0);
+	rig_free(r);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_ring_ops_and_wrap),
+	cmocka_unit_test(test_ring_too_long_payload),
+	cmocka_unit_test(test_ring_bad_index),
+};
+
+BH_TEST_MAIN(tests)
