@@ -361,6 +361,29 @@ static void test_device_before_start(void **state)
 	assert_int_equal(t->rec.probe, 1);
 }
 
+/* A writer without a transaction: the directory first, its state last.
+ * The device counts from its state node on, and is probed once. */
+static void test_device_written_piecemeal(void **state)
+{
+	struct t *t = *state;
+	char be[128], p[200];
+
+	start_runtime(t);
+	be_dir(be, sizeof(be), "test", DEV);
+	assert_int_equal(bhxs_mkdir(t->xs, 0, be), 0);
+	settle(t);
+	assert_int_equal(t->rec.probe, 0);
+	assert_null(drvdom_find(t->dd, "test", FE, DEV));
+	snprintf(p, sizeof(p), "%s/online", be);
+	w(t, p, "1");
+	settle(t);
+	assert_int_equal(t->rec.probe, 0);
+	snprintf(p, sizeof(p), "%s/state", be);
+	w(t, p, "1");
+	wait_be_state(t, "test", XenbusStateInitWait);
+	assert_int_equal(t->rec.probe, 1);
+}
+
 static void connect_device(struct t *t, const char *fe_state)
 {
 	start_runtime(t);
@@ -714,6 +737,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_backend_ready),
 	cmocka_unit_test(test_probe_initwait),
 	cmocka_unit_test(test_device_before_start),
+	cmocka_unit_test(test_device_written_piecemeal),
 	cmocka_unit_test(test_connect_initialised),
 	cmocka_unit_test(test_connect_connected),
 	cmocka_unit_test(test_close_dance),

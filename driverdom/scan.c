@@ -53,6 +53,21 @@ static int parse_id(const char *s, unsigned *out)
 	return rc;
 }
 
+/* The toolstack writes a device in one transaction, but a writer that
+ * does not would show us a directory without its nodes yet: a device is
+ * there once its state node is. */
+static bool complete(struct drvdom *dd, const char *type, unsigned fe, unsigned devid)
+{
+	char path[256], *v = NULL;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/%u/%u/state", dd->be_root, type, fe, devid);
+	rc = bhxs_read(dd->xs, 0, path, &v, &len);
+	free(v);
+	return rc != -ENOENT;
+}
+
 /* A device directory that exists: make it known. */
 static void found(struct drvdom *dd, const char *type, const char *fe_s, const char *devid_s)
 {
@@ -69,6 +84,8 @@ static void found(struct drvdom *dd, const char *type, const char *fe_s, const c
 		d->seen = true;
 		return;
 	}
+	if (!complete(dd, type, fe, devid))
+		return; /* the rest of its nodes will fire the watch again */
 	dd_dev_add(dd, lookup(dd, type), type, fe, devid);
 }
 
@@ -148,11 +165,7 @@ static void tree_event(struct drvdom *dd, const char *rel)
 		return;
 	}
 	if (!d) {
-		char path[256];
-
-		snprintf(path, sizeof(path), "%s/%s/%u/%u", dd->be_root, part[0], fe, devid);
-		if (dir_exists(dd, path))
-			found(dd, part[0], part[1], part[2]);
+		found(dd, part[0], part[1], part[2]);
 		return;
 	}
 	if (n == 4 && (strcmp(part[3], "state") == 0 || strcmp(part[3], "online") == 0))

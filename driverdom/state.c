@@ -143,8 +143,13 @@ void dd_dev_frontend_changed(struct drvdom_dev *dev)
 	case XenbusStateClosing:
 		closing(dev, XenbusStateClosing);
 		break;
+	case XenbusStateUnknown:
+		/* Its state node went away: the frontend is gone. A frontend
+		 * never seen yet may still be on its way. */
+		if (was > XenbusStateUnknown)
+			closing(dev, XenbusStateClosed);
+		break;
 	case XenbusStateClosed:
-	case XenbusStateUnknown: /* the frontend directory went away */
 		closing(dev, XenbusStateClosed);
 		break;
 	default: /* InitWait, Reconfiguring, Reconfigured: nothing to do */
@@ -157,11 +162,12 @@ void dd_dev_backend_changed(struct drvdom_dev *dev)
 {
 	int st = read_state(dev, dev->be_path);
 
-	if (st == dev->state || st == XenbusStateUnknown)
+	/* Only a close is the toolstack's to ask for; anything else written
+	 * over our state is ignored (the next switch overwrites it). */
+	if (st == dev->state || (st != XenbusStateClosing && st != XenbusStateClosed))
 		return;
 	bh_info(&dev->log, "the toolstack set our state to %s", xenbus_state_name(st));
-	if (st == XenbusStateClosing || st == XenbusStateClosed)
-		dd_dev_disconnect(dev);
+	dd_dev_disconnect(dev);
 	dev->state = st;
 }
 
