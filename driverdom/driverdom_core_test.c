@@ -6,6 +6,7 @@
  * its ring, reports backend-ready, heartbeats, and answers a vbd. Needs
  * root. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,11 +79,11 @@ static void node(struct t *t, const char *path, const char *val, int owner, int 
 
 /* Created paused, given its store directory, introduced, unpaused: the
  * toolstack's order. */
-static void start_driver_domain(struct t *t)
+static void start_driver_domain(struct t *t, uint16_t domid)
 {
 	struct bh_hc_create req = { .flags = BH_CREATE_PAUSED,
 		                    .role = BH_ROLE_DRIVER,
-		                    .domid = BH_DOMID_ANY,
+		                    .domid = domid,
 		                    .store_domid = 1,
 		                    .console_domid = BH_DOMID_INVALID,
 		                    .vcpus = 1,
@@ -152,7 +153,7 @@ static void test_ready_and_heartbeat(void **state)
 	struct bh_dominfo d;
 	char p[128], *v;
 
-	start_driver_domain(t);
+	start_driver_domain(t, BH_DOMID_ANY);
 	snprintf(p, sizeof(p), "/local/domain/%u/data/backend-ready", t->dd);
 	v = wait_node(t, p, 20000);
 	assert_alive(t);
@@ -165,55 +166,177 @@ static void test_ready_and_heartbeat(void **state)
 	assert_true(d.heartbeat_age_ms < 400);
 }
 
-/* A vbd the way the toolstack writes it; the program refuses it (no block
- * engine built in yet) with an error node and Closing. */
+/* A vbd the way the toolstack writes it (params: the token of the image
+ * assigned to the driver domain). */
+static void write_vbd(struct t *t, int fe_domid, int dd, const char *token)
+{
+	char fe[128], be[128], p[200];
+
+	snprintf(fe, sizeof(fe), "/local/domain/%d/device/vbd/%d", fe_domid, DEV);
+	snprintf(be, sizeof(be), "/local/domain/%d/backend/vbd/%d/%d", dd, fe_domid, DEV);
+	node(t, fe, NULL, fe_domid, dd);
+	snprintf(p, sizeof(p), "%s/state", fe);
+	node(t, p, "1", fe_domid, dd);
+	node(t, be, NULL, dd, fe_domid);
+	snprintf(p, sizeof(p), "%s/frontend", be);
+	node(t, p, fe, dd, fe_domid);
+	snprintf(p, sizeof(p), "%s/params", be);
+	node(t, p, token, dd, fe_domid);
+	snprintf(p, sizeof(p), "%s/mode", be);
+	node(t, p, "w", dd, fe_domid);
+	snprintf(p, sizeof(p), "%s/online", be);
+	node(t, p, "1", dd, fe_domid);
+	snprintf(p, sizeof(p), "%s/state", be);
+	node(t, p, "1", dd, fe_domid);
+}
+
+/* Polls PATH until it reads WANT (10 s). */
+static void wait_value(struct t *t, const char *path, const char *want)
+{
+	char *v = NULL;
+
+	for (int i = 0; i < 1000; i++) {
+		free(v);
+		v = read_node(t, path);
+		if (v && strcmp(v, want) == 0)
+			break;
+		usleep(10000);
+	}
+	if (!v || strcmp(v, want) != 0) {
+		char *log = th_log(&t->h, "dd");
+		fprintf(stderr, "%s = %s, wanted %s; driver domain log:\n%s", path,
+		        v ? v : "(absent)", want, log ? log : "");
+		free(log);
+		free(v);
+		fail_msg("%s", path);
+	}
+	free(v);
+}
+
+#ifndef BH_DRIVERDOM_VBD
+/* Without the block engine the program refuses a vbd with an error node
+ * and Closing. */
 static void test_vbd_answered(void **state)
 {
 	struct t *t = *state;
-	char fe[128], be[128], p[200], *v;
-	int dd;
+	char p[200];
 
-	start_driver_domain(t);
-	dd = t->dd;
+	start_driver_domain(t, BH_DOMID_ANY);
 	snprintf(p, sizeof(p), "/local/domain/%u/data/backend-ready", t->dd);
-	free(wait_node(t, p, 20000));
-	snprintf(fe, sizeof(fe), "/local/domain/%d/device/vbd/%d", FE, DEV);
-	snprintf(be, sizeof(be), "/local/domain/%d/backend/vbd/%d/%d", dd, FE, DEV);
-	node(t, fe, NULL, FE, dd);
-	snprintf(p, sizeof(p), "%s/state", fe);
-	node(t, p, "1", FE, dd);
-	node(t, be, NULL, dd, FE);
-	snprintf(p, sizeof(p), "%s/frontend", be);
-	node(t, p, fe, dd, FE);
-	snprintf(p, sizeof(p), "%s/online", be);
-	node(t, p, "1", dd, FE);
-	snprintf(p, sizeof(p), "%s/state", be);
-	node(t, p, "1", dd, FE);
-	snprintf(p, sizeof(p), "/local/domain/%d/error/backend/vbd/%d/%d/error", dd, FE, DEV);
-	v = wait_node(t, p, 10000);
-	assert_alive(t);
-	assert_non_null(v);
-	assert_string_equal(v, "38 error: backend not built in yet");
-	free(v);
+	wait_value(t, p, "1");
+	write_vbd(t, FE, t->dd, "vbd-9-51712");
+	snprintf(p, sizeof(p), "/local/domain/%u/error/backend/vbd/%d/%d/error", t->dd, FE, DEV);
+	wait_value(t, p, "38 error: backend not built in yet");
 	/* the error comes first, then the switch to Closing */
-	snprintf(p, sizeof(p), "%s/state", be);
-	for (int i = 0; i < 500; i++) {
-		v = read_node(t, p);
-		assert_non_null(v);
-		if (strcmp(v, "5") == 0)
-			break;
-		free(v);
-		v = NULL;
-		usleep(10000);
+	snprintf(p, sizeof(p), "/local/domain/%u/backend/vbd/%d/%d/state", t->dd, FE, DEV);
+	wait_value(t, p, "5");
+	assert_alive(t);
+}
+#else
+#define FRONT 70
+#define BACK  71
+
+static void fe_node(struct t *t, const char *key, const char *val)
+{
+	char p[200];
+
+	snprintf(p, sizeof(p), "/local/domain/%d/device/vbd/%d/%s", FRONT, DEV, key);
+	node(t, p, val, FRONT, BACK);
+}
+
+/* The whole handshake with a real blkfront in a guest domain (blkfront's
+ * own test program, which does I/O on the ring it hands out): the test
+ * carries its ring keys into the store as the frontend's xenbus code
+ * would, the driver domain connects, the frontend verifies its data. */
+static void test_vbd_serves_blkfront(void **state)
+{
+	struct t *t = *state;
+	char img[400], p[200], *log;
+	int fd;
+
+	start_driver_domain(t, BACK);
+	snprintf(p, sizeof(p), "/local/domain/%d/data/backend-ready", BACK);
+	wait_value(t, p, "1");
+	snprintf(img, sizeof(img), "%s/disk.img", t->h.devdir);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 16 << 20), 0);
+	close(fd);
+	assert_int_equal(bhctl_device_assign(&t->h.cl, BACK, "vbd-70-51712", img, 0), 0);
+	write_vbd(t, FRONT, BACK, "vbd-70-51712");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/state", BACK, FRONT, DEV);
+	wait_value(t, p, "2");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/sectors", BACK, FRONT, DEV);
+	wait_value(t, p, "32768");
+
+	const char *fargv[] = { th_prog("blkfront-probe"), "71", "32768", "0", NULL };
+	assert_int_equal(th_create(&t->h, "front", BH_ROLE_GUEST, 128, 0, FRONT, fargv, NULL), 0);
+	log = th_wait_log(&t->h, "front", "RING", 20000);
+	assert_non_null(log);
+	unsigned order, port, ref;
+	assert_int_equal(sscanf(strstr(log, "RING "), "RING %u %u %u", &order, &port, &ref), 3);
+	free(log);
+	char v[16];
+	snprintf(v, sizeof(v), "%u", ref);
+	fe_node(t, "ring-ref", v);
+	snprintf(v, sizeof(v), "%u", port);
+	fe_node(t, "event-channel", v);
+	fe_node(t, "protocol", "x86_64-abi");
+	fe_node(t, "state", "3");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/state", BACK, FRONT, DEV);
+	wait_value(t, p, "4");
+	log = th_wait_log(&t->h, "front", "VERIFIED", 60000);
+	if (!log || !strstr(log, "VERIFIED 4 last-sector ok past-end Invalid argument")) {
+		char *b = th_log(&t->h, "dd");
+		fprintf(stderr, "front:\n%s\nback:\n%s\n", log ? log : "", b ? b : "");
+		free(b);
+		fail_msg("the frontend did not verify its data");
 	}
-	assert_non_null(v);
-	free(v);
+	free(log);
+	/* the guest-initiated close */
+	fe_node(t, "state", "5");
+	wait_value(t, p, "5");
+	fe_node(t, "state", "6");
+	wait_value(t, p, "6");
 	assert_alive(t);
 }
 
+/* A frontend of another ABI is refused, not misread. */
+static void test_vbd_refuses_foreign_protocol(void **state)
+{
+	struct t *t = *state;
+	char img[400], p[200];
+	int fd;
+
+	start_driver_domain(t, BACK);
+	snprintf(img, sizeof(img), "%s/disk.img", t->h.devdir);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	assert_int_equal(bhctl_device_assign(&t->h.cl, BACK, "vbd-70-51712", img, 0), 0);
+	write_vbd(t, FRONT, BACK, "vbd-70-51712");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/state", BACK, FRONT, DEV);
+	wait_value(t, p, "2");
+	fe_node(t, "ring-ref", "8");
+	fe_node(t, "event-channel", "3");
+	fe_node(t, "protocol", "x86_32-abi");
+	fe_node(t, "state", "3");
+	wait_value(t, p, "5");
+	snprintf(p, sizeof(p), "/local/domain/%d/error/backend/vbd/%d/%d/error", BACK, FRONT, DEV);
+	wait_value(t, p, "93 protocol x86_32-abi not supported (only x86_64-abi)");
+	assert_alive(t);
+}
+#endif
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ready_and_heartbeat),
+#ifndef BH_DRIVERDOM_VBD
 	cmocka_unit_test(test_vbd_answered),
+#else
+	cmocka_unit_test(test_vbd_serves_blkfront),
+	cmocka_unit_test(test_vbd_refuses_foreign_protocol),
+#endif
 };
 
 BH_TEST_MAIN_FIXTURES(tests, setup, teardown)
