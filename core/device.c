@@ -86,24 +86,31 @@ static bool image_name_ok(const char *name)
 	return name[0] && name[0] != '.' && !strchr(name, '/');
 }
 
+/* Opens REST below the directory DIR, never leaving it. */
+static int open_in(const char *dir, const char *rest, const struct open_how *how)
+{
+	int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+
+	if (dirfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, dirfd, rest, how, sizeof(*how));
+	if (fd < 0)
+		fd = -errno;
+	close(dirfd);
+	return fd;
+}
+
 static int open_beneath(const struct core *c, const char *path, uint32_t flags)
 {
 	struct open_how how = { .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 	const char *rest;
-	int idx, dirfd, fd;
+	int idx;
 
 	if (image_ref(path, &rest)) {
 		if (!image_name_ok(rest))
 			return -EINVAL;
 		how.flags = O_CLOEXEC | O_NOCTTY | O_RDONLY;
-		dirfd = open(c->opts.image_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
-			return -errno;
-		fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof(how));
-		if (fd < 0)
-			fd = -errno;
-		close(dirfd);
-		return fd;
+		return open_in(c->opts.image_dir, rest, &how);
 	}
 	if ((idx = device_dir_of(c, path, &rest)) < 0)
 		return idx;
@@ -114,14 +121,7 @@ static int open_beneath(const struct core *c, const char *path, uint32_t flags)
 		how.flags |= O_CREAT;
 		how.mode = 0600;
 	}
-	dirfd = open(c->opts.device_dirs[idx], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -errno;
-	fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof(how));
-	if (fd < 0)
-		fd = -errno;
-	close(dirfd);
-	return fd;
+	return open_in(c->opts.device_dirs[idx], rest, &how);
 }
 
 int device_assign(struct domain *d, const struct bh_hc_device_assign *a)

@@ -95,6 +95,7 @@ int hc_access(struct hc_req *rq, enum bh_perm perm, uint16_t domid)
 	if (rq->self) {
 		subj.domid = rq->self->domid;
 		subj.privileged = rq->self->flags & BH_CREATE_PRIVILEGED;
+		subj.store = rq->self->role == BH_ROLE_STORE;
 		subj.label = rq->self->label;
 	}
 	if (domid == BH_DOMID_SELF) {
@@ -258,11 +259,16 @@ static void hc_on_readable(evutil_socket_t fd, short what, void *arg)
 	r = bh_recv_fds(fd, buf, sizeof(buf), fds, BH_ARRAY_SIZE(fds), &nfds);
 	if (r == -EAGAIN || r == -EINTR)
 		return;
-	if (r == 0 || r < 0 || hc_dispatch(hc, buf, (size_t)r, fds, nfds) < 0) {
-		if (r != 0 && r != -ECONNRESET)
+	int drc = r > 0 ? hc_dispatch(hc, buf, (size_t)r, fds, nfds) : 0;
+	if (r <= 0 || drc < 0) {
+		/* A domain that ends right after a request (SHUTDOWN of itself)
+		 * is gone before its reply: not worth a warning. */
+		bool gone = r == 0 || r == -ECONNRESET || drc == -EPIPE || drc == -ECONNRESET;
+		if (!gone)
 			bh_warn(&hc->core->log, "%s%u: ending hypercall channel: %s",
 			        hc->admin ? "admin client " : "dom", hc->admin ? 0 : hc->domid,
-			        r < 0 ? bh_strerror((int)r) : "protocol violation");
+			        r < 0 ? bh_strerror((int)r)
+			              : drc == -EPROTO ? "protocol violation" : bh_strerror(drc));
 		hc_conn_close(hc);
 	}
 }

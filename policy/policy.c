@@ -18,6 +18,13 @@ static const bool unprivileged_ok[BH_PERM_MAX] = {
 	[BH_PERM_EVTCHN_BIND] = true,
 };
 
+/* What Xen's default policy grants its xenstore domain beyond a plain
+ * domain: to learn of deaths (VIRQ_DOM_EXC) and ask which domain died. */
+static const bool store_ok[BH_PERM_MAX] = {
+	[BH_PERM_DOMAIN_GETINFO] = true,
+	[BH_PERM_EVTCHN_VIRQ] = true,
+};
+
 /* Permissions that only make sense on oneself for an unprivileged domain. */
 static const bool self_ok[BH_PERM_MAX] = {
 	[BH_PERM_DOMAIN_GETINFO] = true,
@@ -72,6 +79,8 @@ static bool builtin_allows(const struct bh_subject *s, enum bh_perm perm, const 
 	if (s->admin || s->privileged)
 		return true;
 	if (unprivileged_ok[perm])
+		return true;
+	if (s->store && store_ok[perm])
 		return true;
 	return self_ok[perm] && o && o->domid == s->domid;
 }

@@ -41,6 +41,7 @@ struct bh_subject {
 	uint16_t domid;
 	bool admin;      /* the host administrator on the admin socket */
 	bool privileged; /* a control domain */
+	bool store;      /* the xenstore domain (Xen's XSM xenstore_t rights) */
 	const char *label;
 };
 

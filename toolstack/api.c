@@ -70,9 +70,10 @@ static void dom_json(struct req *r, const struct bh_dominfo *i, bool long_form)
 	jw_int(g, "cap", i->cap);
 	jw_int(g, "cpu_time_ns", (long long)i->cpu_time_ns);
 	jw_int(g, "start_time", (long long)i->start_time);
-	jw_int(g, "uptime_s", i->start_time && (uint64_t)now > i->start_time
-	                              ? (long long)((uint64_t)now - i->start_time)
-	                              : 0);
+	jw_int(g, "uptime_s",
+	       i->start_time && (uint64_t)now > i->start_time
+	           ? (long long)((uint64_t)now - i->start_time)
+	           : 0);
 	jw_int(g, "generation", i->generation);
 	if (i->state == BH_DOMSTATE_SHUTDOWN) {
 		jw_str(g, "shutdown_reason", bhctl_reason_name(i->shutdown_reason));
@@ -112,7 +113,8 @@ static int op_info(struct req *r)
 	struct bh_hc_version_resp ver;
 	int rc;
 
-	if ((rc = bhctl_sysinfo(r->a->t->hc, &s)) < 0 || (rc = bhctl_version(r->a->t->hc, &ver)) < 0)
+	if ((rc = bhctl_sysinfo(r->a->t->hc, &s)) < 0 ||
+	    (rc = bhctl_version(r->a->t->hc, &ver)) < 0)
 		return rc;
 	jw_str(r->g, "hypervisor_version", s.version);
 	jw_int(r->g, "hcall_version_major", ver.major);
@@ -147,14 +149,14 @@ static int op_create(struct req *r)
 	for (size_t i = 0; ov && i < ov->u.array.len && no < BH_ARRAY_SIZE(o); i++)
 		if (YAJL_IS_STRING(ov->u.array.values[i]))
 			o[no++] = YAJL_GET_STRING(ov->u.array.values[i]);
-	rc = bhtool_create(r->a->t, file, text, o, no, jr_bool(r->v, "paused", false), dry,
-	                   &domid, &r->diags);
+	rc = bhtool_create(r->a->t, file, text, o, no, jr_bool(r->v, "paused", false), dry, &domid,
+	                   &r->diags);
 	if (rc == 0 && !dry)
 		jw_int(r->g, "domid", domid);
 	return rc;
 }
 
-#define DOMID_OP(fname, call)                                                                     \
+#define DOMID_OP(fname, call)                                                                      \
 	static int fname(struct req *r)                                                            \
 	{                                                                                          \
 		uint16_t domid;                                                                    \
@@ -172,13 +174,18 @@ DOMID_OP(op_pause, bhtool_pause(r->a->t, domid))
 DOMID_OP(op_unpause, bhtool_unpause(r->a->t, domid))
 DOMID_OP(op_mem_set, bhtool_mem_set(r->a->t, domid, (uint64_t)jr_int(r->v, "mem_kb", 0)))
 DOMID_OP(op_vcpu_set, bhtool_vcpu_set(r->a->t, domid, (unsigned)jr_int(r->v, "vcpus", 1)))
-DOMID_OP(op_vcpu_pin, bhtool_vcpu_pin(r->a->t, domid, jr_str(r->v, "cpus") ? jr_str(r->v, "cpus") : ""))
+DOMID_OP(op_vcpu_pin,
+         bhtool_vcpu_pin(r->a->t, domid, jr_str(r->v, "cpus") ? jr_str(r->v, "cpus") : ""))
 DOMID_OP(op_sched_credit, bhtool_sched_credit(r->a->t, domid, (int)jr_int(r->v, "weight", -1),
                                               (int)jr_int(r->v, "cap", -1)))
-DOMID_OP(op_block_attach, bhtool_block_attach(r->a->t, domid, jr_str(r->v, "spec") ? jr_str(r->v, "spec") : ""))
-DOMID_OP(op_block_detach, bhtool_block_detach(r->a->t, domid, jr_str(r->v, "vdev") ? jr_str(r->v, "vdev") : ""))
-DOMID_OP(op_network_attach, bhtool_network_attach(r->a->t, domid, jr_str(r->v, "spec") ? jr_str(r->v, "spec") : ""))
-DOMID_OP(op_network_detach, bhtool_network_detach(r->a->t, domid, jr_str(r->v, "which") ? jr_str(r->v, "which") : ""))
+DOMID_OP(op_block_attach,
+         bhtool_block_attach(r->a->t, domid, jr_str(r->v, "spec") ? jr_str(r->v, "spec") : ""))
+DOMID_OP(op_block_detach,
+         bhtool_block_detach(r->a->t, domid, jr_str(r->v, "vdev") ? jr_str(r->v, "vdev") : ""))
+DOMID_OP(op_network_attach,
+         bhtool_network_attach(r->a->t, domid, jr_str(r->v, "spec") ? jr_str(r->v, "spec") : ""))
+DOMID_OP(op_network_detach,
+         bhtool_network_detach(r->a->t, domid, jr_str(r->v, "which") ? jr_str(r->v, "which") : ""))
 
 static int op_getinfo(struct req *r)
 {
@@ -186,7 +193,8 @@ static int op_getinfo(struct req *r)
 	uint16_t domid;
 	int rc;
 
-	if ((rc = domid_arg(r, &domid)) < 0 || (rc = bhctl_domain_getinfo(r->a->t->hc, domid, &i)) < 0)
+	if ((rc = domid_arg(r, &domid)) < 0 ||
+	    (rc = bhctl_domain_getinfo(r->a->t->hc, domid, &i)) < 0)
 		return rc;
 	jw_key(r->g, "domain");
 	dom_json(r, &i, true);
@@ -251,7 +259,8 @@ static int op_dmesg(struct req *r)
 		if (len == 0)
 			break;
 		buf[len] = 0;
-		for (char *save, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		for (char *save, *l = strtok_r(buf, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save))
 			jw_str(r->g, NULL, l);
 	}
 	yajl_gen_array_close(r->g);
@@ -375,7 +384,8 @@ char *api_handle(struct api_ctx *a, const char *line, size_t len)
 			const struct xlcfg_diag *d = &r.diags.v[i];
 			char *s = NULL;
 			if (asprintf(&s, "%s:%u:%u: %s: %s", d->file ? d->file : "<command line>",
-			             d->line, d->col, d->severity == XLCFG_ERROR ? "error" : "warning",
+			             d->line, d->col,
+			             d->severity == XLCFG_ERROR ? "error" : "warning",
 			             d->msg) >= 0) {
 				jw_str(g, NULL, s);
 				free(s);

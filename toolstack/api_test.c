@@ -79,8 +79,9 @@ static void test_malformed_requests(void **state)
 static void test_config_errors_come_back_as_diagnostics(void **state)
 {
 	struct fix *f = *state;
-	yajl_val v = call(f, "{\"op\":\"create\",\"file\":\"web.cfg\",\"text\":\"name = \\\"w\\\"\\n"
-	                     "memory = lots\\n\"}");
+	yajl_val v =
+	    call(f, "{\"op\":\"create\",\"file\":\"web.cfg\",\"text\":\"name = \\\"w\\\"\\n"
+	            "memory = lots\\n\"}");
 	yajl_val d = jr_array(v, "diagnostics");
 
 	assert_false(jr_bool(v, "ok", true));

@@ -19,8 +19,8 @@
 #include "toolstack/json.h"
 #include "xlcfg/xlcfg.h"
 
-#define EXIT_FAIL  1
-#define EXIT_USAGE 2
+#define EXIT_FAIL   1
+#define EXIT_USAGE  2
 #define EXIT_NODOM0 3
 
 static const char *g_rundir;
@@ -189,6 +189,17 @@ static char *read_text(const char *path)
 
 /* ---- verbs ---- */
 
+/* Does ARG (a name or a domid) name domain object D? */
+static bool names_dom(const char *arg, yajl_val d)
+{
+	const char *name = jr_str(d, "name");
+	long id;
+
+	if (name && strcmp(arg, name) == 0)
+		return true;
+	return bh_parse_int(arg, 10, 0, 0xffff, &id) == 0 && id == jr_int(d, "domid", -1);
+}
+
 static int lookup_domid(const char *dom, long *domid)
 {
 	yajl_val r = request("getinfo", "domain", dom, NULL);
@@ -297,12 +308,24 @@ static int v_create(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "+pcnqf:", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'p': paused = true; break;
-		case 'c': console = true; break;
-		case 'n': dry = true; break;
-		case 'q': quiet = true; break;
-		case 'f': optind--; argv[optind] = optarg; goto done; /* xl's -f FILE */
-		default: return usage();
+		case 'p':
+			paused = true;
+			break;
+		case 'c':
+			console = true;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'f':
+			optind--;
+			argv[optind] = optarg;
+			goto done; /* xl's -f FILE */
+		default:
+			return usage();
 		}
 	}
 done:
@@ -329,9 +352,18 @@ static int one_dom(int argc, char **argv, const char *op)
 	return simple(op, argv[1], NULL, NULL);
 }
 
-static int v_destroy(int argc, char **argv) { return one_dom(argc, argv, "destroy"); }
-static int v_pause(int argc, char **argv) { return one_dom(argc, argv, "pause"); }
-static int v_unpause(int argc, char **argv) { return one_dom(argc, argv, "unpause"); }
+static int v_destroy(int argc, char **argv)
+{
+	return one_dom(argc, argv, "destroy");
+}
+static int v_pause(int argc, char **argv)
+{
+	return one_dom(argc, argv, "pause");
+}
+static int v_unpause(int argc, char **argv)
+{
+	return one_dom(argc, argv, "unpause");
+}
 
 static int shutdown_like(int argc, char **argv, const char *op)
 {
@@ -340,10 +372,16 @@ static int shutdown_like(int argc, char **argv, const char *op)
 
 	while ((opt = getopt(argc, argv, "+waF")) != -1) {
 		switch (opt) {
-		case 'w': wait = true; break;
-		case 'a': all = true; break;
-		case 'F': break; /* no PV drivers to miss: always accepted */
-		default: return usage();
+		case 'w':
+			wait = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'F':
+			break; /* no PV drivers to miss: always accepted */
+		default:
+			return usage();
 		}
 	}
 	if (all) {
@@ -373,8 +411,14 @@ static int shutdown_like(int argc, char **argv, const char *op)
 	return 0;
 }
 
-static int v_shutdown(int argc, char **argv) { return shutdown_like(argc, argv, "shutdown"); }
-static int v_reboot(int argc, char **argv) { return shutdown_like(argc, argv, "reboot"); }
+static int v_shutdown(int argc, char **argv)
+{
+	return shutdown_like(argc, argv, "shutdown");
+}
+static int v_reboot(int argc, char **argv)
+{
+	return shutdown_like(argc, argv, "reboot");
+}
 
 static int v_list(int argc, char **argv)
 {
@@ -402,12 +446,9 @@ static int v_list(int argc, char **argv)
 		yajl_gen_config(g, yajl_gen_beautify, 1);
 		yajl_gen_array_open(g);
 		for (size_t i = 0; doms && i < doms->u.array.len; i++) {
-			const char *name = jr_str(doms->u.array.values[i], "name");
 			bool want = optind >= argc;
 			for (int k = optind; k < argc; k++)
-				if (name && (strcmp(argv[k], name) == 0 ||
-				             atol(argv[k]) == jr_int(doms->u.array.values[i], "domid", -1)))
-					want = true;
+				want |= names_dom(argv[k], doms->u.array.values[i]);
 			if (want)
 				jw_tree(g, doms->u.array.values[i]);
 		}
@@ -418,14 +459,14 @@ static int v_list(int argc, char **argv)
 		yajl_tree_free(r);
 		return 0;
 	}
-	printf("%-40s %5s %5s %5s     %-6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
+	printf("%-40s %5s %5s %5s     %-6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State",
+	       "Time(s)");
 	for (size_t i = 0; doms && i < doms->u.array.len; i++) {
 		yajl_val d = doms->u.array.values[i];
 		const char *name = jr_str(d, "name");
 		bool want = optind >= argc;
 		for (int k = optind; k < argc; k++)
-			if (name && (strcmp(argv[k], name) == 0 || atol(argv[k]) == jr_int(d, "domid", -1)))
-				want = true;
+			want |= names_dom(argv[k], d);
 		if (!want)
 			continue;
 		printf("%-40s %5lld %5lld %5lld     %-6s %9.1f\n", name, jr_int(d, "domid", -1),
@@ -523,12 +564,11 @@ static int v_uptime(int argc, char **argv)
 		long long up = jr_int(d, "uptime_s", 0);
 		bool want = argc <= 1;
 		for (int k = 1; k < argc; k++)
-			if (strcmp(argv[k], jr_str(d, "name")) == 0 || atol(argv[k]) == jr_int(d, "domid", -1))
-				want = true;
+			want |= names_dom(argv[k], d);
 		if (want)
 			printf("%-40s %5lld %s%lld:%02lld:%02lld\n", jr_str(d, "name"),
-			       jr_int(d, "domid", -1), up >= 86400 ? "" : "",
-			       up / 3600, (up / 60) % 60, up % 60);
+			       jr_int(d, "domid", -1), up >= 86400 ? "" : "", up / 3600,
+			       (up / 60) % 60, up % 60);
 	}
 	yajl_tree_free(r);
 	return rc;
@@ -581,8 +621,14 @@ static int attach_specs(int argc, char **argv, const char *op)
 	return rc;
 }
 
-static int v_block_attach(int argc, char **argv) { return attach_specs(argc, argv, "block-attach"); }
-static int v_network_attach(int argc, char **argv) { return attach_specs(argc, argv, "network-attach"); }
+static int v_block_attach(int argc, char **argv)
+{
+	return attach_specs(argc, argv, "block-attach");
+}
+static int v_network_attach(int argc, char **argv)
+{
+	return attach_specs(argc, argv, "network-attach");
+}
 
 static int v_block_detach(int argc, char **argv)
 {
@@ -640,8 +686,14 @@ static int list_devs(int argc, char **argv, const char *kind)
 	return 0;
 }
 
-static int v_block_list(int argc, char **argv) { return list_devs(argc, argv, "vbd"); }
-static int v_network_list(int argc, char **argv) { return list_devs(argc, argv, "vif"); }
+static int v_block_list(int argc, char **argv)
+{
+	return list_devs(argc, argv, "vbd");
+}
+static int v_network_list(int argc, char **argv)
+{
+	return list_devs(argc, argv, "vif");
+}
 
 /* xl's memory arguments: a number with an optional b/k/m/g/t suffix,
  * kilobytes by default. */
@@ -654,12 +706,29 @@ static int parse_mem_kb(const char *s, long long *kb)
 	if (end == s || v < 0)
 		return -EINVAL;
 	switch (*end) {
-	case 0: case 'k': case 'K': mul = 1; break;
-	case 'b': case 'B': mul = 1.0 / 1024; break;
-	case 'm': case 'M': mul = 1024; break;
-	case 'g': case 'G': mul = 1024 * 1024; break;
-	case 't': case 'T': mul = 1024.0 * 1024 * 1024; break;
-	default: return -EINVAL;
+	case 0:
+	case 'k':
+	case 'K':
+		mul = 1;
+		break;
+	case 'b':
+	case 'B':
+		mul = 1.0 / 1024;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1024;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1024 * 1024;
+		break;
+	case 't':
+	case 'T':
+		mul = 1024.0 * 1024 * 1024;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end && end[1])
 		return -EINVAL;
@@ -675,8 +744,10 @@ static int v_mem_set(int argc, char **argv)
 	if (argc != 3)
 		return usage();
 	if (parse_mem_kb(argv[2], &kb) < 0 || kb < 4096) {
-		fprintf(stderr, "bh mem-set: '%s' is not a memory size of at least 4m "
-		                "(number with optional b/k/m/g/t, default k)\n", argv[2]);
+		fprintf(stderr,
+		        "bh mem-set: '%s' is not a memory size of at least 4m "
+		        "(number with optional b/k/m/g/t, default k)\n",
+		        argv[2]);
 		return EXIT_USAGE;
 	}
 	snprintf(buf, sizeof(buf), "#%lld", kb);
@@ -717,7 +788,9 @@ static int v_sched_credit(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "+d:w:c:")) != -1) {
 		long v;
 		switch (opt) {
-		case 'd': dom = optarg; break;
+		case 'd':
+			dom = optarg;
+			break;
 		case 'w':
 			if (bh_parse_int(optarg, 10, 1, 65535, &v) < 0) {
 				fprintf(stderr, "bh sched-credit: weight must be 1..65535\n");
@@ -728,13 +801,16 @@ static int v_sched_credit(int argc, char **argv)
 			break;
 		case 'c':
 			if (bh_parse_int(optarg, 10, 0, 100000, &v) < 0) {
-				fprintf(stderr, "bh sched-credit: cap is a percentage of one CPU, 0 = none\n");
+				fprintf(
+				    stderr,
+				    "bh sched-credit: cap is a percentage of one CPU, 0 = none\n");
 				return EXIT_USAGE;
 			}
 			snprintf(cb, sizeof(cb), "#%ld", v);
 			c = cb;
 			break;
-		default: return usage();
+		default:
+			return usage();
 		}
 	}
 	if (w || c) {
@@ -753,7 +829,7 @@ static int v_sched_credit(int argc, char **argv)
 		printf("%-32s %5s %6s %4s\n", "Name", "ID", "Weight", "Cap");
 	for (size_t i = 0; doms && i < doms->u.array.len; i++) {
 		yajl_val d = doms->u.array.values[i];
-		if (dom && strcmp(dom, jr_str(d, "name")) != 0 && atol(dom) != jr_int(d, "domid", -1))
+		if (dom && !names_dom(dom, d))
 			continue;
 		printf("%-32s %5lld %6lld %4lld\n", jr_str(d, "name"), jr_int(d, "domid", -1),
 		       jr_int(d, "weight", 0), jr_int(d, "cap", 0));
@@ -896,21 +972,25 @@ static const struct verb verbs[] = {
 	{ "reboot", v_reboot, "[-a] DOMAIN", "Ask a domain to reboot." },
 	{ "pause", v_pause, "DOMAIN", "Freeze a domain's processes." },
 	{ "unpause", v_unpause, "DOMAIN", "Thaw a paused domain." },
-	{ "list", v_list, "[-l] [DOMAIN ...]", "List domains; -l prints JSON with the configuration." },
+	{ "list", v_list, "[-l] [DOMAIN ...]",
+	  "List domains; -l prints JSON with the configuration." },
 	{ "info", v_info, "", "Facts about the host and the hypervisor." },
-	{ "dmesg", v_dmesg, "[-c]", "The core's log; -c prints only what is new since the last -c." },
+	{ "dmesg", v_dmesg, "[-c]",
+	  "The core's log; -c prints only what is new since the last -c." },
 	{ "console", v_console, "DOMAIN", "Attach to a domain's console; Ctrl-] detaches." },
 	{ "domid", v_domid, "NAME", "Print a domain's id." },
 	{ "domname", v_domname, "DOMID", "Print a domain's name." },
 	{ "uptime", v_uptime, "[DOMAIN ...]", "How long domains have been running." },
-	{ "block-attach", v_block_attach, "DOMAIN DISKSPEC ...", "Add a disk to a running domain." },
+	{ "block-attach", v_block_attach, "DOMAIN DISKSPEC ...",
+	  "Add a disk to a running domain." },
 	{ "block-detach", v_block_detach, "DOMAIN VDEV", "Remove a disk (by vdev or device id)." },
 	{ "block-list", v_block_list, "DOMAIN", "A domain's disks and their states." },
 	{ "network-attach", v_network_attach, "DOMAIN VIFSPEC ...",
 	  "Add a network interface to a running domain." },
 	{ "network-detach", v_network_detach, "DOMAIN DEVID", "Remove a network interface." },
 	{ "network-list", v_network_list, "DOMAIN", "A domain's network interfaces." },
-	{ "mem-set", v_mem_set, "DOMAIN MEM", "Set a domain's memory (suffix b/k/m/g/t; default k)." },
+	{ "mem-set", v_mem_set, "DOMAIN MEM",
+	  "Set a domain's memory (suffix b/k/m/g/t; default k)." },
 	{ "vcpu-set", v_vcpu_set, "DOMAIN N", "Set a domain's vCPU count (its CPU quota)." },
 	{ "vcpu-pin", v_vcpu_pin, "DOMAIN VCPU|all CPUS", "Pin a domain to CPUs (e.g. 0-3,^2)." },
 	{ "sched-credit", v_sched_credit, "[-d DOMAIN [-w WEIGHT] [-c CAP]]",
@@ -932,7 +1012,8 @@ static int v_help(int argc, char **argv)
 {
 	for (size_t i = 0; argc > 1 && i < BH_ARRAY_SIZE(verbs); i++)
 		if (strcmp(verbs[i].name, argv[1]) == 0) {
-			printf("Usage: bh %s %s\n\n%s\n", verbs[i].name, verbs[i].usage, verbs[i].help);
+			printf("Usage: bh %s %s\n\n%s\n", verbs[i].name, verbs[i].usage,
+			       verbs[i].help);
 			return 0;
 		}
 	global_usage(stdout);
@@ -966,7 +1047,8 @@ int main(int argc, char **argv)
 			continue;
 		g_verb = &verbs[k];
 		if (want_help(argc - i, argv + i)) {
-			printf("Usage: bh %s %s\n\n%s\n", verbs[k].name, verbs[k].usage, verbs[k].help);
+			printf("Usage: bh %s %s\n\n%s\n", verbs[k].name, verbs[k].usage,
+			       verbs[k].help);
 			return 0;
 		}
 		optind = 1;

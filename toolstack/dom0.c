@@ -64,7 +64,8 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 		size_t ncap = c->cap ? c->cap * 2 : 8192;
 		char *nb;
 		if (ncap > MAX_LINE + 1 || !(nb = realloc(c->buf, ncap))) {
-			const char *e = "{\"ok\":false,\"error\":\"request too long\",\"errno\":7}\n";
+			const char *e =
+			    "{\"ok\":false,\"error\":\"request too long\",\"errno\":7}\n";
 			(void)!write(fd, e, strlen(e));
 			conn_free(c);
 			return;
@@ -194,11 +195,21 @@ int main(int argc, char **argv)
 	bh_log_init(&d.log, "dom0");
 	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (opt) {
-		case 'a': api_path = optarg; break;
-		case 's': store = optarg; break;
-		case 'c': cdir = optarg; break;
-		case 'r': host_rundir = optarg; break;
-		case 'n': no_store = true; break;
+		case 'a':
+			api_path = optarg;
+			break;
+		case 's':
+			store = optarg;
+			break;
+		case 'c':
+			cdir = optarg;
+			break;
+		case 'r':
+			host_rundir = optarg;
+			break;
+		case 'n':
+			no_store = true;
+			break;
 		default:
 			fprintf(stderr, "usage: bulkhead-dom0 [--api PATH] [--store-socket PATH] "
 			                "[--console-dir DIR] [--host-rundir DIR] [--no-store]\n");

@@ -10,7 +10,7 @@
 
 yajl_gen jw_new(void);
 void jw_key(yajl_gen g, const char *k);
-void jw_str(yajl_gen g, const char *k, const char *v);  /* k NULL: array element */
+void jw_str(yajl_gen g, const char *k, const char *v); /* k NULL: array element */
 void jw_int(yajl_gen g, const char *k, long long v);
 void jw_bool(yajl_gen g, const char *k, bool v);
 /* Splices an already formed JSON value (e.g. xlcfg_json_dump's). */

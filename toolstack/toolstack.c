@@ -11,13 +11,14 @@
 #include "toolstack/xspaths.h"
 #include "xenstored/bhxs.h"
 
-#define PVKERNEL_IMAGE   "bulkhead-pvkernel"
-#define DRIVERDOM_IMAGE  "bulkhead-driverdom"
-#define DEFAULT_RAMDISK  "image:bulkhead-ramdisk.cpio"
-#define RAMDISK_TOKEN    "ramdisk"
-#define MAX_ARGV         128
+#define PVKERNEL_IMAGE  "bulkhead-pvkernel"
+#define DRIVERDOM_IMAGE "bulkhead-driverdom"
+#define DEFAULT_RAMDISK "image:bulkhead-ramdisk.cpio"
+#define RAMDISK_TOKEN   "ramdisk"
+#define MAX_ARGV        128
 
-static int fail(struct bhtool *t, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct bhtool *t, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct bhtool *t, int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -199,9 +200,10 @@ static int vbd_add(struct bhtool *t, struct bhtool_dom *dom, const struct bh_dis
 		                              flags)) < 0) {
 			rc = fail(t, rc, "disk %s: cannot hand %s to %s: %s%s", disk->vdev,
 			          disk->target, d->backend_name, bh_strerror(rc),
-			          rc == -EACCES ? " (images must lie below a device directory of the "
-			                          "core, --device-dir)"
-			                        : "");
+			          rc == -EACCES
+			              ? " (images must lie below a device directory of the "
+			                "core, --device-dir)"
+			              : "");
 			goto out;
 		}
 	}
@@ -249,8 +251,12 @@ static int vif_add(struct bhtool *t, struct bhtool_dom *dom, const struct bh_vif
 #undef DUP
 	if (!d->vif.has_mac) {
 		/* Xen's OUI and a stable tail from domid and devid. */
-		uint8_t m[6] = { 0x00, 0x16, 0x3e, (uint8_t)(dom->domid >> 8),
-			         (uint8_t)dom->domid, (uint8_t)d->devid };
+		uint8_t m[6] = { 0x00,
+			         0x16,
+			         0x3e,
+			         (uint8_t)(dom->domid >> 8),
+			         (uint8_t)dom->domid,
+			         (uint8_t)d->devid };
 		memcpy(d->vif.mac, m, 6);
 		d->vif.has_mac = true;
 	}
@@ -341,8 +347,8 @@ static int introduce(struct bhtool *t, struct bhtool_dom *d)
 	                           t->store_domid)) < 0)
 		return fail(t, rc, "store: cannot write /local/domain/%u: %s", d->domid,
 		            bh_strerror(rc));
-	if (t->store_domid >= 0 && (rc = bhxs_introduce(t->xs, d->domid, BH_GNTTAB_STORE_REF,
-	                                                d->store_port)) < 0)
+	if (t->store_domid >= 0 &&
+	    (rc = bhxs_introduce(t->xs, d->domid, BH_GNTTAB_STORE_REF, d->store_port)) < 0)
 		return fail(t, rc, "store: introducing domain %u failed: %s", d->domid,
 		            bh_strerror(rc));
 	return 0;
@@ -426,7 +432,7 @@ int bhtool_create(struct bhtool *t, const char *name, const char *text,
 	*domid_out = d->domid;
 	free(cmd);
 	return 0;
-undo: {
+undo : {
 	char keep[sizeof(t->err)];
 	memcpy(keep, t->err, sizeof(keep));
 	bhtool_destroy(t, d->domid);
@@ -466,8 +472,9 @@ int bhtool_destroy(struct bhtool *t, uint16_t domid)
 	if ((rc = bhctl_domain_getinfo(t->hc, domid, &info)) < 0)
 		return fail(t, rc, "domain %u: %s", domid, bh_strerror(rc));
 	if (info.role == BH_ROLE_CONTROL || info.role == BH_ROLE_STORE)
-		return fail(t, -EPERM, "domain %u (%s) is part of the system and cannot be destroyed",
-		            domid, info.name);
+		return fail(t, -EPERM,
+		            "domain %u (%s) is part of the system and cannot be destroyed", domid,
+		            info.name);
 	if (bhtool_find_dom(t, domid))
 		bhtool_find_dom(t, domid)->dying = true;
 	rc = bhctl_domain_destroy(t->hc, domid);
@@ -541,7 +548,8 @@ int bhtool_vcpu_pin(struct bhtool *t, uint16_t domid, const char *cpus)
 	rc = xlcfg_parse_string("vcpu-pin", text, NULL, 0, &c, &dg);
 	free(text);
 	if (rc < 0) {
-		rc = fail(t, -EINVAL, "vcpu-pin: '%s' is not a CPU list (e.g. 0-3,^2 or all)", cpus);
+		rc =
+		    fail(t, -EINVAL, "vcpu-pin: '%s' is not a CPU list (e.g. 0-3,^2 or all)", cpus);
 		xlcfg_diags_free(&dg);
 		return rc;
 	}
@@ -671,17 +679,57 @@ int bhtool_dev_state(struct bhtool *t, uint16_t domid, const struct bhtool_dev *
 static enum bh_action action_for(const struct bh_domcfg *c, uint32_t reason)
 {
 	switch (reason) {
-	case BH_SHUTDOWN_POWEROFF: return c->on_poweroff;
-	case BH_SHUTDOWN_REBOOT: return c->on_reboot;
-	case BH_SHUTDOWN_WATCHDOG: return c->on_watchdog;
-	default: return c->on_crash;
+	case BH_SHUTDOWN_POWEROFF:
+		return c->on_poweroff;
+	case BH_SHUTDOWN_REBOOT:
+		return c->on_reboot;
+	case BH_SHUTDOWN_WATCHDOG:
+		return c->on_watchdog;
+	default:
+		return c->on_crash;
 	}
+}
+
+#define DEFAULT_RESTART_LIMIT    5
+#define DEFAULT_RESTART_WINDOW_S 60
+
+/* A domain restarted more than restart_limit times within restart_window
+ * seconds is crash-looping: it is destroyed instead (the config's keys,
+ * defaults 5 in 60 s). */
+static bool restart_allowed(struct bhtool_dom *d)
+{
+	unsigned limit = d->cfg->restart_limit ? d->cfg->restart_limit : DEFAULT_RESTART_LIMIT;
+	uint64_t window = (uint64_t)(d->cfg->restart_window_s ? d->cfg->restart_window_s
+	                                                      : DEFAULT_RESTART_WINDOW_S) *
+	                  1000000000ull;
+	uint64_t now = bh_now_ns();
+	unsigned n = 0, cap = BH_ARRAY_SIZE(d->restarts_ns);
+
+	if (limit >= cap)
+		limit = cap - 1;
+	for (unsigned i = 0; i < cap && i < d->nrestarts; i++)
+		if (now - d->restarts_ns[i] < window)
+			n++;
+	if (n >= limit)
+		return false;
+	d->restarts_ns[d->nrestarts++ % cap] = now;
+	return true;
 }
 
 static void restart(struct bhtool *t, struct bhtool_dom *d)
 {
 	struct bh_hc_create_resp resp;
 	int rc;
+
+	if (!restart_allowed(d)) {
+		bh_warn(&t->log, "domain %u (%s): restarted %u times within %u s: destroying it",
+		        d->domid, d->cfg->name,
+		        d->cfg->restart_limit ? d->cfg->restart_limit : DEFAULT_RESTART_LIMIT,
+		        d->cfg->restart_window_s ? d->cfg->restart_window_s
+		                                 : DEFAULT_RESTART_WINDOW_S);
+		bhtool_destroy(t, d->domid);
+		return;
+	}
 
 	cleanup_dom(t, d->domid, "restarting");
 	if ((rc = bhctl_domain_restart(t->hc, d->domid, &resp)) < 0) {
@@ -704,7 +752,8 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 			        bh_strerror(rc));
 		if (dev->kind == BHTOOL_VBD && dev->disk.target && dev->disk.target[0])
 			bhctl_device_assign(t->hc, dev->backend_domid, dev->token, dev->disk.target,
-			                    dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY : 0);
+			                    dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY
+			                                                          : 0);
 	}
 	if (t->console.add)
 		t->console.add(t->console.arg, d->domid, d->cfg->name, d->console_port);
@@ -739,8 +788,8 @@ void bhtool_dom_exc(struct bhtool *t)
 		        d->cfg->name, bhctl_reason_name(info->shutdown_reason),
 		        info->shutdown_reason == BH_SHUTDOWN_CRASH ? " " : "",
 		        info->shutdown_reason == BH_SHUTDOWN_CRASH
-		                ? bhctl_crash_name(info->crash_detail)
-		                : "",
+		            ? bhctl_crash_name(info->crash_detail)
+		            : "",
 		        xlcfg_action_name(a));
 		switch (a) {
 		case BH_ACTION_RESTART:

@@ -39,8 +39,10 @@ struct bhtool_dom {
 	struct bhtool_dev *devs;
 	uint32_t store_port, console_port;
 	uint64_t created_ns;
-	bool dying;     /* destroy asked: do not apply actions */
-	bool preserved; /* on_*=preserve: left dead until destroyed */
+	bool dying;               /* destroy asked: do not apply actions */
+	bool preserved;           /* on_*=preserve: left dead until destroyed */
+	uint64_t restarts_ns[16]; /* when the last restarts happened (ring) */
+	unsigned nrestarts;
 	struct bhtool_dom *next;
 };
 
@@ -53,8 +55,8 @@ struct bhtool_console_ops {
 
 struct bhtool {
 	struct bh_hc_client *hc;
-	struct bhxs *xs;        /* NULL: no store (devices and introduce skipped) */
-	int store_domid;        /* -1: the store runs in dom0 or nowhere */
+	struct bhxs *xs; /* NULL: no store (devices and introduce skipped) */
+	int store_domid; /* -1: the store runs in dom0 or nowhere */
 	struct bh_log log;
 	struct bhtool_console_ops console;
 	struct bhtool_dom *doms;
@@ -89,8 +91,7 @@ int bhtool_network_attach(struct bhtool *t, uint16_t domid, const char *spec);
 int bhtool_network_detach(struct bhtool *t, uint16_t domid, const char *which);
 struct bhtool_dom *bhtool_find_dom(struct bhtool *t, uint16_t domid);
 /* Reads the backend's state node of a device (XenbusState), or -errno. */
-int bhtool_dev_state(struct bhtool *t, uint16_t domid, const struct bhtool_dev *d,
-                     bool backend);
+int bhtool_dev_state(struct bhtool *t, uint16_t domid, const struct bhtool_dev *d, bool backend);
 
 /* Called when VIRQ_DOM_EXC fired: finds dead domains and carries out their
  * configured action (destroy, restart, preserve). */

@@ -39,7 +39,7 @@ static int node(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *val
 	return bhxs_set_perms(xs, tx, path, perms, reader >= 0 ? 2 : 1);
 }
 
-#define W(path_fmt, val, owner, reader, ...)                                                      \
+#define W(path_fmt, val, owner, reader, ...)                                                       \
 	do {                                                                                       \
 		char p_[256];                                                                      \
 		snprintf(p_, sizeof(p_), path_fmt, __VA_ARGS__);                                   \
@@ -81,7 +81,8 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	W("/local/domain/%u/domid", buf, 0, (int)d, d);
 	snprintf(buf, sizeof(buf), "/vm/%s", uuid);
 	W("/local/domain/%u/vm", buf, 0, (int)d, d);
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(c->memory_mb ? c->memory_mb : 128) * 1024);
+	snprintf(buf, sizeof(buf), "%llu",
+	         (unsigned long long)(c->memory_mb ? c->memory_mb : 128) * 1024);
 	W("/local/domain/%u/memory/target", buf, 0, (int)d, d);
 	W("/local/domain/%u/memory/static-max", buf, 0, (int)d, d);
 	for (unsigned i = 0; i < (c->maxvcpus ? c->maxvcpus : (c->vcpus ? c->vcpus : 1)); i++)
@@ -116,8 +117,11 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
                      uint32_t store_port, uint32_t console_port, int store_domid)
 {
-	struct wctx w = { .domid = domid, .cfg = c, .store_port = store_port,
-		          .console_port = console_port, .store_domid = store_domid };
+	struct wctx w = { .domid = domid,
+		          .cfg = c,
+		          .store_port = store_port,
+		          .console_port = console_port,
+		          .store_domid = store_domid };
 	return bhxs_transaction_run(xs, write_domain_tx, &w);
 }
 
@@ -143,12 +147,12 @@ static const char *kind_dir(const struct bhtool_dev *d)
 static void dev_dirs(uint16_t domid, const struct bhtool_dev *d, char *fe, char *be, size_t cap)
 {
 	snprintf(fe, cap, "/local/domain/%u/device/%s/%d", domid, kind_dir(d), d->devid);
-	snprintf(be, cap, "/local/domain/%u/backend/%s/%u/%d", d->backend_domid, kind_dir(d),
-	         domid, d->devid);
+	snprintf(be, cap, "/local/domain/%u/backend/%s/%u/%d", d->backend_domid, kind_dir(d), domid,
+	         d->devid);
 }
 
-static int write_common(struct bhxs *xs, bhxs_tx_t tx, uint16_t domid,
-                        const struct bhtool_dev *d, const char *fe, const char *be)
+static int write_common(struct bhxs *xs, bhxs_tx_t tx, uint16_t domid, const struct bhtool_dev *d,
+                        const char *fe, const char *be)
 {
 	int fo = domid, bo = d->backend_domid, rc;
 	char buf[32];

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -90,6 +92,7 @@ int bhxs_open_socket(const char *path, struct bhxs **out)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct bhxs *xs;
 	const char *env = getenv("XENSTORED_PATH");
+	int rc;
 
 	if (!path)
 		path = env && *env ? env : "/run/xenstored/socket";
@@ -100,8 +103,12 @@ int bhxs_open_socket(const char *path, struct bhxs **out)
 		return -ENOMEM;
 	xs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (xs->fd < 0 || connect(xs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int rc = -errno;
+		rc = -errno;
 
+		bhxs_close(xs);
+		return rc;
+	}
+	if ((rc = bhxs_poll_setup(xs, xs->fd)) < 0) {
 		bhxs_close(xs);
 		return rc;
 	}
@@ -119,6 +126,7 @@ struct bhxs *bhxs_alloc(const struct bhxs_transport *t)
 		return NULL;
 	xs->t = t;
 	xs->fd = xs->notify_fd = xs->event_fd = xs->evtchn_fd = -1;
+	xs->epfd = xs->qfd = -1;
 	return xs;
 }
 
@@ -138,13 +146,48 @@ void bhxs_close(struct bhxs *xs)
 		xs->t->close(xs);
 	if (xs->fd >= 0)
 		close(xs->fd);
+	if (xs->epfd >= 0)
+		close(xs->epfd);
+	if (xs->qfd >= 0)
+		close(xs->qfd);
 	free(xs->in);
 	free(xs);
 }
 
+int bhxs_poll_setup(struct bhxs *xs, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	xs->epfd = epoll_create1(EPOLL_CLOEXEC);
+	xs->qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (xs->epfd < 0 || xs->qfd < 0)
+		return -errno;
+	if (epoll_ctl(xs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+	    epoll_ctl(xs->epfd, EPOLL_CTL_ADD, xs->qfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Readable when the transport has bytes or events are already queued (an
+ * event that came in during a call must not leave a poll loop asleep). */
 int bhxs_fd(const struct bhxs *xs)
 {
-	return xs->fd >= 0 ? xs->fd : xs->evtchn_fd >= 0 ? xs->evtchn_fd : xs->event_fd;
+	return xs->epfd;
+}
+
+static void queue_signal(struct bhxs *xs, bool nonempty)
+{
+	uint64_t v = 1;
+
+	if (xs->qfd < 0)
+		return;
+	if (nonempty) {
+		if (write(xs->qfd, &v, sizeof(v)) < 0) {
+			/* already signalled */
+		}
+	} else if (read(xs->qfd, &v, sizeof(v)) < 0) {
+		/* was not signalled */
+	}
 }
 
 /* Reads until one whole message is buffered; TIMEOUT_MS as poll(2). */
@@ -210,6 +253,7 @@ static void queue_event(struct bhxs *xs, const char *payload, size_t len)
 	for (tail = &xs->events; *tail; tail = &(*tail)->next)
 		;
 	*tail = e;
+	queue_signal(xs, true);
 }
 
 /* One request and its reply: *REPLY (malloc'd, NUL-terminated) and
@@ -470,6 +514,8 @@ static int pop_event(struct bhxs *xs, char **path, char **token)
 	if (!e)
 		return -EAGAIN;
 	xs->events = e->next;
+	if (!xs->events)
+		queue_signal(xs, false);
 	*path = e->path;
 	*token = e->token;
 	free(e);

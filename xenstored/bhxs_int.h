@@ -30,6 +30,9 @@ struct bhxs {
 	bool own;
 	int evtchn_fd; /* bhxs_open_domain: /dev/xen/evtchn (xen_*), port bound */
 	unsigned port;
+	/* bhxs_fd(): an epoll set of the transport's fd and QFD, an eventfd
+	 * that is readable while events are queued in EVENTS. */
+	int epfd, qfd;
 	uint32_t req_id;
 	char *in;
 	size_t inlen, incap;
@@ -37,6 +40,8 @@ struct bhxs {
 };
 
 struct bhxs *bhxs_alloc(const struct bhxs_transport *t);
+/* Once the transport's fd is known: builds the set bhxs_fd() returns. */
+int bhxs_poll_setup(struct bhxs *xs, int fd);
 int bhxs_talk(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const struct iovec *iov, int niov,
               char **reply, size_t *rlen);
 

@@ -153,6 +153,7 @@ static const struct bhxs_transport ring_transport = { ring_send, ring_recv, ring
 int bhxs_open_ring(void *page, int notify_fd, int event_fd, bool own, struct bhxs **out)
 {
 	struct bhxs *xs = bhxs_alloc(&ring_transport);
+	int rc;
 
 	if (!xs)
 		return -ENOMEM;
@@ -161,6 +162,11 @@ int bhxs_open_ring(void *page, int notify_fd, int event_fd, bool own, struct bhx
 	xs->event_fd = event_fd;
 	xs->own = own;
 	xs->evtchn_fd = -1;
+	if ((rc = bhxs_poll_setup(xs, event_fd)) < 0) {
+		xs->own = false;
+		bhxs_close(xs);
+		return rc;
+	}
 	*out = xs;
 	return 0;
 }
@@ -209,6 +215,10 @@ int bhxs_open_domain(struct bhxs **out)
 	xs->page = page;
 	xs->evtchn_fd = efd;
 	xs->port = si.store_port;
+	if ((rc = bhxs_poll_setup(xs, efd)) < 0) {
+		bhxs_close(xs);
+		return rc;
+	}
 	*out = xs;
 	return 0;
 }

@@ -112,33 +112,27 @@ static void x_notify(void *arg, unsigned local_port)
 	xen_ioctl(x->evfd, IOCTL_EVTCHN_NOTIFY, &n);
 }
 
-/* VIRQ_DOM_EXC: some domain died or shut down. Every introduced domain the
- * core no longer lists as alive is released. */
+/* VIRQ_DOM_EXC: some domain died or shut down. Each introduced domain the
+ * core reports gone (ESRCH) or shut down is released; one we may not ask
+ * about (a policy without domain.getinfo) is kept, never guessed dead. */
 static void check_domains(struct xsd_rings_xen *x)
 {
-	struct bh_dominfo *info = NULL;
-	size_t ninfo = 0, nids = 0;
+	size_t nids = 0;
 	unsigned *ids = NULL;
-	int rc;
 
-	if ((rc = bhctl_domain_list(xen_hcall(), &info, &ninfo)) < 0) {
-		bh_err(&x->d->log, "domain list: %s", bh_strerror(rc));
-		return;
-	}
 	xsd_domains(x->d->s, &ids, &nids);
 	for (size_t i = 0; i < nids; i++) {
-		bool alive = false;
+		struct bh_dominfo info;
+		int rc = bhctl_domain_getinfo(xen_hcall(), (uint16_t)ids[i], &info);
 
-		for (size_t j = 0; j < ninfo; j++)
-			if (info[j].domid == ids[i] && info[j].state != BH_DOMSTATE_SHUTDOWN)
-				alive = true;
-		if (!alive) {
+		if (rc == -ESRCH || (rc == 0 && info.state == BH_DOMSTATE_SHUTDOWN)) {
 			bh_info(&x->d->log, "domain %u is gone: releasing it", ids[i]);
 			xsd_domain_released(x->d->s, ids[i]);
+		} else if (rc < 0) {
+			bh_warn(&x->d->log, "domain %u: %s", ids[i], bh_strerror(rc));
 		}
 	}
 	free(ids);
-	free(info);
 }
 
 static void on_evtchn(evutil_socket_t fd, short what, void *arg)

@@ -109,10 +109,12 @@ static void test_watch_between_connections(void **state)
 	assert_int_equal(bhxs_write_str(b, 0, "/wb/k2", "1"), 0);
 	usleep(50000);
 	assert_int_equal(bhxs_write_str(a, 0, "/other", "1"), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 1); /* queued during the call: still readable */
 	assert_int_equal(bhxs_read_watch(a, &path, &token), 0);
 	assert_string_equal(path, "/wb/k2");
 	free(path);
 	free(token);
+	assert_int_equal(poll(&pfd, 1, 0), 0); /* nothing left */
 	assert_int_equal(bhxs_unwatch(a, "/wb", "tk"), 0);
 	assert_int_equal(bhxs_unwatch(a, "/wb", "tk"), -ENOENT);
 	assert_int_equal(bhxs_wait_watch(a, 100, &path, &token), -ETIMEDOUT);
@@ -246,14 +248,31 @@ static void test_malformed_socket(void **state)
 	bhxs_close(xs);
 }
 
+/* Options: --quota and --socket-domid, on a daemon of its own. */
+static void test_daemon_options(void **state)
+{
+	const char *extra[] = { "--quota", "watches=2", "--socket-domid", "7", NULL };
+	struct xs_daemon d2;
+	struct bhxs *xs;
+	char *v;
+	size_t len;
+
+	assert_int_equal(xs_daemon_start(&d2, extra), 0);
+	assert_int_equal(bhxs_open_socket(d2.sock, &xs), 0);
+	assert_int_equal(bhxs_introduce(xs, 9, 1, 1), -EACCES); /* not dom0 now */
+	assert_int_equal(bhxs_read(xs, 0, "/tool", &v, &len), -EACCES);
+	assert_int_equal(bhxs_watch(xs, "/a", "1"), 0);
+	assert_int_equal(bhxs_watch(xs, "/a", "2"), 0);
+	assert_int_equal(bhxs_watch(xs, "/a", "3"), -E2BIG);
+	bhxs_close(xs);
+	assert_int_equal(xs_daemon_stop(&d2), 0);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_basic_api),
-	cmocka_unit_test(test_perms_other_domain),
-	cmocka_unit_test(test_watch_between_connections),
-	cmocka_unit_test(test_transactions),
-	cmocka_unit_test(test_transaction_run),
-	cmocka_unit_test(test_introduce_release),
-	cmocka_unit_test(test_malformed_socket),
+	cmocka_unit_test(test_daemon_options),     cmocka_unit_test(test_basic_api),
+	cmocka_unit_test(test_perms_other_domain), cmocka_unit_test(test_watch_between_connections),
+	cmocka_unit_test(test_transactions),       cmocka_unit_test(test_transaction_run),
+	cmocka_unit_test(test_introduce_release),  cmocka_unit_test(test_malformed_socket),
 };
 
 BH_TEST_MAIN_FIXTURES(tests, setup, teardown)

@@ -42,6 +42,11 @@ xenstore-exists /vm/sub 2>/dev/null; check rm-gone 1 $?
 xenstore-rm /vm/never; check rm-absent 0 $?
 xenstore-rm /nothere/never 2>/dev/null; check rm-noparent 1 $?
 
+# A directory too big for one reply: libxenstore falls back to DIRECTORY_PART.
+for i in $(seq 1 300); do echo "/bigdir/child-number-$i x"; done | xargs -n 200 xenstore-write
+check big-list 300 "$(xenstore-list /bigdir | wc -l)"
+check big-list-last child-number-300 "$(xenstore-list /bigdir | tail -1)"
+
 # Watches: token = path, one event at once, then the changes below it.
 xenstore-watch -n 3 /vm/w > "$T/watch" &
 wpid=$!
