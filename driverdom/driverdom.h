@@ -111,6 +111,10 @@ int drvdom_run(struct drvdom *dd);
  * events (for tests that step the runtime). */
 int drvdom_run_once(struct drvdom *dd, int timeout_ms);
 void drvdom_stop(struct drvdom *dd);
+/* Inside a driver domain, once started: pivot into an empty read-only
+ * root, keep only CAP_NET_ADMIN, and forbid exec, mount and the other
+ * start-up calls with a second seccomp filter. Irreversible. */
+int drvdom_narrow(struct drvdom *dd);
 
 unsigned drvdom_domid(const struct drvdom *dd);
 struct bhxs *drvdom_store(struct drvdom *dd);

@@ -5,6 +5,7 @@
  * seccomp allow-list (a denied call would kill it), reaches the store over
  * its ring, reports backend-ready, heartbeats, and answers a vbd. Needs
  * root. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -161,6 +162,44 @@ static void test_ready_and_heartbeat(void **state)
 	assert_string_equal(v, "1");
 	free(v);
 	usleep(600000); /* several heartbeat periods */
+	assert_alive(t);
+	assert_int_equal(bhctl_domain_getinfo(&t->h.cl, t->dd, &d), 0);
+	assert_true(d.heartbeat_age_ms < 400);
+}
+
+/* After start-up the driver domain sits in an empty root with only
+ * CAP_NET_ADMIN, seen from the host through /proc. */
+static void test_narrowed(void **state)
+{
+	struct t *t = *state;
+	struct bh_dominfo d;
+	char p[128], buf[4096], *log, *cap;
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	start_driver_domain(t, BH_DOMID_ANY);
+	log = th_wait_log(&t->h, "dd", "narrowed", 20000);
+	assert_alive(t);
+	assert_non_null(log);
+	free(log);
+	assert_int_equal(bhctl_domain_getinfo(&t->h.cl, t->dd, &d), 0);
+	assert_true(d.pid > 0);
+	snprintf(p, sizeof(p), "/proc/%d/root", d.pid);
+	dir = opendir(p);
+	assert_non_null(dir);
+	while ((e = readdir(dir)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(dir);
+	assert_int_equal(n, 0);
+	snprintf(p, sizeof(p), "/proc/%d/status", d.pid);
+	assert_true(bh_read_file(p, buf, sizeof(buf)) > 0);
+	cap = strstr(buf, "CapEff:");
+	assert_non_null(cap);
+	assert_int_equal(strncmp(cap, "CapEff:\t0000000000001000", 24), 0);
+	/* and it still serves the store and heartbeats */
+	usleep(500000);
 	assert_alive(t);
 	assert_int_equal(bhctl_domain_getinfo(&t->h.cl, t->dd, &d), 0);
 	assert_true(d.heartbeat_age_ms < 400);
@@ -331,6 +370,7 @@ static void test_vbd_refuses_foreign_protocol(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ready_and_heartbeat),
+	cmocka_unit_test(test_narrowed),
 #ifndef BH_DRIVERDOM_VBD
 	cmocka_unit_test(test_vbd_answered),
 #else

@@ -114,7 +114,11 @@ int main(int argc, char **argv)
 	the_dd = dd;
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	if ((rc = drvdom_start(dd)) == 0)
+	rc = drvdom_start(dd);
+	/* Outside a domain (--store-socket) there is no sandbox to narrow. */
+	if (rc == 0 && !o.socket)
+		rc = drvdom_narrow(dd);
+	if (rc == 0)
 		rc = drvdom_run(dd);
 	the_dd = NULL;
 	drvdom_destroy(dd);
