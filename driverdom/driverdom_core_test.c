@@ -29,11 +29,7 @@ struct t {
 
 static int setup(void **state)
 {
-	/* --permissive: the built-in policy does not yet grant the store
-	 * domain VIRQ_DOM_EXC (see xenstored's xs_domain_test); denials are
-	 * still logged. */
-	static const char *const args[] = { "--permissive",
-		                            "--xenstore",
+	static const char *const args[] = { "--xenstore",
 		                            "bulkhead-xenstored",
 		                            "--xenstore-arg=--socket",
 		                            "--xenstore-arg=/run/xenstored/socket",
