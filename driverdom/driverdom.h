@@ -1,0 +1,167 @@
+/* bhdriverdom: the runtime every backend (blkback, netback) runs on inside
+ * a driver domain -- the xenbus backend core of a Linux driver domain.
+ *
+ * The runtime connects to the store, watches /local/domain/<self>/backend
+ * and, for each device directory that appears there
+ * (backend/<type>/<frontend domid>/<devid>), creates a device and hands it
+ * to the backend registered for <type>. It runs the backend's half of the
+ * XenbusState handshake (docs/driverdom.md):
+ *
+ *   new device           -> probe()       -> state InitWait (2)
+ *   frontend 3 or 4      -> connect()     -> state Connected (4)
+ *   frontend 5           -> disconnect()  -> state Closing (5)
+ *   frontend 6 / gone    -> disconnect()  -> state Closed (6)
+ *   frontend back to 1   -> (disconnect)  -> state InitWait (2) again
+ *   directory removed    -> disconnect(), remove()
+ *
+ * A failing probe or connect is reported Xen's way (the error node, see
+ * drvdom_dev_fatal) and the device goes to Closing. The loop is libevent;
+ * backends add their own descriptors (event channels, io_uring) with
+ * drvdom_add_fd. Single-threaded: every callback runs on the loop's thread.
+ * Functions return 0 or a negative errno. */
+#ifndef BH_DRIVERDOM_H
+#define BH_DRIVERDOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+
+struct bhxs;
+struct bh_hc_client;
+struct drvdom;
+
+/* XenbusState (io/xenbus.h). */
+enum xenbus_state {
+	XenbusStateUnknown = 0,
+	XenbusStateInitialising = 1,
+	XenbusStateInitWait = 2,
+	XenbusStateInitialised = 3,
+	XenbusStateConnected = 4,
+	XenbusStateClosing = 5,
+	XenbusStateClosed = 6,
+	XenbusStateReconfiguring = 7,
+	XenbusStateReconfigured = 8,
+};
+
+const char *xenbus_state_name(int state);
+
+/* One device served by this domain. The runtime owns it; backends read the
+ * fields and keep their own state in priv. */
+struct drvdom_dev {
+	struct drvdom *dd;
+	const struct drvdom_backend_ops *ops;
+	char type[16];     /* "vbd", "vif", ... */
+	unsigned fe_domid; /* the frontend's domain */
+	unsigned devid;    /* the virtual device number / handle */
+	char be_path[128]; /* /local/domain/<self>/backend/<type>/<fe>/<devid> */
+	char fe_path[160]; /* from the backend's "frontend" node */
+	int state;         /* the backend state we last wrote */
+	bool probed;       /* probe() succeeded: remove() is owed */
+	bool connected;    /* connect() succeeded, disconnect() not yet called */
+	bool dead;         /* probe failed: the device waits for its removal */
+	bool reported;     /* an error was reported during the current callback */
+	int fe_state;      /* the frontend state we last acted on */
+	bool seen;         /* scan.c's mark */
+	struct bh_log log; /* prefix "<type>/dom<fe>/<devid>" */
+	void *priv;        /* the backend's */
+	struct drvdom_dev *next;
+};
+
+/* One backend type. probe() publishes features (drvdom_publish) and may
+ * set priv; it runs once per device. connect() reads the frontend's ring
+ * keys, maps and starts serving; it may run again after a disconnect()
+ * (frontend reconnect). disconnect() stops serving and unmaps; it is only
+ * called after a successful connect(). remove() frees priv; it is called
+ * once, after a successful probe(), when the device directory goes away
+ * or the runtime is destroyed. */
+struct drvdom_backend_ops {
+	const char *type;
+	int (*probe)(struct drvdom_dev *dev);
+	int (*connect)(struct drvdom_dev *dev);
+	void (*disconnect)(struct drvdom_dev *dev);
+	void (*remove)(struct drvdom_dev *dev);
+	void *arg; /* the backend's own context, for drvdom_dev_backend_arg */
+};
+
+struct drvdom_config {
+	const struct drvdom_backend_ops *const *backends;
+	size_t n_backends;
+	/* The store connection, or NULL: bhxs_open_domain(). The runtime owns
+	 * it either way and closes it in drvdom_destroy. */
+	struct bhxs *xs;
+	/* Our domid, or -1: from the core's start info (needs hc). */
+	int domid;
+	/* The hypercall client for heartbeats and start info, or NULL (tests
+	 * outside a domain: no heartbeat). */
+	struct bh_hc_client *hc;
+	unsigned heartbeat_ms; /* 0: 1000 */
+	const char *name;      /* log prefix; NULL: "driverdom" */
+};
+
+int drvdom_create(const struct drvdom_config *cfg, struct drvdom **out);
+/* Disconnects and removes every device, closes the store. NULL is fine. */
+void drvdom_destroy(struct drvdom *dd);
+/* Sets the watch, scans devices already there, writes data/backend-ready. */
+int drvdom_start(struct drvdom *dd);
+/* Runs the loop until drvdom_stop() or a fatal store error (returned). */
+int drvdom_run(struct drvdom *dd);
+/* Runs the loop for at most TIMEOUT_MS, returning after the first batch of
+ * events (for tests that step the runtime). */
+int drvdom_run_once(struct drvdom *dd, int timeout_ms);
+void drvdom_stop(struct drvdom *dd);
+/* Inside a driver domain, once started: pivot into an empty read-only
+ * root, keep only CAP_NET_ADMIN, and forbid exec, mount and the other
+ * start-up calls with a second seccomp filter. Irreversible. */
+int drvdom_narrow(struct drvdom *dd);
+
+unsigned drvdom_domid(const struct drvdom *dd);
+struct bhxs *drvdom_store(struct drvdom *dd);
+const struct bh_log *drvdom_log(const struct drvdom *dd);
+uint64_t drvdom_heartbeats(const struct drvdom *dd);
+struct drvdom_dev *drvdom_find(struct drvdom *dd, const char *type, unsigned fe, unsigned devid);
+
+/* Descriptors of the backends: FN(ARG) runs when FD is readable. */
+struct drvdom_fd;
+int drvdom_add_fd(struct drvdom *dd, int fd, void (*fn)(void *arg), void *arg,
+                  struct drvdom_fd **out);
+void drvdom_del_fd(struct drvdom_fd *f);
+
+/* ---- store helpers for backends ---- */
+
+/* A node of the frontend's directory; -ENOENT if absent. *out malloc'd. */
+int drvdom_fe_read_str(struct drvdom_dev *dev, const char *key, char **out);
+int drvdom_fe_read_uint(struct drvdom_dev *dev, const char *key, unsigned long long *out);
+/* Absent: DEF. Present but not a number: -EINVAL. */
+int drvdom_fe_read_uint_def(struct drvdom_dev *dev, const char *key, unsigned long long def,
+                            unsigned long long *out);
+/* The same for the backend's own directory (params, mode, ...). */
+int drvdom_be_read_str(struct drvdom_dev *dev, const char *key, char **out);
+int drvdom_be_read_uint_def(struct drvdom_dev *dev, const char *key, unsigned long long def,
+                            unsigned long long *out);
+
+/* Nodes to write under the backend directory in one transaction. */
+#define DRVDOM_MAX_NODES 32
+struct drvdom_nodes {
+	size_t n;
+	bool overflow;
+	char key[DRVDOM_MAX_NODES][48];
+	char val[DRVDOM_MAX_NODES][64];
+};
+void drvdom_nodes_init(struct drvdom_nodes *ns);
+void drvdom_nodes_add(struct drvdom_nodes *ns, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* All of NS or none (-E2BIG if too many were added). */
+int drvdom_publish(struct drvdom_dev *dev, const struct drvdom_nodes *ns);
+
+/* Reports ERR (negative errno) with a message the way Xen's backends do:
+ * /local/domain/<self>/error/backend/<type>/<fe>/<devid>/error =
+ * "<errno> <message>", and logs it. */
+void drvdom_dev_error(struct drvdom_dev *dev, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* drvdom_dev_error, then disconnect if connected and switch to Closing. */
+void drvdom_dev_fatal(struct drvdom_dev *dev, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,54 @@
+/* The runtime's private state, shared by runtime.c (loop, heartbeat,
+ * descriptors), scan.c (finding devices under backend/), state.c (the
+ * XenbusState dance of one device) and nodes.c (store helpers, errors). */
+#ifndef BH_DRIVERDOM_INT_H
+#define BH_DRIVERDOM_INT_H
+
+#include <event2/event.h>
+
+#include "driverdom/driverdom.h"
+
+/* Watch tokens: the backend tree, and a device's frontend state (followed
+ * by the device's backend path). */
+#define DD_TOKEN_TREE "dd-tree"
+#define DD_TOKEN_FE   "dd-fe:"
+
+struct drvdom_fd {
+	struct drvdom *dd;
+	struct event *ev;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct drvdom {
+	struct drvdom_config cfg;
+	struct bh_log log;
+	struct bhxs *xs; /* owned */
+	unsigned domid;
+	char be_root[64]; /* /local/domain/<self>/backend */
+	struct event_base *base;
+	struct event *xs_ev, *hb_ev;
+	uint64_t heartbeats;
+	bool started, stop;
+	int fatal; /* a store error that ends the loop */
+	struct drvdom_dev *devs;
+};
+
+/* scan.c */
+void dd_handle_watch(struct drvdom *dd, const char *path, const char *token);
+void dd_scan(struct drvdom *dd);
+
+/* state.c */
+int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const char *type,
+               unsigned fe, unsigned devid);
+void dd_dev_gone(struct drvdom_dev *dev);
+void dd_dev_frontend_changed(struct drvdom_dev *dev);
+void dd_dev_backend_changed(struct drvdom_dev *dev);
+int dd_dev_switch(struct drvdom_dev *dev, int state);
+void dd_dev_disconnect(struct drvdom_dev *dev);
+void dd_dev_free(struct drvdom_dev *dev);
+
+/* nodes.c */
+int dd_read_uint(struct drvdom *dd, const char *path, unsigned long long *out);
+
+#endif

@@ -1,0 +1,126 @@
+/* bulkhead-driverdom: the program of a driver domain (role DRIVER). It
+ * runs the driver-domain runtime (bhdriverdom) with the backends of
+ * backends.c until the core stops it.
+ *
+ *   bulkhead-driverdom [--heartbeat-ms N] [--store-socket PATH --domid N]
+ *
+ * Inside a domain it talks to the store over its ring and to the core over
+ * its hypercall channel. --store-socket and --domid run it outside a
+ * domain against a store daemon's socket (tests, debugging); there is no
+ * heartbeat then. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "driverdom/backends.h"
+#include "ioctl/xendev.h"
+#include "xenstored/bhxs.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bulkhead-driverdom [options]\n"
+	           "  --heartbeat-ms N     heartbeat period (default 1000)\n"
+	           "  --store-socket PATH  use a store socket instead of the domain's ring\n"
+	           "  --domid N            our domid (needed with --store-socket)\n");
+}
+
+struct opts {
+	unsigned heartbeat_ms;
+	const char *socket;
+	long domid;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "heartbeat-ms", required_argument, NULL, 'b' },
+		{ "store-socket", required_argument, NULL, 's' },
+		{ "domid", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	long v;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			if (bh_parse_int(optarg, 10, 10, 3600000, &v) < 0)
+				return -EINVAL;
+			o->heartbeat_ms = (unsigned)v;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'd':
+			if (bh_parse_int(optarg, 10, 0, 0x7fef, &o->domid) < 0)
+				return -EINVAL;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || (o->socket && o->domid < 0))
+		return -EINVAL;
+	return 0;
+}
+
+static struct drvdom *the_dd; /* for the signal handler only */
+
+static void on_term(int sig)
+{
+	if (the_dd)
+		drvdom_stop(the_dd);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .heartbeat_ms = 1000, .domid = -1 };
+	struct drvdom_config cfg = { 0 };
+	struct drvdom *dd;
+	int rc;
+
+	if (parse(argc, argv, &o) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	cfg.backends = driverdom_backends(&cfg.n_backends);
+	cfg.heartbeat_ms = o.heartbeat_ms;
+	cfg.domid = (int)o.domid;
+	cfg.name = "driverdom";
+	if (o.socket) {
+		if ((rc = bhxs_open_socket(o.socket, &cfg.xs)) < 0) {
+			fprintf(stderr, "driverdom: store socket %s: %s\n", o.socket,
+			        bh_strerror(rc));
+			return 1;
+		}
+	} else {
+		cfg.hc = xen_hcall();
+		if (!cfg.hc) {
+			fprintf(stderr,
+			        "driverdom: not in a Bulkhead domain (no hypercall channel)\n");
+			return 1;
+		}
+	}
+	if ((rc = drvdom_create(&cfg, &dd)) < 0)
+		return 1;
+	the_dd = dd;
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	rc = drvdom_start(dd);
+	/* Outside a domain (--store-socket) there is no sandbox to narrow. */
+	if (rc == 0 && !o.socket)
+		rc = drvdom_narrow(dd);
+	if (rc == 0)
+		rc = drvdom_run(dd);
+	the_dd = NULL;
+	drvdom_destroy(dd);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,276 @@
+/* The runtime's life: the store connection, the libevent loop over the
+ * store and the backends' descriptors, the heartbeat, backend-ready. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "driverdom/driverdom_int.h"
+#include "ioctl/bhctl.h"
+#include "xenstored/bhxs.h"
+
+static const char *const state_names[] = {
+	"Unknown", "Initialising", "InitWait",      "Initialised",  "Connected",
+	"Closing", "Closed",       "Reconfiguring", "Reconfigured",
+};
+
+const char *xenbus_state_name(int state)
+{
+	if (state < 0 || (size_t)state >= BH_ARRAY_SIZE(state_names))
+		return "Invalid";
+	return state_names[state];
+}
+
+/* Watch events that arrived while a call waited for its reply are queued
+ * inside the connection and do not make its fd readable again: hand out
+ * everything queued after every callback. */
+static void drain_store(struct drvdom *dd)
+{
+	char *path, *token;
+	int rc;
+
+	while (!dd->fatal && (rc = bhxs_read_watch(dd->xs, &path, &token)) == 0) {
+		dd_handle_watch(dd, path, token);
+		free(path);
+		free(token);
+	}
+	if (!dd->fatal && rc != -EAGAIN) {
+		bh_err(&dd->log, "store connection: %s", bh_strerror(rc));
+		dd->fatal = rc;
+	}
+	if (dd->fatal || dd->stop)
+		event_base_loopbreak(dd->base);
+}
+
+static void on_store(evutil_socket_t fd, short what, void *arg)
+{
+	drain_store(arg);
+}
+
+static void heartbeat(struct drvdom *dd)
+{
+	int rc = bhctl_heartbeat(dd->cfg.hc);
+
+	if (rc < 0)
+		bh_warn(&dd->log, "heartbeat: %s", bh_strerror(rc));
+	else
+		dd->heartbeats++;
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	heartbeat(arg);
+}
+
+static void on_backend_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct drvdom_fd *f = arg;
+
+	f->fn(f->arg);
+	drain_store(f->dd);
+}
+
+static int own_domid(struct drvdom *dd)
+{
+	struct bh_hc_start_info si;
+	int fds[2] = { -1, -1 };
+	size_t nfds = 0;
+	int rc;
+
+	if (dd->cfg.domid >= 0) {
+		dd->domid = (unsigned)dd->cfg.domid;
+		return 0;
+	}
+	if (!dd->cfg.hc)
+		return -EINVAL;
+	if ((rc = bhctl_start_info(dd->cfg.hc, &si, fds, &nfds)) < 0)
+		return rc;
+	bh_close_fds(fds, nfds); /* the store page is bhxs_open_domain's business */
+	dd->domid = si.domid;
+	return 0;
+}
+
+static int setup_loop(struct drvdom *dd)
+{
+	struct timeval tv;
+	unsigned ms = dd->cfg.heartbeat_ms ? dd->cfg.heartbeat_ms : 1000;
+
+	if (!(dd->base = event_base_new()))
+		return -ENOMEM;
+	dd->xs_ev = event_new(dd->base, bhxs_fd(dd->xs), EV_READ | EV_PERSIST, on_store, dd);
+	if (!dd->xs_ev || event_add(dd->xs_ev, NULL) < 0)
+		return -ENOMEM;
+	if (!dd->cfg.hc)
+		return 0;
+	dd->hb_ev = event_new(dd->base, -1, EV_PERSIST, on_heartbeat, dd);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (!dd->hb_ev || event_add(dd->hb_ev, &tv) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int drvdom_create(const struct drvdom_config *cfg, struct drvdom **out)
+{
+	struct drvdom *dd = calloc(1, sizeof(*dd));
+	int rc;
+
+	*out = NULL;
+	if (!dd) {
+		if (cfg->xs)
+			bhxs_close(cfg->xs);
+		return -ENOMEM;
+	}
+	dd->cfg = *cfg;
+	bh_log_init(&dd->log, cfg->name ? cfg->name : "driverdom");
+	dd->xs = cfg->xs;
+	if (!dd->xs && (rc = bhxs_open_domain(&dd->xs)) < 0) {
+		bh_err(&dd->log, "connecting to the store: %s", bh_strerror(rc));
+		goto fail;
+	}
+	if ((rc = own_domid(dd)) < 0) {
+		bh_err(&dd->log, "finding our domid: %s", bh_strerror(rc));
+		goto fail;
+	}
+	snprintf(dd->be_root, sizeof(dd->be_root), "/local/domain/%u/backend", dd->domid);
+	bh_log_set_prefix(&dd->log, "%s/dom%u", cfg->name ? cfg->name : "driverdom", dd->domid);
+	if ((rc = setup_loop(dd)) < 0)
+		goto fail;
+	*out = dd;
+	return 0;
+fail:
+	drvdom_destroy(dd);
+	return rc;
+}
+
+void drvdom_destroy(struct drvdom *dd)
+{
+	if (!dd)
+		return;
+	while (dd->devs)
+		dd_dev_free(dd->devs);
+	if (dd->xs_ev)
+		event_free(dd->xs_ev);
+	if (dd->hb_ev)
+		event_free(dd->hb_ev);
+	if (dd->base)
+		event_base_free(dd->base);
+	if (dd->xs)
+		bhxs_close(dd->xs);
+	free(dd);
+}
+
+static int write_ready(struct drvdom *dd)
+{
+	char p[96];
+
+	snprintf(p, sizeof(p), "/local/domain/%u/data/backend-ready", dd->domid);
+	return bhxs_write_str(dd->xs, 0, p, "1");
+}
+
+int drvdom_start(struct drvdom *dd)
+{
+	int rc;
+
+	if (dd->cfg.hc)
+		heartbeat(dd); /* the watchdog sees us alive from the start */
+	/* The tree may not exist yet when the toolstack has not made it. */
+	if ((rc = bhxs_watch(dd->xs, dd->be_root, DD_TOKEN_TREE)) < 0) {
+		bh_err(&dd->log, "watching %s: %s", dd->be_root, bh_strerror(rc));
+		return rc;
+	}
+	dd_scan(dd);
+	if ((rc = write_ready(dd)) < 0) {
+		bh_err(&dd->log, "writing backend-ready: %s", bh_strerror(rc));
+		return rc;
+	}
+	dd->started = true;
+	bh_info(&dd->log, "serving %zu backend type(s) under %s", dd->cfg.n_backends, dd->be_root);
+	drain_store(dd);
+	return dd->fatal;
+}
+
+int drvdom_run(struct drvdom *dd)
+{
+	while (!dd->stop && !dd->fatal) {
+		if (event_base_dispatch(dd->base) < 0)
+			return -EIO;
+		drain_store(dd);
+	}
+	return dd->fatal;
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+int drvdom_run_once(struct drvdom *dd, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct event *t = evtimer_new(dd->base, on_timeout, NULL);
+
+	if (!t)
+		return -ENOMEM;
+	drain_store(dd);
+	evtimer_add(t, &tv);
+	event_base_loop(dd->base, EVLOOP_ONCE);
+	event_free(t);
+	drain_store(dd);
+	return dd->fatal;
+}
+
+void drvdom_stop(struct drvdom *dd)
+{
+	dd->stop = true;
+	event_base_loopbreak(dd->base);
+}
+
+unsigned drvdom_domid(const struct drvdom *dd)
+{
+	return dd->domid;
+}
+
+struct bhxs *drvdom_store(struct drvdom *dd)
+{
+	return dd->xs;
+}
+
+const struct bh_log *drvdom_log(const struct drvdom *dd)
+{
+	return &dd->log;
+}
+
+uint64_t drvdom_heartbeats(const struct drvdom *dd)
+{
+	return dd->heartbeats;
+}
+
+int drvdom_add_fd(struct drvdom *dd, int fd, void (*fn)(void *arg), void *arg,
+                  struct drvdom_fd **out)
+{
+	struct drvdom_fd *f = calloc(1, sizeof(*f));
+
+	*out = NULL;
+	if (!f)
+		return -ENOMEM;
+	f->dd = dd;
+	f->fn = fn;
+	f->arg = arg;
+	f->ev = event_new(dd->base, fd, EV_READ | EV_PERSIST, on_backend_fd, f);
+	if (!f->ev || event_add(f->ev, NULL) < 0) {
+		drvdom_del_fd(f);
+		return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+void drvdom_del_fd(struct drvdom_fd *f)
+{
+	if (!f)
+		return;
+	if (f->ev)
+		event_free(f->ev);
+	free(f);
+}

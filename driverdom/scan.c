@@ -1,0 +1,190 @@
+/* Finding devices: the watch on /local/domain/<self>/backend, the scan of
+ * backend/<type>/<fe>/<devid>, and dispatch to the registered backends. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "driverdom/driverdom_int.h"
+#include "xenstored/bhxs.h"
+
+static const struct drvdom_backend_ops *lookup(struct drvdom *dd, const char *type)
+{
+	for (size_t i = 0; i < dd->cfg.n_backends; i++)
+		if (strcmp(dd->cfg.backends[i]->type, type) == 0)
+			return dd->cfg.backends[i];
+	return NULL;
+}
+
+struct drvdom_dev *drvdom_find(struct drvdom *dd, const char *type, unsigned fe, unsigned devid)
+{
+	for (struct drvdom_dev *d = dd->devs; d; d = d->next)
+		if (d->fe_domid == fe && d->devid == devid && strcmp(d->type, type) == 0)
+			return d;
+	return NULL;
+}
+
+static struct drvdom_dev *find_by_path(struct drvdom *dd, const char *be_path)
+{
+	for (struct drvdom_dev *d = dd->devs; d; d = d->next)
+		if (strcmp(d->be_path, be_path) == 0)
+			return d;
+	return NULL;
+}
+
+static bool dir_exists(struct drvdom *dd, const char *path)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = bhxs_directory(dd->xs, 0, path, &names, &n);
+
+	bhxs_free_names(names, n);
+	return rc != -ENOENT;
+}
+
+static int parse_id(const char *s, unsigned *out)
+{
+	long v;
+	int rc = bh_parse_int(s, 10, 0, 0x7fffffff, &v);
+
+	if (rc == 0)
+		*out = (unsigned)v;
+	return rc;
+}
+
+/* The toolstack writes a device in one transaction, but a writer that
+ * does not would show us a directory without its nodes yet: a device is
+ * there once its state node is. */
+static bool complete(struct drvdom *dd, const char *type, unsigned fe, unsigned devid)
+{
+	char path[256], *v = NULL;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/%u/%u/state", dd->be_root, type, fe, devid);
+	rc = bhxs_read(dd->xs, 0, path, &v, &len);
+	free(v);
+	return rc != -ENOENT;
+}
+
+/* A device directory that exists: make it known. */
+static void found(struct drvdom *dd, const char *type, const char *fe_s, const char *devid_s)
+{
+	unsigned fe, devid;
+	struct drvdom_dev *d;
+
+	if (strlen(type) >= sizeof(d->type) || parse_id(fe_s, &fe) < 0 ||
+	    parse_id(devid_s, &devid) < 0) {
+		bh_warn(&dd->log, "ignoring backend/%s/%s/%s: not a device directory", type, fe_s,
+		        devid_s);
+		return;
+	}
+	if ((d = drvdom_find(dd, type, fe, devid))) {
+		d->seen = true;
+		return;
+	}
+	if (!complete(dd, type, fe, devid))
+		return; /* the rest of its nodes will fire the watch again */
+	dd_dev_add(dd, lookup(dd, type), type, fe, devid);
+}
+
+static int scan_dir(struct drvdom *dd, const char *path, char ***names, size_t *n)
+{
+	int rc = bhxs_directory(dd->xs, 0, path, names, n);
+
+	if (rc == -ENOENT) {
+		*names = NULL;
+		*n = 0;
+		return 0;
+	}
+	if (rc < 0)
+		bh_warn(&dd->log, "listing %s: %s", path, bh_strerror(rc));
+	return rc;
+}
+
+static void scan_frontend(struct drvdom *dd, const char *type, const char *fe)
+{
+	char path[192], **ids;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dd->be_root, type, fe);
+	if (scan_dir(dd, path, &ids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		found(dd, type, fe, ids[i]);
+	bhxs_free_names(ids, n);
+}
+
+/* Everything under backend/: new devices are added, devices whose
+ * directory went away are removed (mark and sweep). */
+void dd_scan(struct drvdom *dd)
+{
+	char path[160], **types, **fes;
+	size_t nt, nf;
+
+	for (struct drvdom_dev *d = dd->devs; d; d = d->next)
+		d->seen = false;
+	if (scan_dir(dd, dd->be_root, &types, &nt) < 0)
+		return;
+	for (size_t i = 0; i < nt; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dd->be_root, types[i]);
+		if (scan_dir(dd, path, &fes, &nf) < 0)
+			continue;
+		for (size_t j = 0; j < nf; j++)
+			scan_frontend(dd, types[i], fes[j]);
+		bhxs_free_names(fes, nf);
+	}
+	bhxs_free_names(types, nt);
+	for (struct drvdom_dev *d = dd->devs, *next; d; d = next) {
+		next = d->next;
+		if (!d->seen && !dir_exists(dd, d->be_path))
+			dd_dev_gone(d);
+	}
+}
+
+/* An event under backend/<type>/<fe>/<devid>[/key]: the device appeared,
+ * went away, or the toolstack changed one of its nodes. */
+static void tree_event(struct drvdom *dd, const char *rel)
+{
+	char buf[192], *part[4] = { 0 }, *save = NULL;
+	size_t n = 0;
+	struct drvdom_dev *d;
+	unsigned fe, devid;
+
+	bh_strlcpy(buf, rel, sizeof(buf));
+	for (char *t = strtok_r(buf, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
+		part[n++] = t;
+	if (n < 3 || parse_id(part[1], &fe) < 0 || parse_id(part[2], &devid) < 0) {
+		dd_scan(dd); /* a whole type or frontend came or went */
+		return;
+	}
+	d = drvdom_find(dd, part[0], fe, devid);
+	if (d && !dir_exists(dd, d->be_path)) {
+		dd_dev_gone(d);
+		return;
+	}
+	if (!d) {
+		found(dd, part[0], part[1], part[2]);
+		return;
+	}
+	if (n == 4 && (strcmp(part[3], "state") == 0 || strcmp(part[3], "online") == 0))
+		dd_dev_backend_changed(d);
+}
+
+void dd_handle_watch(struct drvdom *dd, const char *path, const char *token)
+{
+	size_t rl = strlen(dd->be_root);
+
+	if (strcmp(token, DD_TOKEN_TREE) == 0) {
+		if (strncmp(path, dd->be_root, rl) == 0 && (path[rl] == '/' || path[rl] == 0))
+			tree_event(dd, path + rl);
+		return;
+	}
+	if (strncmp(token, DD_TOKEN_FE, strlen(DD_TOKEN_FE)) == 0) {
+		struct drvdom_dev *d = find_by_path(dd, token + strlen(DD_TOKEN_FE));
+
+		if (d)
+			dd_dev_frontend_changed(d);
+	}
+}
