@@ -31,13 +31,13 @@ bh list storage | grep -q "^storage " || fail "storage listed"
 pass "bh up waits for the driver domain"
 
 # The vbd reaches the driver domain. With the block engine built in ($1 =
-# 1) it is probed: features published, InitWait (the PV kernel has no block
-# frontend yet, so it stays there). Without it the answer is the error node
+# 1) it is probed (features published) and the PV kernel's block frontend
+# connects it: Connected. Without it the answer is the error node
 # and Closing, which the toolstack and guest can see.
 be="/local/domain/$sid/backend/vbd/$gid/51712"
 err="/local/domain/$sid/error/backend/vbd/$gid/51712/error"
 if [ "${1:-0}" = 1 ]; then
-  wait_for sh -c "[ \"\$(xenstore-read $be/state)\" = 2 ]" || fail "backend state: $(xenstore-read $be/state)"
+  wait_for sh -c "[ \"\$(xenstore-read $be/state)\" = 4 ]" || fail "backend state: $(xenstore-read $be/state)"
   [ "$(xenstore-read "$be/sectors")" = 32768 ] || fail "sectors: $(xenstore-read "$be/sectors")"
   [ "$(xenstore-read "$be/sector-size")" = 512 ] || fail "sector-size"
   [ "$(xenstore-read "$be/info")" = 0 ] || fail "info"
