@@ -5,13 +5,13 @@
 
 #include "driverdom/backends.h"
 
-static int not_built_probe(struct drvdom_dev *dev)
+static __attribute__((unused)) int not_built_probe(struct drvdom_dev *dev)
 {
 	drvdom_dev_error(dev, -ENOSYS, "error: backend not built in yet");
 	return -ENOSYS;
 }
 
-static int not_built_connect(struct drvdom_dev *dev)
+static __attribute__((unused)) int not_built_connect(struct drvdom_dev *dev)
 {
 	return -ENOSYS; /* never reached: probe refused the device */
 }
@@ -26,4 +26,6 @@ static int not_built_connect(struct drvdom_dev *dev)
 #ifndef BH_HAVE_BLKBACK
 NOT_BUILT(vbd_backend, "vbd");
 #endif
+#ifndef BH_HAVE_NETBACK
 NOT_BUILT(vif_backend, "vif");
+#endif

@@ -94,5 +94,9 @@ unsigned netfront_tap_offloads(uint32_t features);
  * the store (may be NULL), the MTU (0 = leave), link up. Returns the
  * non-blocking descriptor for netfront_pump() or a negative errno. */
 int netfront_tap_open(const char *name, uint32_t features, const uint8_t mac[6], unsigned mtu);
+/* The same for a TAP (IFF_VNET_HDR) someone else created, e.g. the core
+ * for a sandboxed guest (BH_HC_DEVICE_TAP): offloads, MAC, MTU, up. */
+int netfront_tap_setup(int fd, const char *name, uint32_t features, const uint8_t mac[6],
+                       unsigned mtu);
 
 #endif

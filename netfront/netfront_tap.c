@@ -43,6 +43,14 @@ static int tap_configure(const char *name, const uint8_t mac[6], unsigned mtu)
 	return rc;
 }
 
+int netfront_tap_setup(int fd, const char *name, uint32_t features, const uint8_t mac[6],
+                       unsigned mtu)
+{
+	if (ioctl(fd, TUNSETOFFLOAD, netfront_tap_offloads(features)) < 0)
+		return -errno;
+	return tap_configure(name, mac, mtu);
+}
+
 int netfront_tap_open(const char *name, uint32_t features, const uint8_t mac[6], unsigned mtu)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };

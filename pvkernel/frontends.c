@@ -5,33 +5,29 @@
 #include <stdlib.h>
 
 #include "pvkernel/vbd.h"
+#include "pvkernel/vif.h"
 #include "xenstored/bhxs.h"
 
 static const char *const dirs[PVK_FE_MAX] = {
 	[PVK_FE_VBD] = "device/vbd", [PVK_FE_VIF] = "device/vif"
 };
 
-/* Where each kind will be started. ip= (cmd->ip) is for the vif whose
- * device name it gives, or the first. */
-static void start_one(struct bhxs *xs, enum pvk_frontend_kind kind, const char *id,
+/* Starts one frontend. ip= (cmd->ip) is for the vif whose device name it
+ * gives, or the first; vifs become eth0, eth1, ... in the order of their
+ * device ids. */
+static void start_one(struct bhxs *xs, enum pvk_frontend_kind kind, const char *id, unsigned index,
                       const struct pvk_cmdline *cmd, void (*log)(void *, const char *), void *arg)
 {
-	char path[128], msg[300], *backend = NULL;
-	size_t len;
-
-	(void)cmd;
-	if (kind == PVK_FE_VBD) {
+	if (kind == PVK_FE_VBD)
 		pvk_vbd_connect(xs, id, log, arg);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/%s/backend", dirs[kind], id);
-	if (bhxs_read(xs, 0, path, &backend, &len) < 0)
-		backend = NULL;
-	snprintf(msg, sizeof(msg), "%s/%s: backend %s: no network frontend yet", dirs[kind], id,
-	         backend ? backend : "(none)");
-	if (log)
-		log(arg, msg);
-	free(backend);
+	else
+		pvk_vif_connect(xs, id, index, cmd, log, arg);
+}
+
+static int by_number(const void *a, const void *b)
+{
+	long x = strtol(*(char *const *)a, NULL, 10), y = strtol(*(char *const *)b, NULL, 10);
+	return x < y ? -1 : x > y;
 }
 
 int pvk_frontends_probe(struct bhxs *xs, const struct pvk_cmdline *cmd,
@@ -45,8 +41,10 @@ int pvk_frontends_probe(struct bhxs *xs, const struct pvk_cmdline *cmd,
 
 		if (bhxs_directory(xs, 0, dirs[k], &ids, &n) < 0)
 			continue; /* no such devices */
+		qsort(ids, n, sizeof(*ids), by_number);
 		for (size_t i = 0; i < n; i++)
-			start_one(xs, (enum pvk_frontend_kind)k, ids[i], cmd, log, arg);
+			start_one(xs, (enum pvk_frontend_kind)k, ids[i], (unsigned)i, cmd, log,
+			          arg);
 		found += (int)n;
 		bhxs_free_names(ids, n);
 	}

@@ -1,0 +1,389 @@
+/* The "vif" backend: the xenbus side of netback (Linux's
+ * drivers/net/xen-netback/xenbus.c next to the engine). One bhnetback
+ * engine serves every vif of this driver domain. Probe publishes the
+ * features and makes sure the vif's bridge exists; connect reads the
+ * frontend's ring refs and event channel, asks the core for a TAP in our
+ * network namespace (named vif<fe>.<devid> or the config's vifname), plugs
+ * it into the bridge and attaches it to the engine. The engine runs from
+ * the runtime's loop: the event-channel descriptor, each TAP, and a 10 ms
+ * timer for rate-limit windows. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if.h>
+#include <linux/sockios.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "driverdom/backends.h"
+#include "ioctl/bhctl.h"
+#include "ioctl/xendev.h"
+#include "netback/netback.h"
+#include "netback/netbk_gntmap_xen.h"
+
+#define DEFAULT_BRIDGE "xenbr0"
+#define OFFERED                                                                                    \
+	(NETBK_F_RX_COPY | NETBK_F_SG | NETBK_F_GSO_TCPV4 | NETBK_F_GSO_TCPV6 |                    \
+	 NETBK_F_IPV6_CSUM | NETBK_F_RX_NOTIFY)
+
+struct netsvc {
+	struct netback *nb;
+	struct netbk_xen x;
+	struct drvdom_fd *ev_fd, *timer_fd;
+	int timer;
+	unsigned nvifs;
+	struct bh_log log;
+};
+
+struct vif {
+	struct drvdom_dev *dev;
+	struct netbk_vif *nv;
+	struct drvdom_fd *tap_fd;
+	uint32_t port;
+	bool broken;
+	char why[96];
+	struct netbk_vif_config cfg; /* from the store */
+	char ifname[IFNAMSIZ];
+};
+
+static struct netsvc svc = { .timer = -1 };
+
+static void serve(void);
+
+static void on_event(void *arg)
+{
+	(void)arg;
+	/* Any port of the shared descriptor: read what fired, unmask. */
+	uint32_t fired[64];
+	ssize_t n;
+	while ((n = xen_read(svc.x.evtchn, fired, sizeof(fired))) > 0)
+		xen_write(svc.x.evtchn, fired, (size_t)n & ~(size_t)3);
+	serve();
+}
+
+static void on_timer(void *arg)
+{
+	uint64_t ticks;
+
+	(void)arg;
+	(void)!read(svc.timer, &ticks, sizeof(ticks));
+	serve();
+}
+
+static void on_tap(void *arg)
+{
+	(void)arg;
+	serve();
+}
+
+static void on_broken(void *arg, struct netbk_vif *nv, const char *why)
+{
+	(void)arg;
+	(void)nv;
+	bh_warn(&svc.log, "vif stopped as hostile: %s", why);
+}
+
+/* Rounds until nothing moves (each round is budgeted per vif, so one busy
+ * guest cannot starve another). */
+static void serve(void)
+{
+	for (int i = 0; i < 64 && netback_round(svc.nb) > 0; i++)
+		;
+}
+
+static int svc_up(struct drvdom *dd)
+{
+	struct netbk_gntmap_ops ops;
+	struct itimerspec its = { { 0, 10000000 }, { 0, 10000000 } };
+	int rc;
+
+	if (svc.nb)
+		return 0;
+	bh_log_init(&svc.log, "netback");
+	if ((rc = netbk_gntmap_xen_open(&svc.x)) < 0)
+		return rc;
+	netbk_gntmap_xen_ops(&svc.x, &ops);
+	if ((rc = netback_create(&ops, &svc.log, &svc.nb)) < 0)
+		return rc;
+	netback_set_broken_cb(svc.nb, on_broken, NULL);
+	if ((rc = drvdom_add_fd(dd, svc.x.evtchn, on_event, NULL, &svc.ev_fd)) < 0)
+		return rc;
+	svc.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (svc.timer < 0 || timerfd_settime(svc.timer, 0, &its, NULL) < 0)
+		return -errno;
+	return drvdom_add_fd(dd, svc.timer, on_timer, NULL, &svc.timer_fd);
+}
+
+/* ---- interfaces ---- */
+
+static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
+{
+	/* Driver domains may open only Unix and netlink sockets; interface
+	 * ioctls on a Unix socket reach the same code. */
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0)
+		return -errno;
+	if (ioctl(s, req, ifr) < 0)
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+static int link_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int rc;
+
+	bh_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+	if ((rc = ifreq_ioctl(SIOCGIFFLAGS, &ifr)) < 0)
+		return rc;
+	ifr.ifr_flags |= IFF_UP;
+	return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+}
+
+static int bridge_ensure(const char *br)
+{
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+	char name[IFNAMSIZ];
+
+	if (s < 0)
+		return -errno;
+	bh_strlcpy(name, br, sizeof(name));
+	if (ioctl(s, SIOCBRADDBR, name) < 0 && errno != EEXIST)
+		rc = -errno;
+	close(s);
+	return rc < 0 ? rc : link_up(br);
+}
+
+static int bridge_add(const char *br, const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int rc;
+
+	bh_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
+	if ((rc = ifreq_ioctl(SIOCGIFINDEX, &ifr)) < 0)
+		return rc;
+	int idx = ifr.ifr_ifindex;
+	memset(&ifr, 0, sizeof(ifr));
+	bh_strlcpy(ifr.ifr_name, br, sizeof(ifr.ifr_name));
+	ifr.ifr_ifindex = idx;
+	return ifreq_ioctl(SIOCBRADDIF, &ifr);
+}
+
+/* ---- the store ---- */
+
+static int read_config(struct vif *v)
+{
+	struct drvdom_dev *dev = v->dev;
+	char *s = NULL;
+	unsigned long long mtu;
+
+	v->cfg.frontend_domid = (uint16_t)dev->fe_domid;
+	v->cfg.devid = dev->devid;
+	if (drvdom_be_read_str(dev, "mac", &s) == 0)
+		sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &v->cfg.mac[0], &v->cfg.mac[1],
+		       &v->cfg.mac[2], &v->cfg.mac[3], &v->cfg.mac[4], &v->cfg.mac[5]);
+	free(s);
+	s = NULL;
+	bh_strlcpy(v->cfg.bridge, DEFAULT_BRIDGE, sizeof(v->cfg.bridge));
+	if (drvdom_be_read_str(dev, "bridge", &s) == 0 && s[0]) {
+		if (strlen(s) >= sizeof(v->cfg.bridge)) {
+			drvdom_dev_error(dev, -ENAMETOOLONG, "bridge name %s too long", s);
+			free(s);
+			return -ENAMETOOLONG;
+		}
+		bh_strlcpy(v->cfg.bridge, s, sizeof(v->cfg.bridge));
+	}
+	free(s);
+	s = NULL;
+	/* ip= "a.b.c.d e.f.g.h": the only sources the guest may use. */
+	if (drvdom_be_read_str(dev, "ip", &s) == 0) {
+		for (char *save, *t = strtok_r(s, " ,", &save); t && v->cfg.nr_ips < NETBK_MAX_IPS;
+		     t = strtok_r(NULL, " ,", &save)) {
+			struct in_addr a;
+			char *slash = strchr(t, '/');
+			if (slash)
+				*slash = 0;
+			if (inet_pton(AF_INET, t, &a) != 1) {
+				drvdom_dev_error(dev, -EINVAL, "ip: %s is not an IPv4 address", t);
+				free(s);
+				return -EINVAL;
+			}
+			v->cfg.ips[v->cfg.nr_ips++] = a.s_addr;
+		}
+	}
+	free(s);
+	s = NULL;
+	/* rate "BYTES,USEC", as libxl writes it. */
+	if (drvdom_be_read_str(dev, "rate", &s) == 0) {
+		unsigned long long bytes, usec;
+		if (sscanf(s, "%llu,%llu", &bytes, &usec) == 2 && usec > 0 && usec <= UINT32_MAX) {
+			v->cfg.rate_bytes = bytes;
+			v->cfg.rate_usec = (uint32_t)usec;
+		}
+	}
+	free(s);
+	s = NULL;
+	drvdom_be_read_uint_def(dev, "mtu", 1500, &mtu);
+	v->cfg.mtu = (uint32_t)BH_MIN(mtu, 65535ull);
+	if (drvdom_be_read_str(dev, "vifname", &s) == 0 && s[0] && strlen(s) < IFNAMSIZ)
+		bh_strlcpy(v->ifname, s, sizeof(v->ifname));
+	else
+		snprintf(v->ifname, sizeof(v->ifname), "vif%u.%u", dev->fe_domid, dev->devid);
+	free(s);
+	return 0;
+}
+
+static int vif_probe(struct drvdom_dev *dev)
+{
+	struct drvdom_nodes ns;
+	struct vif *v;
+	int rc;
+
+	if ((rc = svc_up(dev->dd)) < 0) {
+		drvdom_dev_error(dev, rc, "starting the network engine");
+		return rc;
+	}
+	if (!(v = calloc(1, sizeof(*v))))
+		return -ENOMEM;
+	v->dev = dev;
+	if ((rc = read_config(v)) < 0)
+		goto fail;
+	if ((rc = bridge_ensure(v->cfg.bridge)) < 0) {
+		drvdom_dev_error(dev, rc, "bridge %s", v->cfg.bridge);
+		goto fail;
+	}
+	drvdom_nodes_init(&ns);
+	drvdom_nodes_add(&ns, "feature-sg", "1");
+	drvdom_nodes_add(&ns, "feature-gso-tcpv4", "1");
+	drvdom_nodes_add(&ns, "feature-gso-tcpv6", "1");
+	drvdom_nodes_add(&ns, "feature-ipv6-csum-offload", "1");
+	drvdom_nodes_add(&ns, "feature-rx-copy", "1");
+	drvdom_nodes_add(&ns, "feature-rx-flip", "0");
+	drvdom_nodes_add(&ns, "feature-split-event-channels", "0");
+	drvdom_nodes_add(&ns, "feature-multicast-control", "0");
+	drvdom_nodes_add(&ns, "multi-queue-max-queues", "1");
+	if ((rc = drvdom_publish(dev, &ns)) < 0)
+		goto fail;
+	dev->priv = v;
+	return 0;
+fail:
+	free(v);
+	return rc;
+}
+
+static uint32_t frontend_features(struct drvdom_dev *dev)
+{
+	static const struct {
+		const char *key;
+		uint32_t bit;
+	} keys[] = {
+		{ "feature-sg", NETBK_F_SG },
+		{ "feature-gso-tcpv4", NETBK_F_GSO_TCPV4 },
+		{ "feature-gso-tcpv6", NETBK_F_GSO_TCPV6 },
+		{ "feature-no-csum-offload", NETBK_F_NO_CSUM },
+		{ "feature-ipv6-csum-offload", NETBK_F_IPV6_CSUM },
+		{ "feature-rx-notify", NETBK_F_RX_NOTIFY },
+	};
+	uint32_t f = NETBK_F_RX_COPY;
+	unsigned long long v;
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(keys); i++)
+		if (drvdom_fe_read_uint_def(dev, keys[i].key, 0, &v) == 0 && v == 1)
+			f |= keys[i].bit;
+	return f & (OFFERED | NETBK_F_NO_CSUM);
+}
+
+static int vif_connect(struct drvdom_dev *dev)
+{
+	struct vif *v = dev->priv;
+	unsigned long long tx, rx, port, copy;
+	int tap = -1, rc;
+
+	if ((rc = drvdom_fe_read_uint(dev, "tx-ring-ref", &tx)) < 0 ||
+	    (rc = drvdom_fe_read_uint(dev, "rx-ring-ref", &rx)) < 0 || tx > UINT32_MAX ||
+	    rx > UINT32_MAX) {
+		drvdom_dev_error(dev, rc < 0 ? rc : -ERANGE, "reading tx-ring-ref/rx-ring-ref");
+		return rc < 0 ? rc : -ERANGE;
+	}
+	if ((rc = drvdom_fe_read_uint(dev, "event-channel", &port)) < 0 || port > UINT32_MAX) {
+		drvdom_dev_error(dev, rc < 0 ? rc : -ERANGE,
+		                 "reading event-channel (split channels not offered)");
+		return rc < 0 ? rc : -ERANGE;
+	}
+	if (drvdom_fe_read_uint_def(dev, "request-rx-copy", 0, &copy) < 0 || copy != 1) {
+		drvdom_dev_error(dev, -EOPNOTSUPP, "the frontend must use request-rx-copy");
+		return -EOPNOTSUPP;
+	}
+	if ((rc = netbk_gntmap_xen_bind(&svc.x, (uint16_t)dev->fe_domid, (uint32_t)port,
+	                                &v->port)) < 0) {
+		drvdom_dev_error(dev, rc, "binding event channel %llu", port);
+		return rc;
+	}
+	v->cfg.tx_ring_ref = (uint32_t)tx;
+	v->cfg.rx_ring_ref = (uint32_t)rx;
+	v->cfg.tx_port = v->cfg.rx_port = v->port;
+	v->cfg.features = frontend_features(dev);
+	if ((rc = bhctl_device_tap(xen_hcall(), v->ifname, BH_TAP_VNET_HDR, &tap)) < 0) {
+		drvdom_dev_error(dev, rc, "creating %s", v->ifname);
+		goto unbind;
+	}
+	if ((rc = netback_tap_prepare(tap, v->cfg.features)) < 0 || (rc = link_up(v->ifname)) < 0 ||
+	    (rc = bridge_add(v->cfg.bridge, v->ifname)) < 0) {
+		drvdom_dev_error(dev, rc, "setting up %s on %s", v->ifname, v->cfg.bridge);
+		close(tap);
+		goto unbind;
+	}
+	v->cfg.tap_fd = tap;
+	if ((rc = netback_vif_connect(svc.nb, &v->cfg, &v->nv)) < 0) {
+		drvdom_dev_error(dev, rc, "mapping the rings");
+		close(tap);
+		goto unbind;
+	}
+	drvdom_add_fd(dev->dd, tap, on_tap, v, &v->tap_fd);
+	svc.nvifs++;
+	bh_info(&dev->log, "%s on %s, event channel %u%s", v->ifname, v->cfg.bridge, v->port,
+	        v->cfg.nr_ips ? ", anti-spoofing" : "");
+	serve();
+	return 0;
+unbind : {
+	struct ioctl_evtchn_unbind ub = { .port = v->port };
+	xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
+}
+	return rc;
+}
+
+static void vif_disconnect(struct drvdom_dev *dev)
+{
+	struct vif *v = dev->priv;
+	struct ioctl_evtchn_unbind ub = { .port = v->port };
+
+	if (!v->nv)
+		return;
+	drvdom_del_fd(v->tap_fd);
+	v->tap_fd = NULL;
+	netback_vif_disconnect(v->nv); /* closes the TAP: the interface goes */
+	v->nv = NULL;
+	xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
+	svc.nvifs--;
+}
+
+static void vif_remove(struct drvdom_dev *dev)
+{
+	free(dev->priv);
+	dev->priv = NULL;
+}
+
+const struct drvdom_backend_ops vif_backend = {
+	.type = "vif",
+	.probe = vif_probe,
+	.connect = vif_connect,
+	.disconnect = vif_disconnect,
+	.remove = vif_remove,
+};
