@@ -21,27 +21,37 @@ export BH_BUILD_DIR BH_SOURCE_DIR
 set +e
 step() { printf '\n== %s\n' "$*"; }
 
+# The appliance's disk lives below the core's default device directory.
+mkdir -p /var/lib/bulkhead/appliance
+[ -e /var/lib/bulkhead/appliance/web.img ] || truncate -s 64M /var/lib/bulkhead/appliance/web.img
 step "booting: bulkhead-core, the store (domain 1), dom0 (domain 0)"
-sys_start
+sys_start --device-dir /var/lib/bulkhead
 bh info
-step "the example appliance: the plan, then up"
+step "the example appliance: the plan, then up (driver domains first)"
 bh up -n "$here/examples/appliance"
 bh up "$here/examples/appliance"
-sleep 4
+# The client prints the page it fetched ("hello from Bulkhead").
+for _ in $(seq 150); do grep -q "hello from Bulkhead" "$BULKHEAD_RUNDIR/dom0/console/client.log" 2>/dev/null && break; sleep 0.2; done
 bh list
 step "the store, read with Xen's own client tools (XENSTORED_PATH)"
 export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
-w=$(bh domid worker)
-xenstore-ls "/local/domain/$w" | head -20
-step "the worker's console log (bh console worker attaches; Ctrl-] detaches)"
-cat "$BULKHEAD_RUNDIR/dom0/console/worker.log"
-step "reboot the worker: on_reboot=restart keeps its domid, a new generation"
-bh reboot worker
+w=$(bh domid web)
+xenstore-ls "/local/domain/$w/device"
+step "web's disk and network, as the toolstack sees them"
+bh block-list web
+bh network-list web
+step "the consoles: web (httpd, its disk checked) and client (fetching the page)"
+tail -n 6 "$BULKHEAD_RUNDIR/dom0/console/web.log"
+tail -n 4 "$BULKHEAD_RUNDIR/dom0/console/client.log"
+step "reboot web: on_reboot=restart keeps its domid, a new generation, same disk"
+bh reboot web
+for _ in $(seq 100); do bh list -l web | grep -q '"generation": 1' && break; sleep 0.1; done
 sleep 3
-bh list -l worker | grep -E '"(domid|generation|state)"'
+bh list -l web | grep -E '"(domid|generation|state)"'
+tail -n 3 "$BULKHEAD_RUNDIR/dom0/console/web.log"
 step "down: the layout stops in reverse order"
 bh down "$here/examples/appliance"
 bh list
 step "the core's log (bh dmesg), last lines"
-bh dmesg | tail -n 15
+bh dmesg | tail -n 12
 sys_stop
