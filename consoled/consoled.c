@@ -263,7 +263,7 @@ int consoled_add_domain(struct consoled *cd, uint16_t domid, const char *name,
 }
 
 /* Last words, a note, the client told, then gone. */
-static void dom_end(struct consoled *cd, struct cons_dom **pp, const char *note)
+static void dom_end(struct cons_dom **pp, const char *note)
 {
 	struct cons_dom *d = *pp;
 
@@ -286,7 +286,7 @@ int consoled_remove_domain(struct consoled *cd, uint16_t domid, const char *reas
 	if (!*pp)
 		return -ESRCH;
 	snprintf(note, sizeof(note), "domain exited: %s", reason && *reason ? reason : "unknown");
-	dom_end(cd, pp, note);
+	dom_end(pp, note);
 	return 0;
 }
 
@@ -384,7 +384,7 @@ void consoled_free(struct consoled *cd)
 	if (!cd)
 		return;
 	while (cd->doms)
-		dom_end(cd, &cd->doms, "console daemon stopped");
+		dom_end(&cd->doms, "console daemon stopped");
 	ctl_dispose(cd);
 	if (cd->xen)
 		cons_xen_free(&cd->ops);

@@ -34,6 +34,7 @@
 #define TAIL_MAX_BYTES  (4 << 20)    /* tail reads at most the log's last 4 MiB */
 #define MAX_ARGS        4
 #define CLOSE_TIMEOUT_S 10 /* a closing client that does not read is dropped */
+#define REQ_TIMEOUT_S   30 /* and one that never finishes its request line */
 
 enum cl_state { CL_REQUEST, CL_ATTACHED, CL_CLOSING };
 
@@ -139,7 +140,7 @@ struct req {
 
 static int parse_domid(const char *s, uint16_t *out)
 {
-	long v;
+	long v = 0;
 	int rc = bh_parse_int(s, 10, 0, BH_DOMID_MAX, &v);
 
 	*out = (uint16_t)v;
@@ -150,14 +151,21 @@ static void req_attach(struct cons_client *c, struct req *r)
 {
 	struct cons_dom *d = cons_dom_lookup(c->cd, r->argv[1]);
 
-	if (!d)
-		return reply_error(c, "no console for %s", r->argv[1]);
-	if (d->state != CONSOLED_RUNNING)
-		return reply_error(c, "console of %u is stopped (the domain corrupted its ring)",
-		                   d->domid);
-	if (d->client)
-		return reply_error(c, "console of %u already in use", d->domid);
+	if (!d) {
+		reply_error(c, "no console for %s", r->argv[1]);
+		return;
+	}
+	if (d->state != CONSOLED_RUNNING) {
+		reply_error(c, "console of %u is stopped (the domain corrupted its ring)",
+		            d->domid);
+		return;
+	}
+	if (d->client) {
+		reply_error(c, "console of %u already in use", d->domid);
+		return;
+	}
 	reply_ok(c);
+	bufferevent_set_timeouts(c->bev, NULL, NULL); /* a console may sit idle */
 	c->st = CL_ATTACHED;
 	c->dom = d;
 	d->client = c;
@@ -215,21 +223,32 @@ static void req_tail(struct cons_client *c, struct req *r)
 	long lines = 0;
 	int rc;
 
-	if (!tmp)
-		return reply_error(c, "out of memory");
+	if (!tmp) {
+		reply_error(c, "out of memory");
+		return;
+	}
 	if (r->argc > 2 && bh_parse_int(r->argv[2], 10, 0, 1 << 24, &lines) < 0) {
 		evbuffer_free(tmp);
-		return reply_error(c, "bad line count %s", r->argv[2]);
+		{
+			reply_error(c, "bad line count %s", r->argv[2]);
+			return;
+		}
 	}
 	if (d)
 		bh_strlcpy(path, d->log.path, sizeof(path));
 	else if (cons_log_path(c->cd->logdir, r->argv[1], path, sizeof(path)) < 0) {
 		evbuffer_free(tmp);
-		return reply_error(c, "no console for %s", r->argv[1]);
+		{
+			reply_error(c, "no console for %s", r->argv[1]);
+			return;
+		}
 	}
 	if ((rc = tail_file(path, (unsigned)lines, tmp)) < 0) {
 		evbuffer_free(tmp);
-		return reply_error(c, "no log for %s: %s", r->argv[1], bh_strerror(rc));
+		{
+			reply_error(c, "no log for %s: %s", r->argv[1], bh_strerror(rc));
+			return;
+		}
 	}
 	reply_ok(c);
 	evbuffer_add_buffer(bufferevent_get_output(c->bev), tmp);
@@ -252,8 +271,10 @@ static void req_list(struct cons_client *c, struct req *r)
 
 static void answer(struct cons_client *c, int rc)
 {
-	if (rc < 0)
-		return reply_error(c, "%s", bh_strerror(rc));
+	if (rc < 0) {
+		reply_error(c, "%s", bh_strerror(rc));
+		return;
+	}
 	reply_ok(c);
 	client_finish(c);
 }
@@ -264,8 +285,10 @@ static void req_add(struct cons_client *c, struct req *r)
 	long port;
 
 	if (parse_domid(r->argv[1], &domid) < 0 ||
-	    bh_parse_int(r->argv[3], 10, 1, UINT32_MAX, &port) < 0)
-		return reply_error(c, "usage: add DOMID NAME PORT");
+	    bh_parse_int(r->argv[3], 10, 1, UINT32_MAX, &port) < 0) {
+		reply_error(c, "usage: add DOMID NAME PORT");
+		return;
+	}
 	answer(c, consoled_add_domain(c->cd, domid, r->argv[2], (uint32_t)port));
 }
 
@@ -273,8 +296,10 @@ static void req_remove(struct cons_client *c, struct req *r)
 {
 	uint16_t domid;
 
-	if (parse_domid(r->argv[1], &domid) < 0)
-		return reply_error(c, "usage: remove DOMID [REASON]");
+	if (parse_domid(r->argv[1], &domid) < 0) {
+		reply_error(c, "usage: remove DOMID [REASON]");
+		return;
+	}
 	answer(c, consoled_remove_domain(c->cd, domid, r->rest));
 }
 
@@ -282,8 +307,10 @@ static void req_rename(struct cons_client *c, struct req *r)
 {
 	uint16_t domid;
 
-	if (parse_domid(r->argv[1], &domid) < 0)
-		return reply_error(c, "usage: rename DOMID NAME");
+	if (parse_domid(r->argv[1], &domid) < 0) {
+		reply_error(c, "usage: rename DOMID NAME");
+		return;
+	}
 	answer(c, consoled_rename_domain(c->cd, domid, r->argv[2]));
 }
 
@@ -338,17 +365,25 @@ static void handle_request(struct cons_client *c, char *line)
 
 	rest_of(line, rest, sizeof(rest));
 	r.argc = split(line, r.argv, MAX_ARGS);
-	if (r.argc == 0)
-		return reply_error(c, "empty request");
+	if (r.argc == 0) {
+		reply_error(c, "empty request");
+		return;
+	}
 	for (size_t i = 0; i < BH_ARRAY_SIZE(verbs); i++) {
 		if (strcmp(verbs[i].verb, r.argv[0]) != 0)
 			continue;
-		if (verbs[i].control && !c->cd->o.allow_control)
-			return reply_error(c, "%s is not allowed here", r.argv[0]);
-		if (r.argc < verbs[i].min_args)
-			return reply_error(c, "%s needs %d arguments", r.argv[0],
-			                   verbs[i].min_args - 1);
-		return verbs[i].fn(c, &r);
+		if (verbs[i].control && !c->cd->o.allow_control) {
+			reply_error(c, "%s is not allowed here", r.argv[0]);
+			return;
+		}
+		if (r.argc < verbs[i].min_args) {
+			reply_error(c, "%s needs %d arguments", r.argv[0], verbs[i].min_args - 1);
+			return;
+		}
+		{
+			verbs[i].fn(c, &r);
+			return;
+		}
 	}
 	reply_error(c, "unknown request");
 }
@@ -370,7 +405,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 		}
 		if (n > REQ_MAX || memchr(line, '\0', n)) {
 			free(line);
-			return reply_error(c, "bad request");
+			{
+				reply_error(c, "bad request");
+				return;
+			}
 		}
 		handle_request(c, line);
 		free(line);
@@ -433,6 +471,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	c->cd = cd;
 	c->st = CL_REQUEST;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ REQ_TIMEOUT_S, 0 }, NULL);
 	bufferevent_enable(c->bev, EV_READ);
 	c->next = cd->clients;
 	cd->clients = c;

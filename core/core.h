@@ -267,6 +267,9 @@ struct sandbox_spawn {
 int sandbox_spawn(struct sandbox_spawn *s);
 
 /* seccomp.c */
+/* In the core, before spawning: compile the role's filter once. */
+int seccomp_prepare_role(enum bh_role role);
+/* In the sandboxed child: the prepared filter (or compile one). */
 int seccomp_install_role(enum bh_role role);
 
 /* grant.c */

@@ -465,6 +465,10 @@ int sandbox_spawn(struct sandbox_spawn *s)
 		snprintf(s->err, sizeof(s->err), "runtime directory: %s", bh_strerror(rc));
 		return rc;
 	}
+	if ((rc = seccomp_prepare_role(s->role)) < 0) {
+		snprintf(s->err, sizeof(s->err), "seccomp: %s", bh_strerror(rc));
+		return rc;
+	}
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		rc = -errno;
 		goto out;

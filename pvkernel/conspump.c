@@ -91,18 +91,25 @@ static ssize_t flush_sink(struct pvk_conspump *p)
 	return 0;
 }
 
+/* The peer broke the ring's rules: it is never touched again, and what
+ * init writes goes to the sink (the log) instead of piling up. */
+static void refuse_ring(struct pvk_conspump *p)
+{
+	p->corrupt = true;
+	p->ring = NULL;
+	p->in_len = 0;
+}
+
 ssize_t pvk_conspump_flush(struct pvk_conspump *p)
 {
 	bool moved = false;
 
 	if (!p->ring)
 		return flush_sink(p);
-	if (p->corrupt)
-		return -EIO;
 	while (p->len) {
 		ssize_t r = bh_cons_guest_write(p->ring, p->buf + p->head, fifo_span(p));
 		if (r < 0) {
-			p->corrupt = true;
+			refuse_ring(p);
 			return -EIO;
 		}
 		if (r == 0)
@@ -148,12 +155,12 @@ ssize_t pvk_conspump_to_fd(struct pvk_conspump *p, int fd)
 {
 	ssize_t r;
 
-	if (!p->ring || p->corrupt)
+	if (!p->ring)
 		return 0;
 	if (p->in_len == 0) {
 		r = bh_cons_guest_read(p->ring, p->in, sizeof(p->in));
 		if (r < 0) {
-			p->corrupt = true;
+			refuse_ring(p);
 			return -EIO;
 		}
 		if (r == 0)

@@ -35,7 +35,7 @@ struct pvk_conspump {
 	size_t cap, head, len;
 	char in[BH_CONS_IN_SIZE]; /* input stash */
 	size_t in_off, in_len;
-	bool corrupt; /* the peer broke the ring's rules: stop using it */
+	bool corrupt; /* the peer broke the ring's rules: ring dropped, sink used */
 	int sink_fd;  /* output when ring is NULL (blocking writes) */
 };
 
@@ -58,7 +58,8 @@ size_t pvk_conspump_kmsg(struct pvk_conspump *p, const char *msg, size_t len);
  * has nothing, or -errno (EIO: the pty's slave side is closed). */
 ssize_t pvk_conspump_from_fd(struct pvk_conspump *p, int fd);
 /* Move FIFO bytes into the ring. Returns the bytes still pending, or
- * -EIO if the ring is corrupt. */
+ * -EIO when it finds the ring corrupt: the ring is dropped then (`ring`
+ * NULL, `corrupt` set) and output goes to the sink from then on. */
 ssize_t pvk_conspump_flush(struct pvk_conspump *p);
 
 /* Move input from the ring to FD (non-blocking). Returns bytes written to

@@ -267,7 +267,7 @@ static int make_entry(struct reader *r, const char *name, const struct hdr *h)
 static int next_entry(struct reader *r, bool *done)
 {
 	char name[NAME_MAX_LEN];
-	struct hdr h;
+	struct hdr h = { 0 }; /* gcc cannot see that read_header sets it when it returns 0 */
 	int rc;
 
 	if ((rc = read_header(r, &h)) < 0)

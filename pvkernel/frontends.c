@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "pvkernel/vbd.h"
 #include "xenstored/bhxs.h"
 
 static const char *const dirs[PVK_FE_MAX] = {
@@ -19,11 +20,15 @@ static void start_one(struct bhxs *xs, enum pvk_frontend_kind kind, const char *
 	size_t len;
 
 	(void)cmd;
+	if (kind == PVK_FE_VBD) {
+		pvk_vbd_connect(xs, id, log, arg);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/%s/backend", dirs[kind], id);
 	if (bhxs_read(xs, 0, path, &backend, &len) < 0)
 		backend = NULL;
-	snprintf(msg, sizeof(msg), "%s/%s: backend %s: no %s frontend yet", dirs[kind], id,
-	         backend ? backend : "(none)", kind == PVK_FE_VBD ? "block" : "network");
+	snprintf(msg, sizeof(msg), "%s/%s: backend %s: no network frontend yet", dirs[kind], id,
+	         backend ? backend : "(none)");
 	if (log)
 		log(arg, msg);
 	free(backend);
@@ -45,5 +50,6 @@ int pvk_frontends_probe(struct bhxs *xs, const struct pvk_cmdline *cmd,
 		found += (int)n;
 		bhxs_free_names(ids, n);
 	}
+	pvk_vbd_serve(log, arg);
 	return found;
 }

@@ -26,22 +26,38 @@ void pvk_console_kick(void *arg)
 		xen_ioctl(k->evtchn, IOCTL_EVTCHN_NOTIFY, &n);
 }
 
-static void set_event(struct event *ev, bool *on, bool want)
+static void set_event(struct event *ev, bool *on, bool want, const struct timeval *tv)
 {
 	if (*on == want || !ev)
 		return;
 	if (want)
-		event_add(ev, NULL);
+		event_add(ev, tv);
 	else
 		event_del(ev);
 	*on = want;
 }
 
-/* Read the pty only while there is room: a full FIFO is back pressure. */
+/* Read the pty only while there is room: a full FIFO is back pressure.
+ * The tick runs only while something waits: output the ring has no room
+ * for, input the pty has no room for, or a shutdown's deadline. */
 static void update_events(struct pvk *k)
 {
-	set_event(k->ev_pty_rd, &k->pty_rd_on, pvk_conspump_room(&k->cons) > 0 && !k->init_done);
-	set_event(k->ev_pty_wr, &k->pty_wr_on, pvk_conspump_in_pending(&k->cons));
+	static const struct timeval tick = { 0, TICK_MS * 1000 };
+	bool waiting = pvk_conspump_pending(&k->cons) > 0 || pvk_conspump_in_pending(&k->cons) ||
+	               k->kill_at_ns;
+
+	set_event(k->ev_pty_rd, &k->pty_rd_on, pvk_conspump_room(&k->cons) > 0 && !k->init_done,
+	          NULL);
+	set_event(k->ev_pty_wr, &k->pty_wr_on, pvk_conspump_in_pending(&k->cons), NULL);
+	set_event(k->ev_tick, &k->tick_on, waiting, &tick);
+	if (k->cons.corrupt && !k->cons_refused) {
+		k->cons_refused = true;
+		if (k->ev_evtchn) /* its kicks mean nothing now */
+			event_del(k->ev_evtchn);
+		pvk_printk(k, true,
+		           "console: the backend broke the ring's rules: "
+		           "the console is the log from now on");
+	}
 }
 
 static void pump_out(struct pvk *k)
@@ -106,6 +122,7 @@ void pvk_request_shutdown(struct pvk *k, int reason, const char *why)
 	if (!k->init_done && k->init_pid > 0)
 		kill(k->init_pid, SIGTERM);
 	k->kill_at_ns = bh_now_ns() + (uint64_t)PVK_GRACE_MS * 1000000ull;
+	update_events(k);
 }
 
 /* SIGTERM from the core is how it passes on a shutdown request; the
@@ -210,14 +227,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static int add_events(struct pvk *k)
 {
-	struct timeval tick = { 0, TICK_MS * 1000 };
-
 	k->ev_pty_rd = event_new(k->base, k->root.master, EV_READ | EV_PERSIST, on_pty_rd, k);
 	k->ev_pty_wr = event_new(k->base, k->root.master, EV_WRITE | EV_PERSIST, on_pty_wr, k);
 	k->ev_sig = event_new(k->base, k->sigfd, EV_READ | EV_PERSIST, on_signal, k);
 	k->ev_tick = event_new(k->base, -1, EV_PERSIST, on_tick, k);
 	if (!k->ev_pty_rd || !k->ev_pty_wr || !k->ev_sig || !k->ev_tick ||
-	    event_add(k->ev_sig, NULL) < 0 || event_add(k->ev_tick, &tick) < 0)
+	    event_add(k->ev_sig, NULL) < 0)
 		return -ENOMEM;
 	if (k->cons_port) {
 		k->ev_evtchn = event_new(k->base, k->evtchn, EV_READ | EV_PERSIST, on_evtchn, k);
@@ -237,7 +252,7 @@ static void free_events(struct pvk *k)
 			event_free(*evs[i]);
 		*evs[i] = NULL;
 	}
-	k->pty_rd_on = k->pty_wr_on = false;
+	k->pty_rd_on = k->pty_wr_on = k->tick_on = false;
 }
 
 static int end_reason(struct pvk *k)

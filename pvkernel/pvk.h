@@ -37,8 +37,9 @@ struct pvk {
 	uint32_t cons_port;        /* 0: not attached */
 	struct pvk_conspump cons;
 	bool cons_up;
+	bool cons_refused; /* the ring was found corrupt and dropped (reported) */
 	struct event *ev_pty_rd, *ev_pty_wr, *ev_evtchn, *ev_sig, *ev_tick;
-	bool pty_rd_on, pty_wr_on;
+	bool pty_rd_on, pty_wr_on, tick_on;
 	/* processes */
 	int sigfd;
 	pid_t init_pid;

@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "ioctl/bhctl.h"
 #include "ioctl/xendev.h"
+#include "pvkernel/netlo.h"
 #include "pvkernel/pvk.h"
 
 #define ROOT_MNT       "/run"
@@ -47,7 +48,7 @@ void pvk_printk(struct pvk *k, bool always, const char *fmt, ...)
 		/* no log: nothing to do about it */
 	}
 	/* Without a ring the console is the log, which has the line already. */
-	if (k->cons_up && k->ring && (always || !k->cmd.quiet))
+	if (k->cons_up && k->cons.ring && (always || !k->cmd.quiet))
 		pvk_conspump_kmsg(&k->cons, line, (size_t)n);
 }
 
@@ -141,10 +142,10 @@ static void boot_banner(struct pvk *k)
 	pvk_printk(k, false, "Kernel command line: %s", line);
 }
 
-static int apply_cmdline(struct pvk *k)
+/* Parsed before the first message, as Linux reads `quiet` early; acted on
+ * once the console is up. */
+static int apply_cmdline(struct pvk *k, int rc)
 {
-	int rc = pvk_cmdline_parse(&k->cmd, k->words, k->nwords);
-
 	if (rc < 0) {
 		pvk_printk(k, true, "Kernel panic: %s", k->cmd.error);
 		return rc;
@@ -154,6 +155,9 @@ static int apply_cmdline(struct pvk *k)
 	if (k->cmd.root)
 		pvk_printk(k, false, "root=%s ignored: no block frontend yet, booting the ramdisk",
 		           k->cmd.root);
+	int r = pvk_loopback_up();
+	if (r < 0)
+		pvk_printk(k, true, "lo: cannot bring up: %s", bh_strerror(r));
 	const char *hn = k->cmd.ip.hostname;
 	if (hn[0]) {
 		if (sethostname(hn, strlen(hn)) < 0)
@@ -275,8 +279,8 @@ static __attribute__((noreturn)) void shutdown_domain(struct pvk *k, int reason)
 		                            [BH_SHUTDOWN_SUSPEND] = "Suspending",
 		                            [BH_SHUTDOWN_CRASH] = "Crashed" };
 
-	pvk_console_drain(k); /* init's last words first */
-	pvk_printk(k, false, "reboot: %s", said[reason]);
+	pvk_console_drain(k);                            /* init's last words first */
+	pvk_printk(k, true, "reboot: %s", said[reason]); /* KERN_EMERG in Linux */
 	pvk_console_drain(k);
 	rc = bhctl_domain_shutdown(k->hc, BH_DOMID_SELF, (uint32_t)reason);
 	if (rc == 0)
@@ -299,14 +303,17 @@ int main(int argc, char **argv)
 	bh_set_cloexec(BH_HC_FD, 1);
 	bh_set_cloexec(4, 1);
 	parse_args(&k, argc, argv);
+	int parsed = pvk_cmdline_parse(&k.cmd, k.words, k.nwords);
 	k.hc = xen_hcall();
 	if (!k.hc || start_info(&k) < 0)
 		return 1;
 	boot_banner(&k);
 	k.base = event_base_new();
-	if (!k.base || apply_cmdline(&k) < 0 || mount_root(&k) < 0 || signals_up(&k) < 0)
+	if (!k.base || apply_cmdline(&k, parsed) < 0 || mount_root(&k) < 0 || signals_up(&k) < 0)
 		shutdown_domain(&k, BH_SHUTDOWN_CRASH);
 	store_up(&k);
+	if (k.want_reason >= 0) /* control/shutdown was waiting for us */
+		shutdown_domain(&k, k.want_reason);
 	pvk_printk(&k, false, "Run %s as init process", k.cmd.init);
 	k.init_pid = pvk_init_spawn(&k.cmd, k.root.master, k.cmd.init_given);
 	if (k.init_pid < 0) {

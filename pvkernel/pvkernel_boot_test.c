@@ -46,8 +46,8 @@ static int teardown(void **state)
 
 /* What the toolstack does for a PV guest: create it paused with the PV
  * kernel as its image, assign the ramdisk, unpause. */
-static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t console_domid,
-                                     const char *const *words)
+static struct bh_hc_create_resp boot_with(struct fx *f, const char *name, uint16_t console_domid,
+                                          const char *ramdisk, const char *const *words)
 {
 	const char *argv[64] = { "bulkhead-pvkernel", "--ramdisk-token", "ramdisk", "--" };
 	struct bh_hc_create req = { .flags = BH_CREATE_HOST_IMAGE | BH_CREATE_PAUSED,
@@ -66,11 +66,17 @@ static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t co
 	bh_strlcpy(req.name, name, sizeof(req.name));
 	snprintf(req.image, sizeof(req.image), "%s/bulkhead-pvkernel", f->libexec);
 	assert_int_equal(bhctl_domain_create(&f->h.cl, &req, argv, &r), 0);
-	assert_int_equal(bhctl_device_assign(&f->h.cl, GUEST, "ramdisk",
-	                                     "image:bulkhead-ramdisk.cpio", BH_DEV_RDONLY),
-	                 0);
+	if (ramdisk)
+		assert_int_equal(
+		    bhctl_device_assign(&f->h.cl, GUEST, "ramdisk", ramdisk, BH_DEV_RDONLY), 0);
 	assert_int_equal(bhctl_domain_unpause(&f->h.cl, GUEST), 0);
 	return r;
+}
+
+static struct bh_hc_create_resp boot(struct fx *f, const char *name, uint16_t console_domid,
+                                     const char *const *words)
+{
+	return boot_with(f, name, console_domid, "image:bulkhead-ramdisk.cpio", words);
 }
 
 /* The console backend domain for the guest's console port. */
@@ -126,6 +132,51 @@ static void test_console_ring_carries_boot_and_command(void **state)
 	assert_true(strstr(log, "Run /init") < strstr(log, "\nhello from the guest"));
 	if (getenv("PVK_SHOW"))
 		fprintf(stderr, "%s", log);
+	free(log);
+}
+
+/* A backend that binds late still gets what was written before (the ring
+ * and the FIFO held it); with `quiet` the kernel's messages stay in the
+ * log and off the console. */
+static void test_late_backend_gets_early_output_and_quiet_holds(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "quiet", "--", "echo early-bird; sleep 2; echo late-owl", NULL };
+	struct bh_hc_create_resp r = boot(f, "late", CONSOLE, words);
+
+	char *log = th_wait_log(&f->h, "late", "Run /init as init process", 10000);
+	assert_non_null(log);
+	free(log);
+	usleep(500 * 1000);
+	start_consback(f, r.console_port, NULL);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	log = th_wait_log(&f->h, "consback", "late-owl", 5000);
+	expect_in(log, "early-bird");
+	/* only the final line, as Linux's KERN_EMERG "reboot: Power down" */
+	char *k = strstr(log, "bulkhead-pvkernel:");
+	assert_non_null(k);
+	assert_int_equal(strncmp(k, "bulkhead-pvkernel: reboot: Power down", 37), 0);
+	assert_null(strstr(k + 1, "bulkhead-pvkernel:"));
+	free(log);
+}
+
+/* A hostile backend breaks the ring's rules: the guest drops the ring,
+ * says so, and its console carries on in the log; it neither hangs nor
+ * writes past the ring. */
+static void test_corrupt_console_ring_falls_back_to_the_log(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "--",
+		                "sleep 1; head -c 100000 /dev/zero | tr '\\0' y; echo; "
+		                "echo after-the-flood",
+		                NULL };
+	struct bh_hc_create_resp r = boot(f, "victim", CONSOLE, words);
+
+	start_consback(f, r.console_port, "--corrupt");
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	char *log = th_log(&f->h, "victim");
+	expect_in(log, "console: the backend broke the ring's rules");
+	expect_in(log, "after-the-flood");
 	free(log);
 }
 
@@ -292,7 +343,8 @@ static void test_guest_cannot_see_host_files(void **state)
 	snprintf(cmd, sizeof(cmd),
 	         "for p in %s %s /usr/bin/cmake /etc/shadow /usr/share/doc; do "
 	         "[ -e $p ] && echo VISIBLE $p; done; echo pid=$$; "
-	         "grep -c . /proc/mounts; echo checked",
+	         "grep -c . /proc/mounts; ip link show lo | grep -q UP && echo lo-is-up; "
+	         "echo checked",
 	         secret, f->h.rundir);
 	const char *words[] = { "--", cmd, NULL };
 
@@ -301,7 +353,25 @@ static void test_guest_cannot_see_host_files(void **state)
 	char *log = th_log(&f->h, "sealed");
 	expect_in(log, "checked");
 	expect_in(log, "pid=2");
+	expect_in(log, "\nlo-is-up"); /* its own network, with loopback up */
 	assert_null(strstr(log, "\nVISIBLE /"));
+	free(log);
+}
+
+/* Orphans are reparented to PID 1, which reaps them: no zombie stays. */
+static void test_orphans_are_reaped(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { "--",
+		                "sh -c 'sleep 0.2 & sleep 0.2 &'; sleep 1; "
+		                "echo zombies:$(grep -l '^State:.*Z' /proc/[0-9]*/status | wc -l) "
+		                "ppid1:$(grep -l '^PPid:.1$' /proc/[0-9]*/status | wc -l)",
+		                NULL };
+
+	boot(f, "reaper", BH_DOMID_INVALID, words);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	char *log = th_log(&f->h, "reaper");
+	expect_in(log, "\nzombies:0 ");
 	free(log);
 }
 
@@ -338,10 +408,46 @@ static void test_init_that_cannot_run_is_a_crash(void **state)
 	free(log);
 }
 
+/* Without a ramdisk, or with one that is not a cpio archive, the kernel
+ * panics: a crash, with the reason in the log. */
+static void test_missing_ramdisk_is_a_crash(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { NULL };
+
+	boot_with(f, "nordisk", BH_DOMID_INVALID, NULL, words);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_CRASH);
+	char *log = th_log(&f->h, "nordisk");
+	expect_in(log, "Kernel panic: no ramdisk (device \"ramdisk\"");
+	free(log);
+}
+
+static void test_garbage_ramdisk_is_a_crash(void **state)
+{
+	struct fx *f = *state;
+	const char *words[] = { NULL };
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/garbage.cpio", f->h.devdir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("070701this is not an archive at all\n", fp);
+	fclose(fp);
+	boot_with(f, "garbage", BH_DOMID_INVALID, path, words);
+	assert_int_equal(wait_end(f).shutdown_reason, BH_SHUTDOWN_CRASH);
+	char *log = th_log(&f->h, "garbage");
+	expect_in(log, "Kernel panic: ramdisk: ");
+	free(log);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_console_ring_carries_boot_and_command, setup,
 	                                teardown),
+	cmocka_unit_test_setup_teardown(test_late_backend_gets_early_output_and_quiet_holds, setup,
+	                                teardown),
 	cmocka_unit_test_setup_teardown(test_console_input_reaches_the_guest, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_corrupt_console_ring_falls_back_to_the_log, setup,
+	                                teardown),
 	cmocka_unit_test_setup_teardown(test_no_console_backend_does_not_hang, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_exit_status_maps_to_crash, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_killed_init_is_a_crash, setup, teardown),
@@ -352,8 +458,11 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_shutdown_through_the_core_is_orderly, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stubborn_init_is_killed_after_grace, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_guest_cannot_see_host_files, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_orphans_are_reaped, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_cmdline_reaches_init, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_init_that_cannot_run_is_a_crash, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_missing_ramdisk_is_a_crash, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_garbage_ramdisk_is_a_crash, setup, teardown),
 };
 
 BH_TEST_MAIN(tests)

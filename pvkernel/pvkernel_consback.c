@@ -2,7 +2,8 @@
  * of its own (as the console daemon will be): it maps a guest's console
  * ring (grant ref 0), binds its console port, copies the guest's output to
  * stdout (the test reads it from this domain's log) and, if given, types
- * INPUT into the guest's console once. It kicks the guest after every
+ * INPUT into the guest's console once (INPUT "--corrupt": break the ring's
+ * index rules instead, as a hostile backend). It kicks the guest after every
  * read, as xenconsoled does, and stops after IDLE_S seconds of silence.
  *
  *   pvkernel_consback GUEST_DOMID PORT [INPUT]
@@ -44,6 +45,13 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "consback: bind: %s\n", strerror(errno)), 1;
 	fprintf(stderr, "consback: bound to dom%u port %u\n", guest, rport);
 	struct ioctl_evtchn_notify nt = { .port = (unsigned)port };
+	if (input && !strcmp(input, "--corrupt")) {
+		/* a hostile backend: its consumer index far past the producer */
+		c->out_cons = c->out_prod + 100000;
+		xen_ioctl(ev, IOCTL_EVTCHN_NOTIFY, &nt);
+		fprintf(stderr, "consback: ring corrupted\n");
+		return 0;
+	}
 	if (input && bh_cons_back_write(c, input, strlen(input)) > 0)
 		xen_ioctl(ev, IOCTL_EVTCHN_NOTIFY, &nt);
 	uint64_t last = bh_now_ns();

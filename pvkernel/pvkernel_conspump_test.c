@@ -10,6 +10,7 @@
 
 #include "common/bhtest.h"
 #include "common/consring.h"
+#include "common/util.h"
 #include "pvkernel/conspump.h"
 
 #define FIFO (16u * 1024)
@@ -133,21 +134,42 @@ static void test_kmsg_that_does_not_fit_is_refused_whole(void **state)
 }
 
 /* A backend that moves out_cons past out_prod: the ring is refused from
- * then on, nothing is written beyond it. */
-static void test_corrupt_ring_is_detected(void **state)
+ * then on (nothing written beyond it) and output goes to the sink. */
+static void test_corrupt_ring_is_refused_for_the_sink(void **state)
+{
+	struct bh_cons_intf ring = { .out_cons = 100, .out_prod = 0 };
+	struct pvk_conspump p;
+	int sink[2], in[2];
+	char b[16];
+
+	assert_int_equal(pipe2(sink, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(pipe2(in, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(pvk_conspump_init(&p, &ring, sink[1], FIFO, NULL, NULL), 0);
+	assert_int_equal(write(in[1], "x", 1), 1);
+	assert_int_equal(pvk_conspump_from_fd(&p, in[0]), 1);
+	assert_true(p.corrupt);
+	assert_null(p.ring);
+	assert_int_equal(ring.out_prod, 0);
+	assert_int_equal(pvk_conspump_flush(&p), 0);
+	assert_int_equal(read(sink[0], b, sizeof(b)), 1);
+	assert_int_equal(b[0], 'x');
+	/* and input from a ring gone bad is never read */
+	ring.in_prod = 5000;
+	assert_int_equal(pvk_conspump_to_fd(&p, in[1]), 0);
+	assert_int_equal(read(in[0], b, sizeof(b)), -1);
+	pvk_conspump_dispose(&p);
+	bh_close_fds(sink, 2);
+	bh_close_fds(in, 2);
+}
+
+static void test_corrupt_in_ring_is_refused(void **state)
 {
 	struct fx *f = *state;
 
-	f->ring.out_cons = 100;
-	f->ring.out_prod = 0;
-	assert_int_equal(write(f->pipe[1], "x", 1), 1);
-	assert_int_equal(pvk_conspump_from_fd(&f->p, f->pipe[0]), 1);
-	assert_int_equal(pvk_conspump_flush(&f->p), -EIO);
-	assert_int_equal(f->ring.out_prod, 0);
-	char b[4];
 	f->ring.in_prod = 5000;
-	assert_int_equal(pvk_conspump_to_fd(&f->p, f->pipe[1]), 0);
-	assert_int_equal(read(f->pipe[0], b, sizeof(b)), -1);
+	assert_int_equal(pvk_conspump_to_fd(&f->p, f->pipe[1]), -EIO);
+	assert_true(f->p.corrupt);
+	assert_int_equal(f->ring.in_cons, 0);
 }
 
 /* Input: the backend writes `in`, the pump moves it to the pty; with the
@@ -232,7 +254,8 @@ static const struct CMUnitTest tests[] = {
 	                                teardown),
 	cmocka_unit_test_setup_teardown(test_kmsg_that_does_not_fit_is_refused_whole, setup,
 	                                teardown),
-	cmocka_unit_test_setup_teardown(test_corrupt_ring_is_detected, setup, teardown),
+	cmocka_unit_test(test_corrupt_ring_is_refused_for_the_sink),
+	cmocka_unit_test_setup_teardown(test_corrupt_in_ring_is_refused, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_input_reaches_the_pty_with_a_stash, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_pty_hangup_is_reported, setup, teardown),
 	cmocka_unit_test(test_no_ring_writes_to_the_sink),

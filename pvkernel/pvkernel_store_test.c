@@ -76,7 +76,7 @@ static void node(struct fx *f, const char *path, const char *val)
 
 /* The toolstack's part: create paused with the store, the domain's home in
  * the store, introduce, the ramdisk, unpause. */
-static void boot(struct fx *f, const char *const *words)
+static void boot(struct fx *f, const char *const *words, const char *early_request)
 {
 	const char *argv[16] = { "bulkhead-pvkernel", "--" };
 	struct bh_hc_create req = { .flags = BH_CREATE_HOST_IMAGE | BH_CREATE_PAUSED,
@@ -101,6 +101,8 @@ static void boot(struct fx *f, const char *const *words)
 	node(f, "/local/domain/40/device/vbd/51712", "");
 	node(f, "/local/domain/40/device/vbd/51712/backend",
 	     "/local/domain/0/backend/vbd/40/51712");
+	if (early_request)
+		node(f, "/local/domain/40/control/shutdown", early_request);
 	assert_int_equal(bhxs_introduce(f->xs, GUEST, 0, r.store_port), 0);
 	assert_int_equal(bhctl_device_assign(&f->h.cl, GUEST, "ramdisk",
 	                                     "image:bulkhead-ramdisk.cpio", BH_DEV_RDONLY),
@@ -127,7 +129,7 @@ static void test_control_shutdown_reboots(void **state)
 	const char *cmd[] = { "--", words[0], NULL };
 	struct bh_dominfo d;
 
-	boot(f, cmd);
+	boot(f, cmd, NULL);
 	char *log = th_wait_log(&f->h, "guest", "\nup\r\n", 10000);
 	if (!log)
 		fprintf(stderr, "%s\n", th_log(&f->h, "guest"));
@@ -144,6 +146,12 @@ static void test_control_shutdown_reboots(void **state)
 	assert_non_null(v);
 	assert_string_equal(v, "1");
 	free(v);
+	/* idle while waiting on the store: no busy loop on its descriptor */
+	struct bh_dominfo a, b;
+	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &a), 0);
+	sleep_ms(1000);
+	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &b), 0);
+	assert_true(b.cpu_time_ns - a.cpu_time_ns < 300000000ull);
 	node(f, "/local/domain/40/control/shutdown", "reboot");
 	/* taken: the guest clears the request (before it goes, and the store
 	 * releases it) */
@@ -171,7 +179,7 @@ static void test_unknown_request_is_ignored(void **state)
 	const char *cmd[] = { "--", "echo up; sleep 3; exit 0", NULL };
 	struct bh_dominfo d;
 
-	boot(f, cmd);
+	boot(f, cmd, NULL);
 	char *log = th_wait_log(&f->h, "guest", "\nup\r\n", 10000);
 	assert_non_null(log);
 	free(log);
@@ -183,9 +191,27 @@ static void test_unknown_request_is_ignored(void **state)
 	free(log);
 }
 
+/* A request written before the guest came up is taken at once: init
+ * never runs. */
+static void test_request_before_boot_is_taken(void **state)
+{
+	struct fx *f = *state;
+	const char *cmd[] = { "--", "echo init-ran; sleep 30", NULL };
+	struct bh_dominfo d;
+
+	boot(f, cmd, "poweroff");
+	assert_int_equal(th_wait_end(&f->h, GUEST, 15000, &d), 0);
+	assert_int_equal(d.shutdown_reason, BH_SHUTDOWN_POWEROFF);
+	char *log = th_log(&f->h, "guest");
+	assert_non_null(strstr(log, "power off requested by control/shutdown"));
+	assert_null(strstr(log, "\ninit-ran"));
+	free(log);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_control_shutdown_reboots, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_unknown_request_is_ignored, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_request_before_boot_is_taken, setup, teardown),
 };
 
 BH_TEST_MAIN(tests)

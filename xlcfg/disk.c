@@ -136,8 +136,10 @@ static const char *strip_prefixes(struct diskp *p, const char *v)
 		}
 		for (size_t i = 0; !known && i < sizeof(scripts) / sizeof(scripts[0]); i++) {
 			if (strlen(scripts[i]) == n && !strncmp(v, scripts[i], n)) {
+				/* As libxlu: "iscsi:" is the script block-iscsi. */
 				free(p->out->script);
-				p->out->script = xlcfg_strndup(v, n);
+				if (asprintf(&p->out->script, "block-%.*s", (int)n, v) < 0)
+					abort();
 				known = true;
 			}
 		}
@@ -313,10 +315,8 @@ static int split(struct diskp *p, const char *spec)
 		while (*s == ' ' || *s == '\t')
 			s++;
 		if (!strncmp(s, "target=", 7) || !strncmp(s, "target =", 8)) {
-			s = strchr(s, '=') + 1;
-			while (*s == ' ' || *s == '\t')
-				s++;
-			return set_target(p, s, false);
+			/* Verbatim, as libxlu: the rest of the string is the target. */
+			return set_target(p, strchr(s, '=') + 1, false);
 		}
 		comma = strchr(s, ',');
 		item = xlcfg_strndup(s, comma ? (size_t)(comma - s) : strlen(s));

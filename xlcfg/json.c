@@ -204,8 +204,11 @@ char *xlcfg_json_dump(const struct bh_domcfg *cfg)
 	size_t len;
 	char *out;
 
-	if (!g)
+	if (!cfg || !g) {
+		if (g)
+			yajl_gen_free(g);
 		return NULL;
+	}
 	yajl_gen_config(g, yajl_gen_beautify, 1);
 	yajl_gen_config(g, yajl_gen_indent_string, "  ");
 	yajl_gen_map_open(g);

@@ -273,8 +273,7 @@ static bool spec_list(struct ctx *c, const struct xsetting *e)
 	}
 	for (size_t i = 0; i < e->val.n; i++) {
 		if (e->val.items[i].is_list) {
-			err(c, e->val.items[i].at, "%s: expected a string, got a list",
-			    e->key);
+			err(c, e->val.items[i].at, "%s: expected a string, got a list", e->key);
 			return false;
 		}
 	}
@@ -534,7 +533,7 @@ static void compose_cmdline(struct ctx *c)
 	cfg->cmdline = s;
 }
 
-static void finish(struct ctx *c, const struct xsettings *m)
+static void finish(struct ctx *c)
 {
 	struct bh_domcfg *cfg = c->cfg;
 	struct xlcfg_pos top = { cfg->file, 1, 1 };
@@ -569,7 +568,6 @@ static void finish(struct ctx *c, const struct xsettings *m)
 	if (!cfg->name)
 		err(c, top, "name: missing (every domain needs name = \"...\")");
 	compose_cmdline(c);
-	(void)m;
 }
 
 int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_diags *d)
@@ -585,6 +583,6 @@ int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_d
 	cfg->on_watchdog = BH_ACTION_DESTROY;
 	for (size_t i = 0; i < m->n; i++)
 		apply_one(&c, &m->v[i]);
-	finish(&c, m);
+	finish(&c);
 	return c.rc;
 }

@@ -106,9 +106,15 @@ static const char *describe(const struct lexer *lx, char buf[32])
 	return buf;
 }
 
+/* Keys as libxlu lexes them: [a-z][a-z0-9_.]* (no upper case). */
 static bool is_key_start(char c)
 {
-	return isalpha((unsigned char)c) || c == '_';
+	return c >= 'a' && c <= 'z';
+}
+
+static bool is_key_char(char c)
+{
+	return is_key_start(c) || isdigit((unsigned char)c) || c == '_' || c == '.';
 }
 
 static bool is_word(char c)
@@ -231,13 +237,30 @@ out:
 	return rc;
 }
 
+/* libxlu's numbers: [0-9]+ or 0x[0-9a-f]+, nothing glued after them
+ * (so "512M" is refused here, as xl refuses it). */
 static int parse_number(struct lexer *lx, struct xv *out)
 {
 	const char *start = lx->p;
+	bool hex = lx->p[0] == '0' && lx->p[1] == 'x' && isxdigit((unsigned char)lx->p[2]);
 
-	advance(lx); /* a digit or sign */
-	while (is_word(*lx->p))
+	if (hex) {
 		advance(lx);
+		advance(lx);
+	}
+	while (hex ? isdigit((unsigned char)*lx->p) || (*lx->p >= 'a' && *lx->p <= 'f')
+	           : isdigit((unsigned char)*lx->p))
+		advance(lx);
+	if (is_word(*lx->p)) {
+		const char *end = lx->p;
+
+		while (is_word(*end) && end - start < 24)
+			end++;
+		return fail(lx, out->at,
+		            "bad number \"%.*s\": expected decimal, 0NN octal or 0xNN hex digits "
+		            "(lower case, no units)",
+		            (int)(end - start), start);
+	}
 	if ((size_t)(lx->p - start) > XLCFG_MAX_STRING)
 		return fail(lx, out->at, "number longer than %u bytes", XLCFG_MAX_STRING);
 	out->s = xlcfg_strndup(start, (size_t)(lx->p - start));
@@ -288,8 +311,7 @@ static int parse_value(struct lexer *lx, struct xv *out, unsigned depth)
 		return parse_string(lx, out);
 	if (c == '[')
 		return parse_list(lx, out, depth);
-	if (isdigit((unsigned char)c) ||
-	    ((c == '-' || c == '+') && isdigit((unsigned char)lx->p[1])))
+	if (isdigit((unsigned char)c))
 		return parse_number(lx, out);
 	return fail(lx, out->at, "expected a value (a number, a 'string' or a [list]), got %s",
 	            describe(lx, what));
@@ -301,7 +323,7 @@ static int parse_setting(struct lexer *lx, struct xsetting *s)
 	char what[32];
 
 	s->at = here(lx);
-	while (is_key_start(*lx->p) || isdigit((unsigned char)*lx->p) || *lx->p == '.')
+	while (is_key_char(*lx->p))
 		advance(lx);
 	if ((size_t)(lx->p - start) > 128)
 		return fail(lx, s->at, "key name longer than 128 bytes");
@@ -326,7 +348,8 @@ static int parse_statement(struct lexer *lx, struct xsettings *out)
 	int rc;
 
 	if (!is_key_start(*lx->p))
-		return fail(lx, here(lx), "expected a setting (KEY = VALUE), got %s",
+		return fail(lx, here(lx),
+		            "expected a setting (KEY = VALUE; keys are lower case), got %s",
 		            describe(lx, what));
 	if (out->n >= XLCFG_MAX_SETTINGS)
 		return fail(lx, here(lx), "more than %u settings", XLCFG_MAX_SETTINGS);

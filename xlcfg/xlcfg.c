@@ -43,9 +43,9 @@ int xlcfg_parse_string(const char *name, const char *text, const char *const *ov
 
 	*out = NULL;
 	cfg->file = xlcfg_strdup(name ? name : "<string>");
-	if (strlen(text) > XLCFG_MAX_FILE) {
+	if (!text || strlen(text) > XLCFG_MAX_FILE) {
 		xlcfg_err(diags, ((struct xlcfg_pos){ cfg->file, 0, 0 }),
-		          "larger than %u bytes; not a domain config", XLCFG_MAX_FILE);
+		          "missing or larger than %u bytes; not a domain config", XLCFG_MAX_FILE);
 		rc = -EINVAL;
 		goto out;
 	}

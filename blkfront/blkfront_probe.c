@@ -1,0 +1,238 @@
+/* blkfront-probe: a frontend in a guest domain doing real I/O through
+ * blkfront against a backend domain, with the ring handed over on the
+ * command line and the log (the store handshake is a separate piece):
+ *
+ *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS]
+ *
+ * Prints "RING ORDER PORT REF..." for the test to start the backend with,
+ * then writes patterns (small, scattered and indirect-sized), flushes,
+ * discards, reads everything back and checks it; prints "VERIFIED n ..." or
+ * "FAIL what". With "bench" it instead runs the workloads of
+ * bench/blk/workload.h (queue depth 32) RUNS times for SECS seconds each and
+ * prints "BENCH workload run ops_per_second". */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/blk/workload.h"
+#include "blkfront/blkfront.h"
+#include "common/util.h"
+#include "ioctl/xendev.h"
+
+struct ctx {
+	int ev;
+	uint32_t port;
+	struct blkfront *bf;
+};
+
+static void kick(void *arg, uint32_t q)
+{
+	struct ctx *c = arg;
+	struct ioctl_evtchn_notify nt = { .port = c->port };
+
+	(void)q;
+	xen_ioctl(c->ev, IOCTL_EVTCHN_NOTIFY, &nt);
+}
+
+/* Wait for every request in flight; returns the first error. */
+static int wait_all(struct ctx *c, int timeout_ms)
+{
+	struct blkfront_cpl cpl[32];
+	uint64_t end = bh_now_ns() + (uint64_t)timeout_ms * 1000000;
+	int first = 0;
+
+	while (blkfront_inflight(c->bf) > 0) {
+		struct pollfd p = { .fd = c->ev, .events = POLLIN };
+		uint32_t ports[8];
+		if (bh_now_ns() > end)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, 100) == 1) {
+			ssize_t n = xen_read(c->ev, ports, sizeof(ports));
+			if (n > 0)
+				xen_write(c->ev, ports, (size_t)n);
+		}
+		int n = blkfront_reap(c->bf, cpl, 32);
+		for (int i = 0; i < n; i++)
+			if (cpl[i].status && !first)
+				first = cpl[i].status;
+	}
+	return first;
+}
+
+static int rw(struct ctx *c, enum blkfront_op op, uint64_t sector, void *buf, size_t len)
+{
+	struct iovec v = { buf, len };
+	struct blkfront_io io = { .op = op,
+		                  .sector = sector,
+		                  .iov = &v,
+		                  .iovcnt = len ? 1 : 0,
+		                  .nr_sectors = op == BLKFRONT_DISCARD ? len / 512 : 0 };
+	if (op == BLKFRONT_DISCARD)
+		io.iovcnt = 0;
+	int rc = blkfront_submit(c->bf, &io);
+	return rc < 0 ? rc : wait_all(c, 20000);
+}
+
+static void fill(char *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)((i * 31 + seed * 7) ^ (i >> 9));
+}
+
+static int fail(const char *what, int rc)
+{
+	printf("FAIL %s: %s\n", what, strerror(-rc));
+	return 1;
+}
+
+/* One timed run of a workload; operations per second. */
+static double bench_run(struct ctx *c, const struct bb_workload *w, uint64_t img, double secs,
+                        char **bufs)
+{
+	uint64_t pos = 0, seed = BB_SEED, ops = 0;
+	uint64_t t0 = bh_now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+	struct iovec iov[32];
+	struct blkfront_cpl cpl[32];
+	int free_slots[32], nfree = 32;
+
+	for (int i = 0; i < 32; i++)
+		free_slots[i] = i;
+	for (;;) {
+		bool stop = bh_now_ns() >= end;
+		while (!stop && nfree > 0) {
+			int s = free_slots[--nfree];
+			iov[s] = (struct iovec){ bufs[s], w->bs };
+			struct blkfront_io io = { .op = w->write ? BLKFRONT_WRITE : BLKFRONT_READ,
+				                  .sector = bb_next_off(w, img, &pos, &seed) / 512,
+				                  .iov = &iov[s],
+				                  .iovcnt = 1,
+				                  .cookie = (void *)(intptr_t)s };
+			if (blkfront_submit(c->bf, &io) < 0) {
+				nfree++;
+				break;
+			}
+		}
+		if (blkfront_inflight(c->bf) == 0)
+			break;
+		struct pollfd p = { .fd = c->ev, .events = POLLIN };
+		uint32_t ports[8];
+		if (poll(&p, 1, 100) == 1) {
+			ssize_t n = xen_read(c->ev, ports, sizeof(ports));
+			if (n > 0)
+				xen_write(c->ev, ports, (size_t)n);
+		}
+		int n = blkfront_reap(c->bf, cpl, 32);
+		for (int i = 0; i < n; i++) {
+			free_slots[nfree++] = (int)(intptr_t)cpl[i].cookie;
+			ops++;
+		}
+		if (blkfront_broken(c->bf))
+			return 0;
+	}
+	return (double)ops / ((double)(bh_now_ns() - t0) / 1e9);
+}
+
+static int bench(struct ctx *c, uint64_t sectors, double secs, int runs)
+{
+	char *bufs[32];
+
+	for (int i = 0; i < 32; i++)
+		if (!(bufs[i] = malloc(128 << 10)))
+			return 1;
+	for (size_t k = 0; k < BB_NLOADS; k++)
+		bench_run(c, &bb_loads[k], sectors * 512, 0.3, bufs); /* warm up */
+	for (size_t k = 0; k < BB_NLOADS; k++)
+		for (int r = 0; r < runs; r++)
+			printf("BENCH %zu %d %.0f\n", k, r,
+			       bench_run(c, &bb_loads[k], sectors * 512, secs, bufs));
+	printf("BENCH-DONE\n");
+	for (int i = 0; i < 32; i++)
+		free(bufs[i]);
+	blkfront_destroy(c->bf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx c = { .ev = -1 };
+	uint64_t sectors;
+	long back, order;
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((argc != 4 && argc != 7) || bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
+	    bh_parse_u64(argv[2], 10, &sectors) < 0 || bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
+		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS "
+		                       "RUNS]\n"),
+		       2;
+	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
+	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
+	if (c.ev < 0 || (rc = xen_ioctl(c.ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0)
+		return fail("evtchn", -errno);
+	c.port = (uint32_t)rc;
+	struct blkfront_config cfg = { .gnt = &blkfront_gntalloc_ops,
+		                       .backend = (uint16_t)back,
+		                       .sectors = sectors,
+		                       .sector_size = 512,
+		                       .ring_page_order = (uint32_t)order,
+		                       .max_indirect_segments = 256,
+		                       .flush = true,
+		                       .discard = true,
+		                       .pool_pages = 1024,
+		                       .notify = kick,
+		                       .arg = &c };
+	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)
+		return fail("blkfront", rc);
+	uint32_t refs[16], n;
+	blkfront_ring_refs(c.bf, 0, refs, &n);
+	printf("RING %ld %u", order, c.port);
+	for (uint32_t i = 0; i < n; i++)
+		printf(" %u", refs[i]);
+	printf("\n");
+	if (argc == 7)
+		return bench(&c, sectors, atof(argv[5]), atoi(argv[6]));
+
+	/* regions: (sector, bytes) */
+	static const struct {
+		uint64_t sector;
+		size_t len;
+	} reg[] = { { 0, 4096 }, { 9, 1536 }, { 2048, 45056 }, { 4096, 256 * 4096 / 2 } };
+	char *w = malloc(1 << 20), *r = malloc(1 << 20);
+	int verified = 0;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(reg); i++) {
+		fill(w, reg[i].len, (unsigned)i + 1);
+		if ((rc = rw(&c, BLKFRONT_WRITE, reg[i].sector, w, reg[i].len)) < 0)
+			return fail("write", rc);
+	}
+	if ((rc = rw(&c, BLKFRONT_FLUSH, 0, NULL, 0)) < 0)
+		return fail("flush", rc);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(reg); i++) {
+		fill(w, reg[i].len, (unsigned)i + 1);
+		memset(r, 0, reg[i].len);
+		if ((rc = rw(&c, BLKFRONT_READ, reg[i].sector, r, reg[i].len)) < 0)
+			return fail("read", rc);
+		if (memcmp(w, r, reg[i].len) != 0)
+			return printf("FAIL data of region %zu differs\n", i), 1;
+		verified++;
+	}
+	/* discard, then the range reads as zeros */
+	if ((rc = rw(&c, BLKFRONT_DISCARD, 2048, NULL, 45056)) < 0)
+		return fail("discard", rc);
+	if ((rc = rw(&c, BLKFRONT_READ, 2048, r, 45056)) < 0)
+		return fail("read after discard", rc);
+	for (size_t i = 0; i < 45056; i++)
+		if (r[i])
+			return printf("FAIL discarded data reads back\n"), 1;
+	/* the very last sector, and one past it (refused by blkfront) */
+	rc = rw(&c, BLKFRONT_READ, sectors - 1, r, 512);
+	int past = rw(&c, BLKFRONT_READ, sectors, r, 512);
+	printf("VERIFIED %d last-sector %s past-end %s\n", verified, rc == 0 ? "ok" : strerror(-rc),
+	       past == 0 ? "accepted" : strerror(-past));
+	free(w);
+	free(r);
+	blkfront_destroy(c.bf);
+	return 0;
+}

@@ -1,0 +1,455 @@
+/* blkfront against the real blkback engine in the same process (the
+ * in-process grant table in between), and against a hostile backend
+ * written by hand into the shared ring. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "blkback/blkback.h"
+#include "blkback/localgnt.h"
+#include "blkfront/blkfront.h"
+#include "bulkhead/blkif.h"
+#include "common/bhtest.h"
+#include "common/util.h"
+
+#define FRONT     9
+#define BACK      4
+#define IMG_BYTES (8u << 20)
+
+struct fx {
+	struct bh_lgnt *g;
+	char path[512];
+	int img;
+	struct blkback *bb;
+	int vbd;
+	struct blkfront *bf;
+	struct bh_levt ev[4];
+	int ring[4];
+	uint32_t nq;
+	int done[64];
+	int status[64];
+};
+
+static void kick(void *arg, uint32_t q)
+{
+	struct fx *f = arg;
+
+	bh_levt_front_notify(&f->ev[q]);
+}
+
+static void attach_rings(struct fx *f, uint32_t order)
+{
+	for (uint32_t q = 0; q < f->nq; q++) {
+		uint32_t refs[16], n;
+		assert_int_equal(blkfront_ring_refs(f->bf, q, refs, &n), 0);
+		assert_int_equal(n, 1u << order);
+		struct blkback_ring_params p = { .vbd = f->vbd,
+			                         .domid = FRONT,
+			                         .refs = refs,
+			                         .ring_page_order = order,
+			                         .persistent = true,
+			                         .evt_fd = f->ev[q].to_back,
+			                         .evt_ack = bh_levt_back_ack,
+			                         .notify = bh_levt_back_notify,
+			                         .evt_arg = &f->ev[q] };
+		f->ring[q] = blkback_attach_ring(f->bb, &p);
+		assert_true(f->ring[q] >= 0);
+	}
+}
+
+static struct fx *fx_new(uint32_t nq, uint32_t order, bool ro, bool with_backend)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char *dir = bh_test_tmpdir("blkfront");
+
+	snprintf(f->path, sizeof(f->path), "%s/disk.img", dir);
+	free(dir);
+	f->img = open(f->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_int_equal(ftruncate(f->img, IMG_BYTES), 0);
+	assert_int_equal(bh_lgnt_create(FRONT, 16384, &f->g), 0);
+	f->nq = nq;
+	for (uint32_t q = 0; q < nq; q++)
+		assert_int_equal(bh_levt_init(&f->ev[q]), 0);
+	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops, .gnt_priv = f->g };
+	assert_int_equal(blkback_create(&bc, &f->bb), 0);
+	struct blkback_vbd_params vp = {
+		.fd = f->img, .sector_size = 512, .readonly = ro, .discard = true
+	};
+	f->vbd = blkback_add_vbd(f->bb, &vp);
+	struct blkback_features ft;
+	blkback_features(f->bb, &ft);
+	struct blkfront_config fc = { .gnt = &bh_lgnt_front_ops,
+		                      .gnt_priv = f->g,
+		                      .backend = BACK,
+		                      .sectors = blkback_vbd_sectors(f->bb, f->vbd),
+		                      .sector_size = 512,
+		                      .readonly = ro,
+		                      .ring_page_order = order,
+		                      .nr_queues = nq,
+		                      .max_indirect_segments = ft.max_indirect_segments,
+		                      .flush = ft.flush,
+		                      .discard = ft.discard,
+		                      .notify = kick,
+		                      .arg = f };
+	assert_int_equal(blkfront_create(&fc, &f->bf), 0);
+	if (with_backend)
+		attach_rings(f, order);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	blkback_destroy(f->bb);
+	blkfront_destroy(f->bf);
+	assert_int_equal(bh_lgnt_live_maps(f->g), 0);
+	for (uint32_t q = 0; q < f->nq; q++)
+		bh_levt_dispose(&f->ev[q]);
+	bh_lgnt_destroy(f->g);
+	close(f->img);
+	unlink(f->path);
+	free(f);
+}
+
+/* Run the backend and reap until nothing is in flight. */
+static void drain(struct fx *f)
+{
+	struct blkfront_cpl c[16];
+
+	for (int i = 0; i < 1000 && blkfront_inflight(f->bf); i++) {
+		struct pollfd p = { .fd = blkback_fd(f->bb), .events = POLLIN };
+		poll(&p, 1, 10);
+		blkback_process(f->bb);
+		int n = blkfront_reap(f->bf, c, 16);
+		for (int k = 0; k < n; k++) {
+			intptr_t idx = (intptr_t)c[k].cookie;
+			f->done[idx]++;
+			f->status[idx] = c[k].status;
+		}
+	}
+	assert_int_equal(blkfront_inflight(f->bf), 0);
+}
+
+static int io(struct fx *f, enum blkfront_op op, uint64_t sector, void *buf, size_t len,
+              intptr_t idx)
+{
+	struct iovec v = { buf, len };
+	struct blkfront_io r = { .op = op,
+		                 .sector = sector,
+		                 .iov = &v,
+		                 .iovcnt = len ? 1 : 0,
+		                 .nr_sectors = op == BLKFRONT_DISCARD ? len / 512 : 0,
+		                 .cookie = (void *)idx };
+	if (op == BLKFRONT_DISCARD)
+		r.iovcnt = 0;
+	return blkfront_submit(f->bf, &r);
+}
+
+static void test_scatter_write_then_read(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, true);
+	char a[1536], b[2560], c[4096], back[8192], img[8192];
+
+	(void)state;
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	memset(c, 'c', sizeof(c));
+	struct iovec v[3] = { { a, sizeof(a) }, { b, sizeof(b) }, { c, sizeof(c) } };
+	struct blkfront_io w = {
+		.op = BLKFRONT_WRITE, .sector = 100, .iov = v, .iovcnt = 3, .cookie = (void *)1
+	};
+	assert_int_equal(blkfront_submit(f->bf, &w), 0);
+	drain(f);
+	assert_int_equal(f->done[1], 1);
+	assert_int_equal(f->status[1], 0);
+	assert_int_equal(pread(f->img, img, 8192, 100 * 512), 8192);
+	assert_int_equal(img[0], 'a');
+	assert_int_equal(img[1535], 'a');
+	assert_int_equal(img[1536], 'b');
+	assert_int_equal(img[4096], 'c');
+	assert_int_equal(img[8191], 'c');
+	memset(back, 0, sizeof(back));
+	assert_int_equal(io(f, BLKFRONT_READ, 100, back, 8192, 2), 0);
+	drain(f);
+	assert_int_equal(f->status[2], 0);
+	assert_memory_equal(back, img, 8192);
+	fx_free(f);
+}
+
+/* 256 KiB I/Os (indirect) over two queues of two-page rings. */
+static void test_large_io_two_queues(void **state)
+{
+	struct fx *f = fx_new(2, 1, false, true);
+	size_t len = 64 * 4096;
+	char *w = malloc(len * 4), *r = calloc(1, len * 4);
+
+	(void)state;
+	assert_true(blkfront_max_io_bytes(f->bf) >= len);
+	for (size_t i = 0; i < len * 4; i++)
+		w[i] = (char)(i * 131 / 7);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(io(f, BLKFRONT_WRITE, k * 512, w + k * len, len, k), 0);
+	drain(f);
+	assert_int_equal(io(f, BLKFRONT_FLUSH, 0, NULL, 0, 10), 0);
+	drain(f);
+	assert_int_equal(f->status[10], 0);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(io(f, BLKFRONT_READ, k * 512, r + k * len, len, 20 + k), 0);
+	drain(f);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(f->status[20 + k], 0);
+	assert_memory_equal(w, r, len * 4);
+	struct blkback_stats st;
+	blkback_vbd_stats(f->bb, f->vbd, &st);
+	assert_int_equal(st.writes, 4);
+	assert_int_equal(st.flushes, 1);
+	free(w);
+	free(r);
+	fx_free(f);
+}
+
+static void test_discard_and_refusals(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, true);
+	char buf[4096];
+
+	(void)state;
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(io(f, BLKFRONT_WRITE, 0, buf, 4096, 1), 0);
+	drain(f);
+	assert_int_equal(io(f, BLKFRONT_DISCARD, 0, NULL, 4096, 2), 0);
+	drain(f);
+	assert_int_equal(f->status[2], 0);
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, 3), 0);
+	drain(f);
+	assert_int_equal(buf[0], 0);
+	/* refused before reaching the ring */
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 100, 4), -EINVAL);
+	assert_int_equal(io(f, BLKFRONT_READ, IMG_BYTES / 512 - 1, buf, 1024, 4), -EINVAL);
+	assert_int_equal(io(f, 77, 0, buf, 512, 4), -EINVAL);
+	/* the ring fills: -EAGAIN until completions are reaped */
+	int ok = 0, r;
+	while ((r = io(f, BLKFRONT_READ, 0, buf, 512, 5)) == 0)
+		ok++;
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(ok, 32);
+	drain(f);
+	assert_int_equal(f->done[5], 32);
+	fx_free(f);
+}
+
+static void test_readonly_refuses_writes(void **state)
+{
+	struct fx *f = fx_new(1, 0, true, true);
+	char buf[512] = { 0 };
+
+	(void)state;
+	assert_int_equal(io(f, BLKFRONT_WRITE, 0, buf, 512, 1), -EROFS);
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, 1), 0);
+	drain(f);
+	assert_int_equal(f->status[1], 0);
+	fx_free(f);
+}
+
+/* Reaping exactly as many completions as asked for still re-arms the
+ * response event: the next response is signalled. */
+static void test_reap_of_exactly_max_rearms_the_event(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, true);
+	struct blkfront_cpl c[4];
+	char buf[512];
+	eventfd_t v;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, i), 0);
+	int got = 0;
+	for (int i = 0; i < 200 && got < 4; i++) {
+		struct pollfd p = { .fd = blkback_fd(f->bb), .events = POLLIN };
+		poll(&p, 1, 10);
+		blkback_process(f->bb);
+		/* reap once all four were answered, asking for exactly four */
+		if (i > 20)
+			got += blkfront_reap(f->bf, c, 4 - got);
+	}
+	assert_int_equal(got, 4);
+	eventfd_read(f->ev[0].to_front, &v); /* clear */
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, 5), 0);
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = { .fd = blkback_fd(f->bb), .events = POLLIN };
+		poll(&p, 1, 10);
+		blkback_process(f->bb);
+	}
+	struct pollfd p = { .fd = f->ev[0].to_front, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 1);
+	drain(f);
+	fx_free(f);
+}
+
+/* A hand-written backend on queue 0's ring. */
+struct evil {
+	struct blkif_back_ring br;
+	void *area, *cookie;
+};
+
+static void evil_attach(struct fx *f, struct evil *e)
+{
+	uint32_t refs[16], n;
+
+	blkfront_ring_refs(f->bf, 0, refs, &n);
+	assert_int_equal(bh_lgnt_back_ops.map(f->g, FRONT, refs, n, true, &e->area, &e->cookie), 0);
+	blkif_back_attach(&e->br, e->area, n, 0);
+}
+
+static void evil_respond(struct evil *e, uint64_t id, uint8_t op, int16_t st)
+{
+	struct blkif_response *r = blkif_back_rsp_slot(&e->br, e->br.rsp_prod_pvt);
+
+	*r = (struct blkif_response){ .id = id, .operation = op, .status = st };
+	e->br.rsp_prod_pvt++;
+	blkif_back_push(&e->br);
+}
+
+static void evil_detach(struct fx *f, struct evil *e)
+{
+	bh_lgnt_back_ops.unmap(f->g, e->cookie, e->area, 1);
+}
+
+static int reap_all(struct fx *f)
+{
+	struct blkfront_cpl c[64];
+	int n = blkfront_reap(f->bf, c, 64);
+
+	for (int k = 0; k < n; k++) {
+		intptr_t idx = (intptr_t)c[k].cookie;
+		f->done[idx]++;
+		f->status[idx] = c[k].status;
+	}
+	return n;
+}
+
+enum evil_kind { BAD_ID, DUP_ID, BAD_OP, OVERRUN };
+
+static void hostile_backend(enum evil_kind kind)
+{
+	struct fx *f = fx_new(1, 0, false, false);
+	struct evil e;
+	char buf[512];
+
+	evil_attach(f, &e);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, i), 0);
+	/* one good response first */
+	struct blkif_request q0;
+	memcpy(&q0, &e.br.sring->ring[0].req, sizeof(q0));
+	evil_respond(&e, q0.id, BLKIF_OP_READ, BLKIF_RSP_OKAY);
+	assert_int_equal(reap_all(f), 1);
+	switch (kind) {
+	case BAD_ID:
+		evil_respond(&e, 1000, BLKIF_OP_READ, 0);
+		break;
+	case DUP_ID:
+		evil_respond(&e, q0.id, BLKIF_OP_READ, 0);
+		break;
+	case BAD_OP:
+		evil_respond(&e, e.br.sring->ring[1].req.id, BLKIF_OP_WRITE, 0);
+		break;
+	case OVERRUN:
+		BH_WRITE_ONCE(e.br.sring->hdr.rsp_prod, 1 + 40);
+		break;
+	}
+	/* the two requests still in flight fail; the device is broken */
+	assert_int_equal(reap_all(f), 2);
+	assert_int_equal(f->done[1] + f->done[2], 2);
+	assert_int_equal(f->status[1], -EIO);
+	assert_int_equal(f->status[2], -EIO);
+	assert_int_equal(blkfront_broken(f->bf), -EIO);
+	assert_int_equal(blkfront_inflight(f->bf), 0);
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 512, 3), -EIO);
+	assert_int_equal(reap_all(f), 0);
+	struct blkfront_stats st;
+	blkfront_stats(f->bf, &st);
+	assert_int_equal(st.bad_responses, 1);
+	evil_detach(f, &e);
+	fx_free(f);
+}
+
+static void test_response_with_unknown_id_breaks_device(void **state)
+{
+	(void)state;
+	hostile_backend(BAD_ID);
+}
+
+static void test_duplicate_response_breaks_device(void **state)
+{
+	(void)state;
+	hostile_backend(DUP_ID);
+}
+
+static void test_response_with_wrong_op_breaks_device(void **state)
+{
+	(void)state;
+	hostile_backend(BAD_OP);
+}
+
+static void test_rsp_prod_overrun_breaks_device(void **state)
+{
+	(void)state;
+	hostile_backend(OVERRUN);
+}
+
+/* The backend took the requests and died before answering; after
+ * requeue_all a new backend serves them all, data intact. */
+static void test_requeue_all_after_backend_death(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, false);
+	struct evil dead;
+	char w[4][4096], r[4096];
+
+	(void)state;
+	evil_attach(f, &dead);
+	for (int k = 0; k < 4; k++) {
+		memset(w[k], 'k' + k, 4096);
+		assert_int_equal(io(f, BLKFRONT_WRITE, k * 8, w[k], 4096, k), 0);
+	}
+	/* it consumed them, answered one, and died */
+	dead.br.req_cons = 4;
+	struct blkif_request q0;
+	memcpy(&q0, &dead.br.sring->ring[0].req, sizeof(q0));
+	evil_respond(&dead, q0.id, BLKIF_OP_WRITE, BLKIF_RSP_ERROR);
+	assert_int_equal(reap_all(f), 1);
+	assert_int_equal(f->status[0], -EIO);
+	evil_detach(f, &dead);
+	assert_int_equal(blkfront_requeue_all(f->bf), 0);
+	attach_rings(f, 0);
+	drain(f);
+	for (int k = 1; k < 4; k++) {
+		assert_int_equal(f->done[k], 1);
+		assert_int_equal(f->status[k], 0);
+		assert_int_equal(pread(f->img, r, 4096, k * 4096), 4096);
+		assert_memory_equal(r, w[k], 4096);
+	}
+	struct blkfront_stats st;
+	blkfront_stats(f->bf, &st);
+	assert_int_equal(st.requeued, 3);
+	fx_free(f);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_scatter_write_then_read),
+	cmocka_unit_test(test_large_io_two_queues),
+	cmocka_unit_test(test_discard_and_refusals),
+	cmocka_unit_test(test_readonly_refuses_writes),
+	cmocka_unit_test(test_reap_of_exactly_max_rearms_the_event),
+	cmocka_unit_test(test_response_with_unknown_id_breaks_device),
+	cmocka_unit_test(test_duplicate_response_breaks_device),
+	cmocka_unit_test(test_response_with_wrong_op_breaks_device),
+	cmocka_unit_test(test_rsp_prod_overrun_breaks_device),
+	cmocka_unit_test(test_requeue_all_after_backend_death),
+};
+
+BH_TEST_MAIN(tests)

@@ -1,0 +1,708 @@
+/* netback: the TX and RX data path against a hand-driven frontend,
+ * including hostile ones. Each case builds its own vif (netbk_testrig). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/bhtest.h"
+#include "common/util.h"
+#include "netback/netbk_priv.h" /* white-box: the copied-once test swaps the copy op */
+#include "netback/netbk_testrig.h"
+
+#define IP_A htonl(0x0a000001)
+#define IP_B htonl(0x0a000002)
+
+static uint8_t frame[70000], got[70000];
+
+static void serve(struct rig *r)
+{
+	for (int i = 0; i < 8 && netback_round(r->nb) > 0; i++)
+		;
+}
+
+/* Put a frame into TX data pages starting at page p, `per` bytes a slot,
+ * and queue its requests (ids id0..). Returns slots used. */
+static unsigned put_packet(struct rig *r, const uint8_t *f, size_t len, unsigned p, size_t per,
+                           uint16_t id0, uint16_t first_flags)
+{
+	unsigned n = 0;
+
+	for (size_t off = 0; off < len; off += per, n++) {
+		size_t k = BH_MIN(per, len - off);
+		uint16_t fl =
+		    (uint16_t)((off + k < len ? NETTXF_more_data : 0) | (n == 0 ? first_flags : 0));
+
+		memcpy(rig_page(r, p + n), f + off, k);
+		rig_tx_req(r, r->data_refs[p + n], 0, fl, (uint16_t)(id0 + n),
+		           (uint16_t)(n == 0 ? len : k));
+	}
+	return n;
+}
+
+/* Expect n responses with this status (extras excepted by the caller). */
+static void expect_status(struct rig *r, unsigned n, int16_t status)
+{
+	struct netif_tx_response rsp[256];
+
+	assert_int_equal(rig_tx_responses(r, rsp, 256), n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(rsp[i].status, status);
+}
+
+/* A good packet still goes through: the vif keeps serving. */
+static void expect_still_serving(struct rig *r)
+{
+	struct virtio_net_hdr vh;
+	size_t len = rig_frame_tcp4(frame, 200, IP_A, 9);
+
+	put_packet(r, frame, len, 0, 4096, 500, 0);
+	rig_tx_publish(r);
+	serve(r);
+	expect_status(r, 1, NETIF_RSP_OKAY);
+	assert_int_equal(rig_host_read(r, &vh, got, sizeof(got)), (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+	assert_int_equal(netback_vif_state(r->vif), NETBK_VIF_CONNECTED);
+}
+
+static void test_tx_single_and_sg(void **state)
+{
+	struct rig r;
+	struct virtio_net_hdr vh;
+	size_t len = rig_frame_tcp4(frame, 9000, IP_A, 1);
+	struct netif_tx_response rsp[8];
+
+	assert_int_equal(rig_init(&r, NULL,
+	                          &(struct netbk_vif_config){
+	                              .features = NETBK_F_RX_COPY | NETBK_F_SG, .mtu = 9000 }),
+	                 0);
+	/* 9000 bytes in slots of 3000: 3 slots, ids 7, 8, 9 */
+	assert_int_equal(put_packet(&r, frame, len, 0, 3000, 7, 0), 3);
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 8), 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(rsp[i].id, 7 + i);
+		assert_int_equal(rsp[i].status, NETIF_RSP_OKAY);
+	}
+	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+	assert_int_equal(vh.flags, 0);
+	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	rig_fini(&r);
+}
+
+static void test_tx_gso_and_csum(void **state)
+{
+	struct rig r;
+	struct virtio_net_hdr vh;
+	struct netif_extra_info ex = { .type = XEN_NETIF_EXTRA_TYPE_GSO };
+	struct netif_tx_response rsp[32];
+	size_t len = rig_frame_tcp4(frame, 20000, IP_A, 2);
+	unsigned n = 0;
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	ex.u.gso.size = 1448;
+	ex.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+	/* first slot, then the extra, then the other fragments */
+	memcpy(rig_page(&r, 0), frame, 4096);
+	rig_tx_req(&r, r.data_refs[0], 0, NETTXF_more_data | NETTXF_extra_info | NETTXF_csum_blank,
+	           1, (uint16_t)len);
+	rig_tx_extra(&r, &ex);
+	for (size_t off = 4096; off < len; off += 4096) {
+		size_t k = BH_MIN(4096, len - off);
+
+		n++;
+		memcpy(rig_page(&r, n), frame + off, k);
+		rig_tx_req(&r, r.data_refs[n], 0, off + k < len ? NETTXF_more_data : 0,
+		           (uint16_t)(1 + n), (uint16_t)k);
+	}
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 32), n + 2);
+	assert_int_equal(rsp[0].status, NETIF_RSP_OKAY);
+	assert_int_equal(rsp[1].status, NETIF_RSP_NULL); /* the extra slot */
+	for (unsigned i = 2; i < n + 2; i++)
+		assert_int_equal(rsp[i].status, NETIF_RSP_OKAY);
+	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(vh.gso_size, 1448);
+	assert_int_equal(vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(vh.csum_start, 34);
+	assert_int_equal(vh.csum_offset, 16);
+	assert_int_equal(vh.hdr_len, 54);
+	/* csum_blank alone: NEEDS_CSUM, no GSO */
+	len = rig_frame_tcp4(frame, 300, IP_A, 3);
+	put_packet(&r, frame, len, 0, 4096, 40, NETTXF_csum_blank);
+	rig_tx_publish(&r);
+	serve(&r);
+	expect_status(&r, 1, NETIF_RSP_OKAY);
+	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), (ssize_t)len);
+	assert_int_equal(vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(vh.gso_type, 0);
+	rig_fini(&r);
+}
+
+/* Hostile TX: each case is answered with ERROR on every slot, then a good
+ * packet still passes. */
+static void hostile(void (*queue)(struct rig *), unsigned slots)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	struct virtio_net_hdr vh;
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	queue(&r);
+	rig_tx_publish(&r);
+	serve(&r);
+	expect_status(&r, slots, NETIF_RSP_ERROR);
+	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), -1); /* nothing sent */
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.tx_errors, 1);
+	expect_still_serving(&r);
+	rig_fini(&r);
+}
+
+static void q_zero_frag(struct rig *r)
+{
+	rig_frame_tcp4(frame, 1000, IP_A, 4);
+	memcpy(rig_page(r, 0), frame, 1000);
+	rig_tx_req(r, r->data_refs[0], 0, NETTXF_more_data, 1, 1000);
+	rig_tx_req(r, r->data_refs[1], 0, NETTXF_more_data, 2, 0);
+	rig_tx_req(r, r->data_refs[2], 0, 0, 3, 100);
+}
+
+static void test_tx_zero_length_fragment(void **state)
+{
+	hostile(q_zero_frag, 3);
+}
+
+static void q_cross_page(struct rig *r)
+{
+	rig_frame_tcp4(frame, 1000, IP_A, 4);
+	rig_tx_req(r, r->data_refs[0], 3500, 0, 1, 1000); /* 3500 + 1000 > 4096 */
+}
+
+static void test_tx_fragment_crossing_page(void **state)
+{
+	hostile(q_cross_page, 1);
+}
+
+static void q_too_many(struct rig *r)
+{
+	/* 19 data slots: one more than XEN_NETBK_LEGACY_SLOTS_MAX */
+	rig_tx_req(r, r->data_refs[0], 0, NETTXF_more_data, 0, 19 * 100);
+	for (uint16_t i = 1; i < 19; i++)
+		rig_tx_req(r, r->data_refs[i], 0, i < 18 ? NETTXF_more_data : 0, i, 100);
+}
+
+static void test_tx_too_many_slots(void **state)
+{
+	hostile(q_too_many, 19);
+}
+
+static void q_size_mismatch(struct rig *r)
+{
+	/* the fragments after the first add up to more than the total */
+	rig_tx_req(r, r->data_refs[0], 0, NETTXF_more_data, 1, 500);
+	rig_tx_req(r, r->data_refs[1], 0, NETTXF_more_data, 2, 400);
+	rig_tx_req(r, r->data_refs[2], 0, 0, 3, 400);
+}
+
+static void test_tx_total_disagrees(void **state)
+{
+	hostile(q_size_mismatch, 3);
+}
+
+static void q_tiny_slots(struct rig *r)
+{
+	/* 60 bytes in 60 one-byte slots */
+	rig_tx_req(r, r->data_refs[0], 0, NETTXF_more_data, 0, 60);
+	for (uint16_t i = 1; i < 60; i++)
+		rig_tx_req(r, r->data_refs[i % 32], i, i < 59 ? NETTXF_more_data : 0, i, 1);
+}
+
+static void test_tx_many_tiny_slots(void **state)
+{
+	hostile(q_tiny_slots, 60);
+}
+
+static void q_bad_gref(struct rig *r)
+{
+	rig_tx_req(r, 7777, 0, 0, 1, 100); /* never granted */
+}
+
+static void test_tx_bad_grant_ref(void **state)
+{
+	hostile(q_bad_gref, 1);
+}
+
+static void q_short(struct rig *r)
+{
+	memset(rig_page(r, 0), 0xaa, 64);
+	rig_tx_req(r, r->data_refs[0], 0, 0, 1, 6); /* not even an Ethernet header */
+}
+
+static void test_tx_runt(void **state)
+{
+	hostile(q_short, 1);
+}
+
+static void test_tx_unknown_extra(void **state)
+{
+	struct rig r;
+	struct netif_extra_info ex = { .type = 9 };
+	struct netif_tx_response rsp[4];
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	rig_frame_tcp4(frame, 100, IP_A, 5);
+	memcpy(rig_page(&r, 0), frame, 100);
+	rig_tx_req(&r, r.data_refs[0], 0, NETTXF_extra_info, 1, 100);
+	rig_tx_extra(&r, &ex);
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 2);
+	assert_int_equal(rsp[0].status, NETIF_RSP_ERROR);
+	assert_int_equal(rsp[1].status, NETIF_RSP_NULL);
+	expect_still_serving(&r);
+	rig_fini(&r);
+}
+
+/* Requests are copied once: the frontend rewriting the ring while the
+ * backend copies the data changes nothing. The hook runs inside the grant
+ * copy, i.e. after the backend has parsed the packet. */
+static struct netbk_gntmap_ops real_ops;
+static struct rig *hook_rig;
+
+static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
+                     unsigned n)
+{
+	for (unsigned i = 0; i < NETIF_TX_RING_SIZE; i++) {
+		struct netif_tx_request *q = &hook_rig->tx.sring->ring[i].req;
+
+		q->size = 60000;
+		q->offset = 4000;
+		q->gref = 5;
+		q->flags = NETTXF_more_data;
+		q->id = 999;
+	}
+	return real_ops.copy(real_ops.ctx, domid, to_grant, s, n);
+}
+
+static void test_tx_requests_copied_once(void **state)
+{
+	struct rig r;
+	struct virtio_net_hdr vh;
+	struct netif_tx_response rsp[4];
+	size_t len = rig_frame_tcp4(frame, 1400, IP_A, 6);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	hook_rig = &r;
+	real_ops = r.bops;
+	r.nb->ops.copy = evil_copy; /* white-box: swap the engine's copy op */
+	put_packet(&r, frame, len, 0, 1000, 11, 0);
+	rig_tx_publish(&r);
+	netback_round(r.nb);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 2);
+	assert_int_equal(rsp[0].id, 11);
+	assert_int_equal(rsp[1].id, 12);
+	assert_int_equal(rsp[0].status, NETIF_RSP_OKAY);
+	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+	rig_fini(&r);
+}
+
+/* A frontend whose req_prod runs more than a ring ahead is stopped; a
+ * second vif on the same backend goes on. */
+static void on_broken(void *arg, struct netbk_vif *vif, const char *why)
+{
+	*(struct netbk_vif **)arg = vif;
+}
+
+static void test_tx_req_prod_overflow(void **state)
+{
+	struct rig a, b;
+	struct netbk_vif *reported = NULL;
+
+	assert_int_equal(rig_init(&a, NULL, NULL), 0);
+	assert_int_equal(rig_init(&b, &a, NULL), 0);
+	netback_set_broken_cb(a.nb, on_broken, &reported);
+	a.tx.sring->hdr.req_prod = NETIF_TX_RING_SIZE + 5;
+	netback_round(a.nb);
+	assert_int_equal(netback_vif_state(a.vif), NETBK_VIF_BROKEN);
+	assert_ptr_equal(reported, a.vif);             /* reported to the control path */
+	assert_int_equal(a.tx.sring->hdr.rsp_prod, 0); /* nothing answered */
+	expect_still_serving(&b);
+	rig_fini(&b);
+	rig_fini(&a);
+}
+
+static void test_tx_half_published_packet_waits(void **state)
+{
+	struct rig r;
+	struct netif_tx_response rsp[4];
+	size_t len = rig_frame_tcp4(frame, 1400, IP_A, 7);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	put_packet(&r, frame, len, 0, 1000, 1, 0);
+	r.tx.req_prod_pvt--; /* publish only the first slot */
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 0);
+	assert_int_equal(r.tx.sring->hdr.req_event, 2); /* wake me at the next slot */
+	r.tx.req_prod_pvt++;
+	rig_tx_publish(&r);
+	serve(&r);
+	expect_status(&r, 2, NETIF_RSP_OKAY);
+	rig_fini(&r);
+}
+
+/* Anti-spoofing: only the allowed source IPv4 / ARP sender passes. */
+static void send_expect(struct rig *r, size_t len, int16_t status)
+{
+	put_packet(r, frame, len, 0, 4096, 1, 0);
+	rig_tx_publish(r);
+	serve(r);
+	expect_status(r, 1, status);
+}
+
+static void test_tx_antispoof(void **state)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	struct virtio_net_hdr vh;
+	struct netbk_vif_config c = { .features = NETBK_F_RX_COPY, .ips = { IP_A }, .nr_ips = 1 };
+
+	assert_int_equal(rig_init(&r, NULL, &c), 0);
+	send_expect(&r, rig_frame_tcp4(frame, 100, IP_B, 1), NETIF_RSP_DROPPED);
+	send_expect(&r, rig_frame_arp(frame, IP_B), NETIF_RSP_DROPPED);
+	send_expect(&r, rig_frame_tcp4(frame, 100, IP_A, 1), NETIF_RSP_OKAY);
+	send_expect(&r, rig_frame_arp(frame, IP_A), NETIF_RSP_OKAY);
+	send_expect(&r, rig_frame_ipv6(frame, 80), NETIF_RSP_OKAY);
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.tx_spoofed, 2);
+	assert_int_equal(st.tx_packets, 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(rig_host_read(&r, &vh, got, sizeof(got)) > 0);
+	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), -1);
+	rig_fini(&r);
+}
+
+static void test_tx_mtu(void **state)
+{
+	struct rig r;
+	struct netbk_vif_config c = { .features = NETBK_F_RX_COPY | NETBK_F_SG, .mtu = 1500 };
+
+	assert_int_equal(rig_init(&r, NULL, &c), 0);
+	send_expect(&r, rig_frame_tcp4(frame, 1514, IP_A, 1), NETIF_RSP_OKAY);
+	put_packet(&r, frame, rig_frame_tcp4(frame, 1600, IP_A, 1), 0, 4096, 1, 0);
+	rig_tx_publish(&r);
+	serve(&r);
+	expect_status(&r, 1, NETIF_RSP_ERROR);
+	rig_fini(&r);
+}
+
+/* RX: a response in the slot of its request, with its id; flags in the RX
+ * bit order; a GSO extra after the first response. */
+static void test_rx_placement_and_flags(void **state)
+{
+	struct rig r;
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		                     .gso_size = 1400,
+		                     .csum_start = 34,
+		                     .csum_offset = 16 };
+	size_t len = rig_frame_tcp4(frame, 10000, IP_B, 8);
+	struct netif_rx_response rsp[8];
+	struct netif_extra_info ex;
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	rig_rx_post(&r, 8, 100);
+	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	/* 10000 bytes: 3 data slots + 1 extra */
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 4);
+	for (int i = 0; i < 4; i++)
+		rsp[i] = r.rx.sring->ring[i].rsp;
+	assert_int_equal(rsp[0].id, 100);
+	assert_int_equal(rsp[0].status, 4096);
+	assert_int_equal(rsp[0].flags, NETRXF_more_data | NETRXF_extra_info | NETRXF_csum_blank |
+	                                   NETRXF_data_validated);
+	memcpy(&ex, &rsp[1], sizeof(ex));
+	assert_int_equal(ex.type, XEN_NETIF_EXTRA_TYPE_GSO);
+	assert_int_equal(ex.u.gso.size, 1400);
+	assert_int_equal(ex.u.gso.type, XEN_NETIF_GSO_TYPE_TCPV4);
+	assert_int_equal(rsp[2].id, 102);
+	assert_int_equal(rsp[2].status, 4096);
+	assert_int_equal(rsp[2].flags, NETRXF_more_data);
+	assert_int_equal(rsp[3].id, 103);
+	assert_int_equal(rsp[3].status, 10000 - 8192);
+	assert_int_equal(rsp[3].flags, 0);
+	/* data: slot 0 -> page RIG_DATA/2, slot 2 -> +2, slot 3 -> +3 */
+	assert_memory_equal(rig_page(&r, RIG_DATA / 2), frame, 4096);
+	assert_memory_equal(rig_page(&r, RIG_DATA / 2 + 2), frame + 4096, 4096);
+	assert_memory_equal(rig_page(&r, RIG_DATA / 2 + 3), frame + 8192, 10000 - 8192);
+	rig_fini(&r);
+}
+
+static void test_rx_gso_needs_feature(void **state)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		                     .gso_size = 1400,
+		                     .csum_start = 34,
+		                     .csum_offset = 16 };
+	size_t len = rig_frame_tcp4(frame, 5000, IP_B, 8);
+
+	assert_int_equal(
+	    rig_init(&r, NULL,
+	             &(struct netbk_vif_config){ .features = NETBK_F_RX_COPY | NETBK_F_SG }),
+	    0);
+	rig_rx_post(&r, 8, 0);
+	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 0);
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_dropped, 1);
+	rig_fini(&r);
+}
+
+/* A frontend that posts no RX buffers: packets are queued up to a bound,
+ * then dropped; memory stays bounded; buffers posted later get the
+ * queued packets. */
+static void test_rx_no_buffers_bounded(void **state)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	size_t len = rig_frame_tcp4(frame, 1000, IP_B, 9);
+	unsigned sent = 0;
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	for (int round = 0; round < 100; round++) {
+		for (int i = 0; i < 50; i++)
+			if (rig_host_write(&r, NULL, frame, len) == 0)
+				sent++;
+		serve(&r);
+		netback_vif_stats(r.vif, &st);
+		assert_true(st.rx_queued <= NETBK_RXQ_MAX_PKTS);
+		assert_true(st.rx_queued_bytes <= NETBK_RXQ_MAX_BYTES);
+	}
+	assert_int_equal(sent, 5000);
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_queued, NETBK_RXQ_MAX_PKTS);
+	assert_int_equal(st.rx_dropped, 5000 - NETBK_RXQ_MAX_PKTS);
+	rig_rx_post(&r, 16, 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 16);
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_packets, 16);
+	rig_fini(&r);
+}
+
+/* A flood on one vif does not starve another: per-vif budget, round robin. */
+static void test_fair_round_robin(void **state)
+{
+	struct rig a, b;
+	struct netif_tx_response rsp[256];
+	size_t len = rig_frame_tcp4(frame, 100, IP_A, 10);
+
+	assert_int_equal(rig_init(&a, NULL, NULL), 0);
+	assert_int_equal(rig_init(&b, &a, NULL), 0);
+	netback_set_budget(a.nb, 16);
+	memcpy(rig_page(&a, 0), frame, len);
+	for (int i = 0; i < 250; i++)
+		rig_tx_req(&a, a.data_refs[0], 0, 0, (uint16_t)i, (uint16_t)len);
+	rig_tx_publish(&a);
+	for (int i = 0; i < 1000; i++)
+		memgnt_notify(a.m, a.fe_tx_port); /* a notification storm */
+	put_packet(&b, frame, len, 0, 4096, 1, 0);
+	put_packet(&b, frame, len, 1, 4096, 2, 0);
+	rig_tx_publish(&b);
+	netback_round(a.nb);
+	assert_int_equal(rig_tx_responses(&b, rsp, 256), 2);
+	assert_int_equal(rig_tx_responses(&a, rsp, 256), 16);
+	/* netback_poll finishes a's backlog in more rounds */
+	for (int i = 0; i < 50 && a.tx.sring->hdr.rsp_prod != 250; i++)
+		netback_poll(a.nb, 0);
+	assert_int_equal(a.tx.sring->hdr.rsp_prod, 250);
+	rig_fini(&b);
+	rig_fini(&a);
+}
+
+/* Credit-based rate limit: throughput within 10% of the setting. */
+static void test_tx_rate_limit(void **state)
+{
+	const uint64_t rate = 2000000; /* bytes per second: a window fits the socket buffer */
+	struct netbk_vif_config c = { .features = NETBK_F_RX_COPY | NETBK_F_SG,
+		                      .rate_bytes = rate / 20,
+		                      .rate_usec = 50000 }; /* xl's default window */
+	struct rig r;
+	struct virtio_net_hdr vh;
+	struct netif_tx_response rsp[256];
+	size_t len = rig_frame_tcp4(frame, 1500, IP_A, 11);
+	uint64_t bytes = 0, t0, t;
+	unsigned inflight = 0;
+	uint16_t id = 0;
+	ssize_t n;
+
+	assert_int_equal(rig_init(&r, NULL, &c), 0);
+	memcpy(rig_page(&r, 0), frame, len);
+	t0 = bh_now_ns();
+	do {
+		while (inflight < 200) {
+			rig_tx_req(&r, r.data_refs[0], 0, 0, id++, (uint16_t)len);
+			inflight++;
+		}
+		rig_tx_publish(&r);
+		netback_poll(r.nb, 50);
+		inflight -= rig_tx_responses(&r, rsp, 256);
+		while ((n = rig_host_read(&r, &vh, got, sizeof(got))) > 0)
+			bytes += (uint64_t)n;
+		t = bh_now_ns();
+	} while (t - t0 < 1500000000ull);
+	double measured = (double)bytes * 1e9 / (double)(t - t0);
+	print_message("rate %.0f B/s for a setting of %llu B/s\n", measured,
+	              (unsigned long long)rate);
+	assert_true(measured > 0.9 * (double)rate && measured < 1.1 * (double)rate);
+	rig_fini(&r);
+}
+
+/* RX into a buffer the frontend never granted: ERROR in that response,
+ * and the next packet into good buffers is fine. */
+static void test_rx_bad_grant(void **state)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	size_t len = rig_frame_tcp4(frame, 300, IP_B, 12);
+	struct netif_rx_request *q;
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	q = netif_rx_front_req_slot(&r.rx, r.rx.req_prod_pvt++);
+	q->id = 77;
+	q->gref = 7777;
+	netif_rx_front_push(&r.rx);
+	assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 1);
+	assert_int_equal(r.rx.sring->ring[0].rsp.id, 77);
+	assert_int_equal(r.rx.sring->ring[0].rsp.status, NETIF_RSP_ERROR);
+	rig_rx_post(&r, 1, 5);
+	assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 2);
+	assert_int_equal(r.rx.sring->ring[1].rsp.status, (int16_t)len);
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_errors, 1);
+	assert_int_equal(st.rx_packets, 1);
+	rig_fini(&r);
+}
+
+/* RX req_prod more than a ring ahead: stopped, like TX. */
+static void test_rx_req_prod_overflow(void **state)
+{
+	struct rig r;
+	size_t len = rig_frame_tcp4(frame, 300, IP_B, 14);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	r.rx.sring->hdr.req_prod = NETIF_RX_RING_SIZE + 44;
+	assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
+	serve(&r);
+	assert_int_equal(netback_vif_state(r.vif), NETBK_VIF_BROKEN);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 0);
+	rig_fini(&r);
+}
+
+static uint16_t l4_sum(const uint8_t *f, size_t len)
+{
+	/* TCP checksum over pseudo-header + segment; 0 when the field is right */
+	uint32_t sum = 0;
+	size_t l4 = 34, n = len - l4;
+
+	for (int i = 26; i < 34; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	sum += 6 + (uint32_t)n;
+	for (size_t i = l4; i + 1 < len; i += 2)
+		sum += (uint32_t)(f[i] << 8 | f[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)f[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* A frontend with feature-no-csum-offload gets finished checksums. */
+static void test_rx_csum_completed_for_no_csum_frontend(void **state)
+{
+	struct rig r;
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                     .csum_start = 34,
+		                     .csum_offset = 16 };
+	size_t len = rig_frame_tcp4(frame, 777, IP_B, 13);
+	uint32_t partial = 0;
+
+	assert_int_equal(
+	    rig_init(&r, NULL,
+	             &(struct netbk_vif_config){ .features = NETBK_F_RX_COPY | NETBK_F_NO_CSUM }),
+	    0);
+	/* the sender leaves the pseudo-header sum in the field, as Linux does */
+	for (int i = 26; i < 34; i += 2)
+		partial += (uint32_t)(frame[i] << 8 | frame[i + 1]);
+	partial += 6 + (uint32_t)(len - 34);
+	while (partial >> 16)
+		partial = (partial & 0xffff) + (partial >> 16);
+	frame[50] = (uint8_t)(partial >> 8);
+	frame[51] = (uint8_t)partial;
+	rig_rx_post(&r, 1, 0);
+	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 1);
+	assert_int_equal(r.rx.sring->ring[0].rsp.flags & NETRXF_csum_blank, 0);
+	assert_int_equal(l4_sum(rig_page(&r, RIG_DATA / 2), len), 0);
+	rig_fini(&r);
+}
+
+static void test_config_checks(void **state)
+{
+	struct rig r;
+	struct netbk_vif_config c = { .features = NETBK_F_SG }; /* no rx-copy */
+
+	assert_int_equal(rig_init(&r, NULL, &c), -EOPNOTSUPP);
+	rig_fini(&r);
+	c.features = NETBK_F_RX_COPY;
+	c.rate_bytes = 1000; /* without an interval */
+	assert_int_equal(rig_init(&r, NULL, &c), -EINVAL);
+	rig_fini(&r);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_tx_single_and_sg),
+	cmocka_unit_test(test_tx_gso_and_csum),
+	cmocka_unit_test(test_tx_zero_length_fragment),
+	cmocka_unit_test(test_tx_fragment_crossing_page),
+	cmocka_unit_test(test_tx_too_many_slots),
+	cmocka_unit_test(test_tx_total_disagrees),
+	cmocka_unit_test(test_tx_many_tiny_slots),
+	cmocka_unit_test(test_tx_bad_grant_ref),
+	cmocka_unit_test(test_tx_runt),
+	cmocka_unit_test(test_tx_unknown_extra),
+	cmocka_unit_test(test_tx_requests_copied_once),
+	cmocka_unit_test(test_tx_req_prod_overflow),
+	cmocka_unit_test(test_tx_half_published_packet_waits),
+	cmocka_unit_test(test_tx_antispoof),
+	cmocka_unit_test(test_tx_mtu),
+	cmocka_unit_test(test_rx_placement_and_flags),
+	cmocka_unit_test(test_rx_gso_needs_feature),
+	cmocka_unit_test(test_rx_no_buffers_bounded),
+	cmocka_unit_test(test_fair_round_robin),
+	cmocka_unit_test(test_tx_rate_limit),
+	cmocka_unit_test(test_rx_bad_grant),
+	cmocka_unit_test(test_rx_req_prod_overflow),
+	cmocka_unit_test(test_rx_csum_completed_for_no_csum_frontend),
+	cmocka_unit_test(test_config_checks),
+};
+
+BH_TEST_MAIN(tests)

@@ -1,0 +1,86 @@
+/* Internals of bhnetback shared by its files (not a public interface). */
+#ifndef BH_NETBK_PRIV_H
+#define BH_NETBK_PRIV_H
+
+#include "netback/netback.h"
+#include "netback/netif_vnet.h"
+
+/* One TX packet as parsed from the private copy of its requests. */
+struct netbk_txpkt {
+	unsigned nslots; /* ring slots it spans, extras included */
+	int16_t status;  /* NETIF_RSP_OKAY, or ERROR: answer every slot with it */
+	const char *why; /* for the log when status is ERROR */
+	uint16_t total;  /* size from the first request */
+	unsigned nfrags; /* data slots, the first included */
+	struct netif_tx_request frags[XEN_NETBK_LEGACY_SLOTS_MAX];
+	struct netif_offload off;
+	/* per slot, in ring order: the id to answer and whether it was extra */
+	uint16_t ids[NETIF_TX_RING_SIZE];
+	bool extra[NETIF_TX_RING_SIZE];
+};
+
+/* Parse the packet starting at ring[start & mask], with `avail` copied
+ * requests from there on. max_frame bounds a non-GSO packet (MTU + L2).
+ * Returns 0 (pkt filled, status OKAY or ERROR), -EAGAIN if the packet's
+ * slots are not all published yet, or -EPROTO if it can never complete
+ * (a chain longer than the ring). Pure: reads only the given copy. */
+int netbk_tx_parse(const struct netif_tx_request *ring, uint32_t mask, RING_IDX start,
+                   unsigned avail, unsigned max_frame, struct netbk_txpkt *pkt);
+
+struct netbk_rxq_pkt {
+	struct netbk_rxq_pkt *next;
+	struct virtio_net_hdr vh;
+	size_t len;
+	uint8_t data[];
+};
+
+struct netbk_vif {
+	struct netback *nb;
+	struct netbk_vif *next;
+	struct netbk_vif_config cfg;
+	struct bh_log log;
+	enum netbk_vif_state state;
+	struct netbk_vif_stats st;
+	void *tx_page, *rx_page;
+	struct netif_tx_back_ring tx;
+	struct netif_rx_back_ring rx;
+	/* requests copied out of the TX ring once, up to tx_copied */
+	struct netif_tx_request tx_copy[NETIF_TX_RING_SIZE];
+	RING_IDX tx_copied;
+	/* credit-based rate limit */
+	uint64_t credit_left;
+	uint64_t credit_next_ns; /* start of the next credit window */
+	bool tx_rate_blocked;
+	/* RX queue while the frontend has too few buffers posted */
+	struct netbk_rxq_pkt *rxq_head, *rxq_tail;
+	bool tx_more, rx_more; /* stopped by the budget with work left */
+	uint8_t *pktbuf;       /* one linear packet, vnet header first */
+	uint64_t bad_logged;   /* malformed packets seen, for the log limit */
+};
+
+struct netback {
+	struct netbk_gntmap_ops ops;
+	struct bh_log log;
+	struct netbk_vif *vifs;
+	struct netbk_vif *rr_next; /* who goes first next round */
+	unsigned budget;
+	netbk_broken_fn broken_cb;
+	void *broken_arg;
+};
+
+#define NETBK_PKTBUF (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
+
+int netbk_tx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
+int netbk_rx_serve(struct netbk_vif *vif, unsigned budget);
+void netbk_rxq_flush(struct netbk_vif *vif);
+void netbk_vif_break(struct netbk_vif *vif, const char *why);
+/* Log a malformed packet, rate-limited: a hostile frontend must not be
+ * able to flood the driver domain's log. */
+void netbk_warn_bad(struct netbk_vif *vif, const char *why);
+
+/* Filters (netbk_filter.c). */
+bool netbk_spoofed(const struct netbk_vif *vif, const uint8_t *frame, size_t len);
+/* true if `bytes` may go now; else credit_next_ns says when to retry */
+bool netbk_credit_take(struct netbk_vif *vif, uint64_t bytes, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,620 @@
+/* The block frontend of the PV kernel (vbd.h).
+ *
+ * Connect: Linux blkfront's side of the xenbus dance (protocol-facts §2.4):
+ * wait for the backend's InitWait, read what it offers, allocate the ring
+ * (bhblkfront), write ring-ref(s), event-channel and protocol, switch to
+ * Initialised, wait for the backend's Connected, switch to Connected.
+ *
+ * Serve: one FUSE mount at /dev/.vbd holding a regular file per disk, and
+ * /dev/<vdev> symlinks to them. A thread runs the FUSE session and owns
+ * every blkfront after the handshake: each request is split into
+ * sector-aligned pieces the ring takes, submitted and waited for, so I/O is
+ * synchronous per request, and an unaligned write is read, patched and
+ * written back. Writes reach the backend before write(2) returns (no
+ * writeback cache); fsync(2) is a blkif flush. */
+#define FUSE_USE_VERSION 31
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blkfront/blkfront.h"
+#include "bulkhead/blkif.h"
+#include "common/util.h"
+#include "ioctl/xendev.h"
+#include "pvkernel/vbd.h"
+#include "xenstored/bhxs.h"
+
+#define MAX_DISKS       16
+#define FUSE_FD         4
+#define MOUNT_DIR       "/dev/.vbd"
+#define HANDSHAKE_MS    10000
+#define IO_TIMEOUT_MS   30000
+#define XB_INITWAIT     2
+#define XB_INITIALISED  3
+#define XB_CONNECTED    4
+#define XB_CLOSING      5
+
+struct disk {
+	char name[32]; /* vdev: "xvda" */
+	uint64_t sectors;
+	uint32_t sector_size;
+	bool readonly, flush;
+	int ev; /* /dev/xen/evtchn, one port bound */
+	uint32_t port;
+	struct blkfront *bf;
+};
+
+static struct disk disks[MAX_DISKS];
+static unsigned ndisks;
+
+static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
+{
+	char buf[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (log)
+		log(arg, buf);
+}
+
+static void kick(void *arg, uint32_t q)
+{
+	struct disk *d = arg;
+	struct ioctl_evtchn_notify nt = { .port = d->port };
+
+	(void)q;
+	xen_ioctl(d->ev, IOCTL_EVTCHN_NOTIFY, &nt);
+}
+
+static int read_uint(struct bhxs *xs, const char *dir, const char *key, unsigned long long dflt,
+                     unsigned long long *out)
+{
+	char p[256];
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, key);
+	rc = bhxs_read_uint(xs, 0, p, out);
+	if (rc == -ENOENT) {
+		*out = dflt;
+		return 0;
+	}
+	return rc;
+}
+
+/* Waits until DIR/state reaches WANT (or passes Connected). */
+static int wait_state(struct bhxs *xs, const char *dir, unsigned want, int timeout_ms)
+{
+	char p[256], *path, *tok;
+	unsigned long long st;
+	uint64_t end = bh_now_ns() + (uint64_t)timeout_ms * 1000000;
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if ((rc = bhxs_watch(xs, p, "vbd-state")) < 0)
+		return rc;
+	for (;;) {
+		if (bhxs_read_uint(xs, 0, p, &st) == 0) {
+			if (st == want || (want < XB_CONNECTED && st == XB_CONNECTED))
+				break;
+			if (st >= XB_CLOSING) {
+				rc = -ECONNRESET;
+				goto out;
+			}
+		}
+		int left = (int)((int64_t)(end - bh_now_ns()) / 1000000);
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			goto out;
+		}
+		/* Other watches' events (control/shutdown) are the store
+		 * loop's: only ours is consumed here, the rest stay queued. */
+		if (bhxs_wait_watch(xs, BH_MIN(left, 200), &path, &tok) == 0) {
+			bool ours = strcmp(tok, "vbd-state") == 0;
+			free(path);
+			free(tok);
+			(void)ours;
+		}
+	}
+	rc = 0;
+out:
+	bhxs_unwatch(xs, p, "vbd-state");
+	return rc;
+}
+
+static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint32_t order)
+{
+	uint32_t refs[1u << BLKFRONT_MAX_ORDER], n = 0;
+	bhxs_tx_t tx;
+	char p[256];
+	int rc;
+
+	blkfront_ring_refs(d->bf, 0, refs, &n);
+	for (int tries = 0; tries < 10; tries++) {
+		if ((rc = bhxs_transaction_start(xs, &tx)) < 0)
+			return rc;
+		if (order == 0) {
+			snprintf(p, sizeof(p), "%s/ring-ref", fe);
+			rc = bhxs_printf(xs, tx, p, "%u", refs[0]);
+		} else {
+			snprintf(p, sizeof(p), "%s/ring-page-order", fe);
+			rc = bhxs_printf(xs, tx, p, "%u", order);
+			for (uint32_t i = 0; rc == 0 && i < n; i++) {
+				snprintf(p, sizeof(p), "%s/ring-ref%u", fe, i);
+				rc = bhxs_printf(xs, tx, p, "%u", refs[i]);
+			}
+		}
+		if (rc == 0) {
+			snprintf(p, sizeof(p), "%s/event-channel", fe);
+			rc = bhxs_printf(xs, tx, p, "%u", d->port);
+		}
+		if (rc == 0) {
+			snprintf(p, sizeof(p), "%s/protocol", fe);
+			rc = bhxs_write_str(xs, tx, p, BLKIF_PROTOCOL_NATIVE);
+		}
+		if (rc == 0) {
+			snprintf(p, sizeof(p), "%s/state", fe);
+			rc = bhxs_printf(xs, tx, p, "%u", XB_INITIALISED);
+		}
+		if (rc < 0) {
+			bhxs_transaction_end(xs, tx, false);
+			return rc;
+		}
+		rc = bhxs_transaction_end(xs, tx, true);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	return -EAGAIN;
+}
+
+int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const char *), void *arg)
+{
+	char fe[128], p[256], *be = NULL, *vdev = NULL;
+	unsigned long long backend_id, sectors, ssize, info, flush, discard, indirect, maxorder, vd;
+	size_t len;
+	struct disk *d;
+	int rc;
+
+	if (ndisks >= MAX_DISKS)
+		return -ENOSPC;
+	d = &disks[ndisks];
+	memset(d, 0, sizeof(*d));
+	d->ev = -1;
+	snprintf(fe, sizeof(fe), "device/vbd/%s", id);
+	snprintf(p, sizeof(p), "%s/backend", fe);
+	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0 ||
+	    (rc = read_uint(xs, fe, "backend-id", ~0ull, &backend_id)) < 0 || backend_id > 0x7fef) {
+		say(log, arg, "vbd %s: no backend in the store", id);
+		free(be);
+		return rc < 0 ? rc : -EINVAL;
+	}
+	if ((rc = read_uint(xs, fe, "virtual-device", 0, &vd)) < 0)
+		goto out;
+	snprintf(p, sizeof(p), "%s/dev", be);
+	if (bhxs_read(xs, 0, p, &vdev, &len) < 0 || !vdev[0] || strchr(vdev, '/') ||
+	    strlen(vdev) >= sizeof(d->name)) {
+		free(vdev);
+		vdev = NULL;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", vdev ? vdev : id);
+	if ((rc = wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
+		say(log, arg, "vbd %s: backend %s did not offer the disk: %s", d->name, be,
+		    bh_strerror(rc));
+		goto out;
+	}
+	if ((rc = read_uint(xs, be, "sectors", 0, &sectors)) < 0 ||
+	    (rc = read_uint(xs, be, "sector-size", 512, &ssize)) < 0 ||
+	    (rc = read_uint(xs, be, "info", 0, &info)) < 0 ||
+	    (rc = read_uint(xs, be, "feature-flush-cache", 0, &flush)) < 0 ||
+	    (rc = read_uint(xs, be, "feature-discard", 0, &discard)) < 0 ||
+	    (rc = read_uint(xs, be, "feature-max-indirect-segments", 0, &indirect)) < 0 ||
+	    (rc = read_uint(xs, be, "max-ring-page-order", 0, &maxorder)) < 0) {
+		say(log, arg, "vbd %s: backend keys unreadable: %s", d->name, bh_strerror(rc));
+		goto out;
+	}
+	if (sectors == 0 || (ssize != 512 && ssize != 4096)) {
+		rc = -EINVAL;
+		say(log, arg, "vbd %s: backend offers %llu sectors of %llu bytes: refused", d->name,
+		    sectors, ssize);
+		goto out;
+	}
+	d->sectors = sectors;
+	d->sector_size = (uint32_t)ssize;
+	d->readonly = info & VDISK_READONLY;
+	d->flush = flush;
+	d->ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
+	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)backend_id };
+	if (d->ev < 0 || (rc = xen_ioctl(d->ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0) {
+		rc = -errno;
+		say(log, arg, "vbd %s: event channel: %s", d->name, bh_strerror(rc));
+		goto out;
+	}
+	d->port = (uint32_t)rc;
+	uint32_t order = (uint32_t)BH_MIN(maxorder, 2ull);
+	struct blkfront_config cfg = { .gnt = &blkfront_gntalloc_ops,
+		                       .backend = (uint16_t)backend_id,
+		                       .sectors = sectors * (ssize / 512),
+		                       .sector_size = (uint32_t)ssize,
+		                       .readonly = d->readonly,
+		                       .ring_page_order = order,
+		                       .max_indirect_segments = (uint32_t)BH_MIN(indirect, 256ull),
+		                       .flush = flush,
+		                       .discard = discard,
+		                       .notify = kick,
+		                       .arg = d };
+	if ((rc = blkfront_create(&cfg, &d->bf)) < 0) {
+		say(log, arg, "vbd %s: ring: %s", d->name, bh_strerror(rc));
+		goto out;
+	}
+	if ((rc = write_frontend(xs, fe, d, order)) < 0 ||
+	    (rc = wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
+		say(log, arg, "vbd %s: handshake with %s: %s", d->name, be, bh_strerror(rc));
+		goto out;
+	}
+	snprintf(p, sizeof(p), "%s/state", fe);
+	bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
+	say(log, arg, "vbd %s: %llu sectors of %llu bytes%s, backend %s", d->name, sectors, ssize,
+	    d->readonly ? ", read-only" : "", be);
+	ndisks++;
+	rc = 0;
+out:
+	if (rc < 0) {
+		if (d->bf)
+			blkfront_destroy(d->bf);
+		d->bf = NULL;
+		if (d->ev >= 0)
+			xen_close(d->ev);
+		snprintf(p, sizeof(p), "%s/state", fe);
+		bhxs_printf(xs, 0, p, "%u", XB_CLOSING);
+	}
+	free(be);
+	free(vdev);
+	return rc;
+}
+
+/* ---- I/O ---- */
+
+static int wait_done(struct disk *d, int *status)
+{
+	struct blkfront_cpl cpl[8];
+	uint64_t end = bh_now_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000;
+
+	*status = 0;
+	while (blkfront_inflight(d->bf) > 0) {
+		struct pollfd pf = { .fd = d->ev, .events = POLLIN };
+		uint32_t ports[4];
+		if (bh_now_ns() > end)
+			return -ETIMEDOUT;
+		if (poll(&pf, 1, 100) == 1) {
+			ssize_t n = xen_read(d->ev, ports, sizeof(ports));
+			if (n > 0)
+				xen_write(d->ev, ports, (size_t)n);
+		}
+		int n = blkfront_reap(d->bf, cpl, 8);
+		for (int i = 0; i < n; i++)
+			if (cpl[i].status && !*status)
+				*status = cpl[i].status;
+		if (blkfront_broken(d->bf))
+			return -EIO;
+	}
+	return 0;
+}
+
+/* One aligned request, split into what the ring takes. */
+static int aligned_io(struct disk *d, enum blkfront_op op, uint64_t off, char *buf, size_t len)
+{
+	size_t max = blkfront_max_io_bytes(d->bf), done = 0;
+	int rc, st;
+
+	if (max == 0)
+		max = 4096;
+	while (done < len) {
+		size_t n = BH_MIN(len - done, max);
+		struct iovec v = { buf + done, n };
+		struct blkfront_io io = { .op = op, .sector = (off + done) / 512, .iov = &v, .iovcnt = 1 };
+		if ((rc = blkfront_submit(d->bf, &io)) < 0)
+			return rc;
+		if ((rc = wait_done(d, &st)) < 0)
+			return rc;
+		if (st)
+			return st;
+		done += n;
+	}
+	return 0;
+}
+
+static int disk_read(struct disk *d, char *out, size_t len, uint64_t off)
+{
+	uint64_t ss = d->sector_size, start = off / ss * ss;
+	uint64_t end = (off + len + ss - 1) / ss * ss;
+	char *tmp;
+	int rc;
+
+	if ((start == off && end == off + len))
+		return aligned_io(d, BLKFRONT_READ, off, out, len);
+	if (!(tmp = aligned_alloc(4096, (end - start + 4095) / 4096 * 4096)))
+		return -ENOMEM;
+	rc = aligned_io(d, BLKFRONT_READ, start, tmp, end - start);
+	if (rc == 0)
+		memcpy(out, tmp + (off - start), len);
+	free(tmp);
+	return rc;
+}
+
+static int disk_write(struct disk *d, const char *in, size_t len, uint64_t off)
+{
+	uint64_t ss = d->sector_size, start = off / ss * ss;
+	uint64_t end = (off + len + ss - 1) / ss * ss;
+	char *tmp;
+	int rc;
+
+	if (!(tmp = aligned_alloc(4096, (end - start + 4095) / 4096 * 4096)))
+		return -ENOMEM;
+	/* Only the partial first and last sectors need their old bytes. */
+	rc = 0;
+	if (off != start)
+		rc = aligned_io(d, BLKFRONT_READ, start, tmp, ss);
+	if (rc == 0 && (off + len) != end && (end - ss != start || off == start))
+		rc = aligned_io(d, BLKFRONT_READ, end - ss, tmp + (end - ss - start), ss);
+	if (rc == 0) {
+		memcpy(tmp + (off - start), in, len);
+		rc = aligned_io(d, BLKFRONT_WRITE, start, tmp, end - start);
+	}
+	free(tmp);
+	return rc;
+}
+
+/* ---- FUSE: inode 1 is the directory, 2.. the disks ---- */
+
+static struct disk *disk_of(fuse_ino_t ino)
+{
+	return ino >= 2 && ino < 2 + ndisks ? &disks[ino - 2] : NULL;
+}
+
+static void fill_stat(fuse_ino_t ino, struct stat *st)
+{
+	struct disk *d = disk_of(ino);
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	if (!d) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return;
+	}
+	st->st_mode = S_IFREG | (d->readonly ? 0400 : 0600);
+	st->st_nlink = 1;
+	st->st_size = (off_t)(d->sectors * d->sector_size);
+	st->st_blksize = (blksize_t)d->sector_size;
+	st->st_blocks = (blkcnt_t)(d->sectors * d->sector_size / 512);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = { 0 };
+
+	for (unsigned i = 0; parent == 1 && i < ndisks; i++)
+		if (strcmp(disks[i].name, name) == 0) {
+			e.ino = 2 + i;
+			e.attr_timeout = e.entry_timeout = 3600;
+			fill_stat(e.ino, &e.attr);
+			fuse_reply_entry(req, &e);
+			return;
+		}
+	fuse_reply_err(req, ENOENT);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	if (ino != 1 && !disk_of(ino)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fill_stat(ino, &st);
+	fuse_reply_attr(req, &st, 3600);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	/* A disk's size is the backend's: truncating to it is a no-op
+	 * (mkfs and dd ask), anything else is refused. */
+	if ((to_set & FUSE_SET_ATTR_SIZE) && disk_of(ino)) {
+		fill_stat(ino, &st);
+		if (attr->st_size != st.st_size) {
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+	}
+	op_getattr(req, ino, fi);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct disk *d = disk_of(ino);
+
+	if (!d) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (d->readonly && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fi->direct_io = 1; /* no page cache in the guest: every write reaches the backend */
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	struct disk *d = disk_of(ino);
+	uint64_t total;
+	char *buf;
+	int rc;
+
+	(void)fi;
+	if (!d) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	total = d->sectors * d->sector_size;
+	if ((uint64_t)off >= total) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size = (size_t)BH_MIN((uint64_t)size, total - (uint64_t)off);
+	if (!(buf = aligned_alloc(4096, (size + 4095) / 4096 * 4096))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = disk_read(d, buf, size, (uint64_t)off);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, size);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+	struct disk *d = disk_of(ino);
+	uint64_t total;
+	int rc;
+
+	(void)fi;
+	if (!d) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	total = d->sectors * d->sector_size;
+	if ((uint64_t)off >= total) {
+		fuse_reply_err(req, ENOSPC);
+		return;
+	}
+	size = (size_t)BH_MIN((uint64_t)size, total - (uint64_t)off);
+	rc = disk_write(d, buf, size, (uint64_t)off);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct disk *d = disk_of(ino);
+	int rc = 0;
+
+	(void)datasync;
+	(void)fi;
+	if (d && d->flush) {
+		struct blkfront_io io = { .op = BLKFRONT_FLUSH };
+		int st;
+		if ((rc = blkfront_submit(d->bf, &io)) == 0 && (rc = wait_done(d, &st)) == 0)
+			rc = st;
+	}
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	char buf[4096];
+	size_t used = 0;
+	struct stat st;
+
+	(void)fi;
+	if (ino != 1) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	for (off_t i = off; i < (off_t)ndisks; i++) {
+		fill_stat(2 + (fuse_ino_t)i, &st);
+		size_t n = fuse_add_direntry(req, buf + used, BH_MIN(size, sizeof(buf)) - used,
+		                             disks[i].name, &st, i + 1);
+		if (used + n > BH_MIN(size, sizeof(buf)))
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.fsync = op_fsync,
+	.readdir = op_readdir,
+};
+
+static void *serve_thread(void *arg)
+{
+	struct fuse_session *se = arg;
+
+	fuse_session_loop(se);
+	return NULL;
+}
+
+int pvk_vbd_serve(void (*log)(void *, const char *), void *arg)
+{
+	char opts[128], *argv[] = { "bulkhead-pvkernel", NULL };
+	struct fuse_args fargs = FUSE_ARGS_INIT(1, argv);
+	struct fuse_session *se;
+	pthread_t th;
+	int rc;
+
+	if (ndisks == 0)
+		return 0;
+	if (fcntl(FUSE_FD, F_SETFD, FD_CLOEXEC) < 0) {
+		say(log, arg, "vbd: no /dev/fuse from the core: disks not shown");
+		return -EBADF;
+	}
+	mkdir(MOUNT_DIR, 0755);
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", FUSE_FD);
+	if (mount("bulkhead-vbd", MOUNT_DIR, "fuse.bulkhead-vbd", MS_NOSUID | MS_NODEV, opts) < 0) {
+		rc = -errno;
+		say(log, arg, "vbd: mounting the disks: %s", bh_strerror(rc));
+		return rc;
+	}
+	if (!(se = fuse_session_new(&fargs, &ops, sizeof(ops), NULL)) ||
+	    fuse_session_mount(se, "/dev/fd/4") != 0) {
+		say(log, arg, "vbd: FUSE session failed");
+		umount2(MOUNT_DIR, MNT_DETACH);
+		return -EIO;
+	}
+	for (unsigned i = 0; i < ndisks; i++) {
+		char target[64], link[64];
+		snprintf(target, sizeof(target), ".vbd/%s", disks[i].name);
+		snprintf(link, sizeof(link), "/dev/%s", disks[i].name);
+		unlink(link);
+		if (symlink(target, link) < 0)
+			say(log, arg, "vbd %s: %s: %s", disks[i].name, link, strerror(errno));
+	}
+	if ((rc = pthread_create(&th, NULL, serve_thread, se)) != 0) {
+		say(log, arg, "vbd: thread: %s", strerror(rc));
+		return -rc;
+	}
+	pthread_detach(th);
+	return 0;
+}

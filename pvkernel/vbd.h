@@ -1,0 +1,19 @@
+/* The PV kernel's block frontend: connects each device/vbd of the domain to
+ * its backend over blkif (blkfront/), and shows the disks to the guest as
+ * files /dev/<vdev> (xvda, ...) served through FUSE, so that dd, mkfs.ext4
+ * and e2fsck work on them unchanged. */
+#ifndef BH_PVK_VBD_H
+#define BH_PVK_VBD_H
+
+struct bhxs;
+
+/* Connects the vbd whose frontend directory is device/vbd/ID (the xenbus
+ * handshake, waiting up to 10 s for the backend). LOG gets progress and
+ * errors. Returns 0 or -errno; a failed disk is reported, not fatal. */
+int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const char *), void *arg);
+
+/* Mounts every connected disk under /dev (FUSE on the sandbox's /dev/fuse,
+ * fd 4) and serves them from a thread. Called once, after the probe. */
+int pvk_vbd_serve(void (*log)(void *, const char *), void *arg);
+
+#endif
