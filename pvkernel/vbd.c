@@ -33,15 +33,15 @@
 #include "pvkernel/vbd.h"
 #include "xenstored/bhxs.h"
 
-#define MAX_DISKS       16
-#define FUSE_FD         4
-#define MOUNT_DIR       "/dev/.vbd"
-#define HANDSHAKE_MS    10000
-#define IO_TIMEOUT_MS   30000
-#define XB_INITWAIT     2
-#define XB_INITIALISED  3
-#define XB_CONNECTED    4
-#define XB_CLOSING      5
+#define MAX_DISKS      16
+#define FUSE_FD        4
+#define MOUNT_DIR      "/dev/.vbd"
+#define HANDSHAKE_MS   10000
+#define IO_TIMEOUT_MS  30000
+#define XB_INITWAIT    2
+#define XB_INITIALISED 3
+#define XB_CONNECTED   4
+#define XB_CLOSING     5
 
 struct disk {
 	char name[32]; /* vdev: "xvda" */
@@ -57,7 +57,7 @@ static struct disk disks[MAX_DISKS];
 static unsigned ndisks;
 
 static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
 {
 	char buf[300];
@@ -323,7 +323,9 @@ static int aligned_io(struct disk *d, enum blkfront_op op, uint64_t off, char *b
 	while (done < len) {
 		size_t n = BH_MIN(len - done, max);
 		struct iovec v = { buf + done, n };
-		struct blkfront_io io = { .op = op, .sector = (off + done) / 512, .iov = &v, .iovcnt = 1 };
+		struct blkfront_io io = {
+			.op = op, .sector = (off + done) / 512, .iov = &v, .iovcnt = 1
+		};
 		if ((rc = blkfront_submit(d->bf, &io)) < 0)
 			return rc;
 		if ((rc = wait_done(d, &st)) < 0)
@@ -432,17 +434,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
-	struct stat st;
-
-	/* A disk's size is the backend's: truncating to it is a no-op
-	 * (mkfs and dd ask), anything else is refused. */
-	if ((to_set & FUSE_SET_ATTR_SIZE) && disk_of(ino)) {
-		fill_stat(ino, &st);
-		if (attr->st_size != st.st_size) {
-			fuse_reply_err(req, EPERM);
-			return;
-		}
-	}
+	/* A disk's size is the backend's. Truncating is ignored, as open's
+	 * O_TRUNC is on a block device, so that `dd of=/dev/xvda` works
+	 * without conv=notrunc; the reply carries the real size. */
+	(void)attr;
+	(void)to_set;
 	op_getattr(req, ino, fi);
 }
 
