@@ -98,6 +98,7 @@ struct drvdom_config {
 	struct bh_hc_client *hc;
 	unsigned heartbeat_ms; /* 0: 1000 */
 	const char *name;      /* log prefix; NULL: "driverdom" */
+	bool stop_on_signals;  /* SIGTERM and SIGINT end drvdom_run() */
 };
 
 int drvdom_create(const struct drvdom_config *cfg, struct drvdom **out);
@@ -122,7 +123,8 @@ const struct bh_log *drvdom_log(const struct drvdom *dd);
 uint64_t drvdom_heartbeats(const struct drvdom *dd);
 struct drvdom_dev *drvdom_find(struct drvdom *dd, const char *type, unsigned fe, unsigned devid);
 
-/* Descriptors of the backends: FN(ARG) runs when FD is readable. */
+/* Descriptors of the backends: FN(ARG) runs when FD is readable. FN may
+ * delete its own entry (say through drvdom_dev_fatal -> disconnect). */
 struct drvdom_fd;
 int drvdom_add_fd(struct drvdom *dd, int fd, void (*fn)(void *arg), void *arg,
                   struct drvdom_fd **out);

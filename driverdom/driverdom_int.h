@@ -27,7 +27,7 @@ struct drvdom {
 	unsigned domid;
 	char be_root[64]; /* /local/domain/<self>/backend */
 	struct event_base *base;
-	struct event *xs_ev, *hb_ev;
+	struct event *xs_ev, *hb_ev, *sig_ev[2];
 	uint64_t heartbeats;
 	bool started, stop;
 	int fatal; /* a store error that ends the loop */

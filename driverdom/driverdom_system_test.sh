@@ -20,7 +20,7 @@ cat >"$L/guest.cfg" <<CFG
 name = "guest"
 memory = 64
 disk = [ 'format=raw, vdev=xvda, access=rw, backend=storage, target=$IMAGES/disk.img' ]
-cmdline = "while true; do sleep 1; done"
+cmdline = "-- echo bulkhead-was-here | dd of=/dev/xvda bs=512 count=1 conv=sync,notrunc && sync && echo disk-\$((1+1))-written; while true; do sleep 1; done"
 CFG
 
 bh up "$L" || fail "bh up"
@@ -31,9 +31,9 @@ bh list storage | grep -q "^storage " || fail "storage listed"
 pass "bh up waits for the driver domain"
 
 # The vbd reaches the driver domain. With the block engine built in ($1 =
-# 1) it is probed (features published) and the PV kernel's block frontend
-# connects it: Connected. Without it the answer is the error node
-# and Closing, which the toolstack and guest can see.
+# 1) the guest's PV kernel connects its block frontend and writes to the
+# disk; the bytes must land in the image on the host. Without it the
+# answer is the error node and Closing, which the toolstack and guest see.
 be="/local/domain/$sid/backend/vbd/$gid/51712"
 err="/local/domain/$sid/error/backend/vbd/$gid/51712/error"
 if [ "${1:-0}" = 1 ]; then
@@ -43,7 +43,10 @@ if [ "${1:-0}" = 1 ]; then
   [ "$(xenstore-read "$be/info")" = 0 ] || fail "info"
   [ "$(xenstore-read "$be/feature-flush-cache")" = 1 ] || fail "feature-flush-cache"
   xenstore-exists "$err" && fail "error node: $(xenstore-read "$err")"
-  pass "the vbd is probed"
+  pass "the vbd connects"
+  wait_for grep -q disk-2-written "$BULKHEAD_RUNDIR/dom0/console/guest.log" || fail "the guest did not write its disk"
+  [ "$(head -c 17 "$IMAGES/disk.img")" = bulkhead-was-here ] || fail "the image does not hold the guest's write"
+  pass "a guest write lands in the image"
 else
   wait_for sh -c "[ \"\$(xenstore-read $be/state)\" = 5 ]" || fail "backend state: $(xenstore-read $be/state)"
   [ "$(xenstore-read "$err")" = "38 error: backend not built in yet" ] || fail "error node: $(xenstore-read "$err")"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@ struct rec {
 	int probe_rc, connect_rc;
 	unsigned long long ring_ref;
 	char protocol[32];
+	int pipe[2];          /* a stand-in for an event channel, when open */
+	struct drvdom_fd *fd; /* the pipe's read end in the runtime's loop */
 };
 
 struct t {
@@ -53,6 +56,17 @@ static int test_probe(struct drvdom_dev *dev)
 	return drvdom_publish(dev, &ns);
 }
 
+/* The engine stopped the ring (a hostile frontend): reported from the
+ * loop, outside any runtime callback. */
+static void on_ring(void *arg)
+{
+	struct drvdom_dev *dev = arg;
+	char b;
+
+	if (read(cur->rec.pipe[0], &b, 1) == 1)
+		drvdom_dev_fatal(dev, -EPROTO, "ring broken");
+}
+
 static int test_connect(struct drvdom_dev *dev)
 {
 	char *proto = NULL;
@@ -66,12 +80,16 @@ static int test_connect(struct drvdom_dev *dev)
 	if (drvdom_fe_read_str(dev, "protocol", &proto) == 0)
 		bh_strlcpy(cur->rec.protocol, proto, sizeof(cur->rec.protocol));
 	free(proto);
+	if (cur->rec.pipe[0] >= 0)
+		return drvdom_add_fd(dev->dd, cur->rec.pipe[0], on_ring, dev, &cur->rec.fd);
 	return 0;
 }
 
 static void test_disconnect(struct drvdom_dev *dev)
 {
 	cur->rec.disconnect++;
+	drvdom_del_fd(cur->rec.fd);
+	cur->rec.fd = NULL;
 }
 
 static void test_remove(struct drvdom_dev *dev)
@@ -109,6 +127,8 @@ static void start_store(struct t *t)
 	t->xsd = fork();
 	assert_true(t->xsd >= 0);
 	if (t->xsd == 0) {
+		/* a test that dies (an assertion under ASan) takes its store along */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(xenstored_exe(), "bulkhead-xenstored", "--socket", t->sock, "--domain-socket",
 		      dsarg, (char *)NULL);
 		_exit(127);
@@ -288,6 +308,7 @@ static int setup(void **state)
 	assert_non_null(t);
 	t->dir = bh_test_tmpdir("driverdom");
 	assert_non_null(t->dir);
+	t->rec.pipe[0] = t->rec.pipe[1] = -1;
 	start_store(t);
 	make_domain(t);
 	cur = t;
@@ -301,6 +322,7 @@ static int teardown(void **state)
 	char cmd[400];
 
 	drvdom_destroy(t->dd);
+	bh_close_fds(t->rec.pipe, 2);
 	bhxs_close(t->xs);
 	kill(t->xsd, SIGTERM);
 	waitpid(t->xsd, NULL, 0);
@@ -525,6 +547,32 @@ static void test_connect_error(void **state)
 	assert_null(error_node(t, "test", DEV)); /* cleared by the successful connect */
 }
 
+static void test_fatal_from_loop(void **state)
+{
+	struct t *t = *state;
+	char *v;
+
+	assert_int_equal(pipe2(t->rec.pipe, O_CLOEXEC | O_NONBLOCK), 0);
+	connect_device(t, "4");
+	assert_non_null(t->rec.fd);
+	assert_int_equal(write(t->rec.pipe[1], "!", 1), 1);
+	wait_be_state(t, "test", XenbusStateClosing);
+	assert_int_equal(t->rec.disconnect, 1);
+	assert_null(t->rec.fd); /* disconnect took it out of the loop */
+	v = error_node(t, "test", DEV);
+	assert_non_null(v);
+	assert_string_equal(v, "71 ring broken");
+	free(v);
+	/* the frontend answers the close; its next connect works */
+	fe_write(t, "state", "6");
+	wait_be_state(t, "test", XenbusStateClosed);
+	fe_write(t, "state", "1");
+	wait_be_state(t, "test", XenbusStateInitWait);
+	fe_write(t, "state", "3");
+	wait_be_state(t, "test", XenbusStateConnected);
+	assert_int_equal(t->rec.connect, 2);
+}
+
 static void test_missing_ring_ref(void **state)
 {
 	struct t *t = *state;
@@ -710,6 +758,7 @@ static void test_program_dispatches(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(exe, "bulkhead-driverdom", "--store-socket", t->dsock, "--domid", domid,
 		      (char *)NULL);
 		_exit(127);
@@ -747,6 +796,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_removal),
 	cmocka_unit_test(test_frontend_gone),
 	cmocka_unit_test(test_connect_error),
+	cmocka_unit_test(test_fatal_from_loop),
 	cmocka_unit_test(test_missing_ring_ref),
 	cmocka_unit_test(test_probe_error),
 	cmocka_unit_test(test_unknown_type),

@@ -10,7 +10,6 @@
  * heartbeat then. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,14 +71,6 @@ static int parse(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static struct drvdom *the_dd; /* for the signal handler only */
-
-static void on_term(int sig)
-{
-	if (the_dd)
-		drvdom_stop(the_dd);
-}
-
 int main(int argc, char **argv)
 {
 	struct opts o = { .heartbeat_ms = 1000, .domid = -1 };
@@ -95,6 +86,7 @@ int main(int argc, char **argv)
 	cfg.heartbeat_ms = o.heartbeat_ms;
 	cfg.domid = (int)o.domid;
 	cfg.name = "driverdom";
+	cfg.stop_on_signals = true;
 	if (o.socket) {
 		if ((rc = bhxs_open_socket(o.socket, &cfg.xs)) < 0) {
 			fprintf(stderr, "driverdom: store socket %s: %s\n", o.socket,
@@ -111,16 +103,12 @@ int main(int argc, char **argv)
 	}
 	if ((rc = drvdom_create(&cfg, &dd)) < 0)
 		return 1;
-	the_dd = dd;
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
 	rc = drvdom_start(dd);
 	/* Outside a domain (--store-socket) there is no sandbox to narrow. */
 	if (rc == 0 && !o.socket)
 		rc = drvdom_narrow(dd);
 	if (rc == 0)
 		rc = drvdom_run(dd);
-	the_dd = NULL;
 	drvdom_destroy(dd);
 	return rc < 0 ? 1 : 0;
 }

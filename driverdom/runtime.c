@@ -1,6 +1,7 @@
 /* The runtime's life: the store connection, the libevent loop over the
  * store and the backends' descriptors, the heartbeat, backend-ready. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,9 +67,10 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 static void on_backend_fd(evutil_socket_t fd, short what, void *arg)
 {
 	struct drvdom_fd *f = arg;
+	struct drvdom *dd = f->dd; /* the callback may delete f */
 
 	f->fn(f->arg);
-	drain_store(f->dd);
+	drain_store(dd);
 }
 
 static int own_domid(struct drvdom *dd)
@@ -91,6 +93,28 @@ static int own_domid(struct drvdom *dd)
 	return 0;
 }
 
+/* The core asks a domain to stop with SIGTERM (and kills it 10 s later):
+ * leave the loop so that every device is disconnected cleanly. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct drvdom *dd = arg;
+
+	bh_info(&dd->log, "signal %d: stopping", (int)sig);
+	drvdom_stop(dd);
+}
+
+static int setup_signals(struct drvdom *dd)
+{
+	static const int sigs[2] = { SIGTERM, SIGINT };
+
+	for (size_t i = 0; i < 2; i++) {
+		dd->sig_ev[i] = evsignal_new(dd->base, sigs[i], on_signal, dd);
+		if (!dd->sig_ev[i] || event_add(dd->sig_ev[i], NULL) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int setup_loop(struct drvdom *dd)
 {
 	struct timeval tv;
@@ -100,6 +124,8 @@ static int setup_loop(struct drvdom *dd)
 		return -ENOMEM;
 	dd->xs_ev = event_new(dd->base, bhxs_fd(dd->xs), EV_READ | EV_PERSIST, on_store, dd);
 	if (!dd->xs_ev || event_add(dd->xs_ev, NULL) < 0)
+		return -ENOMEM;
+	if (dd->cfg.stop_on_signals && setup_signals(dd) < 0)
 		return -ENOMEM;
 	if (!dd->cfg.hc)
 		return 0;
@@ -154,6 +180,9 @@ void drvdom_destroy(struct drvdom *dd)
 		event_free(dd->xs_ev);
 	if (dd->hb_ev)
 		event_free(dd->hb_ev);
+	for (size_t i = 0; i < 2; i++)
+		if (dd->sig_ev[i])
+			event_free(dd->sig_ev[i]);
 	if (dd->base)
 		event_base_free(dd->base);
 	if (dd->xs)

@@ -10,6 +10,7 @@
 
 #include "blkback/blkback.h"
 #include "bulkhead/blkif.h"
+#include "bulkhead/ring.h"
 #include "common/util.h"
 #include "driverdom/backends.h"
 #include "ioctl/bhctl.h"
@@ -225,6 +226,7 @@ static int check_protocol(struct drvdom_dev *dev)
 
 struct ring_keys {
 	uint32_t order, port, refs[1u << MAX_RING_ORDER];
+	uint32_t start; /* the ring index to resume at */
 	bool persistent;
 };
 
@@ -258,6 +260,24 @@ static int read_ring_keys(struct vbd *v, struct ring_keys *k)
 	return read_refs(v, k->order, k->refs);
 }
 
+/* Where to start serving: the responses the ring already carries. A fresh
+ * ring says 0; a ring a previous incarnation of this driver domain served
+ * (restarted in place by the watchdog, the frontend still Connected) says
+ * how far it got, and the requests after that are served again. Only the
+ * first page is looked at, read once. */
+static int resume_index(struct vbd *v, const uint32_t *refs, uint32_t *out)
+{
+	void *addr = NULL, *cookie = NULL;
+	int rc =
+	    blkback_gntdev_ops.map(NULL, (uint16_t)v->dev->fe_domid, refs, 1, true, &addr, &cookie);
+
+	if (rc < 0)
+		return rc;
+	*out = __atomic_load_n(&((const struct bh_sring_hdr *)addr)->rsp_prod, __ATOMIC_ACQUIRE);
+	blkback_gntdev_ops.unmap(NULL, cookie, addr, 1);
+	return 0;
+}
+
 static int vbd_connect(struct drvdom_dev *dev)
 {
 	struct vbd *v = dev->priv;
@@ -266,6 +286,10 @@ static int vbd_connect(struct drvdom_dev *dev)
 
 	if ((rc = read_ring_keys(v, &k)) < 0)
 		return rc;
+	if ((rc = resume_index(v, k.refs, &k.start)) < 0) {
+		drvdom_dev_error(dev, rc, "mapping ring-ref %u", k.refs[0]);
+		return rc;
+	}
 	if ((rc = blkback_evtchn_bind((uint16_t)dev->fe_domid, k.port, &v->evt)) < 0) {
 		drvdom_dev_error(dev, rc, "binding event channel %u", k.port);
 		return rc;
@@ -276,6 +300,7 @@ static int vbd_connect(struct drvdom_dev *dev)
 		                         .ring_page_order = k.order,
 		                         .protocol = NATIVE_PROTOCOL,
 		                         .persistent = k.persistent,
+		                         .start = k.start,
 		                         .evt_fd = blkback_evtchn_fd(v->evt),
 		                         .evt_ack = blkback_evtchn_ack,
 		                         .notify = blkback_evtchn_notify,
@@ -289,9 +314,10 @@ static int vbd_connect(struct drvdom_dev *dev)
 		v->evt = NULL;
 		return rc;
 	}
-	bh_info(&dev->log, "serving %llu sectors over a %u-page ring, event channel %u%s",
-	        (unsigned long long)blkback_vbd_sectors(v->bb, v->vbd), 1u << k.order, k.port,
-	        k.persistent ? ", persistent grants" : "");
+	bh_info(&dev->log,
+	        "serving %llu sectors over a %u-page ring from index %u, event channel %u%s",
+	        (unsigned long long)blkback_vbd_sectors(v->bb, v->vbd), 1u << k.order, k.start,
+	        k.port, k.persistent ? ", persistent grants" : "");
 	on_engine(v); /* requests may already be waiting */
 	return 0;
 }
