@@ -196,7 +196,7 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 	snprintf(p, sizeof(p), "%s/backend", fe);
 	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0 ||
 	    (rc = read_uint(xs, fe, "backend-id", ~0ull, &backend_id)) < 0 || backend_id > 0x7fef) {
-		say(log, arg, "vbd %s: no backend in the store", id);
+		say(log, arg, "vbd %s: no backend or backend-id in the store", id);
 		free(be);
 		return rc < 0 ? rc : -EINVAL;
 	}

@@ -231,8 +231,11 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 		goto out_free;
 	}
 	snprintf(p, sizeof(p), "%s/backend-id", fe);
-	if ((rc = bhxs_read_uint(xs, 0, p, &backend_id)) < 0 || backend_id > 0x7fef)
+	if ((rc = bhxs_read_uint(xs, 0, p, &backend_id)) < 0 || backend_id > 0x7fef) {
+		say(log, arg, "vif %s: no backend-id in the store", id);
+		rc = rc < 0 ? rc : -EINVAL;
 		goto out_free;
+	}
 	snprintf(p, sizeof(p), "%s/mac", fe);
 	if ((rc = bhxs_read(xs, 0, p, &macs, &len)) < 0 ||
 	    sscanf(macs, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
