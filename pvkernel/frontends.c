@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pvkernel/vbd.h"
 #include "pvkernel/vif.h"
@@ -35,6 +36,20 @@ int pvk_frontends_probe(struct bhxs *xs, const struct pvk_cmdline *cmd,
 {
 	int found = 0;
 
+	/* bhblk.timeout=SECONDS: a module parameter by the command line's
+	 * rules (dropped from init's environment), read here. */
+	for (size_t i = 0; i < cmd->nwords && strcmp(cmd->words[i], "--") != 0; i++) {
+		char *end;
+		if (strncmp(cmd->words[i], "bhblk.timeout=", 14) != 0)
+			continue;
+		unsigned long s = strtoul(cmd->words[i] + 14, &end, 10);
+		if (*end || end == cmd->words[i] + 14 || s > 86400) {
+			if (log)
+				log(arg, "bhblk.timeout= wants seconds (0..86400): ignored");
+		} else {
+			pvk_vbd_set_timeout((unsigned)s);
+		}
+	}
 	for (int k = 0; k < PVK_FE_MAX; k++) {
 		char **ids = NULL;
 		size_t n = 0;

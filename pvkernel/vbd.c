@@ -11,7 +11,19 @@
  * sector-aligned pieces the ring takes, submitted and waited for, so I/O is
  * synchronous per request, and an unaligned write is read, patched and
  * written back. Writes reach the backend before write(2) returns (no
- * writeback cache); fsync(2) is a blkif flush. */
+ * writeback cache); fsync(2) is a blkif flush.
+ *
+ * Recover: a watch on each backend's state node (handled on the store
+ * loop's thread, pvk_vbd_watch) notices a backend that went away: its
+ * state leaves Connected (re-created at Initialising by the toolstack
+ * after a driver-domain restart, Closing, Closed, InitWait, or gone). The
+ * ring, grants and event channel are dropped, I/O is held, and when the
+ * backend offers the disk again (InitWait) the handshake is redone on
+ * fresh ones and features are read again. The FUSE thread has at most one
+ * request in flight (I/O is synchronous) and keeps its description, so it
+ * submits it again on the new ring; a write done twice writes the same
+ * bytes. After bhblk.timeout= seconds (default 60) without a backend,
+ * I/O fails with EIO until the backend comes back. */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +36,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blkfront/blkfront.h"
@@ -33,15 +46,22 @@
 #include "pvkernel/vbd.h"
 #include "xenstored/bhxs.h"
 
-#define MAX_DISKS      16
-#define FUSE_FD        4
-#define MOUNT_DIR      "/dev/.vbd"
-#define HANDSHAKE_MS   10000
-#define IO_TIMEOUT_MS  30000
-#define XB_INITWAIT    2
-#define XB_INITIALISED 3
-#define XB_CONNECTED   4
-#define XB_CLOSING     5
+#define MAX_DISKS         16
+#define FUSE_FD           4
+#define MOUNT_DIR         "/dev/.vbd"
+#define HANDSHAKE_MS      10000
+#define IO_TIMEOUT_MS     30000
+#define XB_INITWAIT       2
+#define XB_INITIALISED    3
+#define XB_CONNECTED      4
+#define XB_CLOSING        5
+#define DEFAULT_RECOVER_S 60
+
+enum phase {
+	PH_UP,          /* connected: I/O flows */
+	PH_DOWN,        /* the backend went away: waiting for its InitWait */
+	PH_INITIALISED, /* new ring published: waiting for its Connected */
+};
 
 struct disk {
 	char name[32]; /* vdev: "xvda" */
@@ -51,10 +71,40 @@ struct disk {
 	int ev; /* /dev/xen/evtchn, one port bound */
 	uint32_t port;
 	struct blkfront *bf;
+	uint16_t backend_id;
+	char fe[64], be[160];
+	/* Recovery; under `lock`. `polling`: the FUSE thread is in poll(2)
+	 * on `ev` without the lock, so `ev` and `bf` must stay. */
+	enum phase phase;
+	bool polling, failed;
+	uint64_t down_ns;
+	unsigned recoveries;
 };
 
 static struct disk disks[MAX_DISKS];
 static unsigned ndisks;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond;
+static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
+static unsigned recover_s = DEFAULT_RECOVER_S;
+static void (*vlog)(void *, const char *);
+static void *vlog_arg;
+
+/* Waits are against the monotonic clock (bh_now_ns). */
+static void cond_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
+void pvk_vbd_set_timeout(unsigned seconds)
+{
+	recover_s = seconds;
+}
 
 static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -179,28 +229,113 @@ static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint3
 	return -EAGAIN;
 }
 
+/* Drops the ring, its grants and the event channel (the backend is gone
+ * or failed the handshake). Called with no FUSE poll in progress. */
+static void detach(struct disk *d)
+{
+	if (d->bf)
+		blkfront_destroy(d->bf);
+	d->bf = NULL;
+	if (d->ev >= 0)
+		xen_close(d->ev);
+	d->ev = -1;
+}
+
+/* The frontend's half of the handshake once the backend is at InitWait:
+ * read what it offers, allocate ring, grants and event channel, publish
+ * them and go Initialised. Used at boot and after the backend came back
+ * (features may differ then: they are read again). */
+static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const char *), void *arg)
+{
+	unsigned long long sectors, ssize, info, flush, discard, indirect, maxorder;
+	const char *be = d->be;
+	int rc;
+
+	if ((rc = read_uint(xs, be, "sectors", 0, &sectors)) < 0 ||
+	    (rc = read_uint(xs, be, "sector-size", 512, &ssize)) < 0 ||
+	    (rc = read_uint(xs, be, "info", 0, &info)) < 0 ||
+	    (rc = read_uint(xs, be, "feature-flush-cache", 0, &flush)) < 0 ||
+	    (rc = read_uint(xs, be, "feature-discard", 0, &discard)) < 0 ||
+	    (rc = read_uint(xs, be, "feature-max-indirect-segments", 0, &indirect)) < 0 ||
+	    (rc = read_uint(xs, be, "max-ring-page-order", 0, &maxorder)) < 0) {
+		say(log, arg, "vbd %s: backend keys unreadable: %s", d->name, bh_strerror(rc));
+		return rc;
+	}
+	if (sectors == 0 || (ssize != 512 && ssize != 4096)) {
+		say(log, arg, "vbd %s: backend offers %llu sectors of %llu bytes: refused", d->name,
+		    sectors, ssize);
+		return -EINVAL;
+	}
+	if (d->sectors && (sectors != d->sectors || ssize != d->sector_size)) {
+		/* The guest sized the disk at boot; a changed size is not
+		 * followed (Linux would not either without a resize event). */
+		say(log, arg, "vbd %s: backend now offers %llu sectors of %llu bytes: refused",
+		    d->name, sectors, ssize);
+		return -EINVAL;
+	}
+	d->sectors = sectors;
+	d->sector_size = (uint32_t)ssize;
+	d->readonly = info & VDISK_READONLY;
+	d->flush = flush;
+	d->ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
+	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = d->backend_id };
+	if (d->ev < 0 || (rc = xen_ioctl(d->ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0) {
+		rc = -errno;
+		say(log, arg, "vbd %s: event channel: %s", d->name, bh_strerror(rc));
+		detach(d);
+		return rc;
+	}
+	d->port = (uint32_t)rc;
+	uint32_t order = (uint32_t)BH_MIN(maxorder, 2ull);
+	struct blkfront_config cfg = { .gnt = &blkfront_gntalloc_ops,
+		                       .backend = d->backend_id,
+		                       .sectors = sectors * (ssize / 512),
+		                       .sector_size = (uint32_t)ssize,
+		                       .readonly = d->readonly,
+		                       .ring_page_order = order,
+		                       .max_indirect_segments = (uint32_t)BH_MIN(indirect, 256ull),
+		                       .flush = flush,
+		                       .discard = discard,
+		                       .notify = kick,
+		                       .arg = d };
+	if ((rc = blkfront_create(&cfg, &d->bf)) < 0) {
+		say(log, arg, "vbd %s: ring: %s", d->name, bh_strerror(rc));
+		detach(d);
+		return rc;
+	}
+	if ((rc = write_frontend(xs, d->fe, d, order)) < 0) {
+		say(log, arg, "vbd %s: publishing the ring: %s", d->name, bh_strerror(rc));
+		detach(d);
+	}
+	return rc;
+}
+
 int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const char *), void *arg)
 {
-	char fe[128], p[256], *be = NULL, *vdev = NULL;
-	unsigned long long backend_id, sectors, ssize, info, flush, discard, indirect, maxorder, vd;
+	char p[256], tok[32], *be = NULL, *vdev = NULL;
+	unsigned long long backend_id, vd;
 	size_t len;
 	struct disk *d;
 	int rc;
 
+	pthread_once(&cond_once, cond_init);
 	if (ndisks >= MAX_DISKS)
 		return -ENOSPC;
 	d = &disks[ndisks];
 	memset(d, 0, sizeof(*d));
 	d->ev = -1;
-	snprintf(fe, sizeof(fe), "device/vbd/%s", id);
-	snprintf(p, sizeof(p), "%s/backend", fe);
+	snprintf(d->fe, sizeof(d->fe), "device/vbd/%s", id);
+	snprintf(p, sizeof(p), "%s/backend", d->fe);
 	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0 ||
-	    (rc = read_uint(xs, fe, "backend-id", ~0ull, &backend_id)) < 0 || backend_id > 0x7fef) {
+	    (rc = read_uint(xs, d->fe, "backend-id", ~0ull, &backend_id)) < 0 ||
+	    backend_id > 0x7fef || strlen(be) >= sizeof(d->be)) {
 		say(log, arg, "vbd %s: no backend or backend-id in the store", id);
 		free(be);
 		return rc < 0 ? rc : -EINVAL;
 	}
-	if ((rc = read_uint(xs, fe, "virtual-device", 0, &vd)) < 0)
+	snprintf(d->be, sizeof(d->be), "%s", be);
+	d->backend_id = (uint16_t)backend_id;
+	if ((rc = read_uint(xs, d->fe, "virtual-device", 0, &vd)) < 0)
 		goto out;
 	snprintf(p, sizeof(p), "%s/dev", be);
 	if (bhxs_read(xs, 0, p, &vdev, &len) < 0 || !vdev[0] || strchr(vdev, '/') ||
@@ -214,69 +349,29 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 		    bh_strerror(rc));
 		goto out;
 	}
-	if ((rc = read_uint(xs, be, "sectors", 0, &sectors)) < 0 ||
-	    (rc = read_uint(xs, be, "sector-size", 512, &ssize)) < 0 ||
-	    (rc = read_uint(xs, be, "info", 0, &info)) < 0 ||
-	    (rc = read_uint(xs, be, "feature-flush-cache", 0, &flush)) < 0 ||
-	    (rc = read_uint(xs, be, "feature-discard", 0, &discard)) < 0 ||
-	    (rc = read_uint(xs, be, "feature-max-indirect-segments", 0, &indirect)) < 0 ||
-	    (rc = read_uint(xs, be, "max-ring-page-order", 0, &maxorder)) < 0) {
-		say(log, arg, "vbd %s: backend keys unreadable: %s", d->name, bh_strerror(rc));
+	if ((rc = attach(xs, d, log, arg)) < 0)
 		goto out;
-	}
-	if (sectors == 0 || (ssize != 512 && ssize != 4096)) {
-		rc = -EINVAL;
-		say(log, arg, "vbd %s: backend offers %llu sectors of %llu bytes: refused", d->name,
-		    sectors, ssize);
-		goto out;
-	}
-	d->sectors = sectors;
-	d->sector_size = (uint32_t)ssize;
-	d->readonly = info & VDISK_READONLY;
-	d->flush = flush;
-	d->ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
-	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)backend_id };
-	if (d->ev < 0 || (rc = xen_ioctl(d->ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0) {
-		rc = -errno;
-		say(log, arg, "vbd %s: event channel: %s", d->name, bh_strerror(rc));
-		goto out;
-	}
-	d->port = (uint32_t)rc;
-	uint32_t order = (uint32_t)BH_MIN(maxorder, 2ull);
-	struct blkfront_config cfg = { .gnt = &blkfront_gntalloc_ops,
-		                       .backend = (uint16_t)backend_id,
-		                       .sectors = sectors * (ssize / 512),
-		                       .sector_size = (uint32_t)ssize,
-		                       .readonly = d->readonly,
-		                       .ring_page_order = order,
-		                       .max_indirect_segments = (uint32_t)BH_MIN(indirect, 256ull),
-		                       .flush = flush,
-		                       .discard = discard,
-		                       .notify = kick,
-		                       .arg = d };
-	if ((rc = blkfront_create(&cfg, &d->bf)) < 0) {
-		say(log, arg, "vbd %s: ring: %s", d->name, bh_strerror(rc));
-		goto out;
-	}
-	if ((rc = write_frontend(xs, fe, d, order)) < 0 ||
-	    (rc = wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
+	if ((rc = wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
 		say(log, arg, "vbd %s: handshake with %s: %s", d->name, be, bh_strerror(rc));
 		goto out;
 	}
-	snprintf(p, sizeof(p), "%s/state", fe);
+	snprintf(p, sizeof(p), "%s/state", d->fe);
 	bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
-	say(log, arg, "vbd %s: %llu sectors of %llu bytes%s, backend %s", d->name, sectors, ssize,
-	    d->readonly ? ", read-only" : "", be);
+	say(log, arg, "vbd %s: %llu sectors of %u bytes%s, backend %s", d->name,
+	    (unsigned long long)d->sectors, d->sector_size, d->readonly ? ", read-only" : "", be);
+	/* From now on the store loop follows the backend (pvk_vbd_watch). */
+	d->phase = PH_UP;
+	snprintf(p, sizeof(p), "%s/state", be);
+	snprintf(tok, sizeof(tok), "vbd-be-%u", ndisks);
+	if ((rc = bhxs_watch(xs, p, tok)) < 0)
+		say(log, arg, "vbd %s: cannot watch %s (%s): no recovery if it goes away", d->name,
+		    p, bh_strerror(rc));
 	ndisks++;
 	rc = 0;
 out:
 	if (rc < 0) {
-		if (d->bf)
-			blkfront_destroy(d->bf);
-		d->bf = NULL;
-		if (d->ev >= 0)
-			xen_close(d->ev);
-		snprintf(p, sizeof(p), "%s/state", fe);
+		detach(d);
+		snprintf(p, sizeof(p), "%s/state", d->fe);
 		bhxs_printf(xs, 0, p, "%u", XB_CLOSING);
 	}
 	free(be);
@@ -284,8 +379,76 @@ out:
 	return rc;
 }
 
+/* ---- recovery (the store loop's thread) ---- */
+
+static const char *state_name(long long st)
+{
+	static const char *const names[] = { "Unknown",     "Initialising",  "InitWait",
+		                             "Initialised", "Connected",     "Closing",
+		                             "Closed",      "Reconfiguring", "Reconfigured" };
+	return st < 0 ? "gone" : st < (long long)BH_ARRAY_SIZE(names) ? names[st] : "invalid";
+}
+
+bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
+{
+	unsigned long long v;
+	long long st;
+	unsigned i;
+	char p[256];
+	struct disk *d;
+
+	(void)path;
+	if (sscanf(token, "vbd-be-%u", &i) != 1)
+		return false;
+	if (i >= ndisks)
+		return true;
+	d = &disks[i];
+	snprintf(p, sizeof(p), "%s/state", d->be);
+	st = bhxs_read_uint(xs, 0, p, &v) == 0 ? (long long)v : -1;
+	pthread_mutex_lock(&lock);
+	if (d->phase == PH_UP && st != XB_CONNECTED) {
+		/* Gone (its domain died and the store scrubbed it, or the
+		 * toolstack re-created it at Initialising), or closing: the
+		 * ring is dead. Wait for the FUSE thread to leave poll(2). */
+		while (d->polling)
+			pthread_cond_wait(&cond, &lock);
+		detach(d);
+		d->phase = PH_DOWN;
+		d->down_ns = bh_now_ns();
+		d->failed = false;
+		say(vlog, vlog_arg,
+		    "vbd %s: backend %s went away (state %s): holding I/O for up to %u s", d->name,
+		    d->be, state_name(st), recover_s);
+	}
+	if (d->phase == PH_INITIALISED && st != XB_CONNECTED && st != XB_INITWAIT &&
+	    st != XB_INITIALISED) {
+		detach(d); /* went away again during the handshake */
+		d->phase = PH_DOWN;
+	}
+	if (d->phase == PH_DOWN && st == XB_INITWAIT) {
+		if (attach(xs, d, vlog, vlog_arg) == 0)
+			d->phase = PH_INITIALISED;
+	}
+	if (d->phase == PH_INITIALISED && st == XB_CONNECTED) {
+		snprintf(p, sizeof(p), "%s/state", d->fe);
+		bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
+		d->phase = PH_UP;
+		d->recoveries++;
+		say(vlog, vlog_arg, "vbd %s: reconnected to %s after %llu ms%s", d->name, d->be,
+		    (unsigned long long)((bh_now_ns() - d->down_ns) / 1000000),
+		    d->failed ? " (I/O failed meanwhile)" : ": no I/O lost");
+		d->failed = false;
+		pthread_cond_broadcast(&cond);
+	}
+	pthread_mutex_unlock(&lock);
+	return true;
+}
+
 /* ---- I/O ---- */
 
+/* Waits for the request in flight. Called and returns with `lock` held;
+ * -EAGAIN: the backend went away meanwhile and the request with its ring
+ * (submit it again once the disk is up). */
 static int wait_done(struct disk *d, int *status)
 {
 	struct blkfront_cpl cpl[8];
@@ -297,11 +460,18 @@ static int wait_done(struct disk *d, int *status)
 		uint32_t ports[4];
 		if (bh_now_ns() > end)
 			return -ETIMEDOUT;
+		d->polling = true;
+		pthread_mutex_unlock(&lock);
 		if (poll(&pf, 1, 100) == 1) {
-			ssize_t n = xen_read(d->ev, ports, sizeof(ports));
+			ssize_t n = xen_read(pf.fd, ports, sizeof(ports));
 			if (n > 0)
-				xen_write(d->ev, ports, (size_t)n);
+				xen_write(pf.fd, ports, (size_t)n);
 		}
+		pthread_mutex_lock(&lock);
+		d->polling = false;
+		pthread_cond_broadcast(&cond);
+		if (d->phase != PH_UP)
+			return -EAGAIN;
 		int n = blkfront_reap(d->bf, cpl, 8);
 		for (int i = 0; i < n; i++)
 			if (cpl[i].status && !*status)
@@ -312,26 +482,70 @@ static int wait_done(struct disk *d, int *status)
 	return 0;
 }
 
+/* Waits, with `lock` held, until the disk is up; -EIO once recover_s
+ * passed since the backend went away. */
+static int wait_up(struct disk *d)
+{
+	while (d->phase != PH_UP) {
+		uint64_t end = d->down_ns + (uint64_t)recover_s * 1000000000ull;
+		struct timespec ts = { (time_t)(end / 1000000000ull), (long)(end % 1000000000ull) };
+		if (d->failed)
+			return -EIO;
+		if (bh_now_ns() >= end) {
+			char line[200];
+			int n = snprintf(line, sizeof(line),
+			                 "bulkhead-pvkernel: vbd %s: backend %s did not come back "
+			                 "within %u s: failing I/O with EIO\n",
+			                 d->name, d->be, recover_s);
+			/* The store thread owns the console; the log is ours too. */
+			if (bh_write_full(STDERR_FILENO, line, (size_t)BH_MIN(n, 199)) < 0) {
+			}
+			d->failed = true;
+			return -EIO;
+		}
+		pthread_cond_timedwait(&cond, &lock, &ts);
+	}
+	return 0;
+}
+
+/* One request on the ring and its completion, across backend restarts:
+ * a request lost with its ring is submitted again on the new one. */
+static int run_io(struct disk *d, const struct blkfront_io *io)
+{
+	int rc, st = 0;
+
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		if ((rc = wait_up(d)) < 0)
+			break;
+		if ((rc = blkfront_submit(d->bf, io)) < 0)
+			break;
+		rc = wait_done(d, &st);
+		if (rc != -EAGAIN)
+			break;
+	}
+	pthread_mutex_unlock(&lock);
+	return rc < 0 ? rc : st;
+}
+
 /* One aligned request, split into what the ring takes. */
 static int aligned_io(struct disk *d, enum blkfront_op op, uint64_t off, char *buf, size_t len)
 {
-	size_t max = blkfront_max_io_bytes(d->bf), done = 0;
-	int rc, st;
+	size_t done = 0;
+	int rc;
 
-	if (max == 0)
-		max = 4096;
 	while (done < len) {
-		size_t n = BH_MIN(len - done, max);
+		pthread_mutex_lock(&lock);
+		size_t max = d->bf ? blkfront_max_io_bytes(d->bf) : 0;
+		pthread_mutex_unlock(&lock);
+		/* The limit may change with a new backend; 4096 goes always. */
+		size_t n = BH_MIN(len - done, max ? max : 4096);
 		struct iovec v = { buf + done, n };
 		struct blkfront_io io = {
 			.op = op, .sector = (off + done) / 512, .iov = &v, .iovcnt = 1
 		};
-		if ((rc = blkfront_submit(d->bf, &io)) < 0)
+		if ((rc = run_io(d, &io)) != 0)
 			return rc;
-		if ((rc = wait_done(d, &st)) < 0)
-			return rc;
-		if (st)
-			return st;
 		done += n;
 	}
 	return 0;
@@ -523,9 +737,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	(void)fi;
 	if (d && d->flush) {
 		struct blkfront_io io = { .op = BLKFRONT_FLUSH };
-		int st;
-		if ((rc = blkfront_submit(d->bf, &io)) == 0 && (rc = wait_done(d, &st)) == 0)
-			rc = st;
+		rc = run_io(d, &io);
 	}
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
@@ -580,6 +792,8 @@ int pvk_vbd_serve(void (*log)(void *, const char *), void *arg)
 	pthread_t th;
 	int rc;
 
+	vlog = log;
+	vlog_arg = arg;
 	if (ndisks == 0)
 		return 0;
 	if (fcntl(FUSE_FD, F_SETFD, FD_CLOEXEC) < 0) {

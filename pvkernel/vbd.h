@@ -5,6 +5,8 @@
 #ifndef BH_PVK_VBD_H
 #define BH_PVK_VBD_H
 
+#include <stdbool.h>
+
 struct bhxs;
 
 /* Connects the vbd whose frontend directory is device/vbd/ID (the xenbus
@@ -15,5 +17,14 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 /* Mounts every connected disk under /dev (FUSE on the sandbox's /dev/fuse,
  * fd 4) and serves them from a thread. Called once, after the probe. */
 int pvk_vbd_serve(void (*log)(void *, const char *), void *arg);
+
+/* How long I/O is held while a backend is away before it fails with EIO
+ * (bhblk.timeout= on the command line; default 60 s). */
+void pvk_vbd_set_timeout(unsigned seconds);
+
+/* A store watch event, on the thread that owns XS. Returns whether it was
+ * one of the block frontend's (the backends' state nodes): a backend that
+ * leaves Connected is reconnected when it offers the disk again. */
+bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token);
 
 #endif

@@ -716,6 +716,56 @@ static bool restart_allowed(struct bhtool_dom *d)
 	return true;
 }
 
+/* A driver domain restarted in place: the store dropped the backend
+ * directories it owned. Every device it served gets them again, with the
+ * frontend's state reset to Initialising as libxl does when it re-adds a
+ * backend, so the restarted backend waits for a fresh handshake instead of
+ * attaching to the old ring; then the guest's frontend (pvkernel/vbd.c)
+ * sees its backend at InitWait and reconnects. Done before the domain is
+ * unpaused, so its first scan finds them. The core keeps a domid's device
+ * assignments across a restart; assigning again is for a core that did not. */
+static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
+{
+	char names[256];
+	size_t used = 0;
+	unsigned n = 0;
+	int rc;
+
+	names[0] = '\0';
+	for (struct bhtool_dom *g = t->doms; g; g = g->next) {
+		bool affected = false;
+		if (g == dd || g->dying)
+			continue;
+		for (struct bhtool_dev *dev = g->devs; dev; dev = dev->next) {
+			if (dev->backend_domid != dd->domid)
+				continue;
+			affected = true;
+			n++;
+			if (dev->kind == BHTOOL_VBD && dev->disk.target && dev->disk.target[0] &&
+			    (rc = bhctl_device_assign(
+			         t->hc, dd->domid, dev->token, dev->disk.target,
+			         dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY : 0)) < 0 &&
+			    rc != -EEXIST)
+				bh_warn(&t->log, "domain %u (%s): disk %s: assigning again: %s",
+				        g->domid, g->cfg->name, dev->disk.vdev, bh_strerror(rc));
+			if (!t->xs)
+				continue;
+			rc = dev->kind == BHTOOL_VBD ? xsp_write_vbd(t->xs, g->domid, dev)
+			                             : xsp_write_vif(t->xs, g->domid, dev);
+			if (rc < 0)
+				bh_warn(&t->log, "domain %u (%s): device %d: backend again: %s",
+				        g->domid, g->cfg->name, dev->devid, bh_strerror(rc));
+		}
+		if (affected && used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s(%u)",
+			                         used ? " " : "", g->cfg->name, g->domid);
+	}
+	if (n)
+		bh_info(&t->log,
+		        "driver domain %u (%s) restarted: %u device(s) set up again for %s",
+		        dd->domid, dd->cfg->name, n, names);
+}
+
 static void restart(struct bhtool *t, struct bhtool_dom *d)
 {
 	struct bh_hc_create_resp resp;
@@ -755,6 +805,8 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 			                    dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY
 			                                                          : 0);
 	}
+	if (d->cfg->driver_domain)
+		reattach_served(t, d);
 	if (t->console.add)
 		t->console.add(t->console.arg, d->domid, d->cfg->name, d->console_port);
 	if ((rc = bhctl_domain_unpause(t->hc, d->domid)) < 0)
