@@ -78,7 +78,7 @@ struct disk {
 	enum phase phase;
 	bool polling, failed;
 	uint64_t down_ns;
-	unsigned recoveries;
+	unsigned recoveries, retries;
 };
 
 static struct disk disks[MAX_DISKS];
@@ -409,21 +409,31 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 	if (d->phase == PH_UP && st != XB_CONNECTED) {
 		/* Gone (its domain died and the store scrubbed it, or the
 		 * toolstack re-created it at Initialising), or closing: the
-		 * ring is dead. Wait for the FUSE thread to leave poll(2). */
-		while (d->polling)
-			pthread_cond_wait(&cond, &lock);
-		detach(d);
+		 * ring is dead. The phase first: the FUSE thread, back from
+		 * poll(2), sees it and leaves the ring alone from then on. */
 		d->phase = PH_DOWN;
 		d->down_ns = bh_now_ns();
 		d->failed = false;
+		d->retries = 0;
+		while (d->polling)
+			pthread_cond_wait(&cond, &lock);
+		detach(d);
 		say(vlog, vlog_arg,
 		    "vbd %s: backend %s went away (state %s): holding I/O for up to %u s", d->name,
 		    d->be, state_name(st), recover_s);
 	}
 	if (d->phase == PH_INITIALISED && st != XB_CONNECTED && st != XB_INITWAIT &&
 	    st != XB_INITIALISED) {
-		detach(d); /* went away again during the handshake */
+		detach(d); /* went away again, or refused us, during the handshake */
 		d->phase = PH_DOWN;
+		if (st >= XB_CLOSING && d->retries++ < 3) {
+			/* A backend that closed on an error waits for the
+			 * frontend to start over at Initialising. */
+			say(vlog, vlog_arg, "vbd %s: backend %s refused the new ring: trying again",
+			    d->name, d->be);
+			snprintf(p, sizeof(p), "%s/state", d->fe);
+			bhxs_printf(xs, 0, p, "%u", 1u);
+		}
 	}
 	if (d->phase == PH_DOWN && st == XB_INITWAIT) {
 		if (attach(xs, d, vlog, vlog_arg) == 0)

@@ -719,8 +719,8 @@ static bool restart_allowed(struct bhtool_dom *d)
 /* A driver domain restarted in place: the store dropped the backend
  * directories it owned. Every device it served gets them again, with the
  * frontend's state reset to Initialising as libxl does when it re-adds a
- * backend, so the restarted backend waits for a fresh handshake instead of
- * attaching to the old ring; then the guest's frontend (pvkernel/vbd.c)
+ * backend (the frontend directory written anew), so the restarted backend
+ * waits for a fresh handshake instead of attaching to the old ring; then the guest's frontend (pvkernel/vbd.c)
  * sees its backend at InitWait and reconnects. Done before the domain is
  * unpaused, so its first scan finds them. The core keeps a domid's device
  * assignments across a restart; assigning again is for a core that did not. */
@@ -750,6 +750,10 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 				        g->domid, g->cfg->name, dev->disk.vdev, bh_strerror(rc));
 			if (!t->xs)
 				continue;
+			/* The frontend's own keys (ring-ref, event-channel,
+			 * ...) lost the dead domain's read permission when the
+			 * store released it: start the directory afresh. */
+			xsp_remove_dev(t->xs, g->domid, dev);
 			rc = dev->kind == BHTOOL_VBD ? xsp_write_vbd(t->xs, g->domid, dev)
 			                             : xsp_write_vif(t->xs, g->domid, dev);
 			if (rc < 0)

@@ -1,0 +1,118 @@
+#!/bin/sh
+# A storage driver domain killed under a guest's writes (issue 7, block
+# half): kill -9 of its host process, KILLS times (default 20). The toolstack restarts
+# it in place and sets its backends up again; the guest's blkfront holds
+# the I/O, reconnects and submits the request in flight again. The guest
+# writes numbered 4 KiB blocks (dd conv=fsync, "ACK n" after each), must see
+# no I/O error, and reads them all back; every acknowledged block must be
+# in the image with its content, checked from the host too.
+. "${BH_SOURCE_DIR:?}/tests/system.sh"
+set +e
+KILLS=${KILLS:-20}
+STOP_BLK=9000   # the host writes STOP here when the kills are done
+SCRIPT_BLK=8000 # the guest's workload, put there by the host
+
+sys_start
+export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
+L="$RUN/layout"
+mkdir -p "$L"
+img="$IMAGES/disk.img"
+truncate -s 64M "$img"
+# The workload lives on the disk: the kernel command line would cap it at
+# 32 words, and its echo on the console must not match what we look for.
+cat >"$RUN/work.sh" <<'W'
+set -o pipefail
+n=0
+while [ $n -lt 7000 ]; do
+  s=$(dd if=/dev/xvda bs=4096 skip=9000 count=1 2>/dev/null | head -c 4) || { echo IOERR read stop; break; }
+  [ "$s" = STOP ] && break
+  yes "block $n" | head -c 4096 >/tmp/b
+  dd if=/tmp/b of=/dev/xvda bs=4096 seek=$n conv=fsync 2>/tmp/e || { echo IOERR write $n; cat /tmp/e; break; }
+  echo ACK $n
+  n=$((n+1))
+done
+bad=0
+j=0
+while [ $j -lt $n ]; do
+  a=$(dd if=/dev/xvda bs=4096 skip=$j count=1 2>/dev/null | md5sum) || echo IOERR read $j
+  b=$(yes "block $j" | head -c 4096 | md5sum)
+  [ "$a" = "$b" ] || { bad=$((bad+1)); echo BAD $j; }
+  j=$((j+1))
+done
+echo RESULT written=$n bad=$bad
+exit 0
+W
+size=$(wc -c <"$RUN/work.sh")
+dd if="$RUN/work.sh" of="$img" bs=4096 seek=$SCRIPT_BLK conv=notrunc 2>/dev/null || fail "script"
+cat >"$L/storage.cfg" <<CFG
+name = "storage"
+memory = 96
+driver_domain = 1
+on_crash = "restart"
+restart_limit = 15
+restart_window = 1
+CFG
+cat >"$L/guest.cfg" <<CFG
+name = "guest"
+memory = 128
+disk = [ '$img,raw,xvda,rw,backend=storage' ]
+cmdline = "bhblk.timeout=30 -- dd if=/dev/xvda bs=4096 skip=$SCRIPT_BLK count=4 2>/dev/null | head -c $size | sh; sleep 1000"
+CFG
+
+bh up "$L" || fail "bh up"
+log="$BULKHEAD_RUNDIR/dom0/console/guest.log"
+ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
+acks() { c=$(grep -c "] ACK [0-9]" "$log" 2>/dev/null); echo "${c:-0}"; }
+storage_pid() { ctl list | awk '$1 == "storage" { print $7 }'; }
+wait_acks() { # wait_acks N SECONDS: until more than N blocks are acknowledged
+  end=$(($(date +%s) + $2))
+  while [ "$(acks)" -le "$1" ]; do
+    grep -q "IOERR\|RESULT" "$log" 2>/dev/null && return 1
+    [ "$(date +%s)" -ge "$end" ] && return 1
+    sleep 0.02
+  done
+}
+wait_acks 5 20 || fail "the guest does not write: $(tail -n 20 "$log")"
+pass "the guest writes numbered blocks"
+
+times=""
+k=0
+while [ $k -lt "$KILLS" ]; do
+  pid=$(storage_pid)
+  [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for storage: $(ctl list)"
+  before=$(acks)
+  t0=$(date +%s%N)
+  kill -9 "$pid" || fail "kill $pid"
+  wait_acks "$((before + 1))" 40 ||
+    fail "kill $((k + 1)): the guest's I/O did not resume: $(tail -n 20 "$log")"
+  t1=$(date +%s%N)
+  times="$times $(((t1 - t0) / 1000000))"
+  k=$((k + 1))
+  sleep 0.$((k * 7 % 5 + 1)) # varied intervals: 0.1 to 0.5 s
+done
+pass "$KILLS kills of the storage domain; I/O resumed after each (ms):$times"
+
+printf STOP | dd of="$img" bs=4096 seek=$STOP_BLK conv=notrunc 2>/dev/null
+for _ in $(seq 600); do grep -q "] RESULT written=[0-9]" "$log" && break; sleep 0.1; done
+grep -q "IOERR" "$log" && fail "the guest saw I/O errors: $(grep -A3 IOERR "$log" | head)"
+res=$(grep "] RESULT written=[0-9]" "$log" | tr -d '\r') || fail "the guest did not finish: $(tail -n 20 "$log")"
+written=$(echo "$res" | sed 's/.*written=\([0-9]*\).*/\1/')
+echo "$res" | grep -q " bad=0$" || fail "the guest read back wrong blocks: $res"
+pass "the guest read back all $written blocks it wrote, no I/O error"
+
+n=$(acks)
+[ "$n" -ge 1 ] && [ "$n" -le "$written" ] || fail "$n acks, $written written"
+j=0
+while [ $j -lt "$n" ]; do
+  a=$(dd if="$img" bs=4096 skip=$j count=1 2>/dev/null | md5sum)
+  b=$(yes "block $j" | head -c 4096 | md5sum)
+  [ "$a" = "$b" ] || fail "block $j was acknowledged but the image holds other bytes"
+  j=$((j + 1))
+done
+pass "all $n acknowledged blocks are in the image"
+grep -q "driver domain [0-9]* (storage) restarted: 1 device(s) set up again for guest(" \
+  "$BULKHEAD_RUNDIR/logs/Domain-0.log" || fail "the toolstack did not say which guests it served"
+[ "$(grep -c "vbd xvda: reconnected to .*: no I/O lost" "$BULKHEAD_RUNDIR/logs/guest.log")" -eq "$KILLS" ] ||
+  fail "the guest's kernel did not report $KILLS reconnections: $(grep vbd "$BULKHEAD_RUNDIR/logs/guest.log" | tail)"
+pass "the toolstack and the guest's kernel report each restart"
+bh down "$L" || fail "bh down"
