@@ -18,7 +18,7 @@
 
 struct pvk_store {
 	struct bhxs *xs;
-	struct event *ev;
+	struct event *ev, *vbd_ev;
 	struct pvk_store_ops ops;
 };
 
@@ -86,6 +86,14 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_vbd_msg(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	pvk_vbd_msg_drain();
+}
+
 /* Linux advertises what it will act on; the toolstack checks before it
  * writes a request (libxl's feature-poweroff test). No suspend here. */
 static int announce(struct bhxs *xs)
@@ -117,6 +125,12 @@ int pvk_store_start(struct event_base *base, const struct pvk_cmdline *cmd,
 	}
 	say(st, "connected: watching %s", SHUTDOWN_NODE);
 	pvk_frontends_probe(st->xs, cmd, ops->log, ops->arg);
+	if (pvk_vbd_msg_fd() >= 0) {
+		st->vbd_ev =
+		    event_new(base, pvk_vbd_msg_fd(), EV_READ | EV_PERSIST, on_vbd_msg, st);
+		if (st->vbd_ev)
+			event_add(st->vbd_ev, NULL);
+	}
 	/* The watch fires once at once (Xen's rule); a request written
 	 * before we came up is taken then. */
 	on_store(-1, 0, st);
@@ -133,6 +147,8 @@ void pvk_store_stop(struct pvk_store *st)
 		return;
 	if (st->ev)
 		event_free(st->ev);
+	if (st->vbd_ev)
+		event_free(st->vbd_ev);
 	if (st->xs)
 		bhxs_close(st->xs);
 	free(st);

@@ -89,6 +89,7 @@ static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
 static unsigned recover_s = DEFAULT_RECOVER_S;
 static void (*vlog)(void *, const char *);
 static void *vlog_arg;
+static int msg_pipe[2] = { -1, -1 }; /* FUSE thread -> store thread messages */
 
 /* Waits are against the monotonic clock (bh_now_ns). */
 static void cond_init(void)
@@ -454,6 +455,23 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 	return true;
 }
 
+int pvk_vbd_msg_fd(void)
+{
+	return msg_pipe[0];
+}
+
+void pvk_vbd_msg_drain(void)
+{
+	char line[256];
+	ssize_t n;
+
+	/* O_DIRECT: a packet pipe, one read per message. */
+	while ((n = read(msg_pipe[0], line, sizeof(line) - 1)) > 0) {
+		line[n] = '\0';
+		say(vlog, vlog_arg, "%s", line);
+	}
+}
+
 /* ---- I/O ---- */
 
 /* Waits for the request in flight. Called and returns with `lock` held;
@@ -502,13 +520,17 @@ static int wait_up(struct disk *d)
 		if (d->failed)
 			return -EIO;
 		if (bh_now_ns() >= end) {
-			char line[200];
+			char line[240];
 			int n = snprintf(line, sizeof(line),
-			                 "bulkhead-pvkernel: vbd %s: backend %s did not come back "
-			                 "within %u s: failing I/O with EIO\n",
+			                 "vbd %s: backend %s did not come back within %u s: "
+			                 "failing I/O with EIO",
 			                 d->name, d->be, recover_s);
-			/* The store thread owns the console; the log is ours too. */
-			if (bh_write_full(STDERR_FILENO, line, (size_t)BH_MIN(n, 199)) < 0) {
+			/* The console is the store thread's: the line goes
+			 * there through a pipe (one write, atomic). */
+			if (msg_pipe[1] < 0 ||
+			    write(msg_pipe[1], line, (size_t)BH_MIN(n, (int)sizeof(line) - 1)) <
+			        0) {
+				/* no way to tell: the EIO still tells */
 			}
 			d->failed = true;
 			return -EIO;
@@ -806,6 +828,8 @@ int pvk_vbd_serve(void (*log)(void *, const char *), void *arg)
 	vlog_arg = arg;
 	if (ndisks == 0)
 		return 0;
+	if (msg_pipe[0] < 0 && pipe2(msg_pipe, O_CLOEXEC | O_NONBLOCK | O_DIRECT) < 0)
+		msg_pipe[0] = msg_pipe[1] = -1;
 	if (fcntl(FUSE_FD, F_SETFD, FD_CLOEXEC) < 0) {
 		say(log, arg, "vbd: no /dev/fuse from the core: disks not shown");
 		return -EBADF;

@@ -27,4 +27,10 @@ void pvk_vbd_set_timeout(unsigned seconds);
  * leaves Connected is reconnected when it offers the disk again. */
 bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token);
 
+/* Messages of the FUSE thread for the console, which is the store
+ * thread's: when pvk_vbd_msg_fd() (-1: none) is readable, call
+ * pvk_vbd_msg_drain() on that thread; it hands them to LOG. */
+int pvk_vbd_msg_fd(void);
+void pvk_vbd_msg_drain(void);
+
 #endif

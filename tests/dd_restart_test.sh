@@ -40,6 +40,13 @@ while [ $j -lt $n ]; do
   j=$((j+1))
 done
 echo RESULT written=$n bad=$bad
+while [ "$(dd if=/dev/xvda bs=4096 skip=9001 count=1 2>/dev/null | head -c 4)" != LOSE ]; do sleep 0.1; done
+echo LOSING
+sleep 1
+if dd if=/tmp/b of=/dev/xvda bs=4096 seek=7500 conv=fsync 2>/dev/null; then echo NO-ERROR; else echo GOT-EIO $((6*7)); fi
+i=0
+until dd if=/tmp/b of=/dev/xvda bs=4096 seek=7501 conv=fsync 2>/dev/null; do sleep 0.2; i=$((i+1)); [ $i -gt 100 ] && break; done
+echo BACK-AFTER $i
 exit 0
 W
 size=$(wc -c <"$RUN/work.sh")
@@ -56,7 +63,7 @@ cat >"$L/guest.cfg" <<CFG
 name = "guest"
 memory = 128
 disk = [ '$img,raw,xvda,rw,backend=storage' ]
-cmdline = "bhblk.timeout=30 -- dd if=/dev/xvda bs=4096 skip=$SCRIPT_BLK count=4 2>/dev/null | head -c $size | sh; sleep 1000"
+cmdline = "bhblk.timeout=5 -- dd if=/dev/xvda bs=4096 skip=$SCRIPT_BLK count=4 2>/dev/null | head -c $size | sh; sleep 1000"
 CFG
 
 bh up "$L" || fail "bh up"
@@ -115,4 +122,28 @@ grep -q "driver domain [0-9]* (storage) restarted: 1 device(s) set up again for 
 [ "$(grep -c "vbd xvda: reconnected to .*: no I/O lost" "$BULKHEAD_RUNDIR/logs/guest.log")" -eq "$KILLS" ] ||
   fail "the guest's kernel did not report $KILLS reconnections: $(grep vbd "$BULKHEAD_RUNDIR/logs/guest.log" | tail)"
 pass "the toolstack and the guest's kernel report each restart"
+# A backend that goes away and does not come back: the toolstack closes it
+# (as an unplug would); the guest's I/O fails with EIO after
+# bhblk.timeout=5, it says so, keeps running, and reconnects when the
+# device is started over.
+be="/local/domain/$(bh domid storage)/backend/vbd/$(bh domid guest)/51712"
+fe="/local/domain/$(bh domid guest)/device/vbd/51712"
+printf LOSE | dd of="$img" bs=4096 seek=9001 conv=notrunc 2>/dev/null
+for _ in $(seq 100); do grep -q "] LOSING" "$log" && break; sleep 0.1; done
+grep -q "] LOSING" "$log" || fail "the guest did not get to its last part: $(tail -n 5 "$log")"
+xenstore-write "$be/state" 5 || fail "xenstore-write $be/state"
+for _ in $(seq 150); do grep -q "GOT-EIO 42\|NO-ERROR" "$log" && break; sleep 0.1; done
+grep -q "GOT-EIO 42" "$log" || fail "no EIO for a backend that stayed away: $(tail -n 5 "$log")"
+grep -q "vbd xvda: backend .* did not come back within 5 s: failing I/O with EIO" "$log" ||
+  fail "the guest's console does not say why: $(grep vbd "$log" | tail -n 3)"
+pass "a backend that stays away: EIO after bhblk.timeout, said on the console"
+xenstore-write "$fe/state" 1 || fail "xenstore-write $fe/state"
+for _ in $(seq 150); do grep -q "] BACK-AFTER" "$log" && break; sleep 0.1; done
+grep -q "] BACK-AFTER [0-9]" "$log" || fail "the guest did not reconnect: $(tail -n 5 "$log")"
+grep -q "BACK-AFTER 101" "$log" && fail "the guest's disk stayed failed: $(grep vbd "$log" | tail -n 3)"
+a=$(dd if="$img" bs=4096 skip=7501 count=1 2>/dev/null | md5sum)
+[ "$a" = "$(cat "$img" | dd bs=4096 skip=$((n - 1)) count=1 2>/dev/null | md5sum)" ] ||
+  fail "the write after reconnecting is not in the image"
+pass "the guest keeps running and reconnects when the device starts over"
+
 bh down "$L" || fail "bh down"
