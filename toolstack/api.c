@@ -361,8 +361,7 @@ static int op_inject(struct req *r)
 	if ((rc = domid_arg(r, &domid)) < 0)
 		return rc;
 	if (bhwd_fault_parse(jr_str(r->v, "fault"), &f) < 0) {
-		snprintf(r->a->t->err, sizeof(r->a->t->err),
-		         "unknown fault \"%s\" (crash, hang)",
+		snprintf(r->a->t->err, sizeof(r->a->t->err), "unknown fault \"%s\" (crash, hang)",
 		         jr_str(r->v, "fault") ? jr_str(r->v, "fault") : "");
 		return -EINVAL;
 	}

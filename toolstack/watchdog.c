@@ -182,7 +182,7 @@ int bhwd_check(struct bhtool *t)
 			continue;
 		if (bhctl_domain_getinfo(t->hc, d->domid, &info) < 0)
 			continue;
-		if (info.generation != d->wd.seen_generation) {
+		if (!d->wd.seen_since_ns || info.generation != d->wd.seen_generation) {
 			d->wd.seen_generation = info.generation;
 			d->wd.seen_since_ns = now;
 			d->wd.fired = false;
