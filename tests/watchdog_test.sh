@@ -105,5 +105,18 @@ bh inject dd melt 2>&1 | grep -q "unknown fault" || fail "unknown fault named"
 bh destroy dd || fail "a failed domain can be destroyed"
 pass "crash loop stops at restart_limit, reported failed"
 
+# ---- a seeded soak run: each fault lands (or is reported missed) and logged
+sed -e 's/"dd"/"dd2"/' -e 's/restart_limit = 3/restart_limit = 10/' "$T/dd.cfg" >"$T/dd2.cfg"
+bh create "$T/dd2.cfg" >/dev/null || fail "create dd2"
+wait_for sh -c 'bh list -l dd2 | grep -q heartbeat_age_ms' || fail "dd2 beats"
+out=$(bh inject dd2 random --count 2 --interval 1500 --seed 7) || fail "random run: $out"
+echo "$out" | head -n 1 | grep -qx "seed 7" || fail "the seed is printed: $out"
+[ "$(echo "$out" | grep -c '^[12] \(crash\|hang\) \(injected\|missed: \)')" = 2 ] || fail "two faults: $out"
+landed=$(echo "$out" | grep -c injected)
+[ "$(dom0log | grep -c 'inject: [a-z]* into domain [0-9]* (dd2)')" = "$landed" ] || fail "each landed fault logged"
+[ "$(bh inject dd2 random --count 0 --seed 7)" = "seed 7" ] || fail "count 0 injects nothing"
+bh inject dd2 random --count x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad --count is a usage error"
+pass "random soak run ($landed landed)"
+
 sys_stop
 exit 0

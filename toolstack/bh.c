@@ -1030,7 +1030,7 @@ static int v_inject(int argc, char **argv)
 	long count = 10, interval = 2000, seed = (long)time(NULL);
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		long *dst = opt == 'n'   ? &count
 		            : opt == 'i' ? &interval
 		            : opt == 's' ? &seed
