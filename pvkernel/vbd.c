@@ -480,7 +480,10 @@ void pvk_vbd_msg_drain(void)
 static int wait_done(struct disk *d, int *status)
 {
 	struct blkfront_cpl cpl[8];
-	uint64_t end = bh_now_ns() + (uint64_t)IO_TIMEOUT_MS * 1000000;
+	/* A backend that dies and is not restarted (or waits out a
+	 * restart backoff) leaves no trace in the store we can see: a
+	 * request gets as long as a missing backend does. */
+	uint64_t end = bh_now_ns() + (uint64_t)BH_MAX(recover_s, 1u) * 1000000000ull;
 
 	*status = 0;
 	while (blkfront_inflight(d->bf) > 0) {

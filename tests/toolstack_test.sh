@@ -50,6 +50,16 @@ xenstore-exists "/local/domain/$id/control/shutdown" || fail "control/shutdown e
 bh create "$T/g1.cfg" >/dev/null 2>&1 && fail "a second g1 must be refused"
 pass "create, console log, store nodes"
 
+# ---- bh console: what is typed reaches the guest's shell, its answer the log
+printf 'name = "sh1"\nmemory = 64\n' >"$T/sh1.cfg"
+bh create "$T/sh1.cfg" >/dev/null 2>&1 || fail "create sh1"
+wait_for grep -q "a shell on the console" "$BULKHEAD_RUNDIR/dom0/console/sh1.log" || fail "sh1 shell"
+(printf 'echo typed-$((6*7))\n'; sleep 2) | timeout 10 bh console sh1 >"$T/cons.out" 2>&1
+wait_for grep -q "typed-42" "$BULKHEAD_RUNDIR/dom0/console/sh1.log" || fail "console input: $(tail -n 5 "$BULKHEAD_RUNDIR/dom0/console/sh1.log")"
+grep -q "typed-42" "$T/cons.out" || fail "console output to the client: $(cat "$T/cons.out")"
+bh destroy sh1 || fail "destroy sh1"
+pass "bh console: input reaches the guest, output reaches client and log"
+
 # ---- pause, resources
 bh pause g1 && bh list g1 | grep -q "^g1 .* --p---" || fail "pause"
 bh unpause g1 && bh list g1 | grep -q "^g1 .* r-----" || fail "unpause"

@@ -82,6 +82,15 @@ static void dom_json(struct req *r, const struct bh_dominfo *i, bool long_form)
 	}
 	if (i->heartbeat_age_ms != UINT64_MAX)
 		jw_int(g, "heartbeat_age_ms", (long long)i->heartbeat_age_ms);
+	if (d) { /* the watchdog's view: restarts and the last death */
+		jw_int(g, "restarts", d->wd.nrestart);
+		jw_bool(g, "failed", d->wd.failed);
+		jw_bool(g, "restart_pending", d->wd.restart_pending);
+		if (d->wd.last_death_s) {
+			jw_str(g, "last_shutdown_reason", bhctl_reason_name(d->wd.last_reason));
+			jw_int(g, "last_shutdown_time", d->wd.last_death_s);
+		}
+	}
 	if (long_form && d) {
 		char *cfg = xlcfg_json_dump(d->cfg);
 		jw_raw(g, "config", cfg);
@@ -151,8 +160,23 @@ static int op_create(struct req *r)
 			o[no++] = YAJL_GET_STRING(ov->u.array.values[i]);
 	rc = bhtool_create(r->a->t, file, text, o, no, jr_bool(r->v, "paused", false), dry, &domid,
 	                   &r->diags);
-	if (rc == 0 && !dry)
+	if (rc == 0 && !dry) {
+		struct bhtool_dom *d = bhtool_find_dom(r->a->t, domid);
+		if (d) /* left paused on purpose: not a hang */
+			d->wd.admin_paused = jr_bool(r->v, "paused", false);
 		jw_int(r->g, "domid", domid);
+	}
+	return rc;
+}
+
+/* An administrator's pause is not a hang: the watchdog leaves it alone. */
+static int admin_pause(struct bhtool *t, uint16_t domid, bool pause)
+{
+	struct bhtool_dom *d = bhtool_find_dom(t, domid);
+	int rc = pause ? bhtool_pause(t, domid) : bhtool_unpause(t, domid);
+
+	if (rc == 0 && d)
+		d->wd.admin_paused = pause;
 	return rc;
 }
 
@@ -170,8 +194,8 @@ static int op_create(struct req *r)
 DOMID_OP(op_destroy, bhtool_destroy(r->a->t, domid))
 DOMID_OP(op_shutdown, bhtool_shutdown(r->a->t, domid, BH_SHUTDOWN_POWEROFF))
 DOMID_OP(op_reboot, bhtool_shutdown(r->a->t, domid, BH_SHUTDOWN_REBOOT))
-DOMID_OP(op_pause, bhtool_pause(r->a->t, domid))
-DOMID_OP(op_unpause, bhtool_unpause(r->a->t, domid))
+DOMID_OP(op_pause, admin_pause(r->a->t, domid, true))
+DOMID_OP(op_unpause, admin_pause(r->a->t, domid, false))
 DOMID_OP(op_mem_set, bhtool_mem_set(r->a->t, domid, (uint64_t)jr_int(r->v, "mem_kb", 0)))
 DOMID_OP(op_vcpu_set, bhtool_vcpu_set(r->a->t, domid, (unsigned)jr_int(r->v, "vcpus", 1)))
 DOMID_OP(op_vcpu_pin,
@@ -288,6 +312,64 @@ static int op_backend_ready(struct req *r)
 	return 0;
 }
 
+/* The guests whose devices a driver domain serves. */
+static int op_deps(struct req *r)
+{
+	uint16_t domid;
+	int rc;
+
+	if ((rc = domid_arg(r, &domid)) < 0)
+		return rc;
+	jw_int(r->g, "domid", domid);
+	jw_key(r->g, "dependents");
+	yajl_gen_array_open(r->g);
+	for (struct bhtool_dom *g = r->a->t->doms; g; g = g->next) {
+		bool open = false;
+		for (struct bhtool_dev *dev = g->devs; dev; dev = dev->next) {
+			if (dev->backend_domid != domid || g->domid == domid)
+				continue;
+			if (!open) {
+				yajl_gen_map_open(r->g);
+				jw_int(r->g, "domid", g->domid);
+				jw_str(r->g, "name", g->cfg->name);
+				jw_key(r->g, "devices");
+				yajl_gen_array_open(r->g);
+				open = true;
+			}
+			yajl_gen_map_open(r->g);
+			jw_str(r->g, "kind", dev->kind == BHTOOL_VBD ? "vbd" : "vif");
+			jw_int(r->g, "devid", dev->devid);
+			if (dev->kind == BHTOOL_VBD)
+				jw_str(r->g, "vdev", dev->disk.vdev);
+			yajl_gen_map_close(r->g);
+		}
+		if (open) {
+			yajl_gen_array_close(r->g);
+			yajl_gen_map_close(r->g);
+		}
+	}
+	yajl_gen_array_close(r->g);
+	return 0;
+}
+
+static int op_inject(struct req *r)
+{
+	enum bhwd_fault f;
+	uint16_t domid;
+	int rc;
+
+	if ((rc = domid_arg(r, &domid)) < 0)
+		return rc;
+	if (bhwd_fault_parse(jr_str(r->v, "fault"), &f) < 0) {
+		snprintf(r->a->t->err, sizeof(r->a->t->err), "unknown fault \"%s\" (crash, hang)",
+		         jr_str(r->v, "fault") ? jr_str(r->v, "fault") : "");
+		return -EINVAL;
+	}
+	jw_int(r->g, "domid", domid);
+	jw_str(r->g, "fault", bhwd_fault_name(f));
+	return bhwd_inject(r->a->t, domid, f);
+}
+
 static const struct {
 	const char *name;
 	op_fn fn;
@@ -312,6 +394,8 @@ static const struct {
 	{ "devices", op_devices },
 	{ "dmesg", op_dmesg },
 	{ "backend-ready", op_backend_ready },
+	{ "deps", op_deps },
+	{ "inject", op_inject },
 };
 
 static char *finish(yajl_gen g)

@@ -471,7 +471,9 @@ static int v_list(int argc, char **argv)
 			continue;
 		printf("%-40s %5lld %5lld %5lld     %-6s %9.1f\n", name, jr_int(d, "domid", -1),
 		       jr_int(d, "mem_kb", 0) / 1024, jr_int(d, "vcpus", 0),
-		       jr_str(d, "flags") ? jr_str(d, "flags") : "------",
+		       jr_bool(d, "failed", false) ? "failed"
+		       : jr_str(d, "flags")        ? jr_str(d, "flags")
+		                                   : "------",
 		       (double)jr_int(d, "cpu_time_ns", 0) / 1e9);
 	}
 	yajl_tree_free(r);
@@ -960,6 +962,91 @@ static int v_down(int argc, char **argv)
 	return rc;
 }
 
+static int v_deps(int argc, char **argv)
+{
+	const char *path[] = { "result", "dependents", NULL };
+	yajl_val r, l;
+	int rc;
+
+	if (argc != 2)
+		return usage();
+	r = request("deps", "domain", argv[1], NULL);
+	if ((rc = check(r))) {
+		yajl_tree_free(r);
+		return rc;
+	}
+	if (g_json) {
+		print_json_result(r);
+		yajl_tree_free(r);
+		return 0;
+	}
+	l = yajl_tree_get(r, path, yajl_t_array);
+	for (size_t i = 0; l && i < l->u.array.len; i++) {
+		yajl_val g = l->u.array.values[i], devs = jr_array(g, "devices");
+		printf("%s %lld", jr_str(g, "name"), jr_int(g, "domid", -1));
+		for (size_t k = 0; devs && k < devs->u.array.len; k++) {
+			yajl_val dv = devs->u.array.values[k];
+			if (jr_str(dv, "vdev"))
+				printf(" %s:%s", jr_str(dv, "kind"), jr_str(dv, "vdev"));
+			else
+				printf(" %s:%lld", jr_str(dv, "kind"), jr_int(dv, "devid", -1));
+		}
+		printf("\n");
+	}
+	yajl_tree_free(r);
+	return 0;
+}
+
+/* A soak run: COUNT faults drawn from FAULTS (seeded, so a run can be
+ * replayed), INTERVAL_MS apart. A fault that cannot land (the domain is
+ * being restarted) is reported and the run goes on. */
+static int inject_random(const char *dom, long count, long interval_ms, unsigned seed)
+{
+	static const char *const faults[] = { "crash", "hang" };
+	int failures = 0;
+
+	srand(seed);
+	for (long i = 0; i < count; i++) {
+		const char *f = faults[(unsigned)rand() % BH_ARRAY_SIZE(faults)];
+		yajl_val r = request("inject", "domain", dom, "fault", f, NULL);
+		bool ok = jr_bool(r, "ok", false);
+		printf("%ld %s %s%s%s\n", i + 1, f, ok ? "injected" : "missed: ",
+		       ok ? "" : (jr_str(r, "error") ? jr_str(r, "error") : "?"), "");
+		fflush(stdout);
+		failures += !ok;
+		yajl_tree_free(r);
+		if (i + 1 < count)
+			usleep((useconds_t)interval_ms * 1000);
+	}
+	return failures == count && count > 0 ? EXIT_FAIL : 0;
+}
+
+static int v_inject(int argc, char **argv)
+{
+	static const struct option lo[] = { { "count", required_argument, NULL, 'n' },
+		                            { "interval", required_argument, NULL, 'i' },
+		                            { "seed", required_argument, NULL, 's' },
+		                            { NULL, 0, NULL, 0 } };
+	long count = 10, interval = 2000, seed = (long)time(NULL);
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		long *dst = opt == 'n'   ? &count
+		            : opt == 'i' ? &interval
+		            : opt == 's' ? &seed
+		                         : NULL;
+		if (!dst || bh_parse_int(optarg, 10, 0, 1000000000, dst) < 0)
+			return usage();
+	}
+	if (optind != argc - 2)
+		return usage();
+	if (strcmp(argv[optind + 1], "random") == 0) {
+		printf("seed %ld\n", seed);
+		return inject_random(argv[optind], count, interval, (unsigned)seed);
+	}
+	return simple("inject", argv[optind], "fault", argv[optind + 1]);
+}
+
 static int v_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
@@ -997,6 +1084,12 @@ static const struct verb verbs[] = {
 	  "Show or set credit-scheduler weight and cap." },
 	{ "up", v_up, "[-n] DIR", "Start a layout: driver domains first; -n prints the plan." },
 	{ "down", v_down, "[-n] DIR", "Stop a layout in reverse order." },
+	{ "deps", v_deps, "DOMAIN",
+	  "The guests (and their devices) served by a driver domain: who a restart hits." },
+	{ "inject", v_inject, "DOMAIN crash|hang|random [--count N --interval MS --seed S]",
+	  "Inject a fault into a driver domain (logged in dom0's log): crash ends it as a\n"
+	  "crash (on_crash applies), hang freezes it so its heartbeats stop (the watchdog\n"
+	  "ends it, on_watchdog applies); random injects N faults MS apart, seeded." },
 	{ "help", v_help, "[VERB]", "This text." },
 };
 

@@ -255,6 +255,8 @@ int main(int argc, char **argv)
 		vev = event_new(d.base, d.virq_fd, EV_READ | EV_PERSIST, virq_cb, &d);
 		event_add(vev, NULL);
 	}
+	if ((rc = bhwd_start(&d.t, d.base, 250)) < 0)
+		bh_warn(&d.log, "watchdog: %s: driver-domain hangs go unnoticed", bh_strerror(rc));
 	sev[0] = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sev[1] = evsignal_new(d.base, SIGINT, signal_cb, &d);
 	event_add(sev[0], NULL);
@@ -268,6 +270,7 @@ int main(int argc, char **argv)
 	event_free(sev[0]);
 	event_free(sev[1]);
 	dom0_console_stop(cons);
+	bhwd_stop(&d.t);
 	bhtool_fini(&d.t);
 	if (xs)
 		bhxs_close(xs);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/util.h"
 #include "ioctl/bhctl.h"
@@ -64,6 +65,7 @@ static void devs_free(struct bhtool_dev *d)
 
 static void dom_free(struct bhtool_dom *d)
 {
+	bhwd_dom_fini(&d->wd);
 	devs_free(d->devs);
 	xlcfg_free(d->cfg);
 	free(d);
@@ -309,6 +311,12 @@ static int build_request(struct bhtool *t, const struct bh_domcfg *c, struct bh_
 		           sizeof(r->label));
 		bh_strlcpy(r->image, DRIVERDOM_IMAGE, sizeof(r->image));
 		argv[n++] = DRIVERDOM_IMAGE;
+		if (c->heartbeat_period_ms) { /* the watchdog expects this pace */
+			static char hb[16];
+			snprintf(hb, sizeof(hb), "%u", c->heartbeat_period_ms);
+			argv[n++] = "--heartbeat-ms";
+			argv[n++] = hb;
+		}
 	} else {
 		r->role = BH_ROLE_GUEST;
 		bh_strlcpy(r->label, c->seclabel ? c->seclabel : "system_u:system_r:domU_t",
@@ -819,6 +827,11 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 	        d->generation);
 }
 
+void bhtool_restart(struct bhtool *t, struct bhtool_dom *d)
+{
+	restart(t, d);
+}
+
 void bhtool_dom_exc(struct bhtool *t)
 {
 	struct bh_dominfo *v = NULL;
@@ -832,7 +845,8 @@ void bhtool_dom_exc(struct bhtool *t)
 		for (size_t i = 0; i < n; i++)
 			if (v[i].domid == d->domid)
 				info = &v[i];
-		if ((info && info->state != BH_DOMSTATE_SHUTDOWN) || (info && d->preserved))
+		if ((info && info->state != BH_DOMSTATE_SHUTDOWN) ||
+		    (info && (d->preserved || d->wd.failed || d->wd.restart_pending)))
 			continue;
 		if (!info || d->dying) { /* gone behind our back */
 			cleanup_dom(t, d->domid, "gone");
@@ -840,6 +854,8 @@ void bhtool_dom_exc(struct bhtool *t)
 			continue;
 		}
 		enum bh_action a = action_for(d->cfg, info->shutdown_reason);
+		d->wd.last_reason = info->shutdown_reason;
+		d->wd.last_death_s = (int64_t)time(NULL);
 		bh_info(&t->log, "domain %u (%s) shut down: %s%s%s; action %s", d->domid,
 		        d->cfg->name, bhctl_reason_name(info->shutdown_reason),
 		        info->shutdown_reason == BH_SHUTDOWN_CRASH ? " " : "",
@@ -852,6 +868,8 @@ void bhtool_dom_exc(struct bhtool *t)
 		case BH_ACTION_RENAME_RESTART:
 		case BH_ACTION_COREDUMP_RESTART:
 		case BH_ACTION_SOFT_RESET:
+			if (t->before_restart && t->before_restart(t, d) != 0)
+				break; /* backoff timer, or a crash loop: failed */
 			restart(t, d);
 			break;
 		case BH_ACTION_PRESERVE:

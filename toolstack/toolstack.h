@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "ioctl/hcall_client.h"
+#include "toolstack/watchdog.h"
 #include "xlcfg/xlcfg.h"
 
 struct bhxs;
@@ -43,6 +44,7 @@ struct bhtool_dom {
 	bool preserved;           /* on_*=preserve: left dead until destroyed */
 	uint64_t restarts_ns[16]; /* when the last restarts happened (ring) */
 	unsigned nrestarts;
+	struct bhwd_dom wd; /* the watchdog's: restart policy, deaths, hangs */
 	struct bhtool_dom *next;
 };
 
@@ -60,6 +62,10 @@ struct bhtool {
 	struct bh_log log;
 	struct bhtool_console_ops console;
 	struct bhtool_dom *doms;
+	/* Consulted before a restart action (the watchdog's policy): 0 restart
+	 * now, 1 deferred (it calls bhtool_restart later), -1 not restarted. */
+	int (*before_restart)(struct bhtool *t, struct bhtool_dom *d);
+	void *wd; /* the watchdog's timers */
 	char err[512];
 };
 
@@ -96,5 +102,8 @@ int bhtool_dev_state(struct bhtool *t, uint16_t domid, const struct bhtool_dev *
 /* Called when VIRQ_DOM_EXC fired: finds dead domains and carries out their
  * configured action (destroy, restart, preserve). */
 void bhtool_dom_exc(struct bhtool *t);
+/* Restarts a dead domain now (D may be freed: it is destroyed if that
+ * fails). */
+void bhtool_restart(struct bhtool *t, struct bhtool_dom *d);
 
 #endif
