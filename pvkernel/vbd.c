@@ -44,6 +44,7 @@
 #include "common/util.h"
 #include "ioctl/xendev.h"
 #include "pvkernel/vbd.h"
+#include "pvkernel/xbfront.h"
 #include "xenstored/bhxs.h"
 
 #define MAX_DISKS         16
@@ -51,10 +52,6 @@
 #define MOUNT_DIR         "/dev/.vbd"
 #define HANDSHAKE_MS      10000
 #define IO_TIMEOUT_MS     30000
-#define XB_INITWAIT       2
-#define XB_INITIALISED    3
-#define XB_CONNECTED      4
-#define XB_CLOSING        5
 #define DEFAULT_RECOVER_S 60
 
 enum phase {
@@ -107,20 +104,6 @@ void pvk_vbd_set_timeout(unsigned seconds)
 	recover_s = seconds;
 }
 
-static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
-{
-	char buf[300];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (log)
-		log(arg, buf);
-}
-
 static void kick(void *arg, uint32_t q)
 {
 	struct disk *d = arg;
@@ -142,46 +125,6 @@ static int read_uint(struct bhxs *xs, const char *dir, const char *key, unsigned
 		*out = dflt;
 		return 0;
 	}
-	return rc;
-}
-
-/* Waits until DIR/state reaches WANT (or passes Connected). */
-static int wait_state(struct bhxs *xs, const char *dir, unsigned want, int timeout_ms)
-{
-	char p[256], *path, *tok;
-	unsigned long long st;
-	uint64_t end = bh_now_ns() + (uint64_t)timeout_ms * 1000000;
-	int rc;
-
-	snprintf(p, sizeof(p), "%s/state", dir);
-	if ((rc = bhxs_watch(xs, p, "vbd-state")) < 0)
-		return rc;
-	for (;;) {
-		if (bhxs_read_uint(xs, 0, p, &st) == 0) {
-			if (st == want || (want < XB_CONNECTED && st == XB_CONNECTED))
-				break;
-			if (st >= XB_CLOSING) {
-				rc = -ECONNRESET;
-				goto out;
-			}
-		}
-		int left = (int)((int64_t)(end - bh_now_ns()) / 1000000);
-		if (left <= 0) {
-			rc = -ETIMEDOUT;
-			goto out;
-		}
-		/* Other watches' events (control/shutdown) are the store
-		 * loop's: only ours is consumed here, the rest stay queued. */
-		if (bhxs_wait_watch(xs, BH_MIN(left, 200), &path, &tok) == 0) {
-			bool ours = strcmp(tok, "vbd-state") == 0;
-			free(path);
-			free(tok);
-			(void)ours;
-		}
-	}
-	rc = 0;
-out:
-	bhxs_unwatch(xs, p, "vbd-state");
 	return rc;
 }
 
@@ -259,19 +202,21 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 	    (rc = read_uint(xs, be, "feature-discard", 0, &discard)) < 0 ||
 	    (rc = read_uint(xs, be, "feature-max-indirect-segments", 0, &indirect)) < 0 ||
 	    (rc = read_uint(xs, be, "max-ring-page-order", 0, &maxorder)) < 0) {
-		say(log, arg, "vbd %s: backend keys unreadable: %s", d->name, bh_strerror(rc));
+		pvk_fe_say(log, arg, "vbd %s: backend keys unreadable: %s", d->name,
+		           bh_strerror(rc));
 		return rc;
 	}
 	if (sectors == 0 || (ssize != 512 && ssize != 4096)) {
-		say(log, arg, "vbd %s: backend offers %llu sectors of %llu bytes: refused", d->name,
-		    sectors, ssize);
+		pvk_fe_say(log, arg, "vbd %s: backend offers %llu sectors of %llu bytes: refused",
+		           d->name, sectors, ssize);
 		return -EINVAL;
 	}
 	if (d->sectors && (sectors != d->sectors || ssize != d->sector_size)) {
 		/* The guest sized the disk at boot; a changed size is not
 		 * followed (Linux would not either without a resize event). */
-		say(log, arg, "vbd %s: backend now offers %llu sectors of %llu bytes: refused",
-		    d->name, sectors, ssize);
+		pvk_fe_say(log, arg,
+		           "vbd %s: backend now offers %llu sectors of %llu bytes: refused",
+		           d->name, sectors, ssize);
 		return -EINVAL;
 	}
 	d->sectors = sectors;
@@ -282,7 +227,7 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = d->backend_id };
 	if (d->ev < 0 || (rc = xen_ioctl(d->ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0) {
 		rc = -errno;
-		say(log, arg, "vbd %s: event channel: %s", d->name, bh_strerror(rc));
+		pvk_fe_say(log, arg, "vbd %s: event channel: %s", d->name, bh_strerror(rc));
 		detach(d);
 		return rc;
 	}
@@ -300,12 +245,12 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 		                       .notify = kick,
 		                       .arg = d };
 	if ((rc = blkfront_create(&cfg, &d->bf)) < 0) {
-		say(log, arg, "vbd %s: ring: %s", d->name, bh_strerror(rc));
+		pvk_fe_say(log, arg, "vbd %s: ring: %s", d->name, bh_strerror(rc));
 		detach(d);
 		return rc;
 	}
 	if ((rc = write_frontend(xs, d->fe, d, order)) < 0) {
-		say(log, arg, "vbd %s: publishing the ring: %s", d->name, bh_strerror(rc));
+		pvk_fe_say(log, arg, "vbd %s: publishing the ring: %s", d->name, bh_strerror(rc));
 		detach(d);
 	}
 	return rc;
@@ -330,7 +275,7 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0 ||
 	    (rc = read_uint(xs, d->fe, "backend-id", ~0ull, &backend_id)) < 0 ||
 	    backend_id > 0x7fef || strlen(be) >= sizeof(d->be)) {
-		say(log, arg, "vbd %s: no backend or backend-id in the store", id);
+		pvk_fe_say(log, arg, "vbd %s: no backend or backend-id in the store", id);
 		free(be);
 		return rc < 0 ? rc : -EINVAL;
 	}
@@ -345,28 +290,29 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 		vdev = NULL;
 	}
 	snprintf(d->name, sizeof(d->name), "%s", vdev ? vdev : id);
-	if ((rc = wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
-		say(log, arg, "vbd %s: backend %s did not offer the disk: %s", d->name, be,
-		    bh_strerror(rc));
+	if ((rc = pvk_fe_wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
+		pvk_fe_say(log, arg, "vbd %s: backend %s did not offer the disk: %s", d->name, be,
+		           bh_strerror(rc));
 		goto out;
 	}
 	if ((rc = attach(xs, d, log, arg)) < 0)
 		goto out;
-	if ((rc = wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
-		say(log, arg, "vbd %s: handshake with %s: %s", d->name, be, bh_strerror(rc));
+	if ((rc = pvk_fe_wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
+		pvk_fe_say(log, arg, "vbd %s: handshake with %s: %s", d->name, be, bh_strerror(rc));
 		goto out;
 	}
 	snprintf(p, sizeof(p), "%s/state", d->fe);
 	bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
-	say(log, arg, "vbd %s: %llu sectors of %u bytes%s, backend %s", d->name,
-	    (unsigned long long)d->sectors, d->sector_size, d->readonly ? ", read-only" : "", be);
+	pvk_fe_say(log, arg, "vbd %s: %llu sectors of %u bytes%s, backend %s", d->name,
+	           (unsigned long long)d->sectors, d->sector_size, d->readonly ? ", read-only" : "",
+	           be);
 	/* From now on the store loop follows the backend (pvk_vbd_watch). */
 	d->phase = PH_UP;
 	snprintf(p, sizeof(p), "%s/state", be);
 	snprintf(tok, sizeof(tok), "vbd-be-%u", ndisks);
 	if ((rc = bhxs_watch(xs, p, tok)) < 0)
-		say(log, arg, "vbd %s: cannot watch %s (%s): no recovery if it goes away", d->name,
-		    p, bh_strerror(rc));
+		pvk_fe_say(log, arg, "vbd %s: cannot watch %s (%s): no recovery if it goes away",
+		           d->name, p, bh_strerror(rc));
 	ndisks++;
 	rc = 0;
 out:
@@ -419,9 +365,9 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 		while (d->polling)
 			pthread_cond_wait(&cond, &lock);
 		detach(d);
-		say(vlog, vlog_arg,
-		    "vbd %s: backend %s went away (state %s): holding I/O for up to %u s", d->name,
-		    d->be, state_name(st), recover_s);
+		pvk_fe_say(vlog, vlog_arg,
+		           "vbd %s: backend %s went away (state %s): holding I/O for up to %u s",
+		           d->name, d->be, state_name(st), recover_s);
 	}
 	if (d->phase == PH_INITIALISED && st != XB_CONNECTED && st != XB_INITWAIT &&
 	    st != XB_INITIALISED) {
@@ -430,8 +376,9 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 		if (st >= XB_CLOSING && d->retries++ < 3) {
 			/* A backend that closed on an error waits for the
 			 * frontend to start over at Initialising. */
-			say(vlog, vlog_arg, "vbd %s: backend %s refused the new ring: trying again",
-			    d->name, d->be);
+			pvk_fe_say(vlog, vlog_arg,
+			           "vbd %s: backend %s refused the new ring: trying again", d->name,
+			           d->be);
 			snprintf(p, sizeof(p), "%s/state", d->fe);
 			bhxs_printf(xs, 0, p, "%u", 1u);
 		}
@@ -445,9 +392,9 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 		bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
 		d->phase = PH_UP;
 		d->recoveries++;
-		say(vlog, vlog_arg, "vbd %s: reconnected to %s after %llu ms%s", d->name, d->be,
-		    (unsigned long long)((bh_now_ns() - d->down_ns) / 1000000),
-		    d->failed ? " (I/O failed meanwhile)" : ": no I/O lost");
+		pvk_fe_say(vlog, vlog_arg, "vbd %s: reconnected to %s after %llu ms%s", d->name,
+		           d->be, (unsigned long long)((bh_now_ns() - d->down_ns) / 1000000),
+		           d->failed ? " (I/O failed meanwhile)" : ": no I/O lost");
 		d->failed = false;
 		pthread_cond_broadcast(&cond);
 	}
@@ -468,7 +415,7 @@ void pvk_vbd_msg_drain(void)
 	/* O_DIRECT: a packet pipe, one read per message. */
 	while ((n = read(msg_pipe[0], line, sizeof(line) - 1)) > 0) {
 		line[n] = '\0';
-		say(vlog, vlog_arg, "%s", line);
+		pvk_fe_say(vlog, vlog_arg, "%s", line);
 	}
 }
 
@@ -834,19 +781,19 @@ int pvk_vbd_serve(void (*log)(void *, const char *), void *arg)
 	if (msg_pipe[0] < 0 && pipe2(msg_pipe, O_CLOEXEC | O_NONBLOCK | O_DIRECT) < 0)
 		msg_pipe[0] = msg_pipe[1] = -1;
 	if (fcntl(FUSE_FD, F_SETFD, FD_CLOEXEC) < 0) {
-		say(log, arg, "vbd: no /dev/fuse from the core: disks not shown");
+		pvk_fe_say(log, arg, "vbd: no /dev/fuse from the core: disks not shown");
 		return -EBADF;
 	}
 	mkdir(MOUNT_DIR, 0755);
 	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", FUSE_FD);
 	if (mount("bulkhead-vbd", MOUNT_DIR, "fuse.bulkhead-vbd", MS_NOSUID | MS_NODEV, opts) < 0) {
 		rc = -errno;
-		say(log, arg, "vbd: mounting the disks: %s", bh_strerror(rc));
+		pvk_fe_say(log, arg, "vbd: mounting the disks: %s", bh_strerror(rc));
 		return rc;
 	}
 	if (!(se = fuse_session_new(&fargs, &ops, sizeof(ops), NULL)) ||
 	    fuse_session_mount(se, "/dev/fd/4") != 0) {
-		say(log, arg, "vbd: FUSE session failed");
+		pvk_fe_say(log, arg, "vbd: FUSE session failed");
 		umount2(MOUNT_DIR, MNT_DETACH);
 		return -EIO;
 	}
@@ -856,10 +803,11 @@ int pvk_vbd_serve(void (*log)(void *, const char *), void *arg)
 		snprintf(link, sizeof(link), "/dev/%s", disks[i].name);
 		unlink(link);
 		if (symlink(target, link) < 0)
-			say(log, arg, "vbd %s: %s: %s", disks[i].name, link, strerror(errno));
+			pvk_fe_say(log, arg, "vbd %s: %s: %s", disks[i].name, link,
+			           strerror(errno));
 	}
 	if ((rc = pthread_create(&th, NULL, serve_thread, se)) != 0) {
-		say(log, arg, "vbd: thread: %s", strerror(rc));
+		pvk_fe_say(log, arg, "vbd: thread: %s", strerror(rc));
 		return -rc;
 	}
 	pthread_detach(th);

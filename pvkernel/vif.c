@@ -27,12 +27,10 @@
 #include "netfront/netfront.h"
 #include "netfront/netfront_xen.h"
 #include "pvkernel/vif.h"
+#include "pvkernel/xbfront.h"
 #include "xenstored/bhxs.h"
 
 #define HANDSHAKE_MS 10000
-#define XB_INITWAIT  2
-#define XB_CONNECTED 4
-#define XB_CLOSING   5
 
 struct vif {
 	char ifname[IFNAMSIZ];
@@ -42,20 +40,6 @@ struct vif {
 	struct bh_log log;
 };
 
-static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
-{
-	char buf[300];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (log)
-		log(arg, buf);
-}
-
 static bool flag(struct bhxs *xs, const char *dir, const char *key)
 {
 	char p[256];
@@ -63,39 +47,6 @@ static bool flag(struct bhxs *xs, const char *dir, const char *key)
 
 	snprintf(p, sizeof(p), "%s/%s", dir, key);
 	return bhxs_read_uint(xs, 0, p, &v) == 0 && v == 1;
-}
-
-static int wait_state(struct bhxs *xs, const char *dir, unsigned want)
-{
-	char p[256], *path, *tok;
-	unsigned long long st;
-	uint64_t end = bh_now_ns() + (uint64_t)HANDSHAKE_MS * 1000000;
-	int rc = 0;
-
-	snprintf(p, sizeof(p), "%s/state", dir);
-	if ((rc = bhxs_watch(xs, p, "vif-state")) < 0)
-		return rc;
-	for (;;) {
-		if (bhxs_read_uint(xs, 0, p, &st) == 0) {
-			if (st == want || (want == XB_INITWAIT && st == XB_CONNECTED))
-				break;
-			if (st >= XB_CLOSING) {
-				rc = -ECONNRESET;
-				break;
-			}
-		}
-		int left = (int)((int64_t)(end - bh_now_ns()) / 1000000);
-		if (left <= 0) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		if (bhxs_wait_watch(xs, BH_MIN(left, 200), &path, &tok) == 0) {
-			free(path);
-			free(tok);
-		}
-	}
-	bhxs_unwatch(xs, p, "vif-state");
-	return rc;
 }
 
 static int write_frontend(struct bhxs *xs, const char *fe, const struct netfront_info *ni,
@@ -227,12 +178,12 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 	snprintf(fe, sizeof(fe), "device/vif/%s", id);
 	snprintf(p, sizeof(p), "%s/backend", fe);
 	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0) {
-		say(log, arg, "vif %s: no backend in the store", id);
+		pvk_fe_say(log, arg, "vif %s: no backend in the store", id);
 		goto out_free;
 	}
 	snprintf(p, sizeof(p), "%s/backend-id", fe);
 	if ((rc = bhxs_read_uint(xs, 0, p, &backend_id)) < 0 || backend_id > 0x7fef) {
-		say(log, arg, "vif %s: no backend-id in the store", id);
+		pvk_fe_say(log, arg, "vif %s: no backend-id in the store", id);
 		rc = rc < 0 ? rc : -EINVAL;
 		goto out_free;
 	}
@@ -240,17 +191,18 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 	if ((rc = bhxs_read(xs, 0, p, &macs, &len)) < 0 ||
 	    sscanf(macs, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
 	           &mac[4], &mac[5]) != 6) {
-		say(log, arg, "vif %s: no valid mac in the store", id);
+		pvk_fe_say(log, arg, "vif %s: no valid mac in the store", id);
 		rc = -EINVAL;
 		goto out_free;
 	}
-	if ((rc = wait_state(xs, be, XB_INITWAIT)) < 0) {
-		say(log, arg, "%s: backend %s did not offer the interface: %s", v->ifname, be,
-		    bh_strerror(rc));
+	if ((rc = pvk_fe_wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
+		pvk_fe_say(log, arg, "%s: backend %s did not offer the interface: %s", v->ifname,
+		           be, bh_strerror(rc));
 		goto out_free;
 	}
 	if (!flag(xs, be, "feature-rx-copy")) {
-		say(log, arg, "%s: backend %s does not offer rx-copy: refused", v->ifname, be);
+		pvk_fe_say(log, arg, "%s: backend %s does not offer rx-copy: refused", v->ifname,
+		           be);
 		rc = -EOPNOTSUPP;
 		goto out_free;
 	}
@@ -264,39 +216,39 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 		cfg.features |= NETFRONT_F_GSO_TCPV6;
 	if ((rc = netfront_xen_open(&v->x)) < 0 ||
 	    (rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &port)) < 0) {
-		say(log, arg, "%s: event channel: %s", v->ifname, bh_strerror(rc));
+		pvk_fe_say(log, arg, "%s: event channel: %s", v->ifname, bh_strerror(rc));
 		goto out_free;
 	}
 	cfg.tx_port = cfg.rx_port = port;
 	netfront_xen_ops(&v->x, &ops);
 	if ((rc = netfront_create(&cfg, &ops, &v->log, &v->nf)) < 0) {
-		say(log, arg, "%s: rings: %s", v->ifname, bh_strerror(rc));
+		pvk_fe_say(log, arg, "%s: rings: %s", v->ifname, bh_strerror(rc));
 		goto out_xen;
 	}
 	netfront_info(v->nf, &ni);
 	if ((rc = write_frontend(xs, fe, &ni, port, cfg.features)) < 0 ||
-	    (rc = wait_state(xs, be, XB_CONNECTED)) < 0) {
-		say(log, arg, "%s: handshake with %s: %s", v->ifname, be, bh_strerror(rc));
+	    (rc = pvk_fe_wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
+		pvk_fe_say(log, arg, "%s: handshake with %s: %s", v->ifname, be, bh_strerror(rc));
 		goto out_nf;
 	}
 	if ((rc = bhctl_device_tap(xen_hcall(), v->ifname, BH_TAP_VNET_HDR, &v->tap)) < 0 ||
 	    (rc = bh_set_nonblock(v->tap, 1)) < 0 ||
 	    (rc = netfront_tap_setup(v->tap, v->ifname, cfg.features, mac, 0)) < 0) {
-		say(log, arg, "%s: interface: %s", v->ifname, bh_strerror(rc));
+		pvk_fe_say(log, arg, "%s: interface: %s", v->ifname, bh_strerror(rc));
 		goto out_nf;
 	}
 	if (cmd->ip.set &&
 	    (cmd->ip.device[0] ? strcmp(cmd->ip.device, v->ifname) == 0 : index == 0) &&
 	    (cmd->ip.client[0] || cmd->ip.gateway[0]) &&
 	    (rc = configure_ip(v->ifname, &cmd->ip)) < 0)
-		say(log, arg, "%s: ip=: %s", v->ifname, bh_strerror(rc));
+		pvk_fe_say(log, arg, "%s: ip=: %s", v->ifname, bh_strerror(rc));
 	if ((rc = pthread_create(&th, NULL, pump_thread, v)) != 0) {
 		rc = -rc;
 		goto out_nf;
 	}
 	pthread_detach(th);
-	say(log, arg, "%s: %s, backend %s%s%s", v->ifname, macs, be,
-	    cmd->ip.client[0] ? ", address " : "", cmd->ip.client);
+	pvk_fe_say(log, arg, "%s: %s, backend %s%s%s", v->ifname, macs, be,
+	           cmd->ip.client[0] ? ", address " : "", cmd->ip.client);
 	free(be);
 	free(macs);
 	return 0; /* v lives as long as the pump */
