@@ -146,7 +146,7 @@ struct domain {
 	int pidfd;
 	struct event *pid_ev;
 	struct event *grace_ev; /* shutdown asked politely: SIGKILL when it fires */
-	int go_fd; /* BUILDING: write a byte to let it exec */
+	int go_fd;              /* BUILDING: write a byte to let it exec */
 	struct hc_conn chan;
 	struct bh_cgroup cg;
 	uint64_t start_time;        /* CLOCK_REALTIME seconds */

@@ -136,8 +136,8 @@ int device_assign(struct domain *d, const struct bh_hc_device_assign *a)
 	if (a->flags & ~(BH_DEV_RDONLY | BH_DEV_DIRECT | BH_DEV_CREATE))
 		return -EINVAL;
 	image = image_ref(a->path, &rest);
-	if (image && (!image_name_ok(rest) || !(a->flags & BH_DEV_RDONLY) ||
-	              (a->flags & BH_DEV_CREATE)))
+	if (image &&
+	    (!image_name_ok(rest) || !(a->flags & BH_DEV_RDONLY) || (a->flags & BH_DEV_CREATE)))
 		return -EINVAL; /* image files are handed out read-only, never created */
 	if (!image && a->path[0] != '/')
 		return -EINVAL;

@@ -267,8 +267,9 @@ static void hc_on_readable(evutil_socket_t fd, short what, void *arg)
 		if (!gone)
 			bh_warn(&hc->core->log, "%s%u: ending hypercall channel: %s",
 			        hc->admin ? "admin client " : "dom", hc->admin ? 0 : hc->domid,
-			        r < 0 ? bh_strerror((int)r)
-			              : drc == -EPROTO ? "protocol violation" : bh_strerror(drc));
+			        r < 0            ? bh_strerror((int)r)
+			        : drc == -EPROTO ? "protocol violation"
+			                         : bh_strerror(drc));
 		hc_conn_close(hc);
 	}
 }

@@ -46,29 +46,35 @@ enum bh_action {
 	BH_ACTION_SOFT_RESET,
 };
 
-enum bh_disk_format { BH_DISK_RAW = 0, BH_DISK_QCOW, BH_DISK_QCOW2, BH_DISK_VHD, BH_DISK_QED,
-	              BH_DISK_EMPTY };
+enum bh_disk_format {
+	BH_DISK_RAW = 0,
+	BH_DISK_QCOW,
+	BH_DISK_QCOW2,
+	BH_DISK_VHD,
+	BH_DISK_QED,
+	BH_DISK_EMPTY
+};
 
 struct bh_disk {
-	char *target;       /* path of the image; NULL/"" for an empty cdrom */
-	char *vdev;         /* as written: "xvda", "hda", "sdb1" ... */
-	int vdev_number;    /* xenstore device id (xen-vbd-interface), -1 if unknown */
-	bool readonly;      /* access=ro|r */
-	bool cdrom;         /* devtype=cdrom or ":cdrom" suffix */
+	char *target;    /* path of the image; NULL/"" for an empty cdrom */
+	char *vdev;      /* as written: "xvda", "hda", "sdb1" ... */
+	int vdev_number; /* xenstore device id (xen-vbd-interface), -1 if unknown */
+	bool readonly;   /* access=ro|r */
+	bool cdrom;      /* devtype=cdrom or ":cdrom" suffix */
 	enum bh_disk_format format;
-	char *backend;      /* domain name; NULL = dom0 */
-	char *backendtype;  /* "phy", "qdisk", "tap", or NULL */
+	char *backend;     /* domain name; NULL = dom0 */
+	char *backendtype; /* "phy", "qdisk", "tap", or NULL */
 	char *script;
-	int discard;        /* -1 unset, 0 no-discard, 1 discard */
-	unsigned line;      /* where it was written, for later diagnostics */
+	int discard;   /* -1 unset, 0 no-discard, 1 discard */
+	unsigned line; /* where it was written, for later diagnostics */
 };
 
 struct bh_vif {
 	uint8_t mac[6];
-	bool has_mac;       /* else the toolstack picks 00:16:3e:xx:xx:xx */
+	bool has_mac; /* else the toolstack picks 00:16:3e:xx:xx:xx */
 	char *bridge;
-	char *ip;           /* space-separated addresses, as xl.cfg */
-	char *backend;      /* domain name; NULL = dom0 */
+	char *ip;      /* space-separated addresses, as xl.cfg */
+	char *backend; /* domain name; NULL = dom0 */
 	char *vifname;
 	char *model;
 	char *script;
@@ -79,7 +85,7 @@ struct bh_vif {
 };
 
 struct bh_domcfg {
-	char *file;         /* the file it came from */
+	char *file; /* the file it came from */
 	char *name;
 	enum bh_domtype type;
 	uint64_t memory_mb; /* default 128 */
@@ -107,8 +113,8 @@ struct bh_domcfg {
 	unsigned restart_limit;        /* 0 = default */
 	unsigned restart_window_s;     /* 0 = default */
 	/* Added with the implementation (the fields above are unchanged). */
-	unsigned name_line;            /* line of name=, for layout diagnostics */
-	uint64_t (*vcpu_cpumaps)[4];   /* cpus=[...]: one map per vCPU; cpumap is their union */
+	unsigned name_line;          /* line of name=, for layout diagnostics */
+	uint64_t (*vcpu_cpumaps)[4]; /* cpus=[...]: one map per vCPU; cpumap is their union */
 	size_t nvcpu_cpumaps;
 };
 
