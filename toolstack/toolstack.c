@@ -698,32 +698,6 @@ static enum bh_action action_for(const struct bh_domcfg *c, uint32_t reason)
 	}
 }
 
-#define DEFAULT_RESTART_LIMIT    5
-#define DEFAULT_RESTART_WINDOW_S 60
-
-/* A domain restarted more than restart_limit times within restart_window
- * seconds is crash-looping: it is destroyed instead (the config's keys,
- * defaults 5 in 60 s). */
-static bool restart_allowed(struct bhtool_dom *d)
-{
-	unsigned limit = d->cfg->restart_limit ? d->cfg->restart_limit : DEFAULT_RESTART_LIMIT;
-	uint64_t window = (uint64_t)(d->cfg->restart_window_s ? d->cfg->restart_window_s
-	                                                      : DEFAULT_RESTART_WINDOW_S) *
-	                  1000000000ull;
-	uint64_t now = bh_now_ns();
-	unsigned n = 0, cap = BH_ARRAY_SIZE(d->restarts_ns);
-
-	if (limit >= cap)
-		limit = cap - 1;
-	for (unsigned i = 0; i < cap && i < d->nrestarts; i++)
-		if (now - d->restarts_ns[i] < window)
-			n++;
-	if (n >= limit)
-		return false;
-	d->restarts_ns[d->nrestarts++ % cap] = now;
-	return true;
-}
-
 /* A driver domain restarted in place: the store dropped the backend
  * directories it owned. Every device it served gets them again, with the
  * frontend's state reset to Initialising as libxl does when it re-adds a
@@ -782,16 +756,6 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 {
 	struct bh_hc_create_resp resp;
 	int rc;
-
-	if (!restart_allowed(d)) {
-		bh_warn(&t->log, "domain %u (%s): restarted %u times within %u s: destroying it",
-		        d->domid, d->cfg->name,
-		        d->cfg->restart_limit ? d->cfg->restart_limit : DEFAULT_RESTART_LIMIT,
-		        d->cfg->restart_window_s ? d->cfg->restart_window_s
-		                                 : DEFAULT_RESTART_WINDOW_S);
-		bhtool_destroy(t, d->domid);
-		return;
-	}
 
 	cleanup_dom(t, d->domid, "restarting");
 	if ((rc = bhctl_domain_restart(t->hc, d->domid, &resp)) < 0) {

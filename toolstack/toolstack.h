@@ -40,10 +40,8 @@ struct bhtool_dom {
 	struct bhtool_dev *devs;
 	uint32_t store_port, console_port;
 	uint64_t created_ns;
-	bool dying;               /* destroy asked: do not apply actions */
-	bool preserved;           /* on_*=preserve: left dead until destroyed */
-	uint64_t restarts_ns[16]; /* when the last restarts happened (ring) */
-	unsigned nrestarts;
+	bool dying;         /* destroy asked: do not apply actions */
+	bool preserved;     /* on_*=preserve: left dead until destroyed */
 	struct bhwd_dom wd; /* the watchdog's: restart policy, deaths, hangs */
 	struct bhtool_dom *next;
 };

@@ -45,7 +45,7 @@ enum bhwd_verdict bhwd_policy(struct bhwd_dom *w, uint64_t now_ns, unsigned limi
 	if (!limit)
 		limit = BHWD_DEFAULT_LIMIT;
 	if (limit >= BHWD_HISTORY)
-		limit = BHWD_HISTORY - 1; /* the ring remembers no more (as restart_allowed) */
+		limit = BHWD_HISTORY - 1; /* the ring remembers no more */
 	*delay_ns = 0;
 	for (unsigned i = 0; i < kept; i++)
 		if (now_ns - w->restart_ns[i] < window)
