@@ -24,7 +24,8 @@ cat >"$RUN/work.sh" <<'W'
 set -o pipefail
 n=0
 while [ $n -lt 7000 ]; do
-  s=$(dd if=/dev/xvda bs=4096 skip=9000 count=1 2>/dev/null | head -c 4) || { echo IOERR read stop; break; }
+  dd if=/dev/xvda of=/tmp/s bs=4096 skip=9000 count=1 2>/tmp/e || { echo IOERR read stop; cat /tmp/e; break; }
+  s=$(head -c 4 /tmp/s)
   [ "$s" = STOP ] && break
   yes "block $n" | head -c 4096 >/tmp/b
   dd if=/tmp/b of=/dev/xvda bs=4096 seek=$n conv=fsync 2>/tmp/e || { echo IOERR write $n; cat /tmp/e; break; }
@@ -34,7 +35,8 @@ done
 j=0
 while [ $j -lt $n ]; do yes "block $j" | head -c 4096; j=$((j+1)); done >/tmp/exp
 bad=0
-dd if=/dev/xvda bs=4096 count=$n 2>/tmp/e | cmp - /tmp/exp || bad=1
+dd if=/dev/xvda of=/tmp/got bs=4096 count=$n 2>/tmp/e || { echo IOERR read back; cat /tmp/e; }
+cmp /tmp/got /tmp/exp || bad=1
 grep -qi error /tmp/e && echo IOERR read back
 echo RESULT written=$n bad=$bad
 while [ "$(dd if=/dev/xvda bs=4096 skip=9001 count=1 2>/dev/null | head -c 4)" != LOSE ]; do sleep 0.1; done
