@@ -54,12 +54,6 @@
 #define IO_TIMEOUT_MS     30000
 #define DEFAULT_RECOVER_S 60
 
-enum phase {
-	PH_UP,          /* connected: I/O flows */
-	PH_DOWN,        /* the backend went away: waiting for its InitWait */
-	PH_INITIALISED, /* new ring published: waiting for its Connected */
-};
-
 struct disk {
 	char name[32]; /* vdev: "xvda" */
 	uint64_t sectors;
@@ -69,13 +63,10 @@ struct disk {
 	uint32_t port;
 	struct blkfront *bf;
 	uint16_t backend_id;
-	char fe[64], be[160];
-	/* Recovery; under `lock`. `polling`: the FUSE thread is in poll(2)
-	 * on `ev` without the lock, so `ev` and `bf` must stay. */
-	enum phase phase;
+	/* Recovery (xbfront.h); under `lock`. `polling`: the FUSE thread is
+	 * in poll(2) on `ev` without the lock, so `ev` and `bf` must stay. */
+	struct pvk_fe_link link;
 	bool polling, failed;
-	uint64_t down_ns;
-	unsigned recoveries, retries;
 };
 
 static struct disk disks[MAX_DISKS];
@@ -192,7 +183,7 @@ static void detach(struct disk *d)
 static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const char *), void *arg)
 {
 	unsigned long long sectors, ssize, info, flush, discard, indirect, maxorder;
-	const char *be = d->be;
+	const char *be = d->link.be;
 	int rc;
 
 	if ((rc = read_uint(xs, be, "sectors", 0, &sectors)) < 0 ||
@@ -249,7 +240,7 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 		detach(d);
 		return rc;
 	}
-	if ((rc = write_frontend(xs, d->fe, d, order)) < 0) {
+	if ((rc = write_frontend(xs, d->link.fe, d, order)) < 0) {
 		pvk_fe_say(log, arg, "vbd %s: publishing the ring: %s", d->name, bh_strerror(rc));
 		detach(d);
 	}
@@ -270,18 +261,18 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 	d = &disks[ndisks];
 	memset(d, 0, sizeof(*d));
 	d->ev = -1;
-	snprintf(d->fe, sizeof(d->fe), "device/vbd/%s", id);
-	snprintf(p, sizeof(p), "%s/backend", d->fe);
+	snprintf(d->link.fe, sizeof(d->link.fe), "device/vbd/%s", id);
+	snprintf(p, sizeof(p), "%s/backend", d->link.fe);
 	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0 ||
-	    (rc = read_uint(xs, d->fe, "backend-id", ~0ull, &backend_id)) < 0 ||
-	    backend_id > 0x7fef || strlen(be) >= sizeof(d->be)) {
+	    (rc = read_uint(xs, d->link.fe, "backend-id", ~0ull, &backend_id)) < 0 ||
+	    backend_id > 0x7fef || strlen(be) >= sizeof(d->link.be)) {
 		pvk_fe_say(log, arg, "vbd %s: no backend or backend-id in the store", id);
 		free(be);
 		return rc < 0 ? rc : -EINVAL;
 	}
-	snprintf(d->be, sizeof(d->be), "%s", be);
+	snprintf(d->link.be, sizeof(d->link.be), "%s", be);
 	d->backend_id = (uint16_t)backend_id;
-	if ((rc = read_uint(xs, d->fe, "virtual-device", 0, &vd)) < 0)
+	if ((rc = read_uint(xs, d->link.fe, "virtual-device", 0, &vd)) < 0)
 		goto out;
 	snprintf(p, sizeof(p), "%s/dev", be);
 	if (bhxs_read(xs, 0, p, &vdev, &len) < 0 || !vdev[0] || strchr(vdev, '/') ||
@@ -290,6 +281,7 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 		vdev = NULL;
 	}
 	snprintf(d->name, sizeof(d->name), "%s", vdev ? vdev : id);
+	snprintf(d->link.what, sizeof(d->link.what), "vbd %s", vdev ? vdev : id);
 	if ((rc = pvk_fe_wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
 		pvk_fe_say(log, arg, "vbd %s: backend %s did not offer the disk: %s", d->name, be,
 		           bh_strerror(rc));
@@ -301,13 +293,13 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 		pvk_fe_say(log, arg, "vbd %s: handshake with %s: %s", d->name, be, bh_strerror(rc));
 		goto out;
 	}
-	snprintf(p, sizeof(p), "%s/state", d->fe);
+	snprintf(p, sizeof(p), "%s/state", d->link.fe);
 	bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
 	pvk_fe_say(log, arg, "vbd %s: %llu sectors of %u bytes%s, backend %s", d->name,
 	           (unsigned long long)d->sectors, d->sector_size, d->readonly ? ", read-only" : "",
 	           be);
 	/* From now on the store loop follows the backend (pvk_vbd_watch). */
-	d->phase = PH_UP;
+	d->link.phase = PVK_FE_UP;
 	snprintf(p, sizeof(p), "%s/state", be);
 	snprintf(tok, sizeof(tok), "vbd-be-%u", ndisks);
 	if ((rc = bhxs_watch(xs, p, tok)) < 0)
@@ -318,7 +310,7 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 out:
 	if (rc < 0) {
 		detach(d);
-		snprintf(p, sizeof(p), "%s/state", d->fe);
+		snprintf(p, sizeof(p), "%s/state", d->link.fe);
 		bhxs_printf(xs, 0, p, "%u", XB_CLOSING);
 	}
 	free(be);
@@ -328,20 +320,56 @@ out:
 
 /* ---- recovery (the store loop's thread) ---- */
 
-static const char *state_name(long long st)
+/* The link's steps (xbfront.h), on the store loop's thread under `lock`. */
+static void link_down(void *arg, long long st)
 {
-	static const char *const names[] = { "Unknown",     "Initialising",  "InitWait",
-		                             "Initialised", "Connected",     "Closing",
-		                             "Closed",      "Reconfiguring", "Reconfigured" };
-	return st < 0 ? "gone" : st < (long long)BH_ARRAY_SIZE(names) ? names[st] : "invalid";
+	struct disk *d = arg;
+
+	d->failed = false;
+	/* The FUSE thread, back from poll(2), sees the phase and leaves the
+	 * ring alone from then on. */
+	while (d->polling)
+		pthread_cond_wait(&cond, &lock);
+	detach(d);
+	pvk_fe_say(vlog, vlog_arg,
+	           "vbd %s: backend %s went away (state %s): holding I/O for up to %u s", d->name,
+	           d->link.be, pvk_fe_state_name(st), recover_s);
+}
+
+static void link_drop(void *arg)
+{
+	detach(arg);
+}
+
+static int link_attach(struct bhxs *xs, void *arg)
+{
+	return attach(xs, arg, vlog, vlog_arg);
+}
+
+static void link_up(struct bhxs *xs, void *arg, uint64_t down_ms)
+{
+	struct disk *d = arg;
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/state", d->link.fe);
+	bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
+	pvk_fe_say(vlog, vlog_arg, "vbd %s: reconnected to %s after %llu ms%s", d->name, d->link.be,
+	           (unsigned long long)down_ms,
+	           d->failed ? " (I/O failed meanwhile)" : ": no I/O lost");
+	d->failed = false;
+	pthread_cond_broadcast(&cond);
 }
 
 bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 {
-	unsigned long long v;
+	struct pvk_fe_link_ops ops = { .down = link_down,
+		                       .drop = link_drop,
+		                       .attach = link_attach,
+		                       .up = link_up,
+		                       .log = vlog,
+		                       .log_arg = vlog_arg };
 	long long st;
 	unsigned i;
-	char p[256];
 	struct disk *d;
 
 	(void)path;
@@ -350,54 +378,9 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 	if (i >= ndisks)
 		return true;
 	d = &disks[i];
-	snprintf(p, sizeof(p), "%s/state", d->be);
-	st = bhxs_read_uint(xs, 0, p, &v) == 0 ? (long long)v : -1;
+	st = pvk_fe_read_state(xs, d->link.be);
 	pthread_mutex_lock(&lock);
-	if (d->phase == PH_UP && st != XB_CONNECTED) {
-		/* Gone (its domain died and the store scrubbed it, or the
-		 * toolstack re-created it at Initialising), or closing: the
-		 * ring is dead. The phase first: the FUSE thread, back from
-		 * poll(2), sees it and leaves the ring alone from then on. */
-		d->phase = PH_DOWN;
-		d->down_ns = bh_now_ns();
-		d->failed = false;
-		d->retries = 0;
-		while (d->polling)
-			pthread_cond_wait(&cond, &lock);
-		detach(d);
-		pvk_fe_say(vlog, vlog_arg,
-		           "vbd %s: backend %s went away (state %s): holding I/O for up to %u s",
-		           d->name, d->be, state_name(st), recover_s);
-	}
-	if (d->phase == PH_INITIALISED && st != XB_CONNECTED && st != XB_INITWAIT &&
-	    st != XB_INITIALISED) {
-		detach(d); /* went away again, or refused us, during the handshake */
-		d->phase = PH_DOWN;
-		if (st >= XB_CLOSING && d->retries++ < 3) {
-			/* A backend that closed on an error waits for the
-			 * frontend to start over at Initialising. */
-			pvk_fe_say(vlog, vlog_arg,
-			           "vbd %s: backend %s refused the new ring: trying again", d->name,
-			           d->be);
-			snprintf(p, sizeof(p), "%s/state", d->fe);
-			bhxs_printf(xs, 0, p, "%u", 1u);
-		}
-	}
-	if (d->phase == PH_DOWN && st == XB_INITWAIT) {
-		if (attach(xs, d, vlog, vlog_arg) == 0)
-			d->phase = PH_INITIALISED;
-	}
-	if (d->phase == PH_INITIALISED && st == XB_CONNECTED) {
-		snprintf(p, sizeof(p), "%s/state", d->fe);
-		bhxs_printf(xs, 0, p, "%u", XB_CONNECTED);
-		d->phase = PH_UP;
-		d->recoveries++;
-		pvk_fe_say(vlog, vlog_arg, "vbd %s: reconnected to %s after %llu ms%s", d->name,
-		           d->be, (unsigned long long)((bh_now_ns() - d->down_ns) / 1000000),
-		           d->failed ? " (I/O failed meanwhile)" : ": no I/O lost");
-		d->failed = false;
-		pthread_cond_broadcast(&cond);
-	}
+	pvk_fe_follow(xs, &d->link, st, &ops, d);
 	pthread_mutex_unlock(&lock);
 	return true;
 }
@@ -448,7 +431,7 @@ static int wait_done(struct disk *d, int *status)
 		pthread_mutex_lock(&lock);
 		d->polling = false;
 		pthread_cond_broadcast(&cond);
-		if (d->phase != PH_UP)
+		if (d->link.phase != PVK_FE_UP)
 			return -EAGAIN;
 		int n = blkfront_reap(d->bf, cpl, 8);
 		for (int i = 0; i < n; i++)
@@ -464,8 +447,8 @@ static int wait_done(struct disk *d, int *status)
  * passed since the backend went away. */
 static int wait_up(struct disk *d)
 {
-	while (d->phase != PH_UP) {
-		uint64_t end = d->down_ns + (uint64_t)recover_s * 1000000000ull;
+	while (d->link.phase != PVK_FE_UP) {
+		uint64_t end = d->link.down_ns + (uint64_t)recover_s * 1000000000ull;
 		struct timespec ts = { (time_t)(end / 1000000000ull), (long)(end % 1000000000ull) };
 		if (d->failed)
 			return -EIO;
@@ -474,7 +457,7 @@ static int wait_up(struct disk *d)
 			int n = snprintf(line, sizeof(line),
 			                 "vbd %s: backend %s did not come back within %u s: "
 			                 "failing I/O with EIO",
-			                 d->name, d->be, recover_s);
+			                 d->name, d->link.be, recover_s);
 			/* The console is the store thread's: the line goes
 			 * there through a pipe (one write, atomic). */
 			if (msg_pipe[1] < 0 ||

@@ -54,3 +54,58 @@ out:
 	bhxs_unwatch(xs, p, "fe-state");
 	return rc;
 }
+
+long long pvk_fe_read_state(struct bhxs *xs, const char *dir)
+{
+	char p[256];
+	unsigned long long v;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	return bhxs_read_uint(xs, 0, p, &v) == 0 && v < 1000 ? (long long)v : -1;
+}
+
+const char *pvk_fe_state_name(long long st)
+{
+	static const char *const names[] = { "Unknown",     "Initialising",  "InitWait",
+		                             "Initialised", "Connected",     "Closing",
+		                             "Closed",      "Reconfiguring", "Reconfigured" };
+	return st < 0 ? "gone" : st < (long long)BH_ARRAY_SIZE(names) ? names[st] : "invalid";
+}
+
+void pvk_fe_follow(struct bhxs *xs, struct pvk_fe_link *l, long long st,
+                   const struct pvk_fe_link_ops *ops, void *arg)
+{
+	char p[256];
+
+	if (l->phase == PVK_FE_UP && st != XB_CONNECTED) {
+		/* Gone, re-created at Initialising, or closing: the ring is
+		 * dead. The phase first: the frontend's I/O side sees it and
+		 * leaves the ring alone from then on. */
+		l->phase = PVK_FE_DOWN;
+		l->down_ns = bh_now_ns();
+		l->retries = 0;
+		ops->down(arg, st);
+	}
+	if (l->phase == PVK_FE_JOINING && st != XB_CONNECTED && st != XB_INITWAIT &&
+	    st != XB_INITIALISED) {
+		/* Went away again, or refused us, during the handshake. */
+		ops->drop(arg);
+		l->phase = PVK_FE_DOWN;
+		if (st >= XB_CLOSING && l->retries++ < 3) {
+			/* A backend that closed on an error waits for the
+			 * frontend to start over at Initialising. */
+			pvk_fe_say(ops->log, ops->log_arg,
+			           "%s: backend %s refused the new ring: trying again", l->what,
+			           l->be);
+			snprintf(p, sizeof(p), "%s/state", l->fe);
+			bhxs_printf(xs, 0, p, "%u", XB_INITIALISING);
+		}
+	}
+	if (l->phase == PVK_FE_DOWN && st == XB_INITWAIT && ops->attach(xs, arg) == 0)
+		l->phase = PVK_FE_JOINING;
+	if (l->phase == PVK_FE_JOINING && st == XB_CONNECTED) {
+		l->phase = PVK_FE_UP;
+		l->recoveries++;
+		ops->up(xs, arg, (bh_now_ns() - l->down_ns) / 1000000);
+	}
+}

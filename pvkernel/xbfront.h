@@ -1,12 +1,16 @@
 /* What the PV kernel's frontends (vbd.c, vif.c) share: the frontend side
- * of the xenbus handshake at boot, and their console messages. */
+ * of the xenbus handshake at boot, following a backend that goes away and
+ * comes back (a driver-domain restart), and their console messages. */
 #ifndef BH_PVK_XBFRONT_H
 #define BH_PVK_XBFRONT_H
 
-#define XB_INITWAIT    2
-#define XB_INITIALISED 3
-#define XB_CONNECTED   4
-#define XB_CLOSING     5
+#include <stdint.h>
+
+#define XB_INITIALISING 1
+#define XB_INITWAIT     2
+#define XB_INITIALISED  3
+#define XB_CONNECTED    4
+#define XB_CLOSING      5
 
 struct bhxs;
 
@@ -20,5 +24,66 @@ void pvk_fe_say(void (*log)(void *, const char *), void *arg, const char *fmt, .
  * meanwhile are consumed, which loses nothing because the loop reads
  * control/shutdown itself once the frontends are probed. */
 int pvk_fe_wait_state(struct bhxs *xs, const char *dir, unsigned want, int timeout_ms);
+
+/* DIR/state as a number, or -1 when it is missing or not a number (the
+ * backend's domain died and the store removed its nodes). */
+long long pvk_fe_read_state(struct bhxs *xs, const char *dir);
+/* "Connected", "gone" (negative), ... for messages. */
+const char *pvk_fe_state_name(long long st);
+
+/* ---- following a backend across restarts ----
+ *
+ * A connected frontend watches its backend's state node (on the store
+ * loop's thread). A driver-domain restart shows as the backend leaving
+ * Connected: gone when the store scrubs the dead domain's nodes,
+ * Initialising when the toolstack writes the directory again, InitWait
+ * when the new backend offers the device. The ring is dead from the
+ * first of these on; at InitWait the frontend redoes its half of the
+ * handshake on a new ring, grants and event channel, and at the backend's
+ * Connected it is up again. A backend that closes during that handshake
+ * (it refused the new ring) is asked to start over, by writing the
+ * frontend's state back to Initialising, up to three times per outage. */
+enum pvk_fe_phase {
+	PVK_FE_UP,      /* connected: the ring is in use */
+	PVK_FE_DOWN,    /* the backend went away: waiting for its InitWait */
+	PVK_FE_JOINING, /* a new ring is published: waiting for its Connected */
+};
+
+struct pvk_fe_link {
+	enum pvk_fe_phase phase;
+	char what[32];    /* "vbd xvda", "eth0": the start of messages */
+	char fe[64];      /* our directory, relative: device/<type>/<id> */
+	char be[160];     /* the backend's directory */
+	uint64_t down_ns; /* when it went down (bh_now_ns) */
+	unsigned retries, recoveries;
+};
+
+/* What a frontend does at each step; ARG is its own. Called on the store
+ * loop's thread, under whatever lock the caller holds around
+ * pvk_fe_follow(). */
+struct pvk_fe_link_ops {
+	/* The ring is dead (ST: the backend's state): stop using it and drop
+	 * ring, grants and event channel. Says on the console what happens
+	 * to the device's users. */
+	void (*down)(void *arg, long long st);
+	/* Drop a new ring the backend refused or left during the handshake
+	 * (nothing uses it yet). */
+	void (*drop)(void *arg);
+	/* The backend offers the device at InitWait: read its features,
+	 * make a new ring, grants and event channel and publish them (with
+	 * our state). 0, or -errno after dropping what was made and saying
+	 * why. */
+	int (*attach)(struct bhxs *xs, void *arg);
+	/* The backend connected to the new ring after DOWN_MS. */
+	void (*up)(struct bhxs *xs, void *arg, uint64_t down_ms);
+	void (*log)(void *, const char *);
+	void *log_arg;
+};
+
+/* One step on a change of the backend's state ST (pvk_fe_read_state):
+ * moves L->phase and calls OPS as the change requires (a backend seen at
+ * InitWait right after it went away is attached to in the same step). */
+void pvk_fe_follow(struct bhxs *xs, struct pvk_fe_link *l, long long st,
+                   const struct pvk_fe_link_ops *ops, void *arg);
 
 #endif
