@@ -11,6 +11,7 @@
 #include "bulkhead/hypercall.h"
 #include "pvkernel/frontends.h"
 #include "pvkernel/vbd.h"
+#include "pvkernel/vif.h"
 #include "xenstored/bhxs.h"
 
 #define SHUTDOWN_NODE  "control/shutdown"
@@ -77,8 +78,8 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
 
 	while (bhxs_read_watch(st->xs, &path, &token) == 0) {
 		bool ours = !strcmp(token, SHUTDOWN_TOKEN);
-		if (!ours)
-			pvk_vbd_watch(st->xs, path, token);
+		if (!ours && !pvk_vbd_watch(st->xs, path, token))
+			pvk_vif_watch(st->xs, path, token);
 		free(path);
 		free(token);
 		if (ours)

@@ -6,7 +6,19 @@
  * features, and go straight to Connected; the backend follows. Then the
  * guest's interface: a TAP with a virtio-net header that the core creates
  * in our network namespace (we cannot open /dev/net/tun), with the MAC of
- * the store, and one thread per interface running netfront_pump(). */
+ * the store, and one thread per interface running netfront_pump().
+ *
+ * Recover: as the block frontend (xbfront.h, pvk_fe_follow), a watch on
+ * the backend's state node, handled on the store loop's thread
+ * (pvk_vif_watch), notices a backend that went away. The interface's
+ * carrier goes off (the guest's stack stops sending to it and its routes
+ * and addresses stay), the pump thread stops, and the rings, their grants
+ * and the event channel are dropped with whatever packets were on them:
+ * TCP retransmits those. When the backend offers the interface again the
+ * handshake is redone on new rings, grants and event channel with its
+ * features read again, and at its Connected the carrier comes back on.
+ * The TAP, and with it the guest's eth0, its MAC, addresses and
+ * connections, stays throughout. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -17,9 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
 
 #include "common/util.h"
 #include "ioctl/bhctl.h"
@@ -31,13 +47,80 @@
 #include "xenstored/bhxs.h"
 
 #define HANDSHAKE_MS 10000
+#define MAX_VIFS     8
 
 struct vif {
 	char ifname[IFNAMSIZ];
-	struct netfront_xen x;
+	struct pvk_fe_link link;
+	uint16_t backend_id;
+	uint32_t features;        /* NETFRONT_F_* of the current rings */
+	uint32_t tap_features;    /* what the TAP's offloads were set for */
+	struct netfront_xen x;    /* x.evtchn < 0: detached */
+	struct netfront_ops xops; /* over x */
 	struct netfront *nf;
 	int tap;
+	/* The pump's poll waits on `poll_fd`, an epoll set of the event
+	 * channel and `wake`, an eventfd the store thread writes to stop it
+	 * without waiting out its timeout. */
+	int poll_fd, wake;
+	/* Under `lock`: the link's phase, and `pumping` while the pump thread
+	 * uses nf and tap without the lock (they stay until it stops). */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool pumping, broken, carrier_warned;
 	struct bh_log log;
+	void (*say)(void *, const char *);
+	void *say_arg;
+};
+
+static struct vif *vifs[MAX_VIFS];
+static unsigned nvifs;
+
+/* netfront_ops over netfront_xen, but polling poll_fd. */
+static void *op_alloc(void *ctx, uint16_t backend, unsigned count, bool writable, uint32_t *refs)
+{
+	struct vif *v = ctx;
+
+	return v->xops.alloc(v->xops.ctx, backend, count, writable, refs);
+}
+
+static void op_free(void *ctx, void *pages, const uint32_t *refs, unsigned count)
+{
+	struct vif *v = ctx;
+
+	v->xops.free(v->xops.ctx, pages, refs, count);
+}
+
+static int op_notify(void *ctx, uint32_t port)
+{
+	struct vif *v = ctx;
+
+	return v->xops.notify(v->xops.ctx, port);
+}
+
+static int op_port_fd(void *ctx, uint32_t port)
+{
+	(void)port;
+	return ((struct vif *)ctx)->poll_fd;
+}
+
+static void op_port_ack(void *ctx, uint32_t port)
+{
+	struct vif *v = ctx;
+	uint64_t n;
+
+	if (read(v->wake, &n, sizeof(n)) < 0) {
+		/* EAGAIN: it was the event channel */
+	}
+	v->xops.port_ack(v->xops.ctx, port);
+}
+
+static const struct netfront_ops vif_ops = {
+	.alloc = op_alloc,
+	.free = op_free,
+	.notify = op_notify,
+	.port_fd = op_port_fd,
+	.port_ack = op_port_ack,
 };
 
 static bool flag(struct bhxs *xs, const char *dir, const char *key)
@@ -140,73 +223,51 @@ static int configure_ip(const char *ifname, const struct pvk_ip *ip)
 	return rc;
 }
 
-static void *pump_thread(void *arg)
+/* The guest's eth: carrier off while there is no backend, so its stack
+ * stops sending into a queue nobody reads (routes and addresses stay). */
+static void set_carrier(struct vif *v, bool on)
 {
-	struct vif *v = arg;
+	int c = on;
 
-	for (;;) {
-		int rc = netfront_pump(v->nf, v->tap, 1000);
-		if (rc == -EPIPE) {
-			bh_warn(&v->log, "%s: the backend broke the protocol: interface stopped",
-			        v->ifname);
-			return NULL;
-		}
+	if (v->tap >= 0 && ioctl(v->tap, TUNSETCARRIER, &c) < 0 && !v->carrier_warned) {
+		v->carrier_warned = true;
+		bh_warn(&v->log, "%s: carrier: %s (the link stays up, the pump stops)", v->ifname,
+		        bh_strerror(-errno));
 	}
-	return NULL;
 }
 
-int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struct pvk_cmdline *cmd,
-                    void (*log)(void *, const char *), void *arg)
+/* Drops the rings with their grants and packets, and the event channel.
+ * The pump thread is not pumping. */
+static void detach(struct vif *v)
 {
-	char fe[128], p[256], *be = NULL, *macs = NULL;
-	unsigned long long backend_id;
+	if (v->nf)
+		netfront_destroy(v->nf);
+	v->nf = NULL;
+	if (v->x.evtchn >= 0) {
+		epoll_ctl(v->poll_fd, EPOLL_CTL_DEL, v->x.evtchn, NULL);
+		netfront_xen_close(&v->x);
+	}
+}
+
+/* Our half of the handshake once the backend is at InitWait: its
+ * features, new rings, grants and event channel, published with state
+ * Connected. At boot and after the backend came back. */
+static int attach(struct bhxs *xs, struct vif *v)
+{
 	struct netfront_config cfg = { 0 };
-	struct netfront_ops ops;
+	struct netfront_ops ops = vif_ops;
 	struct netfront_info ni;
-	uint8_t mac[6];
+	struct epoll_event ev = { .events = EPOLLIN };
+	const char *be = v->link.be;
 	uint32_t port;
-	size_t len;
-	struct vif *v = calloc(1, sizeof(*v));
-	pthread_t th;
 	int rc;
 
-	if (!v)
-		return -ENOMEM;
-	v->tap = -1;
-	snprintf(v->ifname, sizeof(v->ifname), "eth%u", index);
-	bh_log_init(&v->log, "netfront");
-	snprintf(fe, sizeof(fe), "device/vif/%s", id);
-	snprintf(p, sizeof(p), "%s/backend", fe);
-	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0) {
-		pvk_fe_say(log, arg, "vif %s: no backend in the store", id);
-		goto out_free;
-	}
-	snprintf(p, sizeof(p), "%s/backend-id", fe);
-	if ((rc = bhxs_read_uint(xs, 0, p, &backend_id)) < 0 || backend_id > 0x7fef) {
-		pvk_fe_say(log, arg, "vif %s: no backend-id in the store", id);
-		rc = rc < 0 ? rc : -EINVAL;
-		goto out_free;
-	}
-	snprintf(p, sizeof(p), "%s/mac", fe);
-	if ((rc = bhxs_read(xs, 0, p, &macs, &len)) < 0 ||
-	    sscanf(macs, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
-	           &mac[4], &mac[5]) != 6) {
-		pvk_fe_say(log, arg, "vif %s: no valid mac in the store", id);
-		rc = -EINVAL;
-		goto out_free;
-	}
-	if ((rc = pvk_fe_wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
-		pvk_fe_say(log, arg, "%s: backend %s did not offer the interface: %s", v->ifname,
-		           be, bh_strerror(rc));
-		goto out_free;
-	}
 	if (!flag(xs, be, "feature-rx-copy")) {
-		pvk_fe_say(log, arg, "%s: backend %s does not offer rx-copy: refused", v->ifname,
-		           be);
-		rc = -EOPNOTSUPP;
-		goto out_free;
+		pvk_fe_say(v->say, v->say_arg, "%s: backend %s does not offer rx-copy: refused",
+		           v->ifname, be);
+		return -EOPNOTSUPP;
 	}
-	cfg.backend_domid = (uint16_t)backend_id;
+	cfg.backend_domid = v->backend_id;
 	cfg.features = NETFRONT_F_CSUM;
 	if (flag(xs, be, "feature-sg"))
 		cfg.features |= NETFRONT_F_SG;
@@ -215,52 +276,250 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 	if (flag(xs, be, "feature-gso-tcpv6"))
 		cfg.features |= NETFRONT_F_GSO_TCPV6;
 	if ((rc = netfront_xen_open(&v->x)) < 0 ||
-	    (rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &port)) < 0) {
-		pvk_fe_say(log, arg, "%s: event channel: %s", v->ifname, bh_strerror(rc));
-		goto out_free;
+	    (rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &port)) < 0 ||
+	    (epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, v->x.evtchn, &ev) < 0 && (rc = -errno))) {
+		pvk_fe_say(v->say, v->say_arg, "%s: event channel: %s", v->ifname, bh_strerror(rc));
+		detach(v);
+		return rc;
 	}
 	cfg.tx_port = cfg.rx_port = port;
-	netfront_xen_ops(&v->x, &ops);
+	netfront_xen_ops(&v->x, &v->xops);
+	ops.ctx = v;
 	if ((rc = netfront_create(&cfg, &ops, &v->log, &v->nf)) < 0) {
-		pvk_fe_say(log, arg, "%s: rings: %s", v->ifname, bh_strerror(rc));
-		goto out_xen;
+		pvk_fe_say(v->say, v->say_arg, "%s: rings: %s", v->ifname, bh_strerror(rc));
+		detach(v);
+		return rc;
 	}
 	netfront_info(v->nf, &ni);
-	if ((rc = write_frontend(xs, fe, &ni, port, cfg.features)) < 0 ||
-	    (rc = pvk_fe_wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
+	if ((rc = write_frontend(xs, v->link.fe, &ni, port, cfg.features)) < 0) {
+		pvk_fe_say(v->say, v->say_arg, "%s: publishing the rings: %s", v->ifname,
+		           bh_strerror(rc));
+		detach(v);
+		return rc;
+	}
+	v->features = cfg.features;
+	return 0;
+}
+
+static void *pump_thread(void *arg)
+{
+	struct vif *v = arg;
+
+	pthread_mutex_lock(&v->lock);
+	for (;;) {
+		while (v->link.phase != PVK_FE_UP || v->broken)
+			pthread_cond_wait(&v->cond, &v->lock);
+		v->pumping = true;
+		pthread_mutex_unlock(&v->lock);
+		int rc = netfront_pump(v->nf, v->tap, 1000);
+		pthread_mutex_lock(&v->lock);
+		v->pumping = false;
+		pthread_cond_broadcast(&v->cond);
+		if (rc == -EPIPE) {
+			/* Until the backend goes away and comes back with new
+			 * rings (a restart of its domain). */
+			bh_warn(&v->log, "%s: the backend broke the protocol: interface stopped",
+			        v->ifname);
+			v->broken = true;
+			set_carrier(v, false);
+		}
+	}
+	return NULL;
+}
+
+/* ---- recovery (the store loop's thread; under v->lock) ---- */
+
+static void link_down(void *arg, long long st)
+{
+	struct vif *v = arg;
+	uint64_t one = 1;
+
+	set_carrier(v, false);
+	if (write(v->wake, &one, sizeof(one)) < 0) {
+		/* the eventfd cannot overflow here; the pump's timeout still ends it */
+	}
+	while (v->pumping)
+		pthread_cond_wait(&v->cond, &v->lock);
+	detach(v);
+	v->broken = false;
+	pvk_fe_say(v->say, v->say_arg,
+	           "%s: backend %s went away (state %s): link down until it is back", v->ifname,
+	           v->link.be, pvk_fe_state_name(st));
+}
+
+static void link_drop(void *arg)
+{
+	detach(arg);
+}
+
+static int link_attach(struct bhxs *xs, void *arg)
+{
+	return attach(xs, arg);
+}
+
+static void link_up(struct bhxs *xs, void *arg, uint64_t down_ms)
+{
+	struct vif *v = arg;
+
+	(void)xs;
+	if (v->features != v->tap_features) {
+		/* What the guest's stack may hand us must match what the new
+		 * backend takes. */
+		if (ioctl(v->tap, TUNSETOFFLOAD, netfront_tap_offloads(v->features)) < 0)
+			bh_warn(&v->log, "%s: offloads: %s", v->ifname, bh_strerror(-errno));
+		v->tap_features = v->features;
+	}
+	set_carrier(v, true);
+	pvk_fe_say(v->say, v->say_arg, "%s: reconnected to %s after %llu ms", v->ifname, v->link.be,
+	           (unsigned long long)down_ms);
+	pthread_cond_broadcast(&v->cond);
+}
+
+bool pvk_vif_watch(struct bhxs *xs, const char *path, const char *token)
+{
+	unsigned i;
+	struct vif *v;
+	long long st;
+
+	(void)path;
+	if (sscanf(token, "vif-be-%u", &i) != 1)
+		return false;
+	if (i >= nvifs)
+		return true;
+	v = vifs[i];
+	struct pvk_fe_link_ops ops = { .down = link_down,
+		                       .drop = link_drop,
+		                       .attach = link_attach,
+		                       .up = link_up,
+		                       .log = v->say,
+		                       .log_arg = v->say_arg };
+	st = pvk_fe_read_state(xs, v->link.be);
+	pthread_mutex_lock(&v->lock);
+	pvk_fe_follow(xs, &v->link, st, &ops, v);
+	pthread_mutex_unlock(&v->lock);
+	return true;
+}
+
+/* Waits against the monotonic clock, like every other wait here. */
+static void cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struct pvk_cmdline *cmd,
+                    void (*log)(void *, const char *), void *arg)
+{
+	char p[256], tok[32], *be = NULL, *macs = NULL;
+	unsigned long long backend_id;
+	uint8_t mac[6];
+	size_t len;
+	struct vif *v;
+	pthread_t th;
+	int rc;
+
+	if (nvifs >= MAX_VIFS)
+		return -ENOSPC;
+	if (!(v = calloc(1, sizeof(*v))))
+		return -ENOMEM;
+	v->tap = v->wake = v->poll_fd = v->x.evtchn = v->x.gntalloc = -1;
+	v->say = log;
+	v->say_arg = arg;
+	pthread_mutex_init(&v->lock, NULL);
+	cond_init(&v->cond);
+	snprintf(v->ifname, sizeof(v->ifname), "eth%u", index);
+	snprintf(v->link.what, sizeof(v->link.what), "%s", v->ifname);
+	bh_log_init(&v->log, "netfront");
+	snprintf(v->link.fe, sizeof(v->link.fe), "device/vif/%s", id);
+	snprintf(p, sizeof(p), "%s/backend", v->link.fe);
+	if ((rc = bhxs_read(xs, 0, p, &be, &len)) < 0 || strlen(be) >= sizeof(v->link.be)) {
+		pvk_fe_say(log, arg, "vif %s: no backend in the store", id);
+		rc = rc < 0 ? rc : -ENAMETOOLONG;
+		goto out_free;
+	}
+	snprintf(v->link.be, sizeof(v->link.be), "%s", be);
+	snprintf(p, sizeof(p), "%s/backend-id", v->link.fe);
+	if ((rc = bhxs_read_uint(xs, 0, p, &backend_id)) < 0 || backend_id > 0x7fef) {
+		pvk_fe_say(log, arg, "vif %s: no backend-id in the store", id);
+		rc = rc < 0 ? rc : -EINVAL;
+		goto out_free;
+	}
+	v->backend_id = (uint16_t)backend_id;
+	snprintf(p, sizeof(p), "%s/mac", v->link.fe);
+	if ((rc = bhxs_read(xs, 0, p, &macs, &len)) < 0 ||
+	    sscanf(macs, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+	           &mac[4], &mac[5]) != 6) {
+		pvk_fe_say(log, arg, "vif %s: no valid mac in the store", id);
+		rc = -EINVAL;
+		goto out_free;
+	}
+	v->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	v->poll_fd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
+	if (v->wake < 0 || v->poll_fd < 0 ||
+	    epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, v->wake, &ev) < 0) {
+		rc = -errno;
+		pvk_fe_say(log, arg, "%s: %s", v->ifname, bh_strerror(rc));
+		goto out_free;
+	}
+	if ((rc = pvk_fe_wait_state(xs, be, XB_INITWAIT, HANDSHAKE_MS)) < 0) {
+		pvk_fe_say(log, arg, "%s: backend %s did not offer the interface: %s", v->ifname,
+		           be, bh_strerror(rc));
+		goto out_free;
+	}
+	if ((rc = attach(xs, v)) < 0)
+		goto out_free;
+	if ((rc = pvk_fe_wait_state(xs, be, XB_CONNECTED, HANDSHAKE_MS)) < 0) {
 		pvk_fe_say(log, arg, "%s: handshake with %s: %s", v->ifname, be, bh_strerror(rc));
-		goto out_nf;
+		goto out_free;
 	}
 	if ((rc = bhctl_device_tap(xen_hcall(), v->ifname, BH_TAP_VNET_HDR, &v->tap)) < 0 ||
 	    (rc = bh_set_nonblock(v->tap, 1)) < 0 ||
-	    (rc = netfront_tap_setup(v->tap, v->ifname, cfg.features, mac, 0)) < 0) {
+	    (rc = netfront_tap_setup(v->tap, v->ifname, v->features, mac, 0)) < 0) {
 		pvk_fe_say(log, arg, "%s: interface: %s", v->ifname, bh_strerror(rc));
-		goto out_nf;
+		goto out_free;
 	}
+	v->tap_features = v->features;
 	if (cmd->ip.set &&
 	    (cmd->ip.device[0] ? strcmp(cmd->ip.device, v->ifname) == 0 : index == 0) &&
 	    (cmd->ip.client[0] || cmd->ip.gateway[0]) &&
 	    (rc = configure_ip(v->ifname, &cmd->ip)) < 0)
 		pvk_fe_say(log, arg, "%s: ip=: %s", v->ifname, bh_strerror(rc));
+	v->link.phase = PVK_FE_UP;
 	if ((rc = pthread_create(&th, NULL, pump_thread, v)) != 0) {
 		rc = -rc;
-		goto out_nf;
+		goto out_free;
 	}
 	pthread_detach(th);
 	pvk_fe_say(log, arg, "%s: %s, backend %s%s%s", v->ifname, macs, be,
 	           cmd->ip.client[0] ? ", address " : "", cmd->ip.client);
+	/* From now on the store loop follows the backend (pvk_vif_watch);
+	 * v lives as long as the pump. */
+	vifs[nvifs] = v;
+	snprintf(p, sizeof(p), "%s/state", be);
+	snprintf(tok, sizeof(tok), "vif-be-%u", nvifs++);
+	if ((rc = bhxs_watch(xs, p, tok)) < 0)
+		pvk_fe_say(log, arg, "%s: cannot watch %s (%s): no recovery if it goes away",
+		           v->ifname, p, bh_strerror(rc));
 	free(be);
 	free(macs);
-	return 0; /* v lives as long as the pump */
-out_nf:
-	netfront_destroy(v->nf);
-out_xen:
-	netfront_xen_close(&v->x);
+	return 0;
 out_free:
+	detach(v);
 	if (v->tap >= 0)
 		close(v->tap);
-	snprintf(p, sizeof(p), "%s/state", fe);
+	if (v->wake >= 0)
+		close(v->wake);
+	if (v->poll_fd >= 0)
+		close(v->poll_fd);
+	snprintf(p, sizeof(p), "%s/state", v->link.fe);
 	bhxs_printf(xs, 0, p, "%u", XB_CLOSING);
+	pthread_mutex_destroy(&v->lock);
+	pthread_cond_destroy(&v->cond);
 	free(be);
 	free(macs);
 	free(v);

@@ -5,6 +5,8 @@
 #ifndef BH_PVK_VIF_H
 #define BH_PVK_VIF_H
 
+#include <stdbool.h>
+
 #include "pvkernel/cmdline.h"
 
 struct bhxs;
@@ -14,5 +16,11 @@ struct bhxs;
  * Returns 0 or -errno; a failed interface is reported, not fatal. */
 int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struct pvk_cmdline *cmd,
                     void (*log)(void *, const char *), void *arg);
+
+/* A store watch event, on the thread that owns XS. Returns whether it was
+ * one of the network frontend's (the backends' state nodes): a backend
+ * that leaves Connected takes the interface's carrier down until it
+ * offers the interface again and is reconnected on new rings. */
+bool pvk_vif_watch(struct bhxs *xs, const char *path, const char *token);
 
 #endif
