@@ -37,6 +37,7 @@ struct netsvc {
 	struct drvdom_fd *ev_fd, *timer_fd;
 	int timer;
 	unsigned nvifs;
+	struct vif *vifs; /* connected, for the engine's reports */
 	struct bh_log log;
 };
 
@@ -45,8 +46,9 @@ struct vif {
 	struct netbk_vif *nv;
 	struct drvdom_fd *tap_fd;
 	uint32_t port;
-	bool broken;
+	bool broken; /* the engine stopped it: close it once the engine returned */
 	char why[96];
+	struct vif *next;            /* svc.vifs */
 	struct netbk_vif_config cfg; /* from the store */
 	char ifname[IFNAMSIZ];
 };
@@ -81,11 +83,39 @@ static void on_tap(void *arg)
 	serve();
 }
 
+/* Called from inside the engine's round: only note it here; the device
+ * is closed once the engine has returned (close_broken). */
 static void on_broken(void *arg, struct netbk_vif *nv, const char *why)
 {
 	(void)arg;
-	(void)nv;
-	bh_warn(&svc.log, "vif stopped as hostile: %s", why);
+	for (struct vif *v = svc.vifs; v; v = v->next)
+		if (v->nv == nv && !v->broken) {
+			v->broken = true;
+			bh_strlcpy(v->why, why, sizeof(v->why));
+		}
+}
+
+/* A frontend that broke the protocol gets what Linux netback's
+ * xenvif_fatal_tx_err leads to: the device closed Xen's way (the error
+ * node, then Closing) while every other vif keeps being served. It stays
+ * closed until the frontend starts over at Initialising. A vif broken
+ * during its own connect() waits for the next round (the 10 ms timer):
+ * the runtime marks it connected only after connect() returns. */
+static void close_broken(void)
+{
+	for (;;) {
+		struct vif *v = svc.vifs;
+
+		while (v && !(v->broken && v->dev->connected))
+			v = v->next;
+		if (!v)
+			return;
+		v->broken = false;
+		/* disconnects it (vif_disconnect unlinks it) and switches to
+		 * Closing */
+		drvdom_dev_fatal(v->dev, -EPROTO, "the frontend broke the netif protocol: %s",
+		                 v->why);
+	}
 }
 
 /* Rounds until nothing moves (each round is budgeted per vif, so one busy
@@ -94,6 +124,7 @@ static void serve(void)
 {
 	for (int i = 0; i < 64 && netback_round(svc.nb) > 0; i++)
 		;
+	close_broken();
 }
 
 static int svc_up(struct drvdom *dd)
@@ -347,6 +378,9 @@ static int vif_connect(struct drvdom_dev *dev)
 		goto unbind;
 	}
 	drvdom_add_fd(dev->dd, tap, on_tap, v, &v->tap_fd);
+	v->broken = false;
+	v->next = svc.vifs;
+	svc.vifs = v;
 	svc.nvifs++;
 	bh_info(&dev->log, "%s on %s, event channel %u%s", v->ifname, v->cfg.bridge, v->port,
 	        v->cfg.nr_ips ? ", anti-spoofing" : "");
@@ -366,6 +400,11 @@ static void vif_disconnect(struct drvdom_dev *dev)
 
 	if (!v->nv)
 		return;
+	for (struct vif **pp = &svc.vifs; *pp; pp = &(*pp)->next)
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
 	drvdom_del_fd(v->tap_fd);
 	v->tap_fd = NULL;
 	netback_vif_disconnect(v->nv); /* closes the TAP: the interface goes */
