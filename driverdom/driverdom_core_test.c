@@ -364,6 +364,138 @@ static void test_vbd_refuses_foreign_protocol(void **state)
 }
 #endif
 
+#ifdef BH_DRIVERDOM_VIF
+#define VFRONT 72
+#define VBACK  73
+
+/* A vif the way the toolstack writes it (xspaths.c), frontend at
+ * Initialising. */
+static void write_vif(struct t *t, int devid)
+{
+	char fe[128], be[128], p[200], v[16];
+
+	snprintf(fe, sizeof(fe), "/local/domain/%d/device/vif/%d", VFRONT, devid);
+	snprintf(be, sizeof(be), "/local/domain/%d/backend/vif/%d/%d", VBACK, VFRONT, devid);
+	snprintf(v, sizeof(v), "%d", devid);
+	node(t, fe, NULL, VFRONT, VBACK);
+	snprintf(p, sizeof(p), "%s/state", fe);
+	node(t, p, "1", VFRONT, VBACK);
+	node(t, be, NULL, VBACK, VFRONT);
+	static const char *const keys[][2] = {
+		{ "frontend", NULL }, { "online", "1" },      { "mac", "00:16:3e:00:00:20" },
+		{ "type", "vif" },    { "bridge", "xenbr0" }, { "mtu", "1500" },
+		{ "handle", NULL },   { "state", "1" }
+	};
+	for (size_t i = 0; i < BH_ARRAY_SIZE(keys); i++) {
+		snprintf(p, sizeof(p), "%s/%s", be, keys[i][0]);
+		node(t, p, keys[i][1] ? keys[i][1] : i == 0 ? fe : v, VBACK, VFRONT);
+	}
+}
+
+static void vif_fe_node(struct t *t, int devid, const char *key, unsigned long val)
+{
+	char p[200], v[24];
+
+	snprintf(p, sizeof(p), "/local/domain/%d/device/vif/%d/%s", VFRONT, devid, key);
+	snprintf(v, sizeof(v), "%lu", val);
+	node(t, p, v, VFRONT, VBACK);
+}
+
+static int count_lines(const char *log, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+/* A frontend that breaks the protocol (req_prod a thousand slots ahead):
+ * its vif gets Xen's error node and goes to Closing; the driver domain
+ * lives, and its two other vifs on the same bridge keep carrying frames
+ * from one to the other. */
+static void test_vif_hostile_frontend_closed(void **state)
+{
+	struct t *t = *state;
+	unsigned long k[9];
+	char p[200], *log;
+
+	start_driver_domain(t, VBACK);
+	snprintf(p, sizeof(p), "/local/domain/%d/data/backend-ready", VBACK);
+	wait_value(t, p, "1");
+	for (int d = 0; d < 3; d++)
+		write_vif(t, d);
+	for (int d = 0; d < 3; d++) {
+		snprintf(p, sizeof(p), "/local/domain/%d/backend/vif/%d/%d/state", VBACK, VFRONT,
+		         d);
+		wait_value(t, p, "2");
+	}
+	const char *fargv[] = { th_prog("vif-hostile-probe"), "73", NULL };
+	assert_int_equal(th_create(&t->h, "front", BH_ROLE_GUEST, 128, 0, VFRONT, fargv, NULL), 0);
+	log = th_wait_log(&t->h, "front", "VIFS", 20000);
+	assert_non_null(log);
+	assert_int_equal(sscanf(strstr(log, "VIFS "), "VIFS %lu %lu %lu %lu %lu %lu %lu %lu %lu",
+	                        &k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6], &k[7], &k[8]),
+	                 9);
+	free(log);
+	for (int d = 0; d < 3; d++) {
+		vif_fe_node(t, d, "tx-ring-ref", k[3 * d]);
+		vif_fe_node(t, d, "rx-ring-ref", k[3 * d + 1]);
+		vif_fe_node(t, d, "event-channel", k[3 * d + 2]);
+		vif_fe_node(t, d, "request-rx-copy", 1);
+		vif_fe_node(t, d, "feature-sg", 1);
+		vif_fe_node(t, d, "state", 4);
+	}
+	for (int d = 0; d < 3; d++) {
+		snprintf(p, sizeof(p), "/local/domain/%d/backend/vif/%d/%d/state", VBACK, VFRONT,
+		         d);
+		wait_value(t, p, "4");
+	}
+	log = th_wait_log(&t->h, "front", "HOSTILE", 20000);
+	assert_non_null(log);
+	free(log);
+	snprintf(p, sizeof(p), "/local/domain/%d/error/backend/vif/%d/0/error", VBACK, VFRONT);
+	wait_value(t, p,
+	           "71 the frontend broke the netif protocol: TX req_prod more than a ring ahead");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vif/%d/0/state", VBACK, VFRONT);
+	wait_value(t, p, "5");
+	assert_alive(t);
+	/* frames still go from vif 1 to vif 2 after the close */
+	log = th_log(&t->h, "front");
+	int before = count_lines(log, "RELAYED");
+	free(log);
+	log = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(log);
+		log = th_log(&t->h, "front");
+		if (count_lines(log, "RELAYED") > before)
+			break;
+		usleep(20000);
+	}
+	if (count_lines(log, "RELAYED") <= before) {
+		char *b = th_log(&t->h, "dd");
+		fprintf(stderr, "front:\n%s\nback:\n%s\n", log ? log : "", b ? b : "");
+		free(b);
+		fail_msg("vif 1 to vif 2 stopped after vif 0 was closed");
+	}
+	free(log);
+	for (int d = 1; d < 3; d++) {
+		snprintf(p, sizeof(p), "/local/domain/%d/backend/vif/%d/%d/state", VBACK, VFRONT,
+		         d);
+		wait_value(t, p, "4");
+		snprintf(p, sizeof(p), "/local/domain/%d/error/backend/vif/%d/%d/error", VBACK,
+		         VFRONT, d);
+		char *e = read_node(t, p);
+		assert_null(e);
+	}
+	/* the frontend starting over is offered the device again */
+	vif_fe_node(t, 0, "state", 1);
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vif/%d/0/state", VBACK, VFRONT);
+	wait_value(t, p, "2");
+	assert_alive(t);
+}
+#endif
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ready_and_heartbeat),
 	cmocka_unit_test(test_narrowed),
@@ -372,6 +504,9 @@ static const struct CMUnitTest tests[] = {
 #else
 	cmocka_unit_test(test_vbd_serves_blkfront),
 	cmocka_unit_test(test_vbd_refuses_foreign_protocol),
+#endif
+#ifdef BH_DRIVERDOM_VIF
+	cmocka_unit_test(test_vif_hostile_frontend_closed),
 #endif
 };
 
