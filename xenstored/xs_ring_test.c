@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/bhtest.h"
+#include "common/util.h"
 #include "xenstored/bhxs.h"
 #include "xenstored/ring.h"
 #include "xenstored/xs_testlib.h"
@@ -204,10 +205,38 @@ static void test_ring_bad_index(void **state)
 	rig_free(r);
 }
 
+/* A wait with a timeout never becomes a wait forever: with nothing to
+ * read, bhxs_read_watch (timeout 0) and a 1 ms bhxs_wait_watch return
+ * however the clock ticks meanwhile. Once, the remaining time was
+ * computed with two clock reads and came out negative when a millisecond
+ * passed between them, and poll(2) then waited forever: a driver domain
+ * draining its store events hung. SIGALRM ends a hang here. */
+static void test_ring_timeouts_end(void **state)
+{
+	struct rig *r = rig_new();
+	struct bhxs *xs;
+	char *path, *token;
+	uint64_t end;
+
+	assert_int_equal(bhxs_open_ring(r->page, r->to_server, r->to_client, false, &xs), 0);
+	alarm(20);
+	end = bh_now_ns() + 1500000000ull;
+	for (unsigned n = 0; bh_now_ns() < end; n++) {
+		assert_int_equal(bhxs_read_watch(xs, &path, &token), -EAGAIN);
+		if (n % 16 == 0)
+			assert_int_equal(bhxs_wait_watch(xs, 1, &path, &token), -ETIMEDOUT);
+	}
+	alarm(0);
+	bhxs_close(xs);
+	rig_stop(r);
+	rig_free(r);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ring_ops_and_wrap),
 	cmocka_unit_test(test_ring_too_long_payload),
 	cmocka_unit_test(test_ring_bad_index),
+	cmocka_unit_test(test_ring_timeouts_end),
 };
 
 BH_TEST_MAIN(tests)
