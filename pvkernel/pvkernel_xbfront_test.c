@@ -1,0 +1,148 @@
+/* pvk_fe_follow (xbfront.h): the steps a frontend takes as its backend's
+ * state changes across a driver-domain restart, with recording ops. The
+ * "start over" write of a refused handshake needs a store and is covered
+ * by the whole-host tests (dd_restart, net_restart); every other path is
+ * here, with no store (none of them touches it). */
+#include <string.h>
+
+#include "common/bhtest.h"
+#include "pvkernel/xbfront.h"
+
+struct rec {
+	char calls[256];
+	int attach_rc;
+	long long down_st;
+	uint64_t down_ms;
+};
+
+static void add(struct rec *r, const char *what)
+{
+	strncat(r->calls, what, sizeof(r->calls) - strlen(r->calls) - 1);
+}
+
+static void r_down(void *arg, long long st)
+{
+	struct rec *r = arg;
+
+	r->down_st = st;
+	add(r, "down ");
+}
+
+static void r_drop(void *arg)
+{
+	add(arg, "drop ");
+}
+
+static int r_attach(struct bhxs *xs, void *arg)
+{
+	struct rec *r = arg;
+
+	(void)xs;
+	add(r, "attach ");
+	return r->attach_rc;
+}
+
+static void r_up(struct bhxs *xs, void *arg, uint64_t down_ms)
+{
+	struct rec *r = arg;
+
+	(void)xs;
+	r->down_ms = down_ms;
+	add(r, "up ");
+}
+
+static const struct pvk_fe_link_ops ops = {
+	.down = r_down, .drop = r_drop, .attach = r_attach, .up = r_up
+};
+
+static void step(struct pvk_fe_link *l, struct rec *r, long long st)
+{
+	pvk_fe_follow(NULL, l, st, &ops, r);
+}
+
+/* The toolstack's restart, as the store shows it: gone, Initialising,
+ * InitWait, then Connected once the frontend published its new ring. */
+static void test_restart_in_place(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { 0 };
+
+	step(&l, &r, XB_CONNECTED); /* the watch's first event: nothing */
+	assert_string_equal(r.calls, "");
+	step(&l, &r, -1);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	assert_int_equal(r.down_st, -1);
+	step(&l, &r, XB_INITIALISING);
+	step(&l, &r, XB_INITWAIT);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	step(&l, &r, XB_INITWAIT); /* a second event: no second ring */
+	step(&l, &r, XB_CONNECTED);
+	assert_int_equal(l.phase, PVK_FE_UP);
+	assert_int_equal(l.recoveries, 1);
+	assert_string_equal(r.calls, "down attach up ");
+	assert_true(r.down_ms < 10000);
+}
+
+/* Events coalesced: the first one seen is already InitWait. */
+static void test_straight_to_initwait(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { 0 };
+
+	step(&l, &r, XB_INITWAIT);
+	assert_string_equal(r.calls, "down attach ");
+	assert_int_equal(r.down_st, XB_INITWAIT);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+}
+
+/* A failed attach (say the backend dropped a required feature) waits
+ * for the next InitWait; the backend dying during the handshake drops
+ * the new ring and waits again; only the first step is a "down". */
+static void test_attach_fails_and_backend_dies_again(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { .attach_rc = -95 };
+
+	step(&l, &r, XB_CLOSING);
+	step(&l, &r, XB_INITWAIT);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	r.attach_rc = 0;
+	step(&l, &r, XB_INITWAIT);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	step(&l, &r, -1); /* gone again: not a refusal, no start over */
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	assert_int_equal(l.retries, 0);
+	step(&l, &r, XB_INITWAIT);
+	step(&l, &r, XB_CONNECTED);
+	assert_string_equal(r.calls, "down attach attach drop attach up ");
+	assert_int_equal(l.recoveries, 1);
+}
+
+/* Connected seen while down (a stale event) does not bring it up. */
+static void test_connected_while_down_is_ignored(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_DOWN };
+	struct rec r = { 0 };
+
+	step(&l, &r, XB_CONNECTED);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	assert_string_equal(r.calls, "");
+}
+
+static void test_state_names(void **state)
+{
+	assert_string_equal(pvk_fe_state_name(-1), "gone");
+	assert_string_equal(pvk_fe_state_name(XB_INITIALISING), "Initialising");
+	assert_string_equal(pvk_fe_state_name(XB_CLOSING), "Closing");
+	assert_string_equal(pvk_fe_state_name(99), "invalid");
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_restart_in_place),
+	cmocka_unit_test(test_straight_to_initwait),
+	cmocka_unit_test(test_attach_fails_and_backend_dies_again),
+	cmocka_unit_test(test_connected_while_down_is_ignored),
+	cmocka_unit_test(test_state_names),
+};
+
+BH_TEST_MAIN(tests)
