@@ -43,6 +43,7 @@ struct queue {
 struct blkfront {
 	struct blkfront_config cfg;
 	uint32_t nq, rr;
+	bool plugged;       /* requests are written, not yet published */
 	uint32_t max_pages; /* data pages per request */
 	uint32_t inflight;
 	uint64_t seq;
@@ -331,8 +332,26 @@ static void put_on_ring(struct blkfront *bf, uint32_t qi, struct queue *q, struc
 
 	memcpy(slot, &s->req, sizeof(*slot));
 	q->fr.req_prod_pvt++;
-	if (blkif_front_push(&q->fr))
+	if (!bf->plugged && blkif_front_push(&q->fr))
 		bf->cfg.notify(bf->cfg.arg, qi);
+}
+
+void blkfront_plug(struct blkfront *bf)
+{
+	bf->plugged = true;
+}
+
+void blkfront_unplug(struct blkfront *bf)
+{
+	if (!bf->plugged)
+		return;
+	bf->plugged = false;
+	for (uint32_t qi = 0; qi < bf->nq && !bf->broken; qi++) {
+		struct queue *q = &bf->q[qi];
+		if (q->fr.req_prod_pvt != BH_READ_ONCE(q->fr.sring->hdr.req_prod) &&
+		    blkif_front_push(&q->fr))
+			bf->cfg.notify(bf->cfg.arg, qi);
+	}
 }
 
 /* Take a slot and pool pages on queue q for a request of bytes. */
@@ -446,7 +465,8 @@ static bool take_response(struct blkfront *bf, struct queue *q, const struct blk
 	return true;
 }
 
-static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl *out, int max)
+static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl *out, int max,
+                      bool arm)
 {
 	int n = 0;
 
@@ -473,18 +493,56 @@ static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl 
 		/* Out of room with responses left: the caller calls again. All
 		 * taken: re-arm rsp_event (even when out of room, or the next
 		 * response would never be signalled) and look once more. */
-		if (q->fr.rsp_cons != prod || !blkif_front_final_check(&q->fr))
+		if (q->fr.rsp_cons != prod || !arm || !blkif_front_final_check(&q->fr))
 			break;
 	}
 	return n;
+}
+
+static int reap_all(struct blkfront *bf, struct blkfront_cpl *out, int max, bool arm)
+{
+	int n = 0;
+
+	for (uint32_t qi = 0; qi < bf->nq && n < max && !bf->broken; qi++)
+		n += reap_queue(bf, &bf->q[qi], out + n, max - n, arm);
+	return n;
+}
+
+static bool responses_waiting(const struct blkfront *bf)
+{
+	for (uint32_t qi = 0; qi < bf->nq; qi++)
+		if (BH_READ_ONCE(bf->q[qi].fr.sring->hdr.rsp_prod) != bf->q[qi].fr.rsp_cons)
+			return true;
+	return false;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
 }
 
 int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max)
 {
 	int n = 0;
 
-	for (uint32_t qi = 0; qi < bf->nq && n < max && !bf->broken; qi++)
-		n += reap_queue(bf, &bf->q[qi], out + n, max - n);
+	if (bf->cfg.poll_ns && !bf->broken) {
+		/* Take what is there without arming; else spin a while. */
+		n = reap_all(bf, out, max, false);
+		if (n == 0 && bf->inflight > 0) {
+			uint64_t until = bh_now_ns() + bf->cfg.poll_ns;
+			do {
+				for (int i = 0; i < 64 && !responses_waiting(bf); i++)
+					cpu_relax();
+			} while (!responses_waiting(bf) && bh_now_ns() < until);
+			n = reap_all(bf, out, max, false);
+		}
+		if (n == 0)
+			n = reap_all(bf, out, max, true);
+	} else {
+		n = reap_all(bf, out, max, true);
+	}
 	/* A broken device hands out what it failed (possibly after the
 	 * completions this call already took). */
 	while (bf->broken && bf->nfailed > 0 && n < max)

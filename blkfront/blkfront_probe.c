@@ -2,7 +2,7 @@
  * blkfront against a backend domain, with the ring handed over on the
  * command line and the log (the store handshake is a separate piece):
  *
- *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS]
+ *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS [POLL_NS]]
  *
  * Prints "RING ORDER PORT REF..." for the test to start the backend with,
  * then writes patterns (small, scattered and indirect-sized), flushes,
@@ -166,10 +166,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((argc != 4 && argc != 7) || bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
+	if ((argc != 4 && argc != 7 && argc != 8) ||
+	    bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
 	    bh_parse_u64(argv[2], 10, &sectors) < 0 || bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
 		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS "
-		                       "RUNS]\n"),
+		                       "RUNS [POLL_NS]]\n"),
 		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
 		                       .flush = true,
 		                       .discard = true,
 		                       .pool_pages = 1024,
+		                       .poll_ns = argc == 8 ? (uint32_t)atol(argv[7]) : 0,
 		                       .notify = kick,
 		                       .arg = &c };
 	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)
@@ -195,7 +197,7 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < n; i++)
 		printf(" %u", refs[i]);
 	printf("\n");
-	if (argc == 7)
+	if (argc >= 7)
 		return bench(&c, sectors, atof(argv[5]), atoi(argv[6]));
 
 	/* regions: (sector, bytes) */

@@ -2,7 +2,8 @@
  * and against qemu-storage-daemon + NBD, side by side in one run.
  *
  *   blkbench [-s image_MiB] [-t secs_per_run] [-r runs] [-m pc|direct|both]
- *            [-p uring,local,xdom,nbd]
+ *            [-p uring,local,xdom,nbd] [-w workload_mask]
+ *            [-P poll_ns]
  *
  * Paths (-p):
  *   uring  io_uring on the image in this process (the baseline)
@@ -33,6 +34,8 @@ static const char *const pkey[P_N] = { "uring", "local", "xdom", "nbd" };
 static uint64_t img = 256ull << 20;
 static double secs = 1.0;
 static int runs = 5;
+static uint32_t poll_ns = 0;                   /* -P */
+static unsigned loads = (1u << BB_NLOADS) - 1; /* -w: which workloads */
 static bool use[P_N];
 static struct bb_result res[P_N][BB_NLOADS][BB_MAX_RUNS];
 
@@ -56,6 +59,8 @@ static void print_mode(bool direct)
 	       "p50 us", "p99 us", "/uring", "/NBD");
 	for (int k = 0; k < BB_NLOADS; k++) {
 		const struct bb_workload *w = &bb_loads[k];
+		if (!(loads & (1u << k)))
+			continue;
 		double base = use[P_URING] ? med(P_URING, k, 0) : 0;
 		double nbd = use[P_NBD] ? med(P_NBD, k, 0) : 0;
 		bool first = true;
@@ -96,7 +101,7 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 	if (use[P_URING] && (rc = bb_direct_open(fd, &t[P_URING])) < 0)
 		goto out;
 	open_ok[P_URING] = use[P_URING];
-	if (use[P_LOCAL] && (rc = bb_local_open(fd, img, &t[P_LOCAL])) < 0)
+	if (use[P_LOCAL] && (rc = bb_local_open(fd, img, poll_ns, &t[P_LOCAL])) < 0)
 		goto out;
 	open_ok[P_LOCAL] = use[P_LOCAL];
 	if (use[P_NBD] && (rc = bb_nbd_open(path, direct, &t[P_NBD])) < 0)
@@ -106,13 +111,14 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 	struct bb_result junk;
 	for (int p = 0; p < P_N; p++)
 		for (int k = 0; open_ok[p] && k < BB_NLOADS; k++)
-			if ((rc = bb_run(&t[p], &bb_loads[k], bufs, img, 0.2, &junk)) < 0)
+			if ((loads & (1u << k)) &&
+			    (rc = bb_run(&t[p], &bb_loads[k], bufs, img, 0.2, &junk)) < 0)
 				goto out;
 	uint64_t pm0 = 0, tm0 = 0, pm1, tm1;
 	if (open_ok[P_LOCAL])
 		bb_local_maps(&t[P_LOCAL], &pm0, &tm0);
 	for (int k = 0; k < BB_NLOADS; k++)
-		for (int r = 0; r < runs; r++)
+		for (int r = 0; r < runs && (loads & (1u << k)); r++)
 			for (int p = 0; p < P_N; p++)
 				if (open_ok[p] && (rc = bb_run(&t[p], &bb_loads[k], bufs, img, secs,
 				                               &res[p][k][r])) < 0) {
@@ -127,7 +133,8 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 		       (unsigned long long)(pm1 - pm0), (unsigned long long)(tm1 - tm0),
 		       (unsigned long long)pm0);
 	}
-	if (x && use[P_XDOM] && bb_xdom_run(x, path, img, direct, secs, runs, res[P_XDOM]) < 0)
+	if (x && use[P_XDOM] &&
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, res[P_XDOM]) < 0)
 		rc = -EIO;
 out:
 	if (open_ok[P_NBD])
@@ -163,7 +170,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "s:t:r:m:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:r:m:p:w:P:")) != -1) {
 		switch (opt) {
 		case 's':
 			img = strtoull(optarg, NULL, 10) << 20;
@@ -180,10 +187,17 @@ int main(int argc, char **argv)
 		case 'p':
 			bh_strlcpy(paths, optarg, sizeof(paths));
 			break;
+		case 'P':
+			poll_ns = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			loads = (unsigned)strtoul(optarg, NULL, 0);
+			break;
 		default:
 			goto usage;
 		}
 	}
+	printf("blkbench: paths %s, poll %u ns\n", paths, poll_ns);
 	if (parse_paths(paths) < 0 || runs < 1 || runs > BB_MAX_RUNS || img < (16 << 20) ||
 	    secs <= 0 || (strcmp(mode, "pc") && strcmp(mode, "direct") && strcmp(mode, "both")))
 		goto usage;
@@ -207,7 +221,6 @@ int main(int argc, char **argv)
 	char **bufs = bb_bufs_alloc();
 	if (!bufs)
 		return 1;
-	printf("blkbench: %s\n", paths);
 	int rc = 0;
 	if (strcmp(mode, "direct") != 0)
 		rc |= run_mode(path, false, x, bufs);
@@ -221,7 +234,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 	        "usage: blkbench [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
-	        "[-p uring,local,xdom,nbd]\n",
+	        "[-p uring,local,xdom,nbd] [-w mask] [-P poll_ns]\n",
 	        BB_MAX_RUNS);
 	return 2;
 }

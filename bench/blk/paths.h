@@ -14,7 +14,8 @@ int bb_direct_open(int fd, struct bb_target *t);
 void bb_direct_close(struct bb_target *t);
 
 /* blkfront -> blkback in this process (pvlocal.c). */
-int bb_local_open(int fd, uint64_t img, struct bb_target *t);
+/* poll_ns: blkback_config.poll_ns and blkfront_config.poll_ns. */
+int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, struct bb_target *t);
 void bb_local_close(struct bb_target *t);
 /* The backend's grant maps so far (persistent: once per page; transient:
  * per request: must stay 0 in the steady state). */
@@ -28,7 +29,7 @@ void bb_nbd_close(struct bb_target *t);
 struct bb_xdom;
 int bb_xdom_start(struct bb_xdom **out, char *img_path, size_t len);
 int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool direct, double secs,
-                int runs, struct bb_result res[BB_NLOADS][BB_MAX_RUNS]);
+                int runs, uint32_t poll_ns, struct bb_result res[BB_NLOADS][BB_MAX_RUNS]);
 int bb_xdom_stop(struct bb_xdom *x);
 
 #endif

@@ -28,6 +28,7 @@ struct pvlocal {
 	pthread_t thr;
 	bool thr_ok;
 	atomic_bool stop;
+	bool batch;
 	struct iovec iov[BB_MAX_DEPTH];
 };
 
@@ -59,7 +60,16 @@ static int l_submit(void *pp, int slot, bool write, uint64_t off, void *buf, uin
 		                  .iov = &p->iov[slot],
 		                  .iovcnt = 1,
 		                  .cookie = (void *)(intptr_t)slot };
+	if (p->batch)
+		blkfront_plug(p->bf);
 	return blkfront_submit(p->bf, &io);
+}
+
+static void l_commit(void *pp)
+{
+	struct pvlocal *p = pp;
+
+	blkfront_unplug(p->bf);
 }
 
 static int l_wait(void *pp, int *slots, int max, uint64_t *errors)
@@ -87,7 +97,7 @@ static int l_wait(void *pp, int *slots, int max, uint64_t *errors)
 	return n;
 }
 
-int bb_local_open(int fd, uint64_t img, struct bb_target *t)
+int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, struct bb_target *t)
 {
 	struct pvlocal *p = calloc(1, sizeof(*p));
 	uint32_t refs[16], n;
@@ -95,11 +105,14 @@ int bb_local_open(int fd, uint64_t img, struct bb_target *t)
 
 	if (!p)
 		return -ENOMEM;
-	*t = (struct bb_target){ .p = p, .submit = l_submit, .wait = l_wait };
+	*t = (struct bb_target){ .p = p, .submit = l_submit, .commit = l_commit, .wait = l_wait };
+	p->batch = getenv("BLKBENCH_NOBATCH") == NULL;
 	p->ev.to_back = p->ev.to_front = -1;
 	if ((rc = bh_lgnt_create(FRONT, 8192, &p->g)) < 0 || (rc = bh_levt_init(&p->ev)) < 0)
 		goto fail;
-	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops, .gnt_priv = p->g };
+	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops,
+		                     .gnt_priv = p->g,
+		                     .poll_ns = poll_ns };
 	if ((rc = blkback_create(&bc, &p->bb)) < 0)
 		goto fail;
 	struct blkback_vbd_params vp = { .fd = fd, .sector_size = 512 };
@@ -115,6 +128,7 @@ int bb_local_open(int fd, uint64_t img, struct bb_target *t)
 		                      .max_indirect_segments = 256,
 		                      .flush = true,
 		                      .pool_pages = 1024,
+		                      .poll_ns = poll_ns,
 		                      .notify = kick,
 		                      .arg = &p->ev };
 	if ((rc = blkfront_create(&fc, &p->bf)) < 0)

@@ -31,12 +31,12 @@ int bb_xdom_start(struct bb_xdom **out, char *img_path, size_t len)
 }
 
 int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool direct, double secs,
-                int runs, struct bb_result res[BB_NLOADS][BB_MAX_RUNS])
+                int runs, uint32_t poll_ns, struct bb_result res[BB_NLOADS][BB_MAX_RUNS])
 {
 	struct th_host *h = &x->h;
 	struct bh_hc_create_resp r;
 	uint16_t front = (uint16_t)(70 + 2 * x->n), back = (uint16_t)(71 + 2 * x->n);
-	char fname[32], bname[32], sectors[32], s_secs[32], s_runs[16], s_back[16];
+	char fname[32], bname[32], sectors[32], s_secs[32], s_runs[16], s_back[16], s_poll[16];
 	int rc = -1;
 
 	snprintf(fname, sizeof(fname), "front%d", x->n);
@@ -46,6 +46,7 @@ int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool dire
 	snprintf(s_secs, sizeof(s_secs), "%g", secs);
 	snprintf(s_runs, sizeof(s_runs), "%d", runs);
 	snprintf(s_back, sizeof(s_back), "%u", back);
+	snprintf(s_poll, sizeof(s_poll), "%u", poll_ns);
 	const char *fargv[] = {
 		th_prog("blkfront-probe"), s_back, sectors, "0", "bench", s_secs, s_runs, NULL
 	};
@@ -63,7 +64,9 @@ int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool dire
 	snprintf(sport, sizeof(sport), "%u", port);
 	snprintf(sref, sizeof(sref), "%u", ref);
 	snprintf(sfront, sizeof(sfront), "%u", front);
-	const char *bargv[] = { th_prog("blkback-serve"), sfront, "xvda", "0", sport, sref, NULL };
+	const char *bargv[] = {
+		th_prog("blkback-serve"), "-p", s_poll, sfront, "xvda", "0", sport, sref, NULL
+	};
 	if (th_create(h, bname, BH_ROLE_DRIVER, 256, BH_CREATE_PAUSED, back, bargv, &r) < 0 ||
 	    bhctl_device_assign(&h->cl, back, "xvda", img_path, direct ? BH_DEV_DIRECT : 0) < 0 ||
 	    bhctl_domain_unpause(&h->cl, back) < 0) {
