@@ -82,6 +82,7 @@ struct blkfront_cpl {
 struct blkfront_stats {
 	uint64_t submitted, completed, errors, requeued;
 	uint64_t bad_responses;
+	uint64_t zero_copy; /* requests sent from lent buffers */
 };
 
 struct blkfront;
@@ -98,6 +99,16 @@ uint32_t blkfront_max_io_bytes(const struct blkfront *bf);
 /* -EAGAIN: no ring slot or pool pages free now (reap first); -EIO: the
  * device is broken; -EINVAL/-EROFS/-EOPNOTSUPP: a wrong request. */
 int blkfront_submit(struct blkfront *bf, const struct blkfront_io *io);
+/* Zero-copy buffers: bytes (rounded up to pages) of queue q's granted
+ * pool, lent to the caller until blkfront_buf_free(). A READ or WRITE
+ * whose single iovec starts on a page of such a buffer and stays within
+ * it goes to the backend from those pages, without the copy through the
+ * pool (on queue q). The buffer must not be touched while an I/O on it is
+ * in flight. Lent pages are taken from the pool the copying path uses.
+ * NULL: no room. */
+void *blkfront_buf_alloc(struct blkfront *bf, uint32_t q, size_t bytes);
+void blkfront_buf_free(struct blkfront *bf, void *buf, size_t bytes);
+
 /* Batching: after blkfront_plug(), submissions are written to the rings
  * but published (req_prod, and the event when the backend asks for one)
  * only by blkfront_unplug(), so the backend sees a burst whole: one event

@@ -2,12 +2,14 @@
  * and against qemu-storage-daemon + NBD, side by side in one run.
  *
  *   blkbench [-s image_MiB] [-t secs_per_run] [-r runs] [-m pc|direct|both]
- *            [-p uring,local,xdom,nbd] [-w workload_mask]
+ *            [-p uring,local,zc,xdom,nbd] [-w workload_mask]
  *            [-P poll_ns]
  *
  * Paths (-p):
  *   uring  io_uring on the image in this process (the baseline)
  *   local  blkfront -> ring -> blkback engine in this process (two threads)
+ *   zc     the same, the I/O in buffers blkfront lends out of its granted
+ *          pool (blkfront_buf_alloc): no copy in the frontend
  *   xdom   blkfront in a guest domain -> blkback in a driver domain, through
  *          a real core (root)
  *   nbd    qemu-storage-daemon serving the image over NBD (unix socket) to a
@@ -27,9 +29,10 @@
 
 #include "bench/blk/paths.h"
 
-enum { P_URING, P_LOCAL, P_XDOM, P_NBD, P_N };
-static const char *const pname[P_N] = { "io_uring", "blkif 1 process", "blkif domains", "qsd+NBD" };
-static const char *const pkey[P_N] = { "uring", "local", "xdom", "nbd" };
+enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_NBD, P_N };
+static const char *const pname[P_N] = { "io_uring", "blkif 1 process", "blkif 1p zerocopy",
+	                                "blkif domains", "qsd+NBD" };
+static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "nbd" };
 
 static uint64_t img = 256ull << 20;
 static double secs = 1.0;
@@ -55,7 +58,7 @@ static void print_mode(bool direct)
 	printf("\n== %s: image %llu MiB, %d runs of %g s each; medians ==\n",
 	       direct ? "O_DIRECT (qsd cache.direct=on)" : "page cache",
 	       (unsigned long long)(img >> 20), runs, secs);
-	printf("%-17s %-16s %9s %9s %8s %8s %8s %7s\n", "workload", "path", "IOPS", "MiB/s",
+	printf("%-17s %-18s %9s %9s %8s %8s %8s %7s\n", "workload", "path", "IOPS", "MiB/s",
 	       "p50 us", "p99 us", "/uring", "/NBD");
 	for (int k = 0; k < BB_NLOADS; k++) {
 		const struct bb_workload *w = &bb_loads[k];
@@ -71,7 +74,7 @@ static void print_mode(bool direct)
 			uint64_t errs = 0;
 			for (int r = 0; r < runs; r++)
 				errs += res[p][k][r].errors;
-			printf("%-17s %-16s %9.0f %9.1f %8.1f %8.1f", first ? w->name : "",
+			printf("%-17s %-18s %9.0f %9.1f %8.1f %8.1f", first ? w->name : "",
 			       pname[p], iops, iops * w->bs / (1 << 20), med(p, k, 1),
 			       med(p, k, 2));
 			if (base > 0)
@@ -101,9 +104,12 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 	if (use[P_URING] && (rc = bb_direct_open(fd, &t[P_URING])) < 0)
 		goto out;
 	open_ok[P_URING] = use[P_URING];
-	if (use[P_LOCAL] && (rc = bb_local_open(fd, img, poll_ns, &t[P_LOCAL])) < 0)
+	if (use[P_LOCAL] && (rc = bb_local_open(fd, img, poll_ns, false, &t[P_LOCAL])) < 0)
 		goto out;
 	open_ok[P_LOCAL] = use[P_LOCAL];
+	if (use[P_ZC] && (rc = bb_local_open(fd, img, poll_ns, true, &t[P_ZC])) < 0)
+		goto out;
+	open_ok[P_ZC] = use[P_ZC];
 	if (use[P_NBD] && (rc = bb_nbd_open(path, direct, &t[P_NBD])) < 0)
 		goto out;
 	open_ok[P_NBD] = use[P_NBD];
@@ -139,6 +145,8 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 out:
 	if (open_ok[P_NBD])
 		bb_nbd_close(&t[P_NBD]);
+	if (open_ok[P_ZC])
+		bb_local_close(&t[P_ZC]);
 	if (open_ok[P_LOCAL])
 		bb_local_close(&t[P_LOCAL]);
 	if (open_ok[P_URING])
@@ -165,7 +173,7 @@ static int parse_paths(char *s)
 
 int main(int argc, char **argv)
 {
-	char paths[64] = "uring,local,xdom,nbd";
+	char paths[64] = "uring,local,zc,xdom,nbd";
 	const char *mode = "both";
 	int opt;
 
@@ -234,7 +242,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 	        "usage: blkbench [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
-	        "[-p uring,local,xdom,nbd] [-w mask] [-P poll_ns]\n",
+	        "[-p uring,local,zc,xdom,nbd] [-w mask] [-P poll_ns]\n",
 	        BB_MAX_RUNS);
 	return 2;
 }

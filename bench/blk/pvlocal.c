@@ -29,7 +29,10 @@ struct pvlocal {
 	bool thr_ok;
 	atomic_bool stop;
 	bool batch;
+	bool zc; /* I/O from lent pool buffers (blkfront_buf_alloc) */
 	struct iovec iov[BB_MAX_DEPTH];
+	void *zbuf[BB_MAX_DEPTH];
+	uint32_t zlen[BB_MAX_DEPTH];
 };
 
 static void *backend_thread(void *arg)
@@ -54,6 +57,18 @@ static int l_submit(void *pp, int slot, bool write, uint64_t off, void *buf, uin
 {
 	struct pvlocal *p = pp;
 
+	if (p->zc) {
+		/* The slot's own lent buffer stands in for the caller's. */
+		if (p->zlen[slot] < len) {
+			if (p->zbuf[slot])
+				blkfront_buf_free(p->bf, p->zbuf[slot], p->zlen[slot]);
+			p->zlen[slot] = 0;
+			if (!(p->zbuf[slot] = blkfront_buf_alloc(p->bf, 0, len)))
+				return -ENOMEM;
+			p->zlen[slot] = len;
+		}
+		buf = p->zbuf[slot];
+	}
 	p->iov[slot] = (struct iovec){ buf, len };
 	struct blkfront_io io = { .op = write ? BLKFRONT_WRITE : BLKFRONT_READ,
 		                  .sector = off / 512,
@@ -97,7 +112,7 @@ static int l_wait(void *pp, int *slots, int max, uint64_t *errors)
 	return n;
 }
 
-int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, struct bb_target *t)
+int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_target *t)
 {
 	struct pvlocal *p = calloc(1, sizeof(*p));
 	uint32_t refs[16], n;
@@ -107,6 +122,7 @@ int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, struct bb_target *t)
 		return -ENOMEM;
 	*t = (struct bb_target){ .p = p, .submit = l_submit, .commit = l_commit, .wait = l_wait };
 	p->batch = getenv("BLKBENCH_NOBATCH") == NULL;
+	p->zc = zc;
 	p->ev.to_back = p->ev.to_front = -1;
 	if ((rc = bh_lgnt_create(FRONT, 8192, &p->g)) < 0 || (rc = bh_levt_init(&p->ev)) < 0)
 		goto fail;
@@ -118,8 +134,9 @@ int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, struct bb_target *t)
 	struct blkback_vbd_params vp = { .fd = fd, .sector_size = 512 };
 	if ((rc = p->vbd = blkback_add_vbd(p->bb, &vp)) < 0)
 		goto fail;
-	/* What blkfront-probe and the PV kernel ask for: one page ring, 256
-	 * indirect segments (a 1 MiB I/O is one request), a 4 MiB pool. */
+	/* What blkfront-probe asks for: one page ring, 256 indirect segments
+	 * (a 1 MiB I/O is one request), a 4 MiB pool (8 MiB with zero-copy:
+	 * the lent buffers come out of it). */
 	struct blkfront_config fc = { .gnt = &bh_lgnt_front_ops,
 		                      .gnt_priv = p->g,
 		                      .backend = BACK,
@@ -127,7 +144,7 @@ int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, struct bb_target *t)
 		                      .sector_size = 512,
 		                      .max_indirect_segments = 256,
 		                      .flush = true,
-		                      .pool_pages = 1024,
+		                      .pool_pages = zc ? 2048 : 1024,
 		                      .poll_ns = poll_ns,
 		                      .notify = kick,
 		                      .arg = &p->ev };
