@@ -71,6 +71,9 @@ int main(int argc, char **argv)
 	struct blkback_config c = { .gnt = &blkback_gntdev_ops,
 		                    .ring_error = ring_error,
 		                    .poll_ns = poll_ns,
+		                    /* blkfront-probe grants up to 2048 + 32 pages:
+		                     * keep every one mapped */
+		                    .max_persistent = 4096,
 		                    .name = name };
 	if ((rc = blkback_create(&c, &bb)) < 0) {
 		fprintf(stderr, "engine: %s\n", strerror(-rc));

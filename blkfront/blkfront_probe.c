@@ -2,14 +2,15 @@
  * blkfront against a backend domain, with the ring handed over on the
  * command line and the log (the store handshake is a separate piece):
  *
- *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS [POLL_NS]]
+ *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS [POLL_NS [zc]]]
  *
  * Prints "RING ORDER PORT REF..." for the test to start the backend with,
  * then writes patterns (small, scattered and indirect-sized), flushes,
  * discards, reads everything back and checks it; prints "VERIFIED n ..." or
  * "FAIL what". With "bench" it instead runs the workloads of
  * bench/blk/workload.h RUNS times for SECS seconds each and prints
- * "BENCH workload run iops p50_us p99_us errors" (for blkbench). */
+ * "BENCH workload run iops p50_us p99_us errors" (for blkbench); with zc
+ * from buffers blkfront lends out of its granted pool (no copy). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -91,11 +92,26 @@ static int fail(const char *what, int rc)
 /* The bench mode's target (bench/blk/workload.h): blkfront over the
  * event channel. */
 static struct iovec bench_iov[BB_MAX_DEPTH];
+static bool bench_zc; /* I/O from buffers lent by blkfront: no copy */
+static void *zbuf[BB_MAX_DEPTH];
+static uint32_t zlen[BB_MAX_DEPTH];
 
 static int t_submit(void *p, int slot, bool write, uint64_t off, void *buf, uint32_t len)
 {
 	struct ctx *c = p;
 
+	if (bench_zc) {
+		if (zlen[slot] < len) {
+			if (zbuf[slot])
+				blkfront_buf_free(c->bf, zbuf[slot], zlen[slot]);
+			zlen[slot] = 0;
+			if (!(zbuf[slot] = blkfront_buf_alloc(c->bf, 0, len)))
+				return -ENOMEM;
+			zlen[slot] = len;
+		}
+		buf = zbuf[slot];
+	}
+	blkfront_plug(c->bf); /* published as one burst by t_commit */
 	bench_iov[slot] = (struct iovec){ buf, len };
 	struct blkfront_io io = { .op = write ? BLKFRONT_WRITE : BLKFRONT_READ,
 		                  .sector = off / 512,
@@ -103,6 +119,13 @@ static int t_submit(void *p, int slot, bool write, uint64_t off, void *buf, uint
 		                  .iovcnt = 1,
 		                  .cookie = (void *)(intptr_t)slot };
 	return blkfront_submit(c->bf, &io);
+}
+
+static void t_commit(void *p)
+{
+	struct ctx *c = p;
+
+	blkfront_unplug(c->bf);
 }
 
 static int t_wait(void *p, int *slots, int max, uint64_t *errors)
@@ -135,7 +158,7 @@ static int t_wait(void *p, int *slots, int max, uint64_t *errors)
 
 static int bench(struct ctx *c, uint64_t sectors, double secs, int runs)
 {
-	struct bb_target t = { .p = c, .submit = t_submit, .wait = t_wait };
+	struct bb_target t = { .p = c, .submit = t_submit, .commit = t_commit, .wait = t_wait };
 	struct bb_result r;
 	char **bufs = bb_bufs_alloc();
 	int rc;
@@ -166,11 +189,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((argc != 4 && argc != 7 && argc != 8) ||
+	if ((argc != 4 && argc != 7 && argc != 8 && argc != 9) ||
 	    bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
 	    bh_parse_u64(argv[2], 10, &sectors) < 0 || bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
 		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS "
-		                       "RUNS [POLL_NS]]\n"),
+		                       "RUNS [POLL_NS [zc]]]\n"),
 		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
@@ -185,8 +208,8 @@ int main(int argc, char **argv)
 		                       .max_indirect_segments = 256,
 		                       .flush = true,
 		                       .discard = true,
-		                       .pool_pages = 1024,
-		                       .poll_ns = argc == 8 ? (uint32_t)atol(argv[7]) : 0,
+		                       .pool_pages = argc == 9 ? 2048 : 1024,
+		                       .poll_ns = argc >= 8 ? (uint32_t)atol(argv[7]) : 0,
 		                       .notify = kick,
 		                       .arg = &c };
 	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)
@@ -197,6 +220,7 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < n; i++)
 		printf(" %u", refs[i]);
 	printf("\n");
+	bench_zc = argc == 9 && strcmp(argv[8], "zc") == 0;
 	if (argc >= 7)
 		return bench(&c, sectors, atof(argv[5]), atoi(argv[6]));
 

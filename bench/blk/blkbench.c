@@ -2,7 +2,7 @@
  * and against qemu-storage-daemon + NBD, side by side in one run.
  *
  *   blkbench [-s image_MiB] [-t secs_per_run] [-r runs] [-m pc|direct|both]
- *            [-p uring,local,zc,xdom,nbd] [-w workload_mask]
+ *            [-p uring,local,zc,xdom,xzc,nbd] [-w workload_mask]
  *            [-P poll_ns]
  *
  * Paths (-p):
@@ -12,6 +12,7 @@
  *          pool (blkfront_buf_alloc): no copy in the frontend
  *   xdom   blkfront in a guest domain -> blkback in a driver domain, through
  *          a real core (root)
+ *   xzc    the same with zero-copy buffers in the guest
  *   nbd    qemu-storage-daemon serving the image over NBD (unix socket) to a
  *          libnbd client in this process
  * Modes (-m): the image page-cache resident, and opened with O_DIRECT
@@ -29,10 +30,10 @@
 
 #include "bench/blk/paths.h"
 
-enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_NBD, P_N };
-static const char *const pname[P_N] = { "io_uring", "blkif 1 process", "blkif 1p zerocopy",
-	                                "blkif domains", "qsd+NBD" };
-static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "nbd" };
+enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_XZC, P_NBD, P_N };
+static const char *const pname[P_N] = { "io_uring",      "blkif 1 process",     "blkif 1p zerocopy",
+	                                "blkif domains", "blkif doms zerocopy", "qsd+NBD" };
+static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "xzc", "nbd" };
 
 static uint64_t img = 256ull << 20;
 static double secs = 1.0;
@@ -58,7 +59,7 @@ static void print_mode(bool direct)
 	printf("\n== %s: image %llu MiB, %d runs of %g s each; medians ==\n",
 	       direct ? "O_DIRECT (qsd cache.direct=on)" : "page cache",
 	       (unsigned long long)(img >> 20), runs, secs);
-	printf("%-17s %-18s %9s %9s %8s %8s %8s %7s\n", "workload", "path", "IOPS", "MiB/s",
+	printf("%-17s %-19s %9s %9s %8s %8s %8s %7s\n", "workload", "path", "IOPS", "MiB/s",
 	       "p50 us", "p99 us", "/uring", "/NBD");
 	for (int k = 0; k < BB_NLOADS; k++) {
 		const struct bb_workload *w = &bb_loads[k];
@@ -74,7 +75,7 @@ static void print_mode(bool direct)
 			uint64_t errs = 0;
 			for (int r = 0; r < runs; r++)
 				errs += res[p][k][r].errors;
-			printf("%-17s %-18s %9.0f %9.1f %8.1f %8.1f", first ? w->name : "",
+			printf("%-17s %-19s %9.0f %9.1f %8.1f %8.1f", first ? w->name : "",
 			       pname[p], iops, iops * w->bs / (1 << 20), med(p, k, 1),
 			       med(p, k, 2));
 			if (base > 0)
@@ -120,9 +121,11 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 			if ((loads & (1u << k)) &&
 			    (rc = bb_run(&t[p], &bb_loads[k], bufs, img, 0.2, &junk)) < 0)
 				goto out;
-	uint64_t pm0 = 0, tm0 = 0, pm1, tm1;
-	if (open_ok[P_LOCAL])
-		bb_local_maps(&t[P_LOCAL], &pm0, &tm0);
+	/* Persistent grants make the steady state map-free: count the maps. */
+	uint64_t pm0[P_N] = { 0 }, tm0[P_N] = { 0 }, pm1, tm1;
+	for (int p = P_LOCAL; p <= P_ZC; p++)
+		if (open_ok[p])
+			bb_local_maps(&t[p], &pm0[p], &tm0[p]);
 	for (int k = 0; k < BB_NLOADS; k++)
 		for (int r = 0; r < runs && (loads & (1u << k)); r++)
 			for (int p = 0; p < P_N; p++)
@@ -132,15 +135,20 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 					        strerror(-rc));
 					goto out;
 				}
-	if (open_ok[P_LOCAL]) {
-		bb_local_maps(&t[P_LOCAL], &pm1, &tm1);
-		printf("\nblkif 1 process: grant maps during the timed runs: %llu persistent, %llu "
-		       "transient (after warm-up: %llu persistent)\n",
-		       (unsigned long long)(pm1 - pm0), (unsigned long long)(tm1 - tm0),
-		       (unsigned long long)pm0);
+	for (int p = P_LOCAL; p <= P_ZC; p++) {
+		if (!open_ok[p])
+			continue;
+		bb_local_maps(&t[p], &pm1, &tm1);
+		printf("%s: backend grant maps during the timed runs: %llu persistent, %llu "
+		       "transient (%llu persistent in the warm-up)\n",
+		       pname[p], (unsigned long long)(pm1 - pm0[p]),
+		       (unsigned long long)(tm1 - tm0[p]), (unsigned long long)pm0[p]);
 	}
 	if (x && use[P_XDOM] &&
-	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, res[P_XDOM]) < 0)
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, false, res[P_XDOM]) < 0)
+		rc = -EIO;
+	if (x && use[P_XZC] &&
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, res[P_XZC]) < 0)
 		rc = -EIO;
 out:
 	if (open_ok[P_NBD])
@@ -173,7 +181,7 @@ static int parse_paths(char *s)
 
 int main(int argc, char **argv)
 {
-	char paths[64] = "uring,local,zc,xdom,nbd";
+	char paths[64] = "uring,local,zc,xdom,xzc,nbd";
 	const char *mode = "both";
 	int opt;
 
@@ -209,14 +217,14 @@ int main(int argc, char **argv)
 	if (parse_paths(paths) < 0 || runs < 1 || runs > BB_MAX_RUNS || img < (16 << 20) ||
 	    secs <= 0 || (strcmp(mode, "pc") && strcmp(mode, "direct") && strcmp(mode, "both")))
 		goto usage;
-	if (use[P_XDOM] && geteuid() != 0) {
-		fprintf(stderr, "blkbench: not root: leaving out the cross-domain path\n");
-		use[P_XDOM] = false;
+	if ((use[P_XDOM] || use[P_XZC]) && geteuid() != 0) {
+		fprintf(stderr, "blkbench: not root: leaving out the cross-domain paths\n");
+		use[P_XDOM] = use[P_XZC] = false;
 	}
 
 	struct bb_xdom *x = NULL;
 	char path[512];
-	if (use[P_XDOM]) {
+	if (use[P_XDOM] || use[P_XZC]) {
 		if (bb_xdom_start(&x, path, sizeof(path)) < 0)
 			return fprintf(stderr, "blkbench: cannot start a core\n"), 1;
 	} else {
@@ -242,7 +250,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 	        "usage: blkbench [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
-	        "[-p uring,local,zc,xdom,nbd] [-w mask] [-P poll_ns]\n",
+	        "[-p uring,local,zc,xdom,xzc,nbd] [-w mask] [-P poll_ns]\n",
 	        BB_MAX_RUNS);
 	return 2;
 }

@@ -30,7 +30,7 @@ void bb_nbd_close(struct bb_target *t);
 struct bb_xdom;
 int bb_xdom_start(struct bb_xdom **out, char *img_path, size_t len);
 int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool direct, double secs,
-                int runs, uint32_t poll_ns, struct bb_result res[BB_NLOADS][BB_MAX_RUNS]);
+                int runs, uint32_t poll_ns, bool zc, struct bb_result res[BB_NLOADS][BB_MAX_RUNS]);
 int bb_xdom_stop(struct bb_xdom *x);
 
 #endif

@@ -128,7 +128,9 @@ int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_tar
 		goto fail;
 	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops,
 		                     .gnt_priv = p->g,
-		                     .poll_ns = poll_ns };
+		                     .poll_ns = poll_ns,
+		                     /* every pool page stays mapped */
+		                     .max_persistent = 4096 };
 	if ((rc = blkback_create(&bc, &p->bb)) < 0)
 		goto fail;
 	struct blkback_vbd_params vp = { .fd = fd, .sector_size = 512 };
