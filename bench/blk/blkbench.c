@@ -114,6 +114,7 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 	if (use[P_NBD] && (rc = bb_nbd_open(path, direct, &t[P_NBD])) < 0)
 		goto out;
 	open_ok[P_NBD] = use[P_NBD];
+	sync(); /* no writeback left over from the mode before */
 	/* Warm up: the backend maps its persistent grants on first use. */
 	struct bb_result junk;
 	for (int p = 0; p < P_N; p++)

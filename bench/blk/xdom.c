@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/blk/paths.h"
 #include "tests/harness.h"
@@ -39,6 +40,9 @@ int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool dire
 	char fname[32], bname[32], sectors[32], s_secs[32], s_runs[16], s_back[16], s_poll[16];
 	int rc = -1;
 
+	/* The runs before (ending with 1 MiB writes) leave dirty pages whose
+	 * writeback would land on this block of runs alone. */
+	sync();
 	snprintf(fname, sizeof(fname), "front%d", x->n);
 	snprintf(bname, sizeof(bname), "back%d", x->n);
 	x->n++;
