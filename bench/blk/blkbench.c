@@ -1,9 +1,9 @@
-/* blkbench: the PV block path against io_uring directly on the same file
+/* bench-blk (blkbench): the PV block path against io_uring directly on the same file
  * and against qemu-storage-daemon + NBD, side by side in one run.
  *
- *   blkbench [-s image_MiB] [-t secs_per_run] [-r runs] [-m pc|direct|both]
+ *   bench-blk [-s image_MiB] [-t secs_per_run | -n ms] [-r runs] [-m pc|direct|both]
  *            [-p uring,local,zc,xdom,xzc,nbd] [-w workload_mask]
- *            [-P poll_ns]
+ *            [-P poll_ns] [-q: smoke run] [-h]
  *
  * Paths (-p):
  *   uring  io_uring on the image in this process (the baseline)
@@ -93,6 +93,41 @@ static void print_mode(bool direct)
 	fflush(stdout);
 }
 
+/* The machine lines scripts/bench.sh collects (bench/README.md): each
+ * blkif path against io_uring (goal 0.8x from the page cache, 0.95x with
+ * O_DIRECT) and against qemu-storage-daemon + NBD (goal: ahead). */
+static void print_results(bool direct)
+{
+	static const char *const key[BB_NLOADS] = { "randread-4k-qd1", "randread-4k-qd32",
+		                                    "seqread-1M-qd4", "seqwrite-1M-qd4" };
+	const char *mode = direct ? "direct" : "pagecache";
+	double goal = direct ? 0.95 : 0.8;
+
+	for (int k = 0; k < BB_NLOADS; k++) {
+		if (!(loads & (1u << k)))
+			continue;
+		double base = use[P_URING] ? med(P_URING, k, 0) : 0;
+		double nbd = use[P_NBD] ? med(P_NBD, k, 0) : 0;
+		for (int p = P_LOCAL; p <= P_XZC; p++) {
+			if (!use[p])
+				continue;
+			double v = med(p, k, 0);
+			if (base > 0)
+				printf("RESULT bench-blk %s.%s.%s bulkhead=%.0f baseline=%.0f "
+				       "unit=IOPS "
+				       "ratio=%.2f goal=%.2f %s\n",
+				       mode, key[k], pkey[p], v, base, v / base, goal,
+				       v / base >= goal ? "met" : "MISSED");
+			if (nbd > 0)
+				printf(
+				    "RESULT bench-blk %s.%s.%s-vs-nbd bulkhead=%.0f baseline=%.0f "
+				    "unit=IOPS ratio=%.2f goal=1.00 %s\n",
+				    mode, key[k], pkey[p], v, nbd, v / nbd,
+				    v > nbd ? "met" : "MISSED");
+		}
+	}
+}
+
 static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **bufs)
 {
 	struct bb_target t[P_N] = { { 0 } };
@@ -161,8 +196,10 @@ out:
 	if (open_ok[P_URING])
 		bb_direct_close(&t[P_URING]);
 	close(fd);
-	if (rc == 0)
+	if (rc == 0) {
 		print_mode(direct);
+		print_results(direct);
+	}
 	return rc;
 }
 
@@ -187,8 +224,23 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "s:t:r:m:p:w:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:r:n:m:p:w:P:qh")) != -1) {
 		switch (opt) {
+		case 'q': /* one short smoke run of the paths that need no root */
+			img = 16 << 20;
+			secs = 0.05;
+			runs = 1;
+			bh_strlcpy(paths, "uring,local,zc", sizeof(paths));
+			break;
+		case 'n': /* the unit of work per run: its length in ms */
+			secs = atof(optarg) / 1000;
+			break;
+		case 'h':
+			printf("usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
+			       "[-m pc|direct|both] [-p uring,local,zc,xdom,xzc,nbd] [-w mask] "
+			       "[-P poll_ns] [-q]\n",
+			       BB_MAX_RUNS);
+			return 0;
 		case 's':
 			img = strtoull(optarg, NULL, 10) << 20;
 			break;
@@ -250,7 +302,7 @@ int main(int argc, char **argv)
 	return rc ? 1 : 0;
 usage:
 	fprintf(stderr,
-	        "usage: blkbench [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
+	        "usage: bench-blk [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
 	        "[-p uring,local,zc,xdom,xzc,nbd] [-w mask] [-P poll_ns]\n",
 	        BB_MAX_RUNS);
 	return 2;
