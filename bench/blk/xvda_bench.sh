@@ -64,13 +64,15 @@ for _ in $(seq "$RUNS"); do
 done
 
 # "real<TAB>0m 1.23s" lines (the guest's log puts a timestamp before
-# them), each followed by its marker: seconds per marker.
+# them), each followed by its marker: seconds per marker; -1 when the dd
+# before the marker failed.
 secs() { # file marker
   tr -d '\r' <"$1" | awk -v m="$2-1" '
+    /dd: / { failed = 1 }
     match($0, /real[ \t]+[0-9]+m [0-9.]+s/) {
       split(substr($0, RSTART + 5, RLENGTH - 5), a, /[ \t]+/); t = a[1]; v = a[2]
       sub(/m$/, "", t); sub(/s$/, "", v); last = t * 60 + v }
-    $0 ~ (m "$") { print last }'
+    $0 ~ (m "$") { print (failed ? -1 : last); failed = 0 }'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -81,7 +83,8 @@ for m in XR1M XR4K XW1M; do
   g=$(secs "$RUN/guest.txt" $m | median)
   h=$(secs "$RUN/host.txt" $m | median)
   awk -v n="$name" -v mb="$mb" -v g="$g" -v h="$h" 'BEGIN {
+    if (g < 0) { printf "%-22s %12s\n", n, "dd failed"; exit }
     gm = g > 0 ? mb / g : 0; hm = h > 0 ? mb / h : 0;
-    printf "%-22s %12.1f %12.1f %7.3f\n", n, gm, hm, hm > 0 ? gm / hm : 0 }'
+    printf "%-22s %12.1f %12.1f %7.3f\n", n, gm, hm, (hm > 0 ? gm / hm : 0) }'
 done
 echo "($RUNS runs each, medians; $MIB MiB disk; times from busybox time, 10 ms resolution)"
