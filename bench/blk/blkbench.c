@@ -18,7 +18,9 @@
  * Modes (-m): the image page-cache resident, and opened with O_DIRECT
  * (cache.direct=on for qemu-storage-daemon). The workloads are those of
  * workload.h; the in-process paths alternate run by run so drift of the
- * machine hits them alike; the guest domain runs its runs in one block.
+ * machine hits them alike; the guest domain runs its runs in one block,
+ * followed by io_uring again ("io_uring again"), which the cross-domain
+ * paths are divided by.
  * Prints, per workload and path, the medians over the runs of IOPS, MiB/s,
  * p50 and p99 latency, and the ratio to io_uring and to NBD. */
 #include <errno.h>
@@ -30,10 +32,21 @@
 
 #include "bench/blk/paths.h"
 
-enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_XZC, P_NBD, P_N };
+enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_XZC, P_NBD, P_URING2, P_N };
 static const char *const pname[P_N] = { "io_uring",      "blkif 1 process",     "blkif 1p zerocopy",
-	                                "blkif domains", "blkif doms zerocopy", "qsd+NBD" };
-static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "xzc", "nbd" };
+	                                "blkif domains", "blkif doms zerocopy", "qsd+NBD",
+	                                "io_uring again" };
+static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "xzc", "nbd", "uring2" };
+/* The table's order: the cross-domain blocks run after the in-process
+ * paths, then io_uring again; they are divided by that second baseline,
+ * measured next to them. */
+static const int order[P_N] = { P_URING, P_LOCAL, P_ZC, P_NBD, P_XDOM, P_XZC, P_URING2 };
+
+/* The baseline path p is divided by. */
+static int base_of(int p)
+{
+	return (p == P_XDOM || p == P_XZC) ? P_URING2 : P_URING;
+}
 
 static uint64_t img = 256ull << 20;
 static double secs = 1.0;
@@ -65,12 +78,13 @@ static void print_mode(bool direct)
 		const struct bb_workload *w = &bb_loads[k];
 		if (!(loads & (1u << k)))
 			continue;
-		double base = use[P_URING] ? med(P_URING, k, 0) : 0;
 		double nbd = use[P_NBD] ? med(P_NBD, k, 0) : 0;
 		bool first = true;
-		for (int p = 0; p < P_N; p++) {
+		for (int i = 0; i < P_N; i++) {
+			int p = order[i];
 			if (!use[p])
 				continue;
+			double base = use[base_of(p)] ? med(base_of(p), k, 0) : 0;
 			double iops = med(p, k, 0);
 			uint64_t errs = 0;
 			for (int r = 0; r < runs; r++)
@@ -82,7 +96,7 @@ static void print_mode(bool direct)
 				printf(" %8.2f", iops / base);
 			else
 				printf(" %8s", "-");
-			if (nbd > 0 && p != P_NBD)
+			if (nbd > 0 && p != P_NBD && p != P_URING2)
 				printf(" %7.2f", iops / nbd);
 			if (errs)
 				printf("  (%llu I/O errors)", (unsigned long long)errs);
@@ -106,11 +120,11 @@ static void print_results(bool direct)
 	for (int k = 0; k < BB_NLOADS; k++) {
 		if (!(loads & (1u << k)))
 			continue;
-		double base = use[P_URING] ? med(P_URING, k, 0) : 0;
 		double nbd = use[P_NBD] ? med(P_NBD, k, 0) : 0;
 		for (int p = P_LOCAL; p <= P_XZC; p++) {
 			if (!use[p])
 				continue;
+			double base = use[base_of(p)] ? med(base_of(p), k, 0) : 0;
 			double v = med(p, k, 0);
 			if (base > 0)
 				printf("RESULT bench-blk %s.%s.%s bulkhead=%.0f baseline=%.0f "
@@ -186,6 +200,12 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 	if (x && use[P_XZC] &&
 	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, res[P_XZC]) < 0)
 		rc = -EIO;
+	/* The baseline again, next to the cross-domain blocks. */
+	for (int k = 0; rc == 0 && use[P_URING2] && k < BB_NLOADS; k++)
+		for (int r = 0; r < runs && (loads & (1u << k)); r++)
+			if ((rc = bb_run(&t[P_URING], &bb_loads[k], bufs, img, secs,
+			                 &res[P_URING2][k][r])) < 0)
+				goto out;
 out:
 	if (open_ok[P_NBD])
 		bb_nbd_close(&t[P_NBD]);
@@ -274,6 +294,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "blkbench: not root: leaving out the cross-domain paths\n");
 		use[P_XDOM] = use[P_XZC] = false;
 	}
+	use[P_URING2] = use[P_URING] && (use[P_XDOM] || use[P_XZC]);
 
 	struct bb_xdom *x = NULL;
 	char path[512];
