@@ -13,7 +13,8 @@
  * blkback_features(). The engine itself never touches the store.
  *
  * Threading: one thread drives an engine. Poll blkback_fd() for POLLIN and
- * call blkback_process(); it never blocks. All functions return 0 (or a
+ * call blkback_process(); it never blocks (it may busy-poll for
+ * blkback_config.poll_ns). All functions return 0 (or a
  * count) or a negative errno. */
 #ifndef BH_BLKBACK_H
 #define BH_BLKBACK_H
@@ -46,6 +47,12 @@ struct blkback_config {
 	uint32_t budget;                /* requests per ring per round; 0: 32 */
 	uint32_t max_persistent;        /* persistent grants per ring; 0: 1056 */
 	uint32_t queue_depth;           /* io_uring entries; 0: 256 */
+	/* Busy-poll the rings and the io_uring this long (ns) after the last
+	 * work before blkback_process() returns (0: never). While polling a
+	 * ring is not armed, so its frontend sends no event for new requests:
+	 * one wake-up per busy period instead of one per batch. Costs CPU;
+	 * one call returns after BB_MAX_POLL_NS at most (2 ms). */
+	uint32_t poll_ns;
 	blkback_ring_error_fn ring_error;
 	void *arg;
 	const char *name; /* log prefix, such as "blkback/dom3" */

@@ -14,8 +14,9 @@
 #define BB_MAX_VBDS       64
 #define BB_MAX_RINGS      64
 #define BB_MAX_SEGS       (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLKIF_SEGS_PER_INDIRECT_FRAME)
-#define BB_MAP_CHUNK      16 /* grants per transient map call */
-#define BB_MAX_ROUNDS     8  /* round-robin rounds per blkback_process() */
+#define BB_MAP_CHUNK      16      /* grants per transient map call */
+#define BB_MAX_ROUNDS     8       /* round-robin rounds per blkback_process() */
+#define BB_MAX_POLL_NS    2000000 /* the longest one blkback_process() polls */
 #define BB_MAX_RING_ORDER 4
 
 struct bb_vbd {
@@ -105,7 +106,8 @@ struct blkback {
 };
 
 /* request.c */
-bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget);
+bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget, bool arm);
+bool bb_ring_pending(const struct bb_ring *r);
 void bb_respond(struct blkback *bb, struct bb_req *q, int16_t status);
 void bb_ring_fail(struct blkback *bb, struct bb_ring *r, int err, const char *why);
 

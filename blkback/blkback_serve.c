@@ -3,7 +3,7 @@
  * handshake is a separate piece). Used by the integration test and the
  * cross-domain benchmark:
  *
- *   blkback-serve FRONT_DOMID TOKEN ORDER PORT REF...
+ *   blkback-serve [-p POLL_NS] FRONT_DOMID TOKEN ORDER PORT REF...
  *
  * It takes the image assigned to it under TOKEN, binds the frontend's
  * event channel, attaches the ring and serves until killed. Prints
@@ -44,11 +44,19 @@ int main(int argc, char **argv)
 	uint64_t size;
 	int fd, rc, vbd, ring;
 
+	uint32_t poll_ns = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 3 && strcmp(argv[1], "-p") == 0) {
+		if (parse_u32(argv[2], 100000000, &poll_ns) < 0)
+			return fprintf(stderr, "blkback-serve: bad -p\n"), 2;
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 6 || parse_u32(argv[1], 0x7fef, &front) < 0 ||
 	    parse_u32(argv[3], 4, &order) < 0 || parse_u32(argv[4], INT32_MAX, &port) < 0 ||
 	    (uint32_t)argc != 5 + (1u << order)) {
-		fprintf(stderr, "usage: blkback-serve FRONT_DOMID TOKEN ORDER PORT REF...\n");
+		fprintf(stderr,
+		        "usage: blkback-serve [-p POLL_NS] FRONT_DOMID TOKEN ORDER PORT REF...\n");
 		return 2;
 	}
 	for (uint32_t i = 0; i < (1u << order); i++)
@@ -62,6 +70,10 @@ int main(int argc, char **argv)
 	snprintf(name, sizeof(name), "blkback/dom%u/%s", front, argv[2]);
 	struct blkback_config c = { .gnt = &blkback_gntdev_ops,
 		                    .ring_error = ring_error,
+		                    .poll_ns = poll_ns,
+		                    /* blkfront-probe grants up to 2048 + 32 pages:
+		                     * keep every one mapped */
+		                    .max_persistent = 4096,
 		                    .name = name };
 	if ((rc = blkback_create(&c, &bb)) < 0) {
 		fprintf(stderr, "engine: %s\n", strerror(-rc));

@@ -310,27 +310,100 @@ static void push_all(struct blkback *bb)
 	}
 }
 
+/* Anything to do now: requests on a ring, or completed I/O. */
+static bool work_waiting(struct blkback *bb)
+{
+	if (io_uring_cq_ready(&bb->uring))
+		return true;
+	for (int i = 0; i < BB_MAX_RINGS; i++)
+		if (bb->ring[i] && bb_ring_pending(bb->ring[i]))
+			return true;
+	return false;
+}
+
+/* Arm every ring for its next request; true if one has requests now. */
+static bool arm_all(struct blkback *bb)
+{
+	bool more = false;
+
+	for (int i = 0; i < BB_MAX_RINGS; i++) {
+		struct bb_ring *r = bb->ring[i];
+		if (r && !r->dead && !r->detaching && blkif_back_final_check(&r->br))
+			more = true;
+	}
+	return more;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Spin until there is work or poll_ns passed since last_work. */
+static bool poll_for_work(struct blkback *bb, uint64_t last_work)
+{
+	uint64_t until = last_work + bb->cfg.poll_ns;
+
+	do {
+		for (int i = 0; i < 64; i++) {
+			if (work_waiting(bb))
+				return true;
+			cpu_relax();
+		}
+	} while (bh_now_ns() < until);
+	return false;
+}
+
 int blkback_process(struct blkback *bb)
 {
-	bool more = true;
+	bool polling = bb->cfg.poll_ns > 0;
+	uint64_t start = polling ? bh_now_ns() : 0, last_work = start;
+	int round = 0;
 
 	take_events(bb);
 	bb_reap(bb, false);
-	for (int round = 0; more && round < BB_MAX_ROUNDS; round++) {
-		more = false;
+	for (;;) {
+		bool more = false;
 		for (int k = 0; k < BB_MAX_RINGS; k++) {
 			struct bb_ring *r = bb->ring[(bb->rr + k) % BB_MAX_RINGS];
-			if (r && bb_serve_ring(bb, r, bb->cfg.budget))
+			if (r && bb_serve_ring(bb, r, bb->cfg.budget, !polling))
 				more = true;
 		}
 		bb_uring_flush(bb);
 		/* Completions free slots for the next round. */
 		bb_reap(bb, false);
 		push_all(bb);
+		if (!polling) {
+			if (!more)
+				break;
+			if (++round < BB_MAX_ROUNDS)
+				continue;
+			eventfd_write(bb->again_fd, 1);
+			break;
+		}
+		/* Polling: go on while work comes, within the time cap (the
+		 * caller's loop has other descriptors to serve too). */
+		uint64_t now = bh_now_ns();
+		if (now - start > BB_MAX_POLL_NS) {
+			if (more || arm_all(bb))
+				eventfd_write(bb->again_fd, 1);
+			break;
+		}
+		if (more) {
+			last_work = now;
+			continue;
+		}
+		if (poll_for_work(bb, last_work)) {
+			last_work = bh_now_ns();
+			bb_reap(bb, false);
+			continue;
+		}
+		if (!arm_all(bb))
+			break;
 	}
 	bb->rr = (bb->rr + 1) % BB_MAX_RINGS;
-	if (more)
-		eventfd_write(bb->again_fd, 1);
 	push_all(bb);
 	return 0;
 }

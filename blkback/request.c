@@ -273,8 +273,19 @@ static void fetch(const struct bb_ring *r, union blkif_sring_entry *out)
 	}
 }
 
-/* Serve up to budget requests; true if the ring has more to do. */
-bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget)
+/* Requests waiting on the ring (a plain look at req_prod: no arming). */
+bool bb_ring_pending(const struct bb_ring *r)
+{
+	if (r->dead || r->detaching)
+		return false;
+	return BH_READ_ONCE(r->br.sring->hdr.req_prod) != r->br.req_cons;
+}
+
+/* Serve up to budget requests; true if the ring has more to do. With arm,
+ * an emptied ring asks to be notified of the next request (req_event);
+ * without, req_event stays behind and the frontend does not notify: the
+ * caller is polling the ring and arms it before it sleeps. */
+bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget, bool arm)
 {
 	RING_IDX prod;
 	uint32_t n;
@@ -306,7 +317,7 @@ bool bb_serve_ring(struct blkback *bb, struct bb_ring *r, uint32_t budget)
 	}
 	if (n > 0)
 		return bb_uring_room(bb);
-	return blkif_back_final_check(&r->br);
+	return arm ? blkif_back_final_check(&r->br) : false;
 }
 
 void bb_log(const struct blkback *bb, const char *fmt, ...)

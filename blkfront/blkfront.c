@@ -10,6 +10,7 @@
 
 struct shadow {
 	bool used;
+	bool zc;        /* the caller's data is in its own pool buffer: no copy */
 	uint8_t rsp_op; /* what the response must echo */
 	uint64_t seq;   /* submission order, for requeueing */
 	struct blkfront_io io;
@@ -34,6 +35,7 @@ struct queue {
 	void *pool_cookie;
 	uint32_t *pool_free; /* stack of free page indices */
 	uint32_t npool, nfree_pool;
+	uint8_t *pool_lent; /* pages lent out by blkfront_buf_alloc */
 	/* one indirect page per slot (when indirect is on) */
 	uint32_t *ind_refs;
 	char *ind;
@@ -43,6 +45,7 @@ struct queue {
 struct blkfront {
 	struct blkfront_config cfg;
 	uint32_t nq, rr;
+	bool plugged;       /* requests are written, not yet published */
 	uint32_t max_pages; /* data pages per request */
 	uint32_t inflight;
 	uint64_t seq;
@@ -71,7 +74,8 @@ static int queue_setup(struct blkfront *bf, struct queue *q)
 	q->sh_free = calloc(q->nr_ents, sizeof(uint32_t));
 	q->pool_refs = calloc(q->npool, sizeof(uint32_t));
 	q->pool_free = calloc(q->npool, sizeof(uint32_t));
-	if (!q->sh || !q->sh_free || !q->pool_refs || !q->pool_free)
+	q->pool_lent = calloc(q->npool, 1);
+	if (!q->sh || !q->sh_free || !q->pool_refs || !q->pool_free || !q->pool_lent)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < q->nr_ents; i++) {
 		q->sh[i].iov = calloc(bf->max_pages + 1, sizeof(struct iovec));
@@ -122,6 +126,7 @@ static void queue_free(struct blkfront *bf, struct queue *q)
 	free(q->sh_free);
 	free(q->pool_refs);
 	free(q->pool_free);
+	free(q->pool_lent);
 	free(q->ind_refs);
 	memset(q, 0, sizeof(*q));
 }
@@ -331,8 +336,26 @@ static void put_on_ring(struct blkfront *bf, uint32_t qi, struct queue *q, struc
 
 	memcpy(slot, &s->req, sizeof(*slot));
 	q->fr.req_prod_pvt++;
-	if (blkif_front_push(&q->fr))
+	if (!bf->plugged && blkif_front_push(&q->fr))
 		bf->cfg.notify(bf->cfg.arg, qi);
+}
+
+void blkfront_plug(struct blkfront *bf)
+{
+	bf->plugged = true;
+}
+
+void blkfront_unplug(struct blkfront *bf)
+{
+	if (!bf->plugged)
+		return;
+	bf->plugged = false;
+	for (uint32_t qi = 0; qi < bf->nq && !bf->broken; qi++) {
+		struct queue *q = &bf->q[qi];
+		if (q->fr.req_prod_pvt != BH_READ_ONCE(q->fr.sring->hdr.req_prod) &&
+		    blkif_front_push(&q->fr))
+			bf->cfg.notify(bf->cfg.arg, qi);
+	}
 }
 
 /* Take a slot and pool pages on queue q for a request of bytes. */
@@ -357,22 +380,81 @@ static void release(struct queue *q, uint32_t id)
 {
 	struct shadow *s = &q->sh[id];
 
-	for (uint32_t i = 0; i < s->npages; i++)
+	for (uint32_t i = 0; i < s->npages && !s->zc; i++)
 		q->pool_free[q->nfree_pool++] = s->pages[i];
 	s->npages = 0;
 	s->used = false;
+	s->zc = false;
 	q->sh_free[q->nfree_sh++] = id;
+}
+
+/* The queue whose lent pool pages hold the whole of a one-element
+ * READ/WRITE that starts on a page boundary; its first page in *first. */
+static struct queue *lent_buffer(struct blkfront *bf, const struct blkfront_io *io, uint64_t bytes,
+                                 uint32_t *qi, uint32_t *first)
+{
+	if ((io->op != BLKFRONT_READ && io->op != BLKFRONT_WRITE) || io->iovcnt != 1)
+		return NULL;
+	for (uint32_t i = 0; i < bf->nq; i++) {
+		struct queue *q = &bf->q[i];
+		char *b = io->iov[0].iov_base;
+		if (b < q->pool || b >= q->pool + (size_t)q->npool * BH_PAGE_SIZE)
+			continue;
+		size_t off = (size_t)(b - q->pool);
+		uint32_t np = (uint32_t)((bytes + BH_PAGE_SIZE - 1) / BH_PAGE_SIZE);
+		if (off % BH_PAGE_SIZE || off / BH_PAGE_SIZE + np > q->npool)
+			return NULL;
+		for (uint32_t p = 0; p < np; p++)
+			if (!q->pool_lent[off / BH_PAGE_SIZE + p])
+				return NULL;
+		*qi = i;
+		*first = (uint32_t)(off / BH_PAGE_SIZE);
+		return q;
+	}
+	return NULL;
+}
+
+static int submit_lent(struct blkfront *bf, const struct blkfront_io *io, uint64_t bytes,
+                       uint32_t qi, struct queue *q, uint32_t first)
+{
+	uint32_t id;
+	struct shadow *s;
+
+	if (q->nfree_sh == 0 || blkif_front_free(&q->fr) == 0)
+		return -EAGAIN;
+	id = q->sh_free[--q->nfree_sh];
+	s = &q->sh[id];
+	s->npages = (uint32_t)((bytes + BH_PAGE_SIZE - 1) / BH_PAGE_SIZE);
+	for (uint32_t i = 0; i < s->npages; i++)
+		s->pages[i] = first + i;
+	s->used = true;
+	s->zc = true;
+	s->io = *io;
+	s->bytes = bytes;
+	s->seq = bf->seq++;
+	s->iov[0] = io->iov[0];
+	s->io.iov = s->iov;
+	build_request(bf, q, id, s);
+	put_on_ring(bf, qi, q, s);
+	bf->inflight++;
+	bf->st.submitted++;
+	bf->st.zero_copy++;
+	return 0;
 }
 
 int blkfront_submit(struct blkfront *bf, const struct blkfront_io *io)
 {
 	uint64_t bytes;
+	uint32_t zq, first;
+	struct queue *lq;
 	int rc;
 
 	if (bf->broken)
 		return bf->broken;
 	if ((rc = check_io(bf, io, &bytes)) < 0)
 		return rc;
+	if ((lq = lent_buffer(bf, io, bytes, &zq, &first)))
+		return submit_lent(bf, io, bytes, zq, lq, first);
 	for (uint32_t k = 0; k < bf->nq; k++) {
 		uint32_t qi = (bf->rr + k) % bf->nq, id;
 		struct queue *q = &bf->q[qi];
@@ -436,7 +518,7 @@ static bool take_response(struct blkfront *bf, struct queue *q, const struct blk
 	s = &q->sh[r->id];
 	out->cookie = s->io.cookie;
 	out->status = status_of(r->status);
-	if (out->status == 0 && s->io.op == BLKFRONT_READ)
+	if (out->status == 0 && s->io.op == BLKFRONT_READ && !s->zc)
 		copy_pages(q, s, false);
 	if (out->status)
 		bf->st.errors++;
@@ -446,7 +528,8 @@ static bool take_response(struct blkfront *bf, struct queue *q, const struct blk
 	return true;
 }
 
-static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl *out, int max)
+static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl *out, int max,
+                      bool arm)
 {
 	int n = 0;
 
@@ -473,18 +556,56 @@ static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl 
 		/* Out of room with responses left: the caller calls again. All
 		 * taken: re-arm rsp_event (even when out of room, or the next
 		 * response would never be signalled) and look once more. */
-		if (q->fr.rsp_cons != prod || !blkif_front_final_check(&q->fr))
+		if (q->fr.rsp_cons != prod || !arm || !blkif_front_final_check(&q->fr))
 			break;
 	}
 	return n;
+}
+
+static int reap_all(struct blkfront *bf, struct blkfront_cpl *out, int max, bool arm)
+{
+	int n = 0;
+
+	for (uint32_t qi = 0; qi < bf->nq && n < max && !bf->broken; qi++)
+		n += reap_queue(bf, &bf->q[qi], out + n, max - n, arm);
+	return n;
+}
+
+static bool responses_waiting(const struct blkfront *bf)
+{
+	for (uint32_t qi = 0; qi < bf->nq; qi++)
+		if (BH_READ_ONCE(bf->q[qi].fr.sring->hdr.rsp_prod) != bf->q[qi].fr.rsp_cons)
+			return true;
+	return false;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
 }
 
 int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max)
 {
 	int n = 0;
 
-	for (uint32_t qi = 0; qi < bf->nq && n < max && !bf->broken; qi++)
-		n += reap_queue(bf, &bf->q[qi], out + n, max - n);
+	if (bf->cfg.poll_ns && !bf->broken) {
+		/* Take what is there without arming; else spin a while. */
+		n = reap_all(bf, out, max, false);
+		if (n == 0 && bf->inflight > 0) {
+			uint64_t until = bh_now_ns() + bf->cfg.poll_ns;
+			do {
+				for (int i = 0; i < 64 && !responses_waiting(bf); i++)
+					cpu_relax();
+			} while (!responses_waiting(bf) && bh_now_ns() < until);
+			n = reap_all(bf, out, max, false);
+		}
+		if (n == 0)
+			n = reap_all(bf, out, max, true);
+	} else {
+		n = reap_all(bf, out, max, true);
+	}
 	/* A broken device hands out what it failed (possibly after the
 	 * completions this call already took). */
 	while (bf->broken && bf->nfailed > 0 && n < max)
@@ -540,4 +661,52 @@ int blkfront_requeue_all(struct blkfront *bf)
 		if ((rc = requeue_queue(bf, qi)) < 0)
 			return rc;
 	return 0;
+}
+
+void *blkfront_buf_alloc(struct blkfront *bf, uint32_t qi, size_t bytes)
+{
+	struct queue *q = qi < bf->nq ? &bf->q[qi] : NULL;
+	uint32_t np = (uint32_t)((bytes + BH_PAGE_SIZE - 1) / BH_PAGE_SIZE), run = 0;
+	uint8_t *isfree;
+
+	if (!q || np == 0 || np > q->nfree_pool || !(isfree = calloc(q->npool, 1)))
+		return NULL;
+	for (uint32_t i = 0; i < q->nfree_pool; i++)
+		isfree[q->pool_free[i]] = 1;
+	/* The highest run of np free pages (the free stack hands out the
+	 * low ones first). */
+	for (uint32_t p = q->npool; p-- > 0;) {
+		run = isfree[p] ? run + 1 : 0;
+		if (run < np)
+			continue;
+		uint32_t n = 0;
+		for (uint32_t i = 0; i < q->nfree_pool; i++)
+			if (q->pool_free[i] < p || q->pool_free[i] >= p + np)
+				q->pool_free[n++] = q->pool_free[i];
+		q->nfree_pool = n;
+		memset(q->pool_lent + p, 1, np);
+		free(isfree);
+		return q->pool + (size_t)p * BH_PAGE_SIZE;
+	}
+	free(isfree);
+	return NULL;
+}
+
+void blkfront_buf_free(struct blkfront *bf, void *buf, size_t bytes)
+{
+	uint32_t np = (uint32_t)((bytes + BH_PAGE_SIZE - 1) / BH_PAGE_SIZE);
+
+	for (uint32_t qi = 0; qi < bf->nq; qi++) {
+		struct queue *q = &bf->q[qi];
+		char *b = buf;
+		if (b < q->pool || b >= q->pool + (size_t)q->npool * BH_PAGE_SIZE)
+			continue;
+		uint32_t first = (uint32_t)((size_t)(b - q->pool) / BH_PAGE_SIZE);
+		for (uint32_t p = first; p < first + np && p < q->npool; p++)
+			if (q->pool_lent[p]) {
+				q->pool_lent[p] = 0;
+				q->pool_free[q->nfree_pool++] = p;
+			}
+		return;
+	}
 }

@@ -50,6 +50,9 @@ struct blkfront_config {
 	uint32_t max_indirect_segments; /* feature-max-indirect-segments (0: none) */
 	bool flush, discard;
 	uint32_t pool_pages; /* data pages per queue; 0: 11 per ring slot */
+	/* Busy-poll for responses this long (ns) in blkfront_reap() before
+	 * arming rsp_event (0: never; see blkfront_reap). */
+	uint32_t poll_ns;
 	/* Kick the backend for queue q (the queue's event channel). */
 	void (*notify)(void *arg, uint32_t q);
 	void *arg;
@@ -79,6 +82,7 @@ struct blkfront_cpl {
 struct blkfront_stats {
 	uint64_t submitted, completed, errors, requeued;
 	uint64_t bad_responses;
+	uint64_t zero_copy; /* requests sent from lent buffers */
 };
 
 struct blkfront;
@@ -95,9 +99,33 @@ uint32_t blkfront_max_io_bytes(const struct blkfront *bf);
 /* -EAGAIN: no ring slot or pool pages free now (reap first); -EIO: the
  * device is broken; -EINVAL/-EROFS/-EOPNOTSUPP: a wrong request. */
 int blkfront_submit(struct blkfront *bf, const struct blkfront_io *io);
+/* Zero-copy buffers: bytes (rounded up to pages) of queue q's granted
+ * pool, lent to the caller until blkfront_buf_free(). A READ or WRITE
+ * whose single iovec starts on a page of such a buffer and stays within
+ * it goes to the backend from those pages, without the copy through the
+ * pool (on queue q). The buffer must not be touched while an I/O on it is
+ * in flight. Lent pages are taken from the pool the copying path uses.
+ * NULL: no room. */
+void *blkfront_buf_alloc(struct blkfront *bf, uint32_t q, size_t bytes);
+void blkfront_buf_free(struct blkfront *bf, void *buf, size_t bytes);
+
+/* Batching: after blkfront_plug(), submissions are written to the rings
+ * but published (req_prod, and the event when the backend asks for one)
+ * only by blkfront_unplug(), so the backend sees a burst whole: one event
+ * and one pass instead of a race over each request. Call unplug before
+ * waiting for completions. */
+void blkfront_plug(struct blkfront *bf);
+void blkfront_unplug(struct blkfront *bf);
+
 /* Take up to max completions; returns how many. Call when the event
  * channel fires (or poll it); if it returns max, call it again before
- * waiting: more responses may be there. */
+ * waiting: more responses may be there.
+ * With poll_ns: when there is nothing to take and requests are in
+ * flight, it first spins up to poll_ns for a response; and it arms
+ * rsp_event (asks the backend for an event) only when it returns 0, so
+ * the backend sends no events while the frontend keeps reaping. Then
+ * only a 0 return means "wait for the event channel now": call it again
+ * after any non-zero return before waiting. */
 int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max);
 uint32_t blkfront_inflight(const struct blkfront *bf);
 /* Negative errno once broken, else 0. */

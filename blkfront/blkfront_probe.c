@@ -2,14 +2,15 @@
  * blkfront against a backend domain, with the ring handed over on the
  * command line and the log (the store handshake is a separate piece):
  *
- *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS]
+ *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS [POLL_NS [zc]]]
  *
  * Prints "RING ORDER PORT REF..." for the test to start the backend with,
  * then writes patterns (small, scattered and indirect-sized), flushes,
  * discards, reads everything back and checks it; prints "VERIFIED n ..." or
  * "FAIL what". With "bench" it instead runs the workloads of
- * bench/blk/workload.h (queue depth 32) RUNS times for SECS seconds each and
- * prints "BENCH workload run ops_per_second". */
+ * bench/blk/workload.h RUNS times for SECS seconds each and prints
+ * "BENCH workload run iops p50_us p99_us errors" (for blkbench); with zc
+ * from buffers blkfront lends out of its granted pool (no copy). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -88,69 +89,94 @@ static int fail(const char *what, int rc)
 	return 1;
 }
 
-/* One timed run of a workload; operations per second. */
-static double bench_run(struct ctx *c, const struct bb_workload *w, uint64_t img, double secs,
-                        char **bufs)
-{
-	uint64_t pos = 0, seed = BB_SEED, ops = 0;
-	uint64_t t0 = bh_now_ns(), end = t0 + (uint64_t)(secs * 1e9);
-	struct iovec iov[32];
-	struct blkfront_cpl cpl[32];
-	int free_slots[32], nfree = 32;
+/* The bench mode's target (bench/blk/workload.h): blkfront over the
+ * event channel. */
+static struct iovec bench_iov[BB_MAX_DEPTH];
+static bool bench_zc; /* I/O from buffers lent by blkfront: no copy */
+static void *zbuf[BB_MAX_DEPTH];
+static uint32_t zlen[BB_MAX_DEPTH];
 
-	for (int i = 0; i < 32; i++)
-		free_slots[i] = i;
-	for (;;) {
-		bool stop = bh_now_ns() >= end;
-		while (!stop && nfree > 0) {
-			int s = free_slots[--nfree];
-			iov[s] = (struct iovec){ bufs[s], w->bs };
-			struct blkfront_io io = { .op = w->write ? BLKFRONT_WRITE : BLKFRONT_READ,
-				                  .sector = bb_next_off(w, img, &pos, &seed) / 512,
-				                  .iov = &iov[s],
-				                  .iovcnt = 1,
-				                  .cookie = (void *)(intptr_t)s };
-			if (blkfront_submit(c->bf, &io) < 0) {
-				nfree++;
-				break;
-			}
+static int t_submit(void *p, int slot, bool write, uint64_t off, void *buf, uint32_t len)
+{
+	struct ctx *c = p;
+
+	if (bench_zc) {
+		if (zlen[slot] < len) {
+			if (zbuf[slot])
+				blkfront_buf_free(c->bf, zbuf[slot], zlen[slot]);
+			zlen[slot] = 0;
+			if (!(zbuf[slot] = blkfront_buf_alloc(c->bf, 0, len)))
+				return -ENOMEM;
+			zlen[slot] = len;
 		}
-		if (blkfront_inflight(c->bf) == 0)
-			break;
-		struct pollfd p = { .fd = c->ev, .events = POLLIN };
-		uint32_t ports[8];
-		if (poll(&p, 1, 100) == 1) {
-			ssize_t n = xen_read(c->ev, ports, sizeof(ports));
-			if (n > 0)
-				xen_write(c->ev, ports, (size_t)n);
-		}
-		int n = blkfront_reap(c->bf, cpl, 32);
-		for (int i = 0; i < n; i++) {
-			free_slots[nfree++] = (int)(intptr_t)cpl[i].cookie;
-			ops++;
-		}
-		if (blkfront_broken(c->bf))
-			return 0;
+		buf = zbuf[slot];
 	}
-	return (double)ops / ((double)(bh_now_ns() - t0) / 1e9);
+	blkfront_plug(c->bf); /* published as one burst by t_commit */
+	bench_iov[slot] = (struct iovec){ buf, len };
+	struct blkfront_io io = { .op = write ? BLKFRONT_WRITE : BLKFRONT_READ,
+		                  .sector = off / 512,
+		                  .iov = &bench_iov[slot],
+		                  .iovcnt = 1,
+		                  .cookie = (void *)(intptr_t)slot };
+	return blkfront_submit(c->bf, &io);
+}
+
+static void t_commit(void *p)
+{
+	struct ctx *c = p;
+
+	blkfront_unplug(c->bf);
+}
+
+static int t_wait(void *p, int *slots, int max, uint64_t *errors)
+{
+	struct ctx *c = p;
+	struct blkfront_cpl cpl[BB_MAX_DEPTH];
+	int n;
+
+	for (;;) {
+		n = blkfront_reap(c->bf, cpl, BH_MIN(max, BB_MAX_DEPTH));
+		if (n > 0 || blkfront_broken(c->bf))
+			break;
+		struct pollfd pf = { .fd = c->ev, .events = POLLIN };
+		uint32_t ports[8];
+		if (poll(&pf, 1, 5000) == 0)
+			return -ETIMEDOUT;
+		ssize_t got = xen_read(c->ev, ports, sizeof(ports));
+		if (got > 0)
+			xen_write(c->ev, ports, (size_t)got);
+	}
+	if (n == 0)
+		return blkfront_broken(c->bf);
+	for (int i = 0; i < n; i++) {
+		if (cpl[i].status)
+			(*errors)++;
+		slots[i] = (int)(intptr_t)cpl[i].cookie;
+	}
+	return n;
 }
 
 static int bench(struct ctx *c, uint64_t sectors, double secs, int runs)
 {
-	char *bufs[32];
+	struct bb_target t = { .p = c, .submit = t_submit, .commit = t_commit, .wait = t_wait };
+	struct bb_result r;
+	char **bufs = bb_bufs_alloc();
+	int rc;
 
-	for (int i = 0; i < 32; i++)
-		if (!(bufs[i] = malloc(128 << 10)))
-			return 1;
+	if (!bufs)
+		return fail("buffers", -ENOMEM);
+	for (size_t k = 0; k < BB_NLOADS; k++) /* warm up */
+		if ((rc = bb_run(&t, &bb_loads[k], bufs, sectors * 512, 0.2, &r)) < 0)
+			return fail("bench", rc);
 	for (size_t k = 0; k < BB_NLOADS; k++)
-		bench_run(c, &bb_loads[k], sectors * 512, 0.3, bufs); /* warm up */
-	for (size_t k = 0; k < BB_NLOADS; k++)
-		for (int r = 0; r < runs; r++)
-			printf("BENCH %zu %d %.0f\n", k, r,
-			       bench_run(c, &bb_loads[k], sectors * 512, secs, bufs));
+		for (int i = 0; i < runs; i++) {
+			if ((rc = bb_run(&t, &bb_loads[k], bufs, sectors * 512, secs, &r)) < 0)
+				return fail("bench", rc);
+			printf("BENCH %zu %d %.0f %.2f %.2f %llu\n", k, i, r.iops, r.p50_us,
+			       r.p99_us, (unsigned long long)r.errors);
+		}
 	printf("BENCH-DONE\n");
-	for (int i = 0; i < 32; i++)
-		free(bufs[i]);
+	bb_bufs_free(bufs);
 	blkfront_destroy(c->bf);
 	return 0;
 }
@@ -163,10 +189,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((argc != 4 && argc != 7) || bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
+	if ((argc != 4 && argc != 7 && argc != 8 && argc != 9) ||
+	    bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
 	    bh_parse_u64(argv[2], 10, &sectors) < 0 || bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
 		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS "
-		                       "RUNS]\n"),
+		                       "RUNS [POLL_NS [zc]]]\n"),
 		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
@@ -181,7 +208,8 @@ int main(int argc, char **argv)
 		                       .max_indirect_segments = 256,
 		                       .flush = true,
 		                       .discard = true,
-		                       .pool_pages = 1024,
+		                       .pool_pages = argc == 9 ? 2048 : 1024,
+		                       .poll_ns = argc >= 8 ? (uint32_t)atol(argv[7]) : 0,
 		                       .notify = kick,
 		                       .arg = &c };
 	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)
@@ -192,7 +220,8 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < n; i++)
 		printf(" %u", refs[i]);
 	printf("\n");
-	if (argc == 7)
+	bench_zc = argc == 9 && strcmp(argv[8], "zc") == 0;
+	if (argc >= 7)
 		return bench(&c, sectors, atof(argv[5]), atoi(argv[6]));
 
 	/* regions: (sector, bytes) */

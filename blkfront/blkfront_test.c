@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,9 @@ struct fx {
 	int done[64];
 	int status[64];
 };
+
+/* poll_ns for both sides of the next fx_new(). */
+static uint32_t fx_poll_ns;
 
 static void kick(void *arg, uint32_t q)
 {
@@ -75,7 +80,9 @@ static struct fx *fx_new(uint32_t nq, uint32_t order, bool ro, bool with_backend
 	f->nq = nq;
 	for (uint32_t q = 0; q < nq; q++)
 		assert_int_equal(bh_levt_init(&f->ev[q]), 0);
-	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops, .gnt_priv = f->g };
+	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops,
+		                     .gnt_priv = f->g,
+		                     .poll_ns = fx_poll_ns };
 	assert_int_equal(blkback_create(&bc, &f->bb), 0);
 	struct blkback_vbd_params vp = {
 		.fd = f->img, .sector_size = 512, .readonly = ro, .discard = true
@@ -94,6 +101,7 @@ static struct fx *fx_new(uint32_t nq, uint32_t order, bool ro, bool with_backend
 		                      .max_indirect_segments = ft.max_indirect_segments,
 		                      .flush = ft.flush,
 		                      .discard = ft.discard,
+		                      .poll_ns = fx_poll_ns,
 		                      .notify = kick,
 		                      .arg = f };
 	assert_int_equal(blkfront_create(&fc, &f->bf), 0);
@@ -290,6 +298,195 @@ static void test_reap_of_exactly_max_rearms_the_event(void **state)
 	fx_free(f);
 }
 
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Plugged submissions stay unpublished (the backend sees and is told
+ * nothing) until unplug, which publishes the burst with one event. */
+static void test_plug_publishes_on_unplug(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, true);
+	char w[8][4096], r[8][4096];
+	eventfd_t v;
+
+	(void)state;
+	blkback_process(f->bb); /* the attach's first look: arms req_event */
+	blkfront_plug(f->bf);
+	for (int i = 0; i < 8; i++) {
+		memset(w[i], 'A' + i, sizeof(w[i]));
+		assert_int_equal(io(f, BLKFRONT_WRITE, (uint64_t)i * 8, w[i], 4096, i), 0);
+	}
+	assert_false(readable(f->ev[0].to_back));
+	blkback_process(f->bb);
+	struct blkback_stats st;
+	blkback_vbd_stats(f->bb, f->vbd, &st);
+	assert_int_equal(st.writes, 0);
+	assert_int_equal(blkfront_inflight(f->bf), 8);
+	blkfront_unplug(f->bf);
+	assert_true(readable(f->ev[0].to_back));
+	assert_int_equal(eventfd_read(f->ev[0].to_back, &v), 0);
+	assert_int_equal(v, 1); /* one event for the burst */
+	drain(f);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(f->status[i], 0);
+	blkback_vbd_stats(f->bb, f->vbd, &st);
+	assert_int_equal(st.writes, 8);
+	/* unplug with nothing new is a no-op; unplugged submit publishes */
+	blkfront_unplug(f->bf);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(io(f, BLKFRONT_READ, (uint64_t)i * 8, r[i], 4096, 10 + i), 0);
+	drain(f);
+	for (int i = 0; i < 8; i++)
+		assert_memory_equal(r[i], w[i], 4096);
+	fx_free(f);
+}
+
+/* With poll_ns, reap arms rsp_event only when it returns 0: after a
+ * non-zero reap the backend sends no event; after a 0 it does. */
+static void test_polling_reap_arms_only_when_empty(void **state)
+{
+	fx_poll_ns = 1000;
+	struct fx *f = fx_new(1, 0, false, true);
+	struct blkfront_cpl c[8];
+	char buf[4096];
+	eventfd_t v;
+
+	fx_poll_ns = 0;
+	(void)state;
+	memset(buf, 7, sizeof(buf));
+	assert_int_equal(io(f, BLKFRONT_WRITE, 0, buf, 4096, 1), 0);
+	drain(f); /* its last reap returned 1: not armed */
+	eventfd_read(f->ev[0].to_front, &v);
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, 2), 0);
+	blkback_process(f->bb);
+	assert_false(readable(f->ev[0].to_front));
+	assert_int_equal(blkfront_reap(f->bf, c, 8), 1);
+	/* nothing in flight: returns 0 at once, armed */
+	assert_int_equal(blkfront_reap(f->bf, c, 8), 0);
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, 3), 0);
+	blkback_process(f->bb);
+	assert_true(readable(f->ev[0].to_front));
+	assert_int_equal(blkfront_reap(f->bf, c, 8), 1);
+	assert_int_equal(buf[4095], 7);
+	fx_free(f);
+}
+
+struct poller {
+	struct fx *f;
+	atomic_bool stop;
+};
+
+static void *backend_loop(void *arg)
+{
+	struct poller *p = arg;
+
+	while (!atomic_load(&p->stop)) {
+		struct pollfd pf = { .fd = blkback_fd(p->f->bb), .events = POLLIN };
+		if (poll(&pf, 1, 10) > 0)
+			blkback_process(p->f->bb);
+	}
+	return NULL;
+}
+
+/* Both sides polling, backend in its own thread, plugged bursts: every
+ * byte written comes back, nothing is lost between polling and arming. */
+static void test_polling_threads_plugged_bursts(void **state)
+{
+	fx_poll_ns = 20000;
+	struct fx *f = fx_new(1, 0, false, true);
+	struct poller p = { .f = f };
+	pthread_t t;
+	char *w = malloc(256 * 4096), *r = calloc(256, 4096);
+	struct blkfront_cpl c[32];
+
+	fx_poll_ns = 0;
+	(void)state;
+	for (size_t i = 0; i < 256 * 4096; i++)
+		w[i] = (char)(i * 7 + i / 4096);
+	assert_int_equal(pthread_create(&t, NULL, backend_loop, &p), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		char *buf = pass ? r : w;
+		int next = 0, done = 0;
+		while (done < 256) {
+			blkfront_plug(f->bf);
+			while (next < 256 &&
+			       io(f, pass ? BLKFRONT_READ : BLKFRONT_WRITE, (uint64_t)next * 8,
+			          buf + (size_t)next * 4096, 4096, next) == 0)
+				next++;
+			blkfront_unplug(f->bf);
+			int n = blkfront_reap(f->bf, c, 32);
+			if (n == 0) {
+				struct pollfd pf = { .fd = f->ev[0].to_front, .events = POLLIN };
+				assert_int_equal(poll(&pf, 1, 5000), 1);
+				bh_levt_front_ack(&f->ev[0]);
+			}
+			for (int k = 0; k < n; k++)
+				assert_int_equal(c[k].status, 0);
+			done += n;
+		}
+	}
+	atomic_store(&p.stop, true);
+	pthread_join(t, NULL);
+	assert_memory_equal(w, r, 256 * 4096);
+	free(w);
+	free(r);
+	fx_free(f);
+}
+
+/* Lent pool buffers go to the backend without the copy, and the bytes
+ * land in (and come back from) the image all the same; an iovec that is
+ * not page aligned in one still works, through the copy. */
+static void test_lent_buffers_zero_copy(void **state)
+{
+	struct fx *f = fx_new(1, 0, false, true);
+	size_t len = 64 * 4096;
+	char *img = malloc(len);
+
+	(void)state;
+	char *w = blkfront_buf_alloc(f->bf, 0, len), *r = blkfront_buf_alloc(f->bf, 0, len);
+	assert_non_null(w);
+	assert_non_null(r);
+	assert_true(w != r);
+	assert_null(blkfront_buf_alloc(f->bf, 0, (size_t)1 << 30));
+	assert_null(blkfront_buf_alloc(f->bf, 3, 4096));
+	for (size_t i = 0; i < len; i++)
+		w[i] = (char)(i * 13 + 5);
+	assert_int_equal(io(f, BLKFRONT_WRITE, 64, w, len, 1), 0);
+	drain(f);
+	assert_int_equal(f->status[1], 0);
+	assert_int_equal(pread(f->img, img, len, 64 * 512), (ssize_t)len);
+	assert_memory_equal(img, w, len);
+	memset(r, 0, len);
+	assert_int_equal(io(f, BLKFRONT_READ, 64, r, len, 2), 0);
+	drain(f);
+	assert_memory_equal(r, w, len);
+	struct blkfront_stats st;
+	blkfront_stats(f->bf, &st);
+	assert_int_equal(st.zero_copy, 2);
+	/* not page aligned: the copying path */
+	memset(r, 0, len);
+	assert_int_equal(io(f, BLKFRONT_READ, 64, r + 512, 4096, 3), 0);
+	drain(f);
+	assert_int_equal(f->status[3], 0);
+	assert_memory_equal(r + 512, w, 4096);
+	blkfront_stats(f->bf, &st);
+	assert_int_equal(st.zero_copy, 2);
+	blkfront_buf_free(f->bf, w, len);
+	blkfront_buf_free(f->bf, r, len);
+	/* the pages are back in the pool: large copied I/Os still fit */
+	char *big = malloc(len);
+	assert_int_equal(io(f, BLKFRONT_READ, 64, big, len, 4), 0);
+	drain(f);
+	assert_memory_equal(big, img, len);
+	free(big);
+	free(img);
+	fx_free(f);
+}
+
 /* A hand-written backend on queue 0's ring. */
 struct evil {
 	struct blkif_back_ring br;
@@ -445,6 +642,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_discard_and_refusals),
 	cmocka_unit_test(test_readonly_refuses_writes),
 	cmocka_unit_test(test_reap_of_exactly_max_rearms_the_event),
+	cmocka_unit_test(test_plug_publishes_on_unplug),
+	cmocka_unit_test(test_lent_buffers_zero_copy),
+	cmocka_unit_test(test_polling_reap_arms_only_when_empty),
+	cmocka_unit_test(test_polling_threads_plugged_bursts),
 	cmocka_unit_test(test_response_with_unknown_id_breaks_device),
 	cmocka_unit_test(test_duplicate_response_breaks_device),
 	cmocka_unit_test(test_response_with_wrong_op_breaks_device),

@@ -132,8 +132,12 @@ static int publish(struct vbd *v, bool readonly)
 
 static int engine(struct vbd *v)
 {
+	/* max_persistent: the PV kernel's blkfront grants 11 pool pages per
+	 * slot of a 4-page ring (1408) plus 128 indirect pages; Xen's 1056
+	 * would leave the rest on per-request maps and unmaps. */
 	struct blkback_config c = { .gnt = &blkback_gntdev_ops,
 		                    .max_queues = 1,
+		                    .max_persistent = 2048,
 		                    .ring_error = ring_error,
 		                    .arg = v,
 		                    .name = v->name };

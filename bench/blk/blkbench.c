@@ -1,236 +1,330 @@
-/* blkbench: throughput and IOPS through blkfront -> blkback, against the
- * same I/O done directly with io_uring on the same image, in the same run.
+/* bench-blk (blkbench): the PV block path against io_uring directly on the same file
+ * and against qemu-storage-daemon + NBD, side by side in one run.
  *
- *   blkbench [-s image_MiB] [-t seconds_per_run] [-r runs] [-q depth] [-d]
+ *   bench-blk [-s image_MiB] [-t secs_per_run | -n ms] [-r runs] [-m pc|direct|both]
+ *            [-p uring,local,zc,xdom,xzc,nbd] [-w workload_mask]
+ *            [-P poll_ns] [-q: smoke run] [-h]
  *
- * The backend engine runs in its own thread (as it would in its driver
- * domain), the frontend in the main thread; between them the in-process
- * grant table and eventfd event channels of blkback/localgnt.h, so what is
- * measured is the protocol and the engine, not the core's hypercalls
- * (persistent grants make those a one-time cost anyway). -d opens the image
- * with O_DIRECT for both paths. Prints medians and the ratio per workload. */
+ * Paths (-p):
+ *   uring  io_uring on the image in this process (the baseline)
+ *   local  blkfront -> ring -> blkback engine in this process (two threads)
+ *   zc     the same, the I/O in buffers blkfront lends out of its granted
+ *          pool (blkfront_buf_alloc): no copy in the frontend
+ *   xdom   blkfront in a guest domain -> blkback in a driver domain, through
+ *          a real core (root)
+ *   xzc    the same with zero-copy buffers in the guest
+ *   nbd    qemu-storage-daemon serving the image over NBD (unix socket) to a
+ *          libnbd client in this process
+ * Modes (-m): the image page-cache resident, and opened with O_DIRECT
+ * (cache.direct=on for qemu-storage-daemon). The workloads are those of
+ * workload.h; the in-process paths alternate run by run so drift of the
+ * machine hits them alike; the guest domain runs its runs in one block,
+ * followed by io_uring again ("io_uring again"), which the cross-domain
+ * paths are divided by.
+ * Prints, per workload and path, the medians over the runs of IOPS, MiB/s,
+ * p50 and p99 latency, and the ratio to io_uring and to NBD. */
 #include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "blkback/blkback.h"
-#include "blkback/localgnt.h"
-#include "blkfront/blkfront.h"
-#include "bench/blk/workload.h"
-#include "common/util.h"
+#include "bench/blk/paths.h"
 
-#define FRONT 1
-#define BACK  2
+enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_XZC, P_NBD, P_URING2, P_N };
+static const char *const pname[P_N] = { "io_uring",      "blkif 1 process",     "blkif 1p zerocopy",
+	                                "blkif domains", "blkif doms zerocopy", "qsd+NBD",
+	                                "io_uring again" };
+static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "xzc", "nbd", "uring2" };
+/* The table's order: the cross-domain blocks run after the in-process
+ * paths, then io_uring again; they are divided by that second baseline,
+ * measured next to them. */
+static const int order[P_N] = { P_URING, P_LOCAL, P_ZC, P_NBD, P_XDOM, P_XZC, P_URING2 };
 
-static uint64_t img_bytes = 256ull << 20;
-static double run_secs = 1.0;
-static int runs = 5, depth = 32;
-
-/* ---- blkfront -> blkback ------------------------------------------------ */
-
-struct pv {
-	struct bh_lgnt *g;
-	struct bh_levt ev;
-	struct blkback *bb;
-	struct blkfront *bf;
-	pthread_t thr;
-	atomic_bool stop;
-};
-
-static void *backend_thread(void *arg)
+/* The baseline path p is divided by. */
+static int base_of(int p)
 {
-	struct pv *p = arg;
-
-	while (!atomic_load(&p->stop)) {
-		struct pollfd pf = { .fd = blkback_fd(p->bb), .events = POLLIN };
-		if (poll(&pf, 1, 50) > 0)
-			blkback_process(p->bb);
-	}
-	return NULL;
+	return (p == P_XDOM || p == P_XZC) ? P_URING2 : P_URING;
 }
 
-static void kick(void *arg, uint32_t q)
+static uint64_t img = 256ull << 20;
+static double secs = 1.0;
+static int runs = 5;
+static uint32_t poll_ns = 0;                   /* -P */
+static unsigned loads = (1u << BB_NLOADS) - 1; /* -w: which workloads */
+static bool use[P_N];
+static struct bb_result res[P_N][BB_NLOADS][BB_MAX_RUNS];
+
+static double med(int p, int k, int field)
 {
-	(void)q;
-	bh_levt_front_notify(arg);
+	double v[BB_MAX_RUNS];
+
+	for (int r = 0; r < runs; r++)
+		v[r] = field == 0   ? res[p][k][r].iops
+		       : field == 1 ? res[p][k][r].p50_us
+		                    : res[p][k][r].p99_us;
+	return bb_median(v, runs);
 }
 
-static int pv_setup(struct pv *p, int fd)
+static void print_mode(bool direct)
 {
-	uint32_t refs[16], n;
-	int rc, vbd;
-
-	memset(p, 0, sizeof(*p));
-	if ((rc = bh_lgnt_create(FRONT, 8192, &p->g)) < 0 || (rc = bh_levt_init(&p->ev)) < 0)
-		return rc;
-	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops, .gnt_priv = p->g };
-	if ((rc = blkback_create(&bc, &p->bb)) < 0)
-		return rc;
-	struct blkback_vbd_params vp = { .fd = fd, .sector_size = 512 };
-	if ((vbd = blkback_add_vbd(p->bb, &vp)) < 0)
-		return vbd;
-	struct blkfront_config fc = { .gnt = &bh_lgnt_front_ops,
-		                      .gnt_priv = p->g,
-		                      .backend = BACK,
-		                      .sectors = img_bytes / 512,
-		                      .sector_size = 512,
-		                      .ring_page_order = 0,
-		                      .max_indirect_segments = 256,
-		                      .flush = true,
-		                      .pool_pages = 1024,
-		                      .notify = kick,
-		                      .arg = &p->ev };
-	if ((rc = blkfront_create(&fc, &p->bf)) < 0)
-		return rc;
-	blkfront_ring_refs(p->bf, 0, refs, &n);
-	struct blkback_ring_params rp = { .vbd = vbd,
-		                          .domid = FRONT,
-		                          .refs = refs,
-		                          .ring_page_order = 0,
-		                          .persistent = true,
-		                          .evt_fd = p->ev.to_back,
-		                          .evt_ack = bh_levt_back_ack,
-		                          .notify = bh_levt_back_notify,
-		                          .evt_arg = &p->ev };
-	if ((rc = blkback_attach_ring(p->bb, &rp)) < 0)
-		return rc;
-	return pthread_create(&p->thr, NULL, backend_thread, p) ? -EAGAIN : 0;
-}
-
-static void pv_teardown(struct pv *p)
-{
-	atomic_store(&p->stop, true);
-	pthread_join(p->thr, NULL);
-	blkback_destroy(p->bb);
-	blkfront_destroy(p->bf);
-	bh_levt_dispose(&p->ev);
-	bh_lgnt_destroy(p->g);
-}
-
-static double run_pv(struct pv *p, const struct bb_workload *w, char **bufs)
-{
-	uint64_t pos = 0, seed = 88172645463325252ull, ops = 0;
-	uint64_t end = bh_now_ns() + (uint64_t)(run_secs * 1e9), t0 = bh_now_ns();
-	struct iovec iov[64];
-	int free_slots[64], nfree = depth;
-	struct blkfront_cpl cpl[64];
-
-	for (int i = 0; i < depth; i++)
-		free_slots[i] = i;
-	for (;;) {
-		bool stop = bh_now_ns() >= end;
-		while (!stop && nfree > 0) {
-			int s = free_slots[--nfree];
-			iov[s] = (struct iovec){ bufs[s], w->bs };
-			struct blkfront_io io = { .op = w->write ? BLKFRONT_WRITE : BLKFRONT_READ,
-				                  .sector =
-				                      bb_next_off(w, img_bytes, &pos, &seed) / 512,
-				                  .iov = &iov[s],
-				                  .iovcnt = 1,
-				                  .cookie = (void *)(intptr_t)s };
-			if (blkfront_submit(p->bf, &io) < 0) {
-				nfree++;
-				break;
-			}
-		}
-		if (blkfront_inflight(p->bf) == 0)
-			break;
-		struct pollfd pf = { .fd = p->ev.to_front, .events = POLLIN };
-		poll(&pf, 1, 100);
-		bh_levt_front_ack(&p->ev);
-		int n = blkfront_reap(p->bf, cpl, 64);
-		for (int i = 0; i < n; i++) {
-			if (cpl[i].status)
-				fprintf(stderr, "I/O error %d\n", cpl[i].status);
-			free_slots[nfree++] = (int)(intptr_t)cpl[i].cookie;
-			ops++;
+	printf("\n== %s: image %llu MiB, %d runs of %g s each; medians ==\n",
+	       direct ? "O_DIRECT (qsd cache.direct=on)" : "page cache",
+	       (unsigned long long)(img >> 20), runs, secs);
+	printf("%-17s %-19s %9s %9s %8s %8s %8s %7s\n", "workload", "path", "IOPS", "MiB/s",
+	       "p50 us", "p99 us", "/uring", "/NBD");
+	for (int k = 0; k < BB_NLOADS; k++) {
+		const struct bb_workload *w = &bb_loads[k];
+		if (!(loads & (1u << k)))
+			continue;
+		double nbd = use[P_NBD] ? med(P_NBD, k, 0) : 0;
+		bool first = true;
+		for (int i = 0; i < P_N; i++) {
+			int p = order[i];
+			if (!use[p])
+				continue;
+			double base = use[base_of(p)] ? med(base_of(p), k, 0) : 0;
+			double iops = med(p, k, 0);
+			uint64_t errs = 0;
+			for (int r = 0; r < runs; r++)
+				errs += res[p][k][r].errors;
+			printf("%-17s %-19s %9.0f %9.1f %8.1f %8.1f", first ? w->name : "",
+			       pname[p], iops, iops * w->bs / (1 << 20), med(p, k, 1),
+			       med(p, k, 2));
+			if (base > 0)
+				printf(" %8.2f", iops / base);
+			else
+				printf(" %8s", "-");
+			if (nbd > 0 && p != P_NBD && p != P_URING2)
+				printf(" %7.2f", iops / nbd);
+			if (errs)
+				printf("  (%llu I/O errors)", (unsigned long long)errs);
+			printf("\n");
+			first = false;
 		}
 	}
-	return (double)ops / ((double)(bh_now_ns() - t0) / 1e9);
+	fflush(stdout);
+}
+
+/* The machine lines scripts/bench.sh collects (bench/README.md): each
+ * blkif path against io_uring (goal 0.8x from the page cache, 0.95x with
+ * O_DIRECT) and against qemu-storage-daemon + NBD (goal: ahead). */
+static void print_results(bool direct)
+{
+	static const char *const key[BB_NLOADS] = { "randread-4k-qd1", "randread-4k-qd32",
+		                                    "seqread-1M-qd4", "seqwrite-1M-qd4" };
+	const char *mode = direct ? "direct" : "pagecache";
+	double goal = direct ? 0.95 : 0.8;
+
+	for (int k = 0; k < BB_NLOADS; k++) {
+		if (!(loads & (1u << k)))
+			continue;
+		double nbd = use[P_NBD] ? med(P_NBD, k, 0) : 0;
+		for (int p = P_LOCAL; p <= P_XZC; p++) {
+			if (!use[p])
+				continue;
+			double base = use[base_of(p)] ? med(base_of(p), k, 0) : 0;
+			double v = med(p, k, 0);
+			if (base > 0)
+				printf("RESULT bench-blk %s.%s.%s bulkhead=%.0f baseline=%.0f "
+				       "unit=IOPS "
+				       "ratio=%.2f goal=%.2f %s\n",
+				       mode, key[k], pkey[p], v, base, v / base, goal,
+				       v / base >= goal ? "met" : "MISSED");
+			if (nbd > 0)
+				printf(
+				    "RESULT bench-blk %s.%s.%s-vs-nbd bulkhead=%.0f baseline=%.0f "
+				    "unit=IOPS ratio=%.2f goal=1.00 %s\n",
+				    mode, key[k], pkey[p], v, nbd, v / nbd,
+				    v > nbd ? "met" : "MISSED");
+		}
+	}
+}
+
+static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **bufs)
+{
+	struct bb_target t[P_N] = { { 0 } };
+	bool open_ok[P_N] = { false };
+	int fd = open(path, O_RDWR | (direct ? O_DIRECT : 0));
+	int rc = 0;
+
+	if (fd < 0)
+		return perror(path), -1;
+	if (use[P_URING] && (rc = bb_direct_open(fd, &t[P_URING])) < 0)
+		goto out;
+	open_ok[P_URING] = use[P_URING];
+	if (use[P_LOCAL] && (rc = bb_local_open(fd, img, poll_ns, false, &t[P_LOCAL])) < 0)
+		goto out;
+	open_ok[P_LOCAL] = use[P_LOCAL];
+	if (use[P_ZC] && (rc = bb_local_open(fd, img, poll_ns, true, &t[P_ZC])) < 0)
+		goto out;
+	open_ok[P_ZC] = use[P_ZC];
+	if (use[P_NBD] && (rc = bb_nbd_open(path, direct, &t[P_NBD])) < 0)
+		goto out;
+	open_ok[P_NBD] = use[P_NBD];
+	sync(); /* no writeback left over from the mode before */
+	/* Warm up: the backend maps its persistent grants on first use. */
+	struct bb_result junk;
+	for (int p = 0; p < P_N; p++)
+		for (int k = 0; open_ok[p] && k < BB_NLOADS; k++)
+			if ((loads & (1u << k)) &&
+			    (rc = bb_run(&t[p], &bb_loads[k], bufs, img, 0.2, &junk)) < 0)
+				goto out;
+	/* Persistent grants make the steady state map-free: count the maps. */
+	uint64_t pm0[P_N] = { 0 }, tm0[P_N] = { 0 }, pm1, tm1;
+	for (int p = P_LOCAL; p <= P_ZC; p++)
+		if (open_ok[p])
+			bb_local_maps(&t[p], &pm0[p], &tm0[p]);
+	for (int k = 0; k < BB_NLOADS; k++)
+		for (int r = 0; r < runs && (loads & (1u << k)); r++)
+			for (int p = 0; p < P_N; p++)
+				if (open_ok[p] && (rc = bb_run(&t[p], &bb_loads[k], bufs, img, secs,
+				                               &res[p][k][r])) < 0) {
+					fprintf(stderr, "blkbench: %s: %s\n", pname[p],
+					        strerror(-rc));
+					goto out;
+				}
+	for (int p = P_LOCAL; p <= P_ZC; p++) {
+		if (!open_ok[p])
+			continue;
+		bb_local_maps(&t[p], &pm1, &tm1);
+		printf("%s: backend grant maps during the timed runs: %llu persistent, %llu "
+		       "transient (%llu persistent in the warm-up)\n",
+		       pname[p], (unsigned long long)(pm1 - pm0[p]),
+		       (unsigned long long)(tm1 - tm0[p]), (unsigned long long)pm0[p]);
+	}
+	if (x && use[P_XDOM] &&
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, false, res[P_XDOM]) < 0)
+		rc = -EIO;
+	if (x && use[P_XZC] &&
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, res[P_XZC]) < 0)
+		rc = -EIO;
+	/* The baseline again, next to the cross-domain blocks. */
+	for (int k = 0; rc == 0 && use[P_URING2] && k < BB_NLOADS; k++)
+		for (int r = 0; r < runs && (loads & (1u << k)); r++)
+			if ((rc = bb_run(&t[P_URING], &bb_loads[k], bufs, img, secs,
+			                 &res[P_URING2][k][r])) < 0)
+				goto out;
+out:
+	if (open_ok[P_NBD])
+		bb_nbd_close(&t[P_NBD]);
+	if (open_ok[P_ZC])
+		bb_local_close(&t[P_ZC]);
+	if (open_ok[P_LOCAL])
+		bb_local_close(&t[P_LOCAL]);
+	if (open_ok[P_URING])
+		bb_direct_close(&t[P_URING]);
+	close(fd);
+	if (rc == 0) {
+		print_mode(direct);
+		print_results(direct);
+	}
+	return rc;
+}
+
+static int parse_paths(char *s)
+{
+	memset(use, 0, sizeof(use));
+	for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+		int p;
+		for (p = 0; p < P_N && strcmp(tok, pkey[p]) != 0; p++)
+			;
+		if (p == P_N)
+			return -1;
+		use[p] = true;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	bool direct = false;
+	char paths[64] = "uring,local,zc,xdom,xzc,nbd";
+	const char *mode = "both";
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:t:r:q:d")) != -1) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((opt = getopt(argc, argv, "s:t:r:n:m:p:w:P:qh")) != -1) {
 		switch (opt) {
+		case 'q': /* one short smoke run of the paths that need no root */
+			img = 16 << 20;
+			secs = 0.05;
+			runs = 1;
+			bh_strlcpy(paths, "uring,local,zc", sizeof(paths));
+			break;
+		case 'n': /* the unit of work per run: its length in ms */
+			secs = atof(optarg) / 1000;
+			break;
+		case 'h':
+			printf("usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
+			       "[-m pc|direct|both] [-p uring,local,zc,xdom,xzc,nbd] [-w mask] "
+			       "[-P poll_ns] [-q]\n",
+			       BB_MAX_RUNS);
+			return 0;
 		case 's':
-			img_bytes = strtoull(optarg, NULL, 10) << 20;
+			img = strtoull(optarg, NULL, 10) << 20;
 			break;
 		case 't':
-			run_secs = atof(optarg);
+			secs = atof(optarg);
 			break;
 		case 'r':
 			runs = atoi(optarg);
 			break;
-		case 'q':
-			depth = atoi(optarg);
+		case 'm':
+			mode = optarg;
 			break;
-		case 'd':
-			direct = true;
+		case 'p':
+			bh_strlcpy(paths, optarg, sizeof(paths));
+			break;
+		case 'P':
+			poll_ns = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			loads = (unsigned)strtoul(optarg, NULL, 0);
 			break;
 		default:
-			fprintf(stderr,
-			        "usage: blkbench [-s MiB] [-t secs] [-r runs] [-q depth] [-d]\n");
-			return 2;
+			goto usage;
 		}
 	}
-	if (runs < 1 || runs > 50 || depth < 1 || depth > 64 || img_bytes < (1 << 20))
-		return fprintf(stderr, "blkbench: bad arguments\n"), 2;
-	char path[] = "/tmp/blkbench-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0 || ftruncate(fd, (off_t)img_bytes) < 0 || bb_prefill(fd, img_bytes) < 0)
+	printf("blkbench: paths %s, poll %u ns\n", paths, poll_ns);
+	if (parse_paths(paths) < 0 || runs < 1 || runs > BB_MAX_RUNS || img < (16 << 20) ||
+	    secs <= 0 || (strcmp(mode, "pc") && strcmp(mode, "direct") && strcmp(mode, "both")))
+		goto usage;
+	if ((use[P_XDOM] || use[P_XZC]) && geteuid() != 0) {
+		fprintf(stderr, "blkbench: not root: leaving out the cross-domain paths\n");
+		use[P_XDOM] = use[P_XZC] = false;
+	}
+	use[P_URING2] = use[P_URING] && (use[P_XDOM] || use[P_XZC]);
+
+	struct bb_xdom *x = NULL;
+	char path[512];
+	if (use[P_XDOM] || use[P_XZC]) {
+		if (bb_xdom_start(&x, path, sizeof(path)) < 0)
+			return fprintf(stderr, "blkbench: cannot start a core\n"), 1;
+	} else {
+		snprintf(path, sizeof(path), "/var/tmp/blkbench-%d.img", (int)getpid());
+	}
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, (off_t)img) < 0 || bb_prefill(fd, img) < 0)
 		return perror("image"), 1;
-	if (direct) {
-		close(fd);
-		if ((fd = open(path, O_RDWR | O_DIRECT)) < 0)
-			return perror("O_DIRECT"), 1;
-	}
-	unlink(path);
-	char *bufs[64];
-	for (int i = 0; i < depth; i++)
-		if (posix_memalign((void **)&bufs[i], 4096, 128 << 10) != 0)
-			return 1;
-	struct pv pv;
-	int rc = pv_setup(&pv, fd);
-	if (rc < 0)
-		return fprintf(stderr, "setup: %s\n", strerror(-rc)), 1;
-	printf("image %llu MiB%s, queue depth %d, %d runs of %.1f s each; medians\n",
-	       (unsigned long long)(img_bytes >> 20), direct ? " (O_DIRECT)" : " (page cache)",
-	       depth, runs, run_secs);
-	printf("%-16s %14s %14s %14s %14s %7s\n", "workload", "blkif IOPS", "blkif MiB/s",
-	       "io_uring IOPS", "io_uring MiB/s", "ratio");
-	/* warm up: the backend maps the persistent grants on first use */
-	double keep = run_secs;
-	run_secs = 0.3;
-	for (size_t k = 0; k < BB_NLOADS; k++)
-		run_pv(&pv, &bb_loads[k], bufs);
-	run_secs = keep;
-	for (size_t k = 0; k < BB_NLOADS; k++) {
-		const struct bb_workload *w = &bb_loads[k];
-		double a[50], b[50];
-		/* interleaved, so drift in the machine hits both alike */
-		for (int r = 0; r < runs; r++) {
-			a[r] = run_pv(&pv, w, bufs);
-			b[r] = bb_run_direct(fd, w, bufs, depth, run_secs, img_bytes);
-		}
-		double ma = bb_median(a, runs), mb = bb_median(b, runs);
-		printf("%-16s %14.0f %14.1f %14.0f %14.1f %7.2f\n", w->name, ma,
-		       ma * w->bs / (1 << 20), mb, mb * w->bs / (1 << 20), ma / mb);
-	}
-	pv_teardown(&pv);
-	for (int i = 0; i < depth; i++)
-		free(bufs[i]);
 	close(fd);
-	return 0;
+	char **bufs = bb_bufs_alloc();
+	if (!bufs)
+		return 1;
+	int rc = 0;
+	if (strcmp(mode, "direct") != 0)
+		rc |= run_mode(path, false, x, bufs);
+	if (strcmp(mode, "pc") != 0)
+		rc |= run_mode(path, true, x, bufs);
+	bb_bufs_free(bufs);
+	unlink(path);
+	if (x && bb_xdom_stop(x) != 0)
+		rc = -1;
+	return rc ? 1 : 0;
+usage:
+	fprintf(stderr,
+	        "usage: bench-blk [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
+	        "[-p uring,local,zc,xdom,xzc,nbd] [-w mask] [-P poll_ns]\n",
+	        BB_MAX_RUNS);
+	return 2;
 }

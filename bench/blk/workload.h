@@ -1,6 +1,7 @@
-/* The workloads of the blk benchmarks and the direct io_uring baseline,
- * shared by blkbench (in-process), blkbench-xdom (across domains) and the
- * frontend's bench mode in blkfront-probe. */
+/* The workloads of the blk benchmark and the loop that runs them against
+ * any target (direct io_uring, blkfront in this process or in a guest
+ * domain, an NBD client), with per-operation latency. Shared by blkbench
+ * and the frontend's bench mode in blkfront-probe. */
 #ifndef BH_BENCH_BLK_WORKLOAD_H
 #define BH_BENCH_BLK_WORKLOAD_H
 
@@ -11,14 +12,20 @@ struct bb_workload {
 	const char *name;
 	bool write, random;
 	uint32_t bs;
+	int depth; /* I/Os kept in flight */
 };
 
-#define BB_NLOADS 4
+/* The issue's set: 4 KiB random reads at queue depth 1 and 32, 1 MiB
+ * sequential reads and writes (4 in flight: 4 MiB, what the frontend's
+ * 1024-page pool holds). */
+#define BB_NLOADS    4
+#define BB_MAX_DEPTH 32
+#define BB_MAX_BS    (1u << 20)
 static const struct bb_workload bb_loads[BB_NLOADS] = {
-	{ "seq-read 128k", false, false, 128 << 10 },
-	{ "seq-write 128k", true, false, 128 << 10 },
-	{ "rand-read 4k", false, true, 4096 },
-	{ "rand-write 4k", true, true, 4096 },
+	{ "randread 4k qd1", false, true, 4096, 1 },
+	{ "randread 4k qd32", false, true, 4096, 32 },
+	{ "seqread 1M qd4", false, false, 1u << 20, 4 },
+	{ "seqwrite 1M qd4", true, false, 1u << 20, 4 },
 };
 
 #define BB_SEED 88172645463325252ull
@@ -37,10 +44,32 @@ static inline uint64_t bb_next_off(const struct bb_workload *w, uint64_t img, ui
 	return (*seed % blocks) * w->bs;
 }
 
-/* Operations per second of w done directly with io_uring on fd. */
-double bb_run_direct(int fd, const struct bb_workload *w, char **bufs, int depth, double secs,
-                     uint64_t img);
-double bb_median(double *v, int n);
+/* What a path under test provides. slot < BB_MAX_DEPTH names the I/O
+ * (and its buffer) until it is handed back by wait. */
+struct bb_target {
+	void *p;
+	/* Start one I/O: 0, or a negative errno (-EAGAIN: no room now). */
+	int (*submit)(void *p, int slot, bool write, uint64_t off, void *buf, uint32_t len);
+	/* After a burst of submits (NULL: nothing to do). */
+	void (*commit)(void *p);
+	/* Block until at least one I/O completed; store up to max slots, and
+	 * count failed ones in *errors; returns how many, or negative errno. */
+	int (*wait)(void *p, int *slots, int max, uint64_t *errors);
+};
+
+struct bb_result {
+	double iops;
+	double p50_us, p99_us; /* submission to completion, as the caller sees it */
+	uint64_t errors;
+};
+
+/* One timed run of w for secs seconds. */
+int bb_run(const struct bb_target *t, const struct bb_workload *w, char **bufs, uint64_t img,
+           double secs, struct bb_result *out);
+double bb_median(const double *v, int n);
+/* Buffers for every slot (BB_MAX_DEPTH of BB_MAX_BS bytes, page aligned). */
+char **bb_bufs_alloc(void);
+void bb_bufs_free(char **bufs);
 /* Fill the image with a pattern and sync it. */
 int bb_prefill(int fd, uint64_t img);
 
