@@ -84,7 +84,8 @@ for m in XR1M XR4K XW1M; do
   h=$(secs "$RUN/host.txt" $m | median)
   awk -v n="$name" -v mb="$mb" -v g="$g" -v h="$h" 'BEGIN {
     if (g < 0) { printf "%-22s %12s\n", n, "dd failed"; exit }
-    gm = g > 0 ? mb / g : 0; hm = h > 0 ? mb / h : 0;
-    printf "%-22s %12.1f %12.1f %7.3f\n", n, gm, hm, (hm > 0 ? gm / hm : 0) }'
+    gm = g > 0 ? mb / g : 0; hm = h > 0 ? mb / h : 0; r = hm > 0 ? gm / hm : 0
+    # (a ">" among printf arguments is an output redirection to awk)
+    printf "%-22s %12.1f %12.1f %7.3f\n", n, gm, hm, r }'
 done
 echo "($RUNS runs each, medians; $MIB MiB disk; times from busybox time, 10 ms resolution)"
