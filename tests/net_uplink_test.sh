@@ -51,6 +51,15 @@ vif = [ 'mac=00:16:3e:00:07:0a,bridge=br0,backend=net,ip=10.9.7.1' ]
 cmdline = "ip=10.9.7.1::$HOST_IP:255.255.255.0::eth0:off -- ping -c 3 $HOST_IP && echo PING-HOST-\$((40+2)); wget -q -O - http://$FETCH_IP:$PORT/hello.txt; echo FETCHED-\$((40+2)); while true; do echo from-guest-\$((6*7)) | nc -l -p 7000; done"
 CFG
 
+# A guest limited to 1 MB/s (vif rate=, credit-based in netback) sends
+# 5 MiB to the host when the host knocks on its port 7001.
+cat >"$L/r.cfg" <<CFG
+name = "r"
+memory = 96
+vif = [ 'mac=00:16:3e:00:07:0b,bridge=br0,backend=net,rate=1MB/s' ]
+cmdline = "ip=10.9.7.2::$HOST_IP:255.255.255.0::eth0:off -- nc -l -p 7001 </dev/null; dd if=/dev/zero bs=64k count=80 2>/dev/null | nc $HOST_IP $((PORT + 1)); echo SENT-\$((40+2)); sleep 1000"
+CFG
+
 bh up "$L" || fail "bh up"
 la="$BULKHEAD_RUNDIR/dom0/console/a.log"
 for _ in $(seq 300); do grep -q "FETCHED-42" "$la" 2>/dev/null && break; sleep 0.1; done
@@ -66,6 +75,30 @@ ping -c 2 -W 3 10.9.7.1 >/dev/null || fail "the host cannot ping the guest"
 got=$(busybox nc -w 5 10.9.7.1 7000 </dev/null)
 [ "$got" = "from-guest-42" ] || fail "the host read '$got' from the guest's server"
 pass "the host pings the guest and reads from a server in it"
+
+# rate=1MB/s: 5 MiB must take 5242880 / 1000000 = 5.24 s, within 10%.
+# (busybox nc ends only when its input does: the file's size says when
+# everything arrived.)
+RATE_OUT="$RUN/rate.out"
+(sleep 40 | busybox nc -l -p $((PORT + 1)) >"$RATE_OUT" 2>/dev/null) >/dev/null 2>&1 &
+wait_for ping -c 1 -W 1 10.9.7.2 || fail "the rate-limited guest is not reachable"
+sleep 0.3
+busybox nc -w 3 10.9.7.2 7001 </dev/null
+# Timed from the first bytes on, so that the knock, the guest's start and
+# the connection do not count: (last size - first size) / elapsed.
+size=0 s0= t0=
+for _ in $(seq 1500); do
+  size=$(stat -c %s "$RATE_OUT" 2>/dev/null || echo 0)
+  if [ -z "$t0" ] && [ "$size" -gt 0 ]; then t0=$(date +%s%N) s0=$size; fi
+  [ "$size" -ge 5242880 ] && break
+  sleep 0.02
+done
+t1=$(date +%s%N)
+[ "$size" -ge 5242880 ] || fail "rate: only $size of 5242880 bytes arrived: $(tail -n 5 "$BULKHEAD_RUNDIR/dom0/console/r.log")"
+ms=$(((t1 - t0) / 1000000))
+bps=$(((5242880 - s0) * 1000 / ms))
+[ "$bps" -ge 900000 ] && [ "$bps" -le 1100000 ] || fail "rate=1MB/s: measured $bps bytes/s ($((5242880 - s0)) bytes in $ms ms)"
+pass "rate=1MB/s: a guest sends at $bps bytes/s, within 10% of 1000000"
 
 # A driver-domain crash: the restarted domain gets a fresh pair with the
 # same name and address, and plugs its end into the bridge again. (The
