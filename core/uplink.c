@@ -250,8 +250,16 @@ void uplink_release(struct domain *d)
 {
 	int rc;
 
+	char name[IF_NAMESIZE];
+
 	if (!d->uplink_ifindex)
 		return;
+	/* Still ours? (Gone with the namespace, its index could be reused.) */
+	if (!if_indextoname((unsigned)d->uplink_ifindex, name) || !d->uplink ||
+	    strcmp(name, d->uplink->host_ifname) != 0) {
+		d->uplink_ifindex = 0;
+		return;
+	}
 	rc = link_del(d->uplink_ifindex);
 	if (rc < 0 && rc != -ENODEV)
 		bh_warn(&d->log, "uplink: deleting %s: %s",
