@@ -14,6 +14,7 @@
 # receiver's rate). The guest runs iperf3 from a ramdisk made of the
 # default one plus iperf3 and its libraries. Needs root, a Bulkhead build.
 #
+#   sudo BUILD/bin/bench-net-uplink [runs] [seconds]     (made by CMake), or
 #   sudo BH_SOURCE_DIR=$PWD BH_BUILD_DIR=$PWD/build-rel bench/net/bench_uplink.sh [runs] [seconds]
 . "${BH_SOURCE_DIR:?}/tests/system.sh"
 set +e
