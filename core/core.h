@@ -169,6 +169,8 @@ struct domain {
 	uint32_t store_port, console_port;
 	struct device_assignment *devices;
 	unsigned nr_taps;
+	struct bh_hc_device_uplink *uplink; /* asked for, names filled in; NULL: none */
+	int uplink_ifindex;                 /* this generation's host end; 0: none */
 };
 
 /* ---- the core ----------------------------------------------------------- */
@@ -304,6 +306,15 @@ int device_open(struct domain *d, const char *token, int *fd_out,
                 struct bh_hc_device_open_resp *out);
 int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out);
 void device_list_dispose(struct domain *d);
+
+/* uplink.c: a veth pair between the host and a driver domain */
+int device_uplink(struct domain *d, const struct bh_hc_device_uplink *u,
+                  struct bh_hc_device_uplink_resp *out);
+/* Create this generation's pair (spawn), remove it (end of a generation),
+ * forget it (the domain is gone). */
+int uplink_create(struct domain *d);
+void uplink_release(struct domain *d);
+void uplink_dispose(struct domain *d);
 
 /* hcall.c */
 int hc_conn_open(struct core *c, struct hc_conn *hc, int fd, bool admin, uint16_t domid,

@@ -159,6 +159,7 @@ void tdom_reap(struct domain *d)
 	d->core->doms[d->domid] = NULL;
 	d->core->nr_domains--;
 	device_list_dispose(d);
+	uplink_dispose(d);
 	free(d->argv_blob);
 	free(d);
 }

@@ -286,6 +286,11 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto fail;
 	}
+	/* A later generation of a domain with an uplink gets a fresh pair;
+	 * without it the domain still serves its guests: warn, go on. */
+	if (d->uplink && (rc = uplink_create(d)) < 0)
+		bh_warn(&c->log, "dom%u (%s): no uplink this generation: %s", d->domid, d->name,
+		        bh_strerror(rc));
 	return paused ? 0 : domain_unpause(d);
 fail:
 	bh_close_fds(sv, 2);
@@ -384,6 +389,7 @@ static void release_generation(struct domain *d)
 		event_free(d->pid_ev);
 		d->pid_ev = NULL;
 	}
+	uplink_release(d); /* before the pid goes: its name is free for the next */
 	bh_closep(&d->pidfd);
 	bh_closep(&d->go_fd);
 	d->pid = 0;
@@ -510,6 +516,7 @@ static void domain_free(struct domain *d)
 	free(d->argv_blob);
 	bh_closep(&d->exe_fd);
 	device_list_dispose(d);
+	uplink_dispose(d);
 	free(d);
 }
 

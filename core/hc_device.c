@@ -66,3 +66,19 @@ int hc_dev_tap(struct hc_req *rq, struct hc_reply *rp)
 		return rc;
 	return hc_reply_fd(rp, fd);
 }
+
+int hc_dev_uplink(struct hc_req *rq, struct hc_reply *rp)
+{
+	struct bh_hc_device_uplink u;
+	struct bh_hc_device_uplink_resp *out = (void *)rp->buf;
+	struct domain *d;
+	int rc;
+
+	memcpy(&u, rq->payload, sizeof(u));
+	if (!(d = target(rq, u.domid)))
+		return -ESRCH;
+	if ((rc = device_uplink(d, &u, out)) < 0)
+		return rc;
+	rp->len = sizeof(*out);
+	return 0;
+}

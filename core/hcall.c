@@ -53,6 +53,8 @@ static const struct hc_row hc_table[] = {
 	    hc_dev_revoke),
 	ROW(DEVICE_OPEN, sizeof(struct bh_hc_device_open), D, BH_PERM_MAX, NONE, hc_dev_open),
 	ROW(DEVICE_TAP, sizeof(struct bh_hc_device_tap), D, BH_PERM_DEVICE_TAP, NONE, hc_dev_tap),
+	ROW(DEVICE_UPLINK, sizeof(struct bh_hc_device_uplink), D | A, BH_PERM_DEVICE_UPLINK, AT0,
+	    hc_dev_uplink),
 	ROW(GNT_ALLOC, sizeof(struct bh_hc_gnt_alloc), D, BH_PERM_GRANT_TO, HANDLER, hc_gnt_alloc),
 	ROW(GNT_END, 8, D | V, BH_PERM_MAX, NONE, hc_gnt_end),
 	ROW(GNT_MAP, 8, D | V, BH_PERM_MAP_FROM, HANDLER, hc_gnt_map),
@@ -105,6 +107,7 @@ int hc_access(struct hc_req *rq, enum bh_perm perm, uint16_t domid)
 	}
 	target = domain_get(rq->core, obj.domid);
 	obj.label = target ? target->label : NULL;
+	obj.driver = target && target->role == BH_ROLE_DRIVER;
 	return bh_policy_check(rq->core->policy, &subj, perm, &obj);
 }
 

@@ -78,6 +78,7 @@ int hc_dev_assign(struct hc_req *rq, struct hc_reply *rp);
 int hc_dev_revoke(struct hc_req *rq, struct hc_reply *rp);
 int hc_dev_open(struct hc_req *rq, struct hc_reply *rp);
 int hc_dev_tap(struct hc_req *rq, struct hc_reply *rp);
+int hc_dev_uplink(struct hc_req *rq, struct hc_reply *rp);
 /* hc_grant.c */
 int hc_gnt_alloc(struct hc_req *rq, struct hc_reply *rp);
 int hc_gnt_end(struct hc_req *rq, struct hc_reply *rp);

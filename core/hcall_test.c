@@ -2,6 +2,7 @@
  * every type with bad arguments, the access check, and a domain that does
  * not read its replies. The core must answer or end that channel, never
  * crash, never stall the others. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -327,6 +328,75 @@ static void test_flooding_domain_does_not_stall_others(void **state)
 	close(pb);
 }
 
+/* UPLINK: only the control domain (or the administrator), only for a
+ * driver domain; the driver domain may not ask for itself, a guest may not
+ * get one. Without a process the request is recorded for the domain's next
+ * start (no interface is made here: these domains have no namespace). */
+static void test_uplink_policy_and_arguments(void **state)
+{
+	struct fx *f = *state;
+	struct bh_hc_device_uplink u = { .domid = 7 };
+	struct bh_hc_device_uplink_resp r;
+	struct hc_conn drv, adm;
+	int dpeer, apeer, st;
+
+	tdom_add(f->c, 7, BH_ROLE_DRIVER, false);
+	tconn_open(f->c, &drv, 7, false, &dpeer);
+	tconn_open(f->c, &adm, 0, true, &apeer);
+	/* the driver domain itself, for itself or by DOMID_SELF: denied */
+	assert_int_equal(status_of(&drv, dpeer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)), -EACCES);
+	u.domid = BH_DOMID_SELF;
+	assert_int_equal(status_of(&drv, dpeer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)), -EACCES);
+	/* a guest asking, and dom0 asking for a guest: denied */
+	u.domid = 7;
+	assert_int_equal(
+	    status_of(&f->guest, f->guest_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)), -EACCES);
+	u.domid = 5;
+	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)),
+	                 -EACCES);
+	assert_null(f->c->doms[5]->uplink);
+	/* bad arguments */
+	u.domid = 7;
+	u.host_ipv4 = htonl(0x0a000001);
+	u.host_prefixlen = 33;
+	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)),
+	                 -EINVAL);
+	u.host_prefixlen = 24;
+	memcpy(u.host_ifname, "eth0 x", 7); /* not an interface name */
+	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)),
+	                 -EINVAL);
+	memset(u.host_ifname, 'a', sizeof(u.host_ifname)); /* no NUL */
+	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)),
+	                 -EINVAL);
+	memset(u.host_ifname, 0, sizeof(u.host_ifname));
+	u.mtu = 20;
+	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)),
+	                 -EINVAL);
+	u.mtu = 0;
+	u.flags = 1;
+	assert_int_equal(status_of(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)),
+	                 -EINVAL);
+	u.flags = 0;
+	assert_null(f->c->doms[7]->uplink);
+	/* dom0 for the driver domain: recorded, with the default names */
+	assert_int_equal(tcall(&f->dom0, f->dom0_peer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u), &st,
+	                       &r, sizeof(r), NULL, NULL),
+	                 0);
+	assert_int_equal(st, 0);
+	assert_string_equal(r.host_ifname, "bhup7");
+	assert_int_equal(r.host_ifindex, 0);
+	assert_non_null(f->c->doms[7]->uplink);
+	assert_string_equal(f->c->doms[7]->uplink->dom_ifname, "uplink0");
+	/* the administrator too; a second request replaces the first */
+	bh_strlcpy(u.host_ifname, "up-nic", sizeof(u.host_ifname));
+	assert_int_equal(status_of(&adm, apeer, BH_HC_DEVICE_UPLINK_REQ, &u, sizeof(u)), 0);
+	assert_string_equal(f->c->doms[7]->uplink->host_ifname, "up-nic");
+	hc_conn_close(&drv);
+	close(dpeer);
+	close(apeer);
+	close(adm.fd); /* hc_conn_close would free an admin connection */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 static const struct CMUnitTest tests[] = {
 	T(test_unknown_type_is_enosys),
@@ -340,6 +410,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_random_bytes),
 	T(test_oversized_datagram_ends_only_that_channel),
 	T(test_flooding_domain_does_not_stall_others),
+	T(test_uplink_policy_and_arguments),
 };
 
 BH_TEST_MAIN(tests)

@@ -25,6 +25,7 @@
 #include "ioctl/xendev.h"
 #include "netback/netback.h"
 #include "netback/netbk_gntmap_xen.h"
+#include "xenstored/bhxs.h"
 
 #define DEFAULT_BRIDGE "xenbr0"
 #define OFFERED                                                                                    \
@@ -56,6 +57,7 @@ struct vif {
 static struct netsvc svc = { .timer = -1 };
 
 static void serve(void);
+static void uplink_plug(struct drvdom *dd);
 
 static void on_event(void *arg)
 {
@@ -147,7 +149,10 @@ static int svc_up(struct drvdom *dd)
 	svc.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (svc.timer < 0 || timerfd_settime(svc.timer, 0, &its, NULL) < 0)
 		return -errno;
-	return drvdom_add_fd(dd, svc.timer, on_timer, NULL, &svc.timer_fd);
+	if ((rc = drvdom_add_fd(dd, svc.timer, on_timer, NULL, &svc.timer_fd)) < 0)
+		return rc;
+	uplink_plug(dd);
+	return 0;
 }
 
 /* ---- interfaces ---- */
@@ -205,6 +210,39 @@ static int bridge_add(const char *br, const char *ifname)
 	bh_strlcpy(ifr.ifr_name, br, sizeof(ifr.ifr_name));
 	ifr.ifr_ifindex = idx;
 	return ifreq_ioctl(SIOCBRADDIF, &ifr);
+}
+
+/* ---- the uplink ---- */
+
+/* The core may have given this domain an uplink (xl.cfg `uplink`): a veth
+ * end in our namespace, named in /local/domain/<self>/uplink/ifname, that
+ * joins the bridge named in .../uplink/bridge. Plugged when the engine
+ * starts (the first vif), so that guests on that bridge reach the host.
+ * A missing or broken uplink is logged; the guests still reach each other. */
+static void uplink_plug(struct drvdom *dd)
+{
+	struct bhxs *xs = drvdom_store(dd);
+	char p[96], *ifname = NULL, *br = NULL;
+	size_t len;
+	int rc;
+
+	snprintf(p, sizeof(p), "/local/domain/%u/uplink/ifname", drvdom_domid(dd));
+	if (!xs || bhxs_read(xs, 0, p, &ifname, &len) < 0)
+		return; /* no uplink */
+	snprintf(p, sizeof(p), "/local/domain/%u/uplink/bridge", drvdom_domid(dd));
+	if (bhxs_read(xs, 0, p, &br, &len) < 0 || !br[0])
+		rc = -ENOENT;
+	else if (strlen(ifname) >= IFNAMSIZ || strlen(br) >= IFNAMSIZ)
+		rc = -ENAMETOOLONG;
+	else if ((rc = bridge_ensure(br)) == 0 && (rc = bridge_add(br, ifname)) == 0)
+		rc = link_up(ifname);
+	if (rc < 0)
+		bh_warn(&svc.log, "uplink %s on bridge %s: %s", ifname, br ? br : "?",
+		        bh_strerror(rc));
+	else
+		bh_info(&svc.log, "uplink %s on bridge %s", ifname, br);
+	free(ifname);
+	free(br);
 }
 
 /* ---- the store ---- */

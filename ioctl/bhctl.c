@@ -224,6 +224,20 @@ int bhctl_device_tap(struct bh_hc_client *cl, const char *ifname, uint32_t flags
 	return 0;
 }
 
+int bhctl_device_uplink(struct bh_hc_client *cl, const struct bh_hc_device_uplink *u,
+                        struct bh_hc_device_uplink_resp *out)
+{
+	struct bh_hc_device_uplink_resp r;
+	struct bh_hc_result res = { .resp = &r, .resp_cap = sizeof(r) };
+	int rc = bh_hc_call(cl, BH_HC_DEVICE_UPLINK_REQ, u, sizeof(*u), &res);
+
+	if (rc == 0 && res.resp_len != sizeof(r))
+		rc = -EPROTO;
+	if (rc == 0 && out)
+		*out = r;
+	return rc;
+}
+
 int bhctl_heartbeat(struct bh_hc_client *cl)
 {
 	return bh_hc_call_simple(cl, BH_HC_HEARTBEAT_REQ, NULL, 0);

@@ -36,6 +36,10 @@ int bhctl_device_revoke(struct bh_hc_client *cl, uint16_t domid, const char *tok
 int bhctl_device_open(struct bh_hc_client *cl, const char *token, int *fd_out, uint64_t *size_out,
                       uint32_t *flags_out);
 int bhctl_device_tap(struct bh_hc_client *cl, const char *ifname, uint32_t flags, int *fd_out);
+/* Give driver domain U->domid an uplink to the host (a veth pair; see
+ * struct bh_hc_device_uplink). OUT (may be NULL) names the host end. */
+int bhctl_device_uplink(struct bh_hc_client *cl, const struct bh_hc_device_uplink *u,
+                        struct bh_hc_device_uplink_resp *out);
 
 int bhctl_heartbeat(struct bh_hc_client *cl);
 /* fds_out[0..*nfds-1]: the store ring page, then the console ring page. */

@@ -76,6 +76,11 @@ const char *bh_perm_name(enum bh_perm perm)
 
 static bool builtin_allows(const struct bh_subject *s, enum bh_perm perm, const struct bh_object *o)
 {
+	/* A host interface goes only to a driver domain, and only by the
+	 * control domain's or the administrator's hand: never to a guest,
+	 * never asked by the driver domain itself. */
+	if (perm == BH_PERM_DEVICE_UPLINK)
+		return (s->admin || s->privileged) && o && o->driver;
 	if (s->admin || s->privileged)
 		return true;
 	if (unprivileged_ok[perm])

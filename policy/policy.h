@@ -48,6 +48,7 @@ struct bh_subject {
 struct bh_object {
 	uint16_t domid;
 	const char *label;
+	bool driver; /* a driver domain (role DRIVER) */
 };
 
 struct bh_policy;

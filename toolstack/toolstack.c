@@ -362,6 +362,59 @@ static int introduce(struct bhtool *t, struct bhtool_dom *d)
 	return 0;
 }
 
+/* A driver domain's uplink (xl.cfg `uplink`): the core makes the veth pair
+ * (again at every restart in place, by itself); the store tells the driver
+ * domain which of its bridges the domain end joins:
+ * /local/domain/<dd>/uplink/{ifname,bridge}, rewritten after a restart
+ * because the store forgets the domain's directory then. */
+#define UPLINK_DOM_IFNAME "uplink0"
+#define UPLINK_BRIDGE     "xenbr0"
+
+static int uplink_publish(struct bhtool *t, struct bhtool_dom *d)
+{
+	const struct bh_uplink *u = &d->cfg->uplink;
+	char p[96];
+	int rc;
+
+	if (!u->enabled || !t->xs)
+		return 0;
+	snprintf(p, sizeof(p), "/local/domain/%u/uplink/ifname", d->domid);
+	if ((rc = bhxs_write_str(t->xs, 0, p, UPLINK_DOM_IFNAME)) < 0)
+		return rc;
+	snprintf(p, sizeof(p), "/local/domain/%u/uplink/bridge", d->domid);
+	return bhxs_write_str(t->xs, 0, p, u->bridge ? u->bridge : UPLINK_BRIDGE);
+}
+
+static int uplink_add(struct bhtool *t, struct bhtool_dom *d)
+{
+	const struct bh_uplink *u = &d->cfg->uplink;
+	struct bh_hc_device_uplink req = { .domid = d->domid,
+		                           .host_ipv4 = u->host_ipv4,
+		                           .host_prefixlen =
+		                               (uint8_t)(u->host_ipv4 ? u->host_prefix : 0),
+		                           .mtu = u->mtu };
+	struct bh_hc_device_uplink_resp r;
+	int rc;
+
+	if (!u->enabled)
+		return 0;
+	bh_strlcpy(req.host_ifname, u->host_ifname ? u->host_ifname : "", sizeof(req.host_ifname));
+	bh_strlcpy(req.dom_ifname, UPLINK_DOM_IFNAME, sizeof(req.dom_ifname));
+	bh_strlcpy(req.host_bridge, u->host_bridge ? u->host_bridge : "", sizeof(req.host_bridge));
+	if ((rc = bhctl_device_uplink(t->hc, &req, &r)) < 0)
+		return fail(t, rc, "%s: uplink: the core could not create it: %s%s", d->cfg->name,
+		            bh_strerror(rc),
+		            rc == -EEXIST ? " (the host already has an interface of that name; "
+		                            "set host_ifname=)"
+		                          : "");
+	if ((rc = uplink_publish(t, d)) < 0)
+		return fail(t, rc, "%s: uplink: store: %s", d->cfg->name, bh_strerror(rc));
+	bh_info(&t->log, "domain %u (%s): uplink %s on the host <-> %s on bridge %s", d->domid,
+	        d->cfg->name, r.host_ifname, UPLINK_DOM_IFNAME,
+	        u->bridge ? u->bridge : UPLINK_BRIDGE);
+	return 0;
+}
+
 int bhtool_create(struct bhtool *t, const char *name, const char *text,
                   const char *const *overrides, size_t noverrides, bool paused, bool dry_run,
                   uint16_t *domid_out, struct xlcfg_diags *diags)
@@ -423,7 +476,7 @@ int bhtool_create(struct bhtool *t, const char *name, const char *text,
 			goto undo;
 		}
 	}
-	if ((rc = introduce(t, d)) < 0)
+	if ((rc = introduce(t, d)) < 0 || (rc = uplink_add(t, d)) < 0)
 		goto undo;
 	for (size_t i = 0; i < d->cfg->ndisks; i++)
 		if ((rc = vbd_add(t, d, &d->cfg->disks[i])) < 0)
@@ -768,6 +821,8 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 	d->console_port = resp.console_port;
 	if (introduce(t, d) < 0)
 		bh_warn(&t->log, "domain %u: %s", d->domid, t->err);
+	if ((rc = uplink_publish(t, d)) < 0)
+		bh_warn(&t->log, "domain %u: uplink: store: %s", d->domid, bh_strerror(rc));
 	for (struct bhtool_dev *dev = d->devs; dev; dev = dev->next) {
 		if (!t->xs)
 			break;

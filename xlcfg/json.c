@@ -1,6 +1,7 @@
 /* The parsed config as JSON (yajl): every field, defaults filled in, unset
  * strings as null. The golden tests compare this text, so the key order is
  * fixed here. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,27 @@ static void cpus(yajl_gen g, const struct bh_domcfg *c)
 	yajl_gen_array_close(g);
 }
 
+/* Only when configured, so that configs without one dump as before. */
+static void uplink(yajl_gen g, const struct bh_uplink *u)
+{
+	char ip[INET_ADDRSTRLEN + 4] = "";
+
+	if (!u->enabled)
+		return;
+	if (u->host_ipv4) {
+		inet_ntop(AF_INET, &u->host_ipv4, ip, INET_ADDRSTRLEN);
+		snprintf(ip + strlen(ip), sizeof(ip) - strlen(ip), "/%u", u->host_prefix);
+	}
+	str(g, "uplink");
+	yajl_gen_map_open(g);
+	kstr(g, "bridge", u->bridge);
+	kstr(g, "host_ifname", u->host_ifname);
+	kstr(g, "host_bridge", u->host_bridge);
+	kstr(g, "host_ip", ip[0] ? ip : NULL);
+	knum(g, "mtu", u->mtu);
+	yajl_gen_map_close(g);
+}
+
 static void body(yajl_gen g, const struct bh_domcfg *c)
 {
 	kstr(g, "file", c->file);
@@ -195,6 +217,7 @@ static void body(yajl_gen g, const struct bh_domcfg *c)
 	knum(g, "heartbeat_timeout_ms", c->heartbeat_timeout_ms);
 	knum(g, "restart_limit", c->restart_limit);
 	knum(g, "restart_window_s", c->restart_window_s);
+	uplink(g, &c->uplink);
 }
 
 char *xlcfg_json_dump(const struct bh_domcfg *cfg)

@@ -12,7 +12,7 @@ struct ctx {
 	struct xlcfg_diags *d;
 	int rc;
 	bool have_type, have_maxmem, have_maxvcpus, have_on_reboot;
-	struct xlcfg_pos builder_at, cmdline_at, maxmem_at, maxvcpus_at, cap_at, hb_at;
+	struct xlcfg_pos builder_at, cmdline_at, maxmem_at, maxvcpus_at, cap_at, hb_at, uplink_at;
 	bool have_builder;
 	enum bh_domtype builder_type;
 };
@@ -462,6 +462,19 @@ static void k_restart_window(struct ctx *c, const struct xsetting *e)
 	set_uint(c, e, 0, 86400, &c->cfg->restart_window_s);
 }
 
+/* uplink = "KEY=VALUE,...": one spec string (a list is a mistake). */
+static void k_uplink(struct ctx *c, const struct xsetting *e)
+{
+	const char *s = atom(c, e);
+
+	xlcfg_uplink_free(&c->cfg->uplink);
+	if (!s)
+		return;
+	c->uplink_at = e->val.at;
+	if (xlcfg_uplink_parse_at(s, e->val.at, &c->cfg->uplink, c->d))
+		c->rc = -EINVAL;
+}
+
 static const struct keydef {
 	const char *name;
 	void (*apply)(struct ctx *c, const struct xsetting *e);
@@ -496,6 +509,7 @@ static const struct keydef {
 	{ "heartbeat_timeout", k_heartbeat_timeout },
 	{ "restart_limit", k_restart_limit },
 	{ "restart_window", k_restart_window },
+	{ "uplink", k_uplink },
 };
 
 static void apply_one(struct ctx *c, const struct xsetting *e)
@@ -565,6 +579,10 @@ static void finish(struct ctx *c)
 		err(c, c->hb_at,
 		    "heartbeat_timeout: %u ms must be longer than heartbeat_period (%u ms)",
 		    cfg->heartbeat_timeout_ms, cfg->heartbeat_period_ms);
+	if (cfg->uplink.enabled && !cfg->driver_domain)
+		err(c, c->uplink_at,
+		    "uplink: only a driver domain has an uplink (set driver_domain = 1, and give "
+		    "guests a vif on its bridge)");
 	if (!cfg->name)
 		err(c, top, "name: missing (every domain needs name = \"...\")");
 	compose_cmdline(c);

@@ -3,6 +3,7 @@
  * the layout, no backend cycles; start order is topological (a driver
  * domain before the domains using it), ties kept in file-name order. */
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,19 @@ void xlcfg_layout_print_plan(const struct xlcfg_layout *l, FILE *out)
 
 		fprintf(out, "  %zu. start %s (%s)%s\n", s + 1, c->name, base(c->file),
 		        c->driver_domain ? ", driver domain" : "");
+		if (c->uplink.enabled) {
+			char ip[INET_ADDRSTRLEN] = "";
+			if (c->uplink.host_ipv4)
+				inet_ntop(AF_INET, &c->uplink.host_ipv4, ip, sizeof(ip));
+			fprintf(out, "     uplink: bridge %s <-> host %s",
+			        c->uplink.bridge ? c->uplink.bridge : "xenbr0",
+			        c->uplink.host_ifname ? c->uplink.host_ifname : "bhup<domid>");
+			if (ip[0])
+				fprintf(out, " %s/%u", ip, c->uplink.host_prefix);
+			if (c->uplink.host_bridge)
+				fprintf(out, " in host bridge %s", c->uplink.host_bridge);
+			fputs("\n", out);
+		}
 		print_waits(l, i, out);
 	}
 }

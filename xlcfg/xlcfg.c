@@ -146,5 +146,6 @@ void xlcfg_free(struct bh_domcfg *cfg)
 		free(cfg->device_model_args[i]);
 	free(cfg->device_model_args);
 	free(cfg->vcpu_cpumaps);
+	xlcfg_uplink_free(&cfg->uplink);
 	free(cfg);
 }

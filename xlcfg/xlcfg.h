@@ -84,6 +84,20 @@ struct bh_vif {
 	unsigned line;
 };
 
+/* uplink = "KEY=VALUE, ..." of a driver domain (a Bulkhead extension): a
+ * veth pair the core creates between the host and the driver domain, whose
+ * domain end joins one of the driver domain's bridges (docs/xl.cfg.5.md). */
+struct bh_uplink {
+	bool enabled;         /* the key was given */
+	char *bridge;         /* the driver domain's bridge it joins; NULL = xenbr0 */
+	char *host_ifname;    /* the host end's name; NULL = bhup<domid> */
+	char *host_bridge;    /* a host bridge for the host end; NULL = none */
+	uint32_t host_ipv4;   /* host_ip=, network order; 0 = no address */
+	unsigned host_prefix; /* its prefix length (default 24) */
+	unsigned mtu;         /* 0 = 1500 */
+	unsigned line;
+};
+
 struct bh_domcfg {
 	char *file; /* the file it came from */
 	char *name;
@@ -116,6 +130,7 @@ struct bh_domcfg {
 	unsigned name_line;          /* line of name=, for layout diagnostics */
 	uint64_t (*vcpu_cpumaps)[4]; /* cpus=[...]: one map per vCPU; cpumap is their union */
 	size_t nvcpu_cpumaps;
+	struct bh_uplink uplink; /* driver domains only */
 };
 
 /* Parses PATH; OVERRIDES are "KEY=VALUE" strings applied after the file, as
@@ -135,6 +150,9 @@ void xlcfg_disk_free(struct bh_disk *d);
 int xlcfg_vif_parse(const char *spec, const char *where, struct bh_vif *out,
                     struct xlcfg_diags *diags);
 void xlcfg_vif_free(struct bh_vif *v);
+int xlcfg_uplink_parse(const char *spec, const char *where, struct bh_uplink *out,
+                       struct xlcfg_diags *diags);
+void xlcfg_uplink_free(struct bh_uplink *u);
 
 /* "xvda" -> 51712 etc. (xen-vbd-interface); -1 if not a valid name. */
 int xlcfg_vdev_to_number(const char *vdev);

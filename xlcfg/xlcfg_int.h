@@ -70,6 +70,8 @@ int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_d
 /* Spec parsers with a position (the config file's line of the string). */
 int xlcfg_disk_parse_at(const char *spec, struct xlcfg_pos at, struct bh_disk *out,
                         struct xlcfg_diags *d);
+int xlcfg_uplink_parse_at(const char *spec, struct xlcfg_pos at, struct bh_uplink *out,
+                          struct xlcfg_diags *d);
 int xlcfg_vif_parse_at(const char *spec, struct xlcfg_pos at, struct bh_vif *out,
                        struct xlcfg_diags *d);
 

@@ -313,15 +313,33 @@ struct bh_hc_device_tap {
 };
 _Static_assert(sizeof(struct bh_hc_device_tap) == 24, "tap");
 
+/* UPLINK: the core creates a veth pair, keeps one end on the host and
+ * creates the other in the network namespace of a driver domain, the way
+ * Xen passes a NIC through. Only a privileged domain (or the administrator)
+ * may ask, and only for a driver domain. The uplink belongs to the domid:
+ * every later generation of the domain (a restart in place) gets a fresh
+ * pair with the same names; destroying the domain removes it. A second
+ * request replaces the first. Names empty: "bhup<domid>" on the host,
+ * "uplink0" in the domain. The response says which host interface it is. */
 struct bh_hc_device_uplink {
-	uint16_t domid; /* the driver domain */
-	uint16_t pad;
-	uint32_t pad1;
-	char host_ifname[16]; /* end left on the host */
-	char dom_ifname[16];  /* end moved into the domain */
+	uint16_t domid;         /* the driver domain */
+	uint8_t host_prefixlen; /* of host_ipv4, 1..32 */
+	uint8_t flags;          /* none yet: 0 */
+	uint32_t host_ipv4;     /* the host end's address, network order; 0: none */
+	uint32_t mtu;           /* both ends; 0: the kernel's default (1500) */
+	uint32_t pad;
+	char host_ifname[16]; /* end left on the host ("" = bhup<domid>) */
+	char dom_ifname[16];  /* end created in the domain ("" = uplink0) */
 	char host_bridge[16]; /* optional host bridge to enslave the host end to */
 };
-_Static_assert(sizeof(struct bh_hc_device_uplink) == 56, "uplink");
+_Static_assert(sizeof(struct bh_hc_device_uplink) == 64, "uplink");
+
+struct bh_hc_device_uplink_resp {
+	char host_ifname[16];
+	int32_t host_ifindex; /* 0 while the domain is not running */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct bh_hc_device_uplink_resp) == 24, "uplink resp");
 
 /* ---- grant tables ----------------------------------------------------- */
 
