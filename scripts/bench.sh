@@ -33,7 +33,8 @@ done
 
 if [ "$list" -eq 0 ]; then
 	bh_need_root
-	bh_install_deps
+	# pasta and slirp4netns: the baselines of bench-net-uplink
+	BH_EXTRA_DEPS="passt slirp4netns" bh_install_deps
 fi
 build="$here/build-bench"
 cmake -S "$here" -B "$build" -G Ninja -DBH_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
