@@ -93,6 +93,9 @@ struct bb_ring {
 	bool fault_corrupt;     /* the next response gets a bogus id */
 	bool fault_chan;        /* the event channel was closed under us */
 	uint64_t fault_deaf_ns; /* notifications lost until then (UINT64_MAX: for good) */
+	uint32_t fault_lost;    /* notifications lost so far (either way) */
+	int fault_idx;          /* the ring's number, for the log */
+	struct blkback *fault_bb;
 };
 /* Notifications are being lost (an injected fault): one load when not. */
 bool bb_ring_deaf_slow(struct bb_ring *r);

@@ -295,6 +295,8 @@ static void take_events(struct blkback *bb)
 			struct bb_ring *r = bb->ring[tag - TAG_RING];
 			if (r && !r->fault_chan)
 				r->evt_ack(r->evt_arg); /* consumed, even when lost (deaf) */
+			if (r && bb_ring_deaf(r))
+				r->fault_lost++;
 		}
 	}
 }
@@ -305,8 +307,12 @@ static void push_all(struct blkback *bb)
 		struct bb_ring *r = bb->ring[i];
 		if (r && r->need_push && !r->dead) {
 			r->need_push = false;
-			if (blkif_back_push(&r->br) && !bb_ring_deaf(r))
-				r->notify(r->evt_arg);
+			if (blkif_back_push(&r->br)) {
+				if (!bb_ring_deaf(r))
+					r->notify(r->evt_arg);
+				else
+					r->fault_lost++;
+			}
 		}
 	}
 }
@@ -342,6 +348,8 @@ bool bb_ring_deaf_slow(struct bb_ring *r)
 {
 	if (r->fault_deaf_ns != UINT64_MAX && bh_now_ns() >= r->fault_deaf_ns) {
 		r->fault_deaf_ns = 0; /* over: what was lost stays lost */
+		bb_log(r->fault_bb, "ring %d: notifications heard again; %u lost meanwhile",
+		       r->fault_idx, r->fault_lost);
 		return false;
 	}
 	return true;
@@ -353,6 +361,9 @@ int blkback_ring_inject(struct blkback *bb, int ring, enum blkback_fault f, uint
 
 	if (!r || r->dead)
 		return -ENOENT;
+	r->fault_bb = bb;
+	r->fault_idx = ring;
+	r->fault_lost = 0;
 	switch (f) {
 	case BLKBACK_FAULT_CORRUPT:
 		r->fault_corrupt = true;

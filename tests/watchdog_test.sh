@@ -114,7 +114,7 @@ bh create "$T/dd2.cfg" >/dev/null || fail "create dd2"
 wait_for sh -c 'bh list -l dd2 | grep -q heartbeat_age_ms' || fail "dd2 beats"
 out=$(bh inject dd2 random --count 2 --interval 1500 --seed 7) || fail "random run: $out"
 echo "$out" | head -n 1 | grep -qx "seed 7" || fail "the seed is printed: $out"
-[ "$(echo "$out" | grep -c '^[12] \(crash\|hang\) \(injected\|missed: \)')" = 2 ] || fail "two faults: $out"
+[ "$(echo "$out" | grep -c '^[12] \(crash\|hang\|corrupt\|drop-notify\|close-channel\) \(injected\|missed: \)')" = 2 ] || fail "two faults: $out"
 landed=$(echo "$out" | grep -c injected)
 [ "$(dom0log | grep -c 'inject: [a-z]* into domain [0-9]* (dd2)')" = "$landed" ] || fail "each landed fault logged"
 [ "$(bh inject dd2 random --count 0 --seed 7)" = "seed 7" ] || fail "count 0 injects nothing"

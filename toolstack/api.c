@@ -357,7 +357,7 @@ static int op_inject(struct req *r)
 	enum bhwd_fault f;
 	uint16_t domid;
 	char hit[160] = "";
-	long long ms = jr_int(r->v, "ms", 0);
+	long long ms = jr_int(r->v, "ms", -1); /* absent: the default */
 	int rc;
 
 	if ((rc = domid_arg(r, &domid)) < 0)
@@ -368,14 +368,15 @@ static int op_inject(struct req *r)
 		         jr_str(r->v, "fault") ? jr_str(r->v, "fault") : "");
 		return -EINVAL;
 	}
-	if (ms < 0 || ms > 3600000) {
+	if (ms < -1 || ms > 3600000) {
 		snprintf(r->a->t->err, sizeof(r->a->t->err), "ms %lld out of range (0..3600000)",
 		         ms);
 		return -EINVAL;
 	}
 	jw_int(r->g, "domid", domid);
 	jw_str(r->g, "fault", bhwd_fault_name(f));
-	rc = bhwd_inject(r->a->t, domid, f, jr_str(r->v, "device"), (unsigned)ms, hit, sizeof(hit));
+	rc = bhwd_inject(r->a->t, domid, f, jr_str(r->v, "device"),
+	                 ms < 0 ? BHWD_DEFAULT_DROP_MS : (unsigned)ms, hit, sizeof(hit));
 	if (rc == 0 && hit[0])
 		jw_str(r->g, "hit", hit);
 	return rc;

@@ -377,7 +377,7 @@ static int inject_device(struct bhtool *t, struct bhtool_dom *d, enum bhwd_fault
 	o.vbd = dev->kind == BHTOOL_VBD;
 	o.fe = g->domid;
 	o.devid = dev->devid;
-	o.ms = fault == BHWD_FAULT_DROP_NOTIFY ? (ms ? ms : BHWD_DEFAULT_DROP_MS) : 0;
+	o.ms = fault == BHWD_FAULT_DROP_NOTIFY ? ms : 0;
 	if (o.vbd)
 		snprintf(hit, hit_cap, "vbd/%u/%d (%s(%u) vbd %s)", o.fe, o.devid, g->cfg->name,
 		         g->domid, dev->disk.vdev);
@@ -434,9 +434,12 @@ int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault, const c
 		rc = inject_device(t, d, fault, device, ms, hit, sizeof(hit));
 		if (rc == 0)
 			snprintf(what, sizeof(what), " on %s", hit);
-		if (rc == 0 && fault == BHWD_FAULT_DROP_NOTIFY)
+		if (rc == 0 && fault == BHWD_FAULT_DROP_NOTIFY && ms)
 			snprintf(what + strlen(what), sizeof(what) - strlen(what), " for %u ms",
-			         ms ? ms : BHWD_DEFAULT_DROP_MS);
+			         ms);
+		else if (rc == 0 && fault == BHWD_FAULT_DROP_NOTIFY)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			         " until it reconnects");
 	}
 	if (rc < 0) {
 		if (!t->err[0])

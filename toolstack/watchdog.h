@@ -93,7 +93,7 @@ const char *bhwd_fault_name(enum bhwd_fault f);
 /* Injects FAULT into the driver domain DOMID and logs it with the guests it
  * hits. The device faults go to the first connected device it serves (or
  * the one whose vdev or vif devid is DEVICE, if not NULL); MS is how long
- * drop-notify lasts (0: BHWD_DEFAULT_DROP_MS). On success *HIT (if not
+ * drop-notify lasts (0: until the device reconnects). On success *HIT (if not
  * NULL, HIT_CAP bytes) says what was hit. */
 int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault, const char *device,
                 unsigned ms, char *hit, size_t hit_cap);
