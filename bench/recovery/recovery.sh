@@ -77,7 +77,7 @@ while [ $k -lt "$KILLS" ]; do
     sleep 0.05
   done
   k=$((k + 1))
-  sleep 1.1
+  sleep "${GAP:-1.1}"
 done
 grep -q "waiting [0-9]* ms first" "$BULKHEAD_RUNDIR/logs/Domain-0.log" &&
   echo "bench-recovery: warning: a restart waited out a backoff (see dom0's log)"
