@@ -537,7 +537,12 @@ static int wait_done(struct disk *d, int *status)
 			progress = kicked = now;
 			d->resets = 0;
 		} else if (now - progress >= STALL_NS) {
-			return ring_reset(d, "answered nothing for 5 s");
+			char why[200];
+			snprintf(why, sizeof(why), "answered nothing for 5 s (");
+			blkfront_ring_debug(d->bf, 0, why + strlen(why),
+			                    sizeof(why) - strlen(why) - 1);
+			strcat(why, ")");
+			return ring_reset(d, why);
 		} else if (now - kicked >= KICK_NS) {
 			kick(d, 0);
 			kicked = now;
