@@ -61,6 +61,22 @@ ops() { c=$(grep -c "\] O [0-9]" "$log" 2>/dev/null); echo "${c:-0}"; }
 for _ in $(seq 300); do [ "$(ops)" -gt 20 ] && break; sleep 0.1; done
 [ "$(ops)" -gt 20 ] || fail "the guest does not write: $(tail -n 5 "$log")"
 
+# HBLOG=1: the driver domain's heartbeat age every 200 ms into $RUN/hb;
+# past 2.5 s, where its thread waits (/proc wchan, syscall, gdb bt).
+if [ -n "${HBLOG:-}" ]; then
+  ( while :; do
+      a=$(bh list -l storage 2>/dev/null | grep heartbeat_age_ms | tr -dc 0-9)
+      echo "$(date +%T.%N | cut -c1-12) $a"
+      if [ "${a:-0}" -gt 2500 ]; then
+        p=$(storage_pid)
+        { echo "== $(date +%T) pid $p wchan $(cat /proc/$p/wchan) syscall $(cat /proc/$p/syscall)"
+          gdb "$LIBEXEC/bulkhead-driverdom" -p "$p" -batch -ex "thread apply all bt" 2>/dev/null | grep "^#\|^Thread"; } >>"$RUN/stuck"
+        sleep 3
+      fi
+      sleep 0.2
+    done ) >"$RUN/hb" 2>/dev/null &
+  HBPID=$!
+fi
 echo "bench-recovery: $KILLS kills, restart_window 1 s (no backoff), $SPAWNS spawns"
 : >"$RUN/kills"
 k=0
@@ -82,6 +98,7 @@ done
 grep -q "waiting [0-9]* ms first" "$BULKHEAD_RUNDIR/logs/Domain-0.log" &&
   echo "bench-recovery: warning: a restart waited out a backoff (see dom0's log)"
 errors=$(grep -c "\] E [0-9]" "$log")
+[ -n "${HBPID:-}" ] && kill "$HBPID" 2>/dev/null
 "$killer" spawn "$SPAWNS" "$LIBEXEC/bulkhead-driverdom" --help >"$RUN/spawns" || fail "spawn baseline"
 bh down "$L" >/dev/null 2>&1
 
