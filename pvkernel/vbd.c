@@ -76,7 +76,8 @@ struct disk {
 	bool polling, failed;
 	uint64_t down_ns;
 	unsigned recoveries, retries;
-	unsigned resets; /* ring resets in a row without a completed request */
+	unsigned resets;   /* ring resets in a row without a completed request */
+	uint64_t reset_ns; /* a ring reset waits for the backend's InitWait since */
 };
 
 static struct disk disks[MAX_DISKS];
@@ -440,9 +441,10 @@ void pvk_vbd_msg_drain(void)
  * with EIO, as Linux's blkfront does at once. A guest never asks dom0 to
  * restart a driver domain (it may serve other guests); hangs and deaths
  * are the watchdog's. */
-#define KICK_NS    1000000000ull
-#define STALL_NS   5000000000ull
-#define MAX_RESETS 3
+#define KICK_NS        1000000000ull
+#define STALL_NS       5000000000ull
+#define MAX_RESETS     3
+#define RESET_AGAIN_NS 2000000000ull
 
 static void say_async(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say_async(const char *fmt, ...)
@@ -490,6 +492,7 @@ static int ring_reset(struct disk *d, const char *why)
 	say_async("vbd %s: backend %s %s: resetting the ring (%u of %u)", d->name, d->be, why,
 	          d->resets, MAX_RESETS);
 	say_async("%c%u", RESET_MSG, (unsigned)(d - disks));
+	d->reset_ns = bh_now_ns();
 	return -EAGAIN;
 }
 
@@ -576,8 +579,21 @@ static int wait_up(struct disk *d)
 			d->failed = true;
 			return -EIO;
 		}
+		/* A ring reset the backend has not answered: ask again every
+		 * RESET_AGAIN_NS (writing Initialising again fires its watch). */
+		if (d->reset_ns && d->phase == PH_DOWN &&
+		    bh_now_ns() - d->reset_ns >= RESET_AGAIN_NS) {
+			d->reset_ns = bh_now_ns();
+			say_async("%c%u", RESET_MSG, (unsigned)(d - disks));
+		}
+		if (d->reset_ns) {
+			uint64_t t = BH_MIN(end, bh_now_ns() + RESET_AGAIN_NS);
+			ts = (struct timespec){ (time_t)(t / 1000000000ull),
+				                (long)(t % 1000000000ull) };
+		}
 		pthread_cond_timedwait(&cond, &lock, &ts);
 	}
+	d->reset_ns = 0;
 	return 0;
 }
 
