@@ -20,7 +20,9 @@
 #
 #   sudo bench-recovery [KILLS (100)] [SPAWNS (100)]
 # Environment: KEEP=1 keeps the run directory; OUT=FILE also writes the
-# summary there.
+# summary there; GAP=S the pause after each recovery (1.1); HBLOG=1
+# records the driver domain's heartbeat age every 200 ms ($RUN/hb) and,
+# when it passes 2.5 s, where its thread waits ($RUN/stuck, with gdb).
 BH_SOURCE_DIR=${BH_SOURCE_DIR:-@BH_SOURCE_DIR@}
 BH_BUILD_DIR=${BH_BUILD_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 export BH_SOURCE_DIR BH_BUILD_DIR
