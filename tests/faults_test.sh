@@ -6,7 +6,8 @@
 # the driver domain on the guest's disk, logged by both, and survived by
 # the guest's blkfront (the ring is reset, or a lost notification is sent
 # again); at the end the guest saw no I/O error and every write it
-# acknowledged is in the image with its content. About 40 s.
+# acknowledged is in the image with its content; a seeded random run of
+# device faults too. About 25 s.
 . "${BH_SOURCE_DIR:?}/tests/system.sh"
 set +e
 STOP_BLK=9000   # the host writes STOP here when the faults are done
@@ -160,6 +161,14 @@ inject close-channel "$klog" "answered nothing for 5 s (.*): resetting the ring 
 [ "$(grep -c "answered nothing for 5 s" "$klog")" -gt "$n0" ] || fail "close-channel: a reset: $(grep vbd "$klog" | tail -n 3)"
 grep -q "ring 0: injected: event channel closed" "$ddlog" || fail "blkback logs the close"
 pass "close-channel: ring reset after the 5 s stall, new channel; longest stall $T_MS ms"
+
+# A seeded soak run over the device faults: seed 51 draws drop-notify,
+# corrupt, corrupt (glibc's rand); each lands on the guest's disk.
+out=$(bh inject storage random --count 3 --interval 2500 --seed 51) || fail "random run: $out"
+[ "$(echo "$out" | grep -c "^[123] \(drop-notify\|corrupt\) injected on $(echo "$hit" | sed 's/[()]/./g')$")" = 3 ] ||
+  fail "three device faults landed: $out"
+wait_acks "$(($(acks) + 1))" 25 || fail "random: the guest's I/O did not resume"
+pass "random soak run over the device faults: $(echo "$out" | tail -n 3 | cut -d' ' -f2 | tr '\n' ' ')"
 
 # Nothing of this restarted the driver domain.
 [ "$(bh list -l storage | sed -n 's/^ *"restarts": \([0-9]*\).*/\1/p')" = 0 ] || fail "storage was restarted"
