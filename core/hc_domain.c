@@ -204,7 +204,7 @@ int hc_list(struct hc_req *rq, struct hc_reply *rp)
 	uint32_t max;
 
 	memcpy(&req, rq->payload, sizeof(req));
-	max = BH_MIN(req.max ? req.max : BH_HC_LIST_MAX, (uint32_t)BH_HC_LIST_MAX);
+	max = BH_MIN(req.max ? req.max : (uint32_t)BH_HC_LIST_MAX, (uint32_t)BH_HC_LIST_MAX);
 	memset(out, 0, sizeof(*out));
 	for (uint32_t id = req.first_domid; id <= BH_DOMID_MAX && out->count < max; id++) {
 		struct domain *d = rq->core->doms[id];

@@ -111,7 +111,7 @@ static void test_tx_gso_and_csum(void **state)
 	           1, (uint16_t)len);
 	rig_tx_extra(&r, &ex);
 	for (size_t off = 4096; off < len; off += 4096) {
-		size_t k = BH_MIN(4096, len - off);
+		size_t k = BH_MIN((size_t)4096, len - off);
 
 		n++;
 		memcpy(rig_page(&r, n), frame + off, k);

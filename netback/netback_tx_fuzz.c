@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	n = (unsigned)BH_MIN((size - 2) / sizeof(reqs[0]), NETIF_TX_RING_SIZE);
+	n = (unsigned)BH_MIN((size - 2) / sizeof(reqs[0]), (size_t)NETIF_TX_RING_SIZE);
 	published = BH_MIN(data[0], n);
 	c.mtu = data[1] & 1 ? 9000 : 1500;
 	memcpy(reqs, data + 2, n * sizeof(reqs[0]));

@@ -15,6 +15,4 @@ cmake --build "$build" -j "$(nproc)"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 cd "$build"
-# Tests labelled known-bug reproduce an open bug intermittently; they are
-# run by hand (ctest -L known-bug) until it is fixed, not by CI.
-ctest --output-on-failure -j "$(nproc)" --timeout 600 -LE known-bug "$@"
+ctest --output-on-failure -j "$(nproc)" --timeout 600 "$@"

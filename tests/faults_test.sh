@@ -137,8 +137,8 @@ r0=$(resets)
 inject drop-notify "$ddlog" "ring 0: notifications heard again; [1-9][0-9]* lost meanwhile" --ms 2000
 grep -q "ring 0: injected: notifications dropped for 2000 ms" "$ddlog" || fail "blkback logs the drop"
 # Signalling again is enough: no ring reset. (A reset for a request left
-# unanswered after the reconnects above, docs/watchdog.md "Open bug", is
-# not this fault's; it is reported, not failed.)
+# unanswered for another reason is not this fault's; it is reported, not
+# failed.)
 [ "$(grep -c "sent an invalid response" "$klog")" -eq "$c_corrupt" ] || fail "drop-notify 2 s is no corruption"
 [ "$(resets)" -eq "$r0" ] || echo "note: a ring reset during the 2 s drop: $(grep vbd "$klog" | tail -n 1)"
 [ "$T_MS" -ge 1500 ] && [ "$T_MS" -lt 8000 ] || fail "drop-notify 2 s stalled the guest $T_MS ms"

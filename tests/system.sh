@@ -13,7 +13,14 @@ LIBEXEC="${BH_BUILD_DIR}/libexec/bulkhead"
 PATH="$BIN:$PATH"
 export PATH
 
-fail() { echo "FAIL: $*" >&2; [ -n "${RUN:-}" ] && sys_dump >&2; exit 1; }
+# HOLD_ON_FAIL=SECONDS keeps a failed host up that long (to attach a
+# debugger to its domains) before it is torn down.
+fail() {
+  echo "FAIL: $*" >&2
+  [ -n "${RUN:-}" ] && sys_dump >&2
+  [ -n "${HOLD_ON_FAIL:-}" ] && sleep "$HOLD_ON_FAIL"
+  exit 1
+}
 pass() { echo "ok: $*"; }
 
 sys_dump() {
@@ -24,7 +31,7 @@ sys_dump() {
 
 sys_start() {
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-  RUN=$(mktemp -d /tmp/bhsys.XXXXXX)
+  RUN=$(mktemp -d "${TMPDIR:-/tmp}/bhsys.XXXXXX")
   chmod 755 "$RUN"
   IMAGES="$RUN/images"
   mkdir -p "$IMAGES"

@@ -42,16 +42,6 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Milliseconds until DEADLINE, never negative: the clock is read once
- * (BH_MAX(0, deadline - now_ms()) read it twice, and a tick between the
- * two reads made it -1, which poll(2) takes as "wait for ever"). */
-static int ms_left(long deadline)
-{
-	long left = deadline - now_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
 /* ---- socket transport ---- */
 
 static int sock_send(struct bhxs *xs, const void *buf, size_t len)
@@ -220,7 +210,7 @@ static int read_msg(struct bhxs *xs, struct xsd_sockmsg *hdr, int timeout_ms)
 				return -ENOMEM;
 			xs->in = n;
 		}
-		int left = timeout_ms < 0 ? -1 : ms_left(deadline);
+		int left = timeout_ms < 0 ? -1 : (int)BH_MAX(0, deadline - now_ms());
 		ssize_t r = xs->t->recv(xs, xs->in + xs->inlen, xs->incap - xs->inlen, left);
 		if (r < 0)
 			return (int)r;
@@ -538,7 +528,7 @@ int bhxs_wait_watch(struct bhxs *xs, int timeout_ms, char **path, char **token)
 
 	while (!xs->events) {
 		struct xsd_sockmsg r;
-		int left = timeout_ms < 0 ? -1 : ms_left(deadline);
+		int left = timeout_ms < 0 ? -1 : (int)BH_MAX(0, deadline - now_ms());
 		int rc = read_msg(xs, &r, left);
 		char *p;
 

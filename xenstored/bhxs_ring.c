@@ -107,16 +107,6 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Milliseconds until DEADLINE, never negative: the clock is read once
- * (BH_MAX(0, deadline - now_ms()) read it twice, and a tick between the
- * two reads made it -1, which poll(2) takes as "wait for ever"). */
-static int ms_left(long deadline)
-{
-	long left = deadline - now_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
 static ssize_t ring_recv(struct bhxs *xs, void *buf, size_t cap, int timeout_ms)
 {
 	struct xenstore_domain_interface *p = xs->page;
@@ -138,7 +128,7 @@ static ssize_t ring_recv(struct bhxs *xs, void *buf, size_t cap, int timeout_ms)
 			kick(xs); /* room for the daemon's next bytes */
 			return (ssize_t)n;
 		}
-		int left = timeout_ms < 0 ? -1 : ms_left(deadline);
+		int left = timeout_ms < 0 ? -1 : (int)BH_MAX(0, deadline - now_ms());
 		if ((rc = wait_kick(xs, left)) < 0)
 			return rc;
 	}
