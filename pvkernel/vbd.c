@@ -368,6 +368,7 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 		d->down_ns = bh_now_ns();
 		d->failed = false;
 		d->retries = 0;
+		d->resets = 0; /* a new backend gets its own ring resets */
 		while (d->polling)
 			pthread_cond_wait(&cond, &lock);
 		detach(d);
