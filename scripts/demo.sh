@@ -43,6 +43,15 @@ bh network-list web
 step "the consoles: web (httpd, its disk checked) and client (fetching the page)"
 tail -n 6 "$BULKHEAD_RUNDIR/dom0/console/web.log"
 tail -n 4 "$BULKHEAD_RUNDIR/dom0/console/client.log"
+step "the host fetches the page itself, through the net driver domain's uplink (bhup<domid>, 10.0.0.254)"
+ip -br addr | grep bhup
+curl -s -m 3 http://10.0.0.1/
+step "the watchdog: crash the network driver domain; it restarts in place, web's eth0 reconnects"
+bh deps net
+bh inject net crash
+for _ in $(seq 50); do curl -s -m 1 http://10.0.0.1/ && break; sleep 0.2; done
+bh list
+grep "eth0: \(backend\|reconnected\)" "$BULKHEAD_RUNDIR/logs/web.log" | tail -n 2
 step "reboot web: on_reboot=restart keeps its domid, a new generation, same disk"
 bh reboot web
 for _ in $(seq 100); do bh list -l web | grep -q '"generation": 1' && break; sleep 0.1; done

@@ -6,7 +6,7 @@ set -eu
 BH_BUILD_DEPS="build-essential cmake ninja-build pkg-config git
  libevent-dev libyajl-dev liburing-dev libseccomp-dev libcmocka-dev libcap-dev
  libfuse3-dev fuse3 libxen-dev libnbd-dev libmnl-dev"
-BH_RUN_DEPS="iproute2 busybox-static cpio e2fsprogs xenstore-utils procps psmisc iputils-ping iperf3 qemu-system-common"
+BH_RUN_DEPS="iproute2 busybox-static cpio e2fsprogs xenstore-utils procps psmisc iputils-ping iperf3 qemu-system-common curl"
 
 bh_missing_pkgs() {
   for p in "$@"; do
