@@ -130,6 +130,25 @@ int blkback_vbd_sticky_error(const struct blkback *bb, int vbd);
 /* The vbd's size in 512-byte sectors, for the store's `sectors` key. */
 uint64_t blkback_vbd_sectors(const struct blkback *bb, int vbd);
 
+/* Fault injection (bh inject, docs/watchdog.md): what a misbehaving backend
+ * does, ordered by dom0 through the driver domain's runtime. Each sets a
+ * flag the ring checks only where it answers or is notified.
+ * - CORRUPT: the ring's next response carries an id the frontend never
+ *   issued (the request itself is carried out as usual).
+ * - DROP_NOTIFY: for MS ms (0: until the ring is detached) notifications
+ *   are lost both ways: the frontend's are consumed unseen and the ring is
+ *   not looked at for new requests; responses are published but not
+ *   signalled. When the time is up nothing is replayed.
+ * - CLOSE_CHANNEL: the ring forgets its event channel (off the poll set,
+ *   never notified again); the caller then closes the channel itself. The
+ *   ring is left unserved until it is detached. */
+enum blkback_fault {
+	BLKBACK_FAULT_CORRUPT,
+	BLKBACK_FAULT_DROP_NOTIFY,
+	BLKBACK_FAULT_CLOSE_CHANNEL,
+};
+int blkback_ring_inject(struct blkback *bb, int ring, enum blkback_fault f, uint32_t ms);
+
 /* An event channel bound over /dev/xen/evtchn to the frontend's port, for
  * blkback_ring_params (evt_fd/evt_ack/notify/evt_arg). */
 struct blkback_evtchn;

@@ -90,7 +90,20 @@ struct bb_ring {
 	uint32_t max_segs;
 	struct bb_pgrant *pg; /* open-addressed, 2 * max_persistent */
 	uint32_t pg_cap, pg_count;
+	/* Injected faults (blkback_ring_inject); all zero in normal service. */
+	bool fault_corrupt;     /* the next response gets a bogus id */
+	bool fault_chan;        /* the event channel was closed under us */
+	uint64_t fault_deaf_ns; /* notifications lost until then (UINT64_MAX: for good) */
+	uint32_t fault_lost;    /* notifications lost so far (either way) */
+	int fault_idx;          /* the ring's number, for the log */
+	struct blkback *fault_bb;
 };
+/* Notifications are being lost (an injected fault): one load when not. */
+bool bb_ring_deaf_slow(struct bb_ring *r);
+static inline bool bb_ring_deaf(struct bb_ring *r)
+{
+	return __builtin_expect(r->fault_deaf_ns != 0, 0) && bb_ring_deaf_slow(r);
+}
 
 struct blkback {
 	struct blkback_config cfg;

@@ -951,6 +951,51 @@ static void test_event_storm_does_not_starve_another(void **state)
 	fx_free(f);
 }
 
+/* bh inject's hooks: a bogus id once, lost notifications for a while, a
+ * closed channel for good; nothing else changes. */
+static void test_injected_faults(void **state)
+{
+	struct fx *f = fx_std(false);
+	struct blkif_request q = { .operation = BLKIF_OP_WRITE, .nr_segments = 1, .id = 5 };
+	struct blkif_response r;
+	RING_IDX before;
+
+	(void)state;
+	q.seg[0] = (struct blkif_request_segment){ .gref = f->dref[0], .last_sect = 7 };
+	assert_int_equal(blkback_ring_inject(f->bb, 9, BLKBACK_FAULT_CORRUPT, 0), -ENOENT);
+	/* corrupt: the next response only, and the write is done */
+	assert_int_equal(blkback_ring_inject(f->bb, f->r[0].id, BLKBACK_FAULT_CORRUPT, 0), 0);
+	push(&f->r[0], &q, sizeof(q));
+	r = next_rsp(f, &f->r[0]);
+	assert_int_equal(r.id, 5ull ^ 0x5a5a000000000000ull);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	assert_int_equal(rw(f, &f->r[0], BLKIF_OP_WRITE, 6, 8, 0, 0, 7), BLKIF_RSP_OKAY);
+	/* drop-notify 300 ms: a request is not looked at meanwhile; after, a
+	 * signal sent again gets it served */
+	assert_int_equal(blkback_ring_inject(f->bb, f->r[0].id, BLKBACK_FAULT_DROP_NOTIFY, 300), 0);
+	before = f->r[0].fr.sring->hdr.rsp_prod;
+	q.id = 7;
+	push(&f->r[0], &q, sizeof(q));
+	for (int i = 0; i < 5; i++)
+		process_once(f);
+	assert_int_equal(f->r[0].fr.sring->hdr.rsp_prod, before);
+	usleep(300000);
+	bh_levt_front_notify(&f->r[0].ev);
+	r = next_rsp(f, &f->r[0]);
+	assert_int_equal(r.id, 7);
+	/* close-channel: the ring is never served again; once only */
+	assert_int_equal(blkback_ring_inject(f->bb, f->r[0].id, BLKBACK_FAULT_CLOSE_CHANNEL, 0), 0);
+	assert_int_equal(blkback_ring_inject(f->bb, f->r[0].id, BLKBACK_FAULT_CLOSE_CHANNEL, 0),
+	                 -EALREADY);
+	before = f->r[0].fr.sring->hdr.rsp_prod;
+	q.id = 8;
+	push(&f->r[0], &q, sizeof(q));
+	for (int i = 0; i < 5; i++)
+		process_once(f);
+	assert_int_equal(f->r[0].fr.sring->hdr.rsp_prod, before);
+	fx_free(f); /* detaching a ring without its channel is clean */
+}
+
 static void test_bad_parameters(void **state)
 {
 	struct fx *f = fx_std(false);
@@ -1004,6 +1049,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_x86_32_abi_frontend),
 	cmocka_unit_test(test_reattach_at_index),
 	cmocka_unit_test(test_event_storm_does_not_starve_another),
+	cmocka_unit_test(test_injected_faults),
 	cmocka_unit_test(test_bad_parameters),
 };
 

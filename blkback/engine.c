@@ -259,9 +259,10 @@ int blkback_detach_ring(struct blkback *bb, int ring)
 	r->detaching = true;
 	while (r->inflight > 0)
 		bb_reap(bb, true);
-	if (r->need_push && !r->dead && blkif_back_push(&r->br))
+	if (r->need_push && !r->dead && blkif_back_push(&r->br) && !r->fault_chan)
 		r->notify(r->evt_arg);
-	epoll_ctl(bb->epfd, EPOLL_CTL_DEL, r->evt_fd, NULL);
+	if (!r->fault_chan)
+		epoll_ctl(bb->epfd, EPOLL_CTL_DEL, r->evt_fd, NULL);
 	bb->ring[ring] = NULL;
 	ring_free(bb, r);
 	return 0;
@@ -292,8 +293,10 @@ static void take_events(struct blkback *bb)
 			eventfd_read(bb->again_fd, &v);
 		} else if (tag >= TAG_RING && tag - TAG_RING < BB_MAX_RINGS) {
 			struct bb_ring *r = bb->ring[tag - TAG_RING];
-			if (r)
-				r->evt_ack(r->evt_arg);
+			if (r && !r->fault_chan)
+				r->evt_ack(r->evt_arg); /* consumed, even when lost (deaf) */
+			if (r && bb_ring_deaf(r))
+				r->fault_lost++;
 		}
 	}
 }
@@ -304,8 +307,12 @@ static void push_all(struct blkback *bb)
 		struct bb_ring *r = bb->ring[i];
 		if (r && r->need_push && !r->dead) {
 			r->need_push = false;
-			if (blkif_back_push(&r->br))
-				r->notify(r->evt_arg);
+			if (blkif_back_push(&r->br)) {
+				if (!bb_ring_deaf(r))
+					r->notify(r->evt_arg);
+				else
+					r->fault_lost++;
+			}
 		}
 	}
 }
@@ -368,7 +375,7 @@ int blkback_process(struct blkback *bb)
 		bool more = false;
 		for (int k = 0; k < BB_MAX_RINGS; k++) {
 			struct bb_ring *r = bb->ring[(bb->rr + k) % BB_MAX_RINGS];
-			if (r && bb_serve_ring(bb, r, bb->cfg.budget, !polling))
+			if (r && !bb_ring_deaf(r) && bb_serve_ring(bb, r, bb->cfg.budget, !polling))
 				more = true;
 		}
 		bb_uring_flush(bb);
@@ -406,6 +413,52 @@ int blkback_process(struct blkback *bb)
 	bb->rr = (bb->rr + 1) % BB_MAX_RINGS;
 	push_all(bb);
 	return 0;
+}
+
+/* ---- fault injection (bh inject) ---- */
+
+bool bb_ring_deaf_slow(struct bb_ring *r)
+{
+	if (r->fault_deaf_ns != UINT64_MAX && bh_now_ns() >= r->fault_deaf_ns) {
+		r->fault_deaf_ns = 0; /* over: what was lost stays lost */
+		bb_log(r->fault_bb, "ring %d: notifications heard again; %u lost meanwhile",
+		       r->fault_idx, r->fault_lost);
+		return false;
+	}
+	return true;
+}
+
+int blkback_ring_inject(struct blkback *bb, int ring, enum blkback_fault f, uint32_t ms)
+{
+	struct bb_ring *r = ring_of(bb, ring);
+
+	if (!r || r->dead)
+		return -ENOENT;
+	r->fault_bb = bb;
+	r->fault_idx = ring;
+	r->fault_lost = 0;
+	switch (f) {
+	case BLKBACK_FAULT_CORRUPT:
+		r->fault_corrupt = true;
+		bb_log(bb, "ring %d: injected: the next response gets a bogus id", ring);
+		return 0;
+	case BLKBACK_FAULT_DROP_NOTIFY:
+		r->fault_deaf_ns = ms ? bh_now_ns() + (uint64_t)ms * 1000000ull : UINT64_MAX;
+		if (ms)
+			bb_log(bb, "ring %d: injected: notifications dropped for %u ms", ring, ms);
+		else
+			bb_log(bb, "ring %d: injected: notifications dropped until detached", ring);
+		return 0;
+	case BLKBACK_FAULT_CLOSE_CHANNEL:
+		if (r->fault_chan)
+			return -EALREADY;
+		epoll_ctl(bb->epfd, EPOLL_CTL_DEL, r->evt_fd, NULL);
+		r->fault_chan = true;
+		r->fault_deaf_ns = UINT64_MAX;
+		bb_log(bb, "ring %d: injected: event channel closed", ring);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static const struct bb_vbd *vbd_of(const struct blkback *bb, int vbd)

@@ -67,6 +67,13 @@ static void write_response(struct bb_ring *r, const struct bb_req *q, int16_t st
 		struct blkif_response rsp = { .id = q->id, .operation = q->op, .status = status };
 		memcpy(slot, &rsp, sizeof(rsp));
 	}
+	if (__builtin_expect(r->fault_corrupt, 0)) {
+		/* Injected: an id no request of this ring has (ids are slot
+		 * numbers below nr_ents in every frontend we know). */
+		uint64_t bad = q->id ^ 0x5a5a000000000000ull;
+		memcpy(slot, &bad, sizeof(bad)); /* id is the first field in both ABIs */
+		r->fault_corrupt = false;
+	}
 	r->br.rsp_prod_pvt++;
 	r->need_push = true;
 }

@@ -1,6 +1,7 @@
 /* The blkif frontend: rings, pools of granted pages, shadows, and the
  * checks on every response (see blkfront.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,6 +212,22 @@ int blkfront_broken(const struct blkfront *bf)
 void blkfront_stats(const struct blkfront *bf, struct blkfront_stats *out)
 {
 	*out = bf->st;
+}
+
+void blkfront_ring_debug(const struct blkfront *bf, uint32_t qi, char *buf, size_t cap)
+{
+	const struct queue *q = qi < bf->nq ? &bf->q[qi] : NULL;
+	const struct bh_sring_hdr *h = q ? (const struct bh_sring_hdr *)q->fr.sring : NULL;
+
+	if (!q) {
+		snprintf(buf, cap, "no queue %u", qi);
+		return;
+	}
+	snprintf(buf, cap,
+	         "req_prod %u/%u req_event %u rsp_prod %u rsp_cons %u rsp_event %u inflight %u",
+	         q->fr.req_prod_pvt, BH_READ_ONCE(h->req_prod), BH_READ_ONCE(h->req_event),
+	         BH_READ_ONCE(h->rsp_prod), q->fr.rsp_cons, BH_READ_ONCE(h->rsp_event),
+	         bf->inflight);
 }
 
 static uint64_t iov_bytes(const struct iovec *iov, uint32_t n)

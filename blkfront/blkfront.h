@@ -137,5 +137,9 @@ int blkfront_broken(const struct blkfront *bf);
 int blkfront_requeue_all(struct blkfront *bf);
 
 void blkfront_stats(const struct blkfront *bf, struct blkfront_stats *out);
+/* Queue QI's ring indices as text, for a message about a stalled ring:
+ * "req_prod <ours>/<shared> req_event .. rsp_prod .. rsp_cons .. rsp_event
+ * .. inflight ..". */
+void blkfront_ring_debug(const struct blkfront *bf, uint32_t qi, char *buf, size_t cap);
 
 #endif

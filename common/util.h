@@ -14,19 +14,19 @@
 /* Each argument is evaluated once: BH_MAX(0, deadline - now_ms()) with
  * the clock read twice once returned -1 ("wait forever") when the
  * millisecond ticked between the two reads. */
-#define BH_MIN(a, b)                                     \
-	__extension__({                                  \
-		__typeof__(a) bh_min_a_ = (a);           \
-		__typeof__(b) bh_min_b_ = (b);           \
-		bh_min_a_ < bh_min_b_ ? bh_min_a_ : bh_min_b_; \
+#define BH_MIN(a, b)                                                                               \
+	__extension__({                                                                            \
+		__typeof__(a) bh_min_a_ = (a);                                                     \
+		__typeof__(b) bh_min_b_ = (b);                                                     \
+		bh_min_a_ < bh_min_b_ ? bh_min_a_ : bh_min_b_;                                     \
 	})
-#define BH_MAX(a, b)                                     \
-	__extension__({                                  \
-		__typeof__(a) bh_max_a_ = (a);           \
-		__typeof__(b) bh_max_b_ = (b);           \
-		bh_max_a_ > bh_max_b_ ? bh_max_a_ : bh_max_b_; \
+#define BH_MAX(a, b)                                                                               \
+	__extension__({                                                                            \
+		__typeof__(a) bh_max_a_ = (a);                                                     \
+		__typeof__(b) bh_max_b_ = (b);                                                     \
+		bh_max_a_ > bh_max_b_ ? bh_max_a_ : bh_max_b_;                                     \
 	})
-#define BH_PAGE_SIZE     4096u
+#define BH_PAGE_SIZE 4096u
 
 /* Most descriptors one SCM_RIGHTS message carries (the kernel's SCM_MAX_FD). */
 #define BH_MAX_FDS_PER_MSG 253

@@ -82,6 +82,11 @@ struct drvdom_backend_ops {
 	int (*connect)(struct drvdom_dev *dev);
 	void (*disconnect)(struct drvdom_dev *dev);
 	void (*remove)(struct drvdom_dev *dev);
+	/* Optional: carry out an injected fault (bh inject, docs/watchdog.md)
+	 * on a connected device: FAULT is "corrupt", "drop-notify" (for MS ms,
+	 * 0: until the device reconnects) or "close-channel". 0, -ENOTCONN
+	 * (not connected), -EOPNOTSUPP. */
+	int (*inject)(struct drvdom_dev *dev, const char *fault, unsigned ms);
 	void *arg; /* the backend's own context, for drvdom_dev_backend_arg */
 };
 

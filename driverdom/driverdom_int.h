@@ -10,8 +10,9 @@
 
 /* Watch tokens: the backend tree, and a device's frontend state (followed
  * by the device's backend path). */
-#define DD_TOKEN_TREE "dd-tree"
-#define DD_TOKEN_FE   "dd-fe:"
+#define DD_TOKEN_TREE   "dd-tree"
+#define DD_TOKEN_FE     "dd-fe:"
+#define DD_TOKEN_INJECT "dd-inject"
 
 struct drvdom_fd {
 	struct drvdom *dd;
@@ -32,6 +33,9 @@ struct drvdom {
 	bool started, stop;
 	int fatal; /* a store error that ends the loop */
 	struct drvdom_dev *devs;
+	/* inject.c: the last order seen on control/inject (its sequence) */
+	unsigned long long inject_seq;
+	bool inject_armed; /* the order there at start-up has been skipped */
 };
 
 /* scan.c */
@@ -47,6 +51,11 @@ void dd_dev_backend_changed(struct drvdom_dev *dev);
 int dd_dev_switch(struct drvdom_dev *dev, int state);
 void dd_dev_disconnect(struct drvdom_dev *dev);
 void dd_dev_free(struct drvdom_dev *dev);
+
+/* inject.c: dom0's fault orders (control/inject) */
+int dd_inject_start(struct drvdom *dd);
+/* true if the event was the inject watch's (and was handled) */
+bool dd_inject_watch(struct drvdom *dd, const char *path, const char *token);
 
 /* nodes.c */
 int dd_read_uint(struct drvdom *dd, const char *path, unsigned long long *out);

@@ -28,6 +28,9 @@ struct rec {
 	int probe_rc, connect_rc;
 	unsigned long long ring_ref;
 	char protocol[32];
+	int inject, inject_rc; /* bh inject orders carried out */
+	char fault[24];
+	unsigned ms;
 	int pipe[2];          /* a stand-in for an event channel, when open */
 	struct drvdom_fd *fd; /* the pipe's read end in the runtime's loop */
 };
@@ -97,12 +100,21 @@ static void test_remove(struct drvdom_dev *dev)
 	cur->rec.remove++;
 }
 
+static int test_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
+{
+	cur->rec.inject++;
+	bh_strlcpy(cur->rec.fault, fault, sizeof(cur->rec.fault));
+	cur->rec.ms = ms;
+	return cur->rec.inject_rc;
+}
+
 static const struct drvdom_backend_ops test_ops = {
 	.type = "test",
 	.probe = test_probe,
 	.connect = test_connect,
 	.disconnect = test_disconnect,
 	.remove = test_remove,
+	.inject = test_inject,
 };
 static const struct drvdom_backend_ops *const backends[] = { &test_ops };
 
@@ -746,6 +758,82 @@ static void test_publish_limits(void **state)
 /* The program itself, outside a domain: it starts, reports ready, and
  * answers a device of a type it has no backend for (which of its own
  * types are real depends on the engines built in; see the core test). */
+/* dom0's fault orders (driverdom/inject.c): one order per sequence
+ * number, carried out on the named connected device and acknowledged; an
+ * order left from before the start is not carried out again. */
+static void order(struct t *t, const char *line)
+{
+	char p[96];
+
+	snprintf(p, sizeof(p), "/local/domain/%d/control/inject", DD);
+	w(t, p, line);
+	perms(t, p, 0, DD);
+}
+
+static char *inject_ack(struct t *t)
+{
+	char p[96];
+
+	snprintf(p, sizeof(p), "/local/domain/%d/data/inject-ack", DD);
+	return read_node(t, p);
+}
+
+static void wait_ack(struct t *t, const char *want)
+{
+	uint64_t end = bh_now_ns() + 5000000000ull;
+	char *v = NULL;
+
+	do {
+		free(v);
+		assert_int_equal(drvdom_run_once(t->dd, 20), 0);
+		v = inject_ack(t);
+	} while ((!v || strcmp(v, want) != 0) && bh_now_ns() < end);
+	assert_non_null(v);
+	assert_string_equal(v, want);
+	free(v);
+}
+
+static void test_inject_orders(void **state)
+{
+	struct t *t = *state;
+	char line[96];
+
+	order(t, "4 corrupt test/3/51712 0"); /* a previous life's */
+	connect_device(t, "4");
+	settle(t);
+	assert_int_equal(t->rec.inject, 0);
+	snprintf(line, sizeof(line), "5 drop-notify test/%d/%d 1500", FE, DEV);
+	order(t, line);
+	snprintf(line, sizeof(line), "5 ok test/%d/%d", FE, DEV);
+	wait_ack(t, line);
+	assert_int_equal(t->rec.inject, 1);
+	assert_string_equal(t->rec.fault, "drop-notify");
+	assert_int_equal(t->rec.ms, 1500);
+	/* the same order again is not carried out twice */
+	snprintf(line, sizeof(line), "5 drop-notify test/%d/%d 1500", FE, DEV);
+	order(t, line);
+	settle(t);
+	assert_int_equal(t->rec.inject, 1);
+	/* errors are acknowledged with the reason */
+	order(t, "6 corrupt test/3/99 0");
+	wait_ack(t, "6 error 19 no such device");
+	t->rec.inject_rc = -EOPNOTSUPP;
+	snprintf(line, sizeof(line), "7 melt test/%d/%d 0", FE, DEV);
+	order(t, line);
+	wait_ack(t, "7 error 95 fault not supported");
+	order(t, "8 garbage");
+	settle(t);
+	assert_int_equal(t->rec.inject, 2);
+	/* a disconnected device takes no fault */
+	t->rec.inject_rc = 0;
+	fe_write(t, "state", "6");
+	wait_be_state(t, "test", XenbusStateClosed);
+	snprintf(line, sizeof(line), "9 corrupt test/%d/%d 0", FE, DEV);
+	order(t, line);
+	wait_ack(t, "9 error 107 not connected");
+	assert_int_equal(t->rec.inject, 2);
+}
+
 static void test_program_dispatches(void **state)
 {
 	struct t *t = *state;
@@ -785,6 +873,7 @@ static void test_program_dispatches(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_backend_ready),
+	cmocka_unit_test(test_inject_orders),
 	cmocka_unit_test(test_probe_initwait),
 	cmocka_unit_test(test_device_before_start),
 	cmocka_unit_test(test_device_written_piecemeal),

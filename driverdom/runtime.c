@@ -32,7 +32,8 @@ static void drain_store(struct drvdom *dd)
 	int rc;
 
 	while (!dd->fatal && (rc = bhxs_read_watch(dd->xs, &path, &token)) == 0) {
-		dd_handle_watch(dd, path, token);
+		if (!dd_inject_watch(dd, path, token))
+			dd_handle_watch(dd, path, token);
 		free(path);
 		free(token);
 	}
@@ -210,6 +211,10 @@ int drvdom_start(struct drvdom *dd)
 		return rc;
 	}
 	dd_scan(dd);
+	/* dom0's fault orders (bh inject); a runtime without them still serves. */
+	if ((rc = dd_inject_start(dd)) < 0)
+		bh_warn(&dd->log, "watching control/inject: %s: bh inject cannot reach us",
+		        bh_strerror(rc));
 	if ((rc = write_ready(dd)) < 0) {
 		bh_err(&dd->log, "writing backend-ready: %s", bh_strerror(rc));
 		return rc;

@@ -337,6 +337,30 @@ static void vbd_disconnect(struct drvdom_dev *dev)
 	v->evt = NULL;
 }
 
+/* An injected fault (bh inject) on the served ring. */
+static int vbd_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
+{
+	struct vbd *v = dev->priv;
+	int rc;
+
+	if (!v || v->ring < 0)
+		return -ENOTCONN;
+	if (strcmp(fault, "corrupt") == 0)
+		return blkback_ring_inject(v->bb, v->ring, BLKBACK_FAULT_CORRUPT, 0);
+	if (strcmp(fault, "drop-notify") == 0)
+		return blkback_ring_inject(v->bb, v->ring, BLKBACK_FAULT_DROP_NOTIFY, ms);
+	if (strcmp(fault, "close-channel") == 0) {
+		/* The engine lets go of the descriptor first, then the port is
+		 * really closed: the frontend's end turns unbound. */
+		if ((rc = blkback_ring_inject(v->bb, v->ring, BLKBACK_FAULT_CLOSE_CHANNEL, 0)) < 0)
+			return rc;
+		blkback_evtchn_close(v->evt);
+		v->evt = NULL;
+		return 0;
+	}
+	return -EOPNOTSUPP;
+}
+
 static void vbd_remove(struct drvdom_dev *dev)
 {
 	vbd_free(dev->priv);
@@ -349,4 +373,5 @@ const struct drvdom_backend_ops vbd_backend = {
 	.connect = vbd_connect,
 	.disconnect = vbd_disconnect,
 	.remove = vbd_remove,
+	.inject = vbd_inject,
 };

@@ -465,6 +465,29 @@ static void vif_disconnect(struct drvdom_dev *dev)
 	svc.nvifs--;
 }
 
+/* An injected fault (bh inject; driverdom/inject.c) on the served vif. */
+static int vif_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
+{
+	struct vif *v = dev->priv;
+	struct ioctl_evtchn_unbind ub;
+	int rc;
+
+	if (!v || !v->nv)
+		return -ENOTCONN;
+	if (strcmp(fault, "corrupt") == 0)
+		return netback_vif_inject(v->nv, NETBK_FAULT_CORRUPT, 0);
+	if (strcmp(fault, "drop-notify") == 0)
+		return netback_vif_inject(v->nv, NETBK_FAULT_DROP_NOTIFY, ms);
+	if (strcmp(fault, "close-channel") != 0)
+		return -EOPNOTSUPP;
+	if ((rc = netback_vif_inject(v->nv, NETBK_FAULT_CLOSE_CHANNEL, 0)) < 0)
+		return rc;
+	ub.port = v->port;
+	xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
+	v->port = 0; /* no port: disconnect's unbind must not hit a reused one */
+	return 0;
+}
+
 static void vif_remove(struct drvdom_dev *dev)
 {
 	free(dev->priv);
@@ -477,4 +500,5 @@ const struct drvdom_backend_ops vif_backend = {
 	.connect = vif_connect,
 	.disconnect = vif_disconnect,
 	.remove = vif_remove,
+	.inject = vif_inject,
 };

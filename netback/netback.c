@@ -178,8 +178,10 @@ int netback_round(struct netback *nb)
 		return 0;
 	v = start;
 	do {
-		moved += netbk_tx_serve(v, nb->budget, now);
-		moved += netbk_rx_serve(v, nb->budget);
+		if (!netbk_vif_deaf(v)) {
+			moved += netbk_tx_serve(v, nb->budget, now);
+			moved += netbk_rx_serve(v, nb->budget);
+		}
 		v = v->next ? v->next : nb->vifs;
 	} while (v != start);
 	/* the next round starts one vif further on */
@@ -219,7 +221,7 @@ static unsigned fill_pollfds(struct netback *nb, struct pollfd *pf, uint32_t *po
 	unsigned n = 0;
 
 	for (struct netbk_vif *v = nb->vifs; v; v = v->next) {
-		if (v->state != NETBK_VIF_CONNECTED)
+		if (v->state != NETBK_VIF_CONNECTED || v->fault_chan)
 			continue;
 		pf[n] = (struct pollfd){ .fd = v->cfg.tap_fd, .events = POLLIN };
 		ports[n++] = UINT32_MAX;
@@ -257,6 +259,41 @@ int netback_poll(struct netback *nb, int timeout_ms)
 	while ((m = netback_round(nb)) > 0)
 		moved += m;
 	return moved;
+}
+
+/* ---- fault injection (bh inject) ---- */
+
+bool netbk_vif_deaf_slow(struct netbk_vif *vif)
+{
+	if (vif->fault_deaf_ns != UINT64_MAX && bh_now_ns() >= vif->fault_deaf_ns) {
+		vif->fault_deaf_ns = 0; /* over: what was lost stays lost */
+		bh_info(&vif->log, "notifications heard again");
+		return false;
+	}
+	return true;
+}
+
+int netback_vif_inject(struct netbk_vif *vif, enum netbk_fault f, uint32_t ms)
+{
+	if (!vif || vif->state != NETBK_VIF_CONNECTED)
+		return -ENOTCONN;
+	switch (f) {
+	case NETBK_FAULT_CORRUPT:
+		vif->fault_corrupt = true;
+		bh_warn(&vif->log, "injected: the next TX response gets a bogus id");
+		return 0;
+	case NETBK_FAULT_DROP_NOTIFY:
+		vif->fault_deaf_ns = ms ? bh_now_ns() + (uint64_t)ms * 1000000ull : UINT64_MAX;
+		bh_warn(&vif->log,
+		        "injected: notifications dropped for %u ms (0: until disconnected)", ms);
+		return 0;
+	case NETBK_FAULT_CLOSE_CHANNEL:
+		vif->fault_chan = true;
+		vif->fault_deaf_ns = UINT64_MAX;
+		bh_warn(&vif->log, "injected: event channel closed");
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int netback_tap_prepare(int tap_fd, uint32_t features)

@@ -126,6 +126,21 @@ void netback_vif_stats(const struct netbk_vif *vif, struct netbk_vif_stats *out)
 typedef void (*netbk_broken_fn)(void *arg, struct netbk_vif *vif, const char *why);
 void netback_set_broken_cb(struct netback *nb, netbk_broken_fn fn, void *arg);
 
+/* Fault injection (bh inject, docs/watchdog.md), ordered by dom0 through
+ * the driver domain's runtime; flags checked only where the vif answers or
+ * notifies.
+ * - CORRUPT: the next TX response carries an id the frontend never used.
+ * - DROP_NOTIFY: for MS ms (0: until disconnected) the vif is not served
+ *   (the frontend's notifications are consumed unseen) and signals nothing.
+ * - CLOSE_CHANNEL: the vif forgets its event channel for good (the caller
+ *   unbinds the port itself). */
+enum netbk_fault {
+	NETBK_FAULT_CORRUPT,
+	NETBK_FAULT_DROP_NOTIFY,
+	NETBK_FAULT_CLOSE_CHANNEL,
+};
+int netback_vif_inject(struct netbk_vif *vif, enum netbk_fault f, uint32_t ms);
+
 /* Serve each vif once; returns the number of packets moved (>0: call again). */
 int netback_round(struct netback *nb);
 /* Wait up to timeout_ms for work, then run rounds until idle. Returns

@@ -753,6 +753,47 @@ static void test_rx_csum_completed_for_no_csum_frontend(void **state)
 	rig_fini(&r);
 }
 
+/* bh inject's hooks: a bogus TX id once; a deaf vif is not served until
+ * its time is up; a closed channel for good. */
+static void test_injected_faults(void **state)
+{
+	struct rig r;
+	struct netif_tx_response rsp[4];
+	size_t len = rig_frame_tcp4(frame, 200, IP_A, 3);
+
+	(void)state;
+	assert_int_equal(
+	    rig_init(&r, NULL, &(struct netbk_vif_config){ .features = NETBK_F_RX_COPY }), 0);
+	assert_int_equal(netback_vif_inject(r.vif, NETBK_FAULT_CORRUPT, 0), 0);
+	put_packet(&r, frame, len, 0, 4096, 11, 0);
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 1);
+	assert_int_equal(rsp[0].id, 11 ^ 0x8000);
+	assert_int_equal(rsp[0].status, NETIF_RSP_OKAY);
+	assert_int_equal(rig_host_read(&r, &(struct virtio_net_hdr){ 0 }, got, sizeof(got)),
+	                 (ssize_t)len);
+	expect_still_serving(&r); /* with its right id: once only */
+	assert_int_equal(netback_vif_inject(r.vif, NETBK_FAULT_DROP_NOTIFY, 200), 0);
+	put_packet(&r, frame, len, 0, 4096, 12, 0);
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 0);
+	usleep(200000);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 1);
+	assert_int_equal(rsp[0].id, 12);
+	assert_int_equal(rig_host_read(&r, &(struct virtio_net_hdr){ 0 }, got, sizeof(got)),
+	                 (ssize_t)len);
+	assert_int_equal(netback_vif_inject(r.vif, NETBK_FAULT_CLOSE_CHANNEL, 0), 0);
+	put_packet(&r, frame, len, 0, 4096, 13, 0);
+	rig_tx_publish(&r);
+	serve(&r);
+	assert_int_equal(rig_tx_responses(&r, rsp, 4), 0);
+	assert_int_equal(netback_vif_inject(NULL, NETBK_FAULT_CORRUPT, 0), -ENOTCONN);
+	rig_fini(&r);
+}
+
 static void test_config_checks(void **state)
 {
 	struct rig r;
@@ -768,6 +809,7 @@ static void test_config_checks(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tx_single_and_sg),
+	cmocka_unit_test(test_injected_faults),
 	cmocka_unit_test(test_tx_gso_and_csum),
 	cmocka_unit_test(test_tx_zero_length_fragment),
 	cmocka_unit_test(test_tx_fragment_crossing_page),

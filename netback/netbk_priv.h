@@ -56,7 +56,18 @@ struct netbk_vif {
 	bool tx_more, rx_more; /* stopped by the budget with work left */
 	uint8_t *pktbuf;       /* one linear packet, vnet header first */
 	uint64_t bad_logged;   /* malformed packets seen, for the log limit */
+	/* injected faults (netback_vif_inject); all zero in normal service */
+	bool fault_corrupt;     /* the next TX response gets a bogus id */
+	bool fault_chan;        /* the event channel was closed under us */
+	uint64_t fault_deaf_ns; /* not served nor signalling until then */
 };
+
+/* An injected fault keeps the vif deaf: one load when not. */
+bool netbk_vif_deaf_slow(struct netbk_vif *vif);
+static inline bool netbk_vif_deaf(struct netbk_vif *vif)
+{
+	return __builtin_expect(vif->fault_deaf_ns != 0, 0) && netbk_vif_deaf_slow(vif);
+}
 
 struct netback {
 	struct netbk_gntmap_ops ops;

@@ -263,7 +263,7 @@ int netbk_rx_serve(struct netbk_vif *vif, unsigned budget)
 	}
 	moved = rx_drain_queue(vif, budget, &prod);
 	moved += rx_read_device(vif, budget, &prod);
-	if (moved && netif_rx_back_push(&vif->rx))
+	if (moved && netif_rx_back_push(&vif->rx) && !netbk_vif_deaf(vif))
 		ops->notify(ops->ctx, vif->cfg.rx_port);
 	vif->rx_more = vif->rxq_head && (unsigned)moved >= budget;
 	return moved;

@@ -67,6 +67,8 @@ struct disk {
 	 * in poll(2) on `ev` without the lock, so `ev` and `bf` must stay. */
 	struct pvk_fe_link link;
 	bool polling, failed;
+	unsigned resets;   /* ring resets in a row without a completed request */
+	uint64_t reset_ns; /* a ring reset waits for the backend's InitWait since */
 };
 
 static struct disk disks[MAX_DISKS];
@@ -78,6 +80,9 @@ static unsigned recover_s = DEFAULT_RECOVER_S;
 static void (*vlog)(void *, const char *);
 static void *vlog_arg;
 static int msg_pipe[2] = { -1, -1 }; /* FUSE thread -> store thread messages */
+static struct bhxs *store_xs;        /* the store thread's, for ring resets */
+static void ring_reset_order(const char *arg);
+#define RESET_MSG '\001' /* a msg_pipe line asking the store thread for a ring reset */
 
 /* Waits are against the monotonic clock (bh_now_ns). */
 static void cond_init(void)
@@ -256,6 +261,7 @@ int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const c
 	int rc;
 
 	pthread_once(&cond_once, cond_init);
+	store_xs = xs;
 	if (ndisks >= MAX_DISKS)
 		return -ENOSPC;
 	d = &disks[ndisks];
@@ -326,6 +332,7 @@ static void link_down(void *arg, long long st)
 	struct disk *d = arg;
 
 	d->failed = false;
+	d->resets = 0; /* a new backend gets its own ring resets */
 	/* The FUSE thread, back from poll(2), sees the phase and leaves the
 	 * ring alone from then on. */
 	while (d->polling)
@@ -398,8 +405,79 @@ void pvk_vbd_msg_drain(void)
 	/* O_DIRECT: a packet pipe, one read per message. */
 	while ((n = read(msg_pipe[0], line, sizeof(line) - 1)) > 0) {
 		line[n] = '\0';
+		if (line[0] == RESET_MSG) {
+			ring_reset_order(line + 1);
+			continue;
+		}
 		pvk_fe_say(vlog, vlog_arg, "%s", line);
 	}
+}
+
+/* ---- a backend that misbehaves on a live ring (bh inject; docs/watchdog.md) ----
+ *
+ * A response the ring cannot have (blkfront marks the ring broken), or a
+ * request left unanswered for STALL_NS although it was signalled again
+ * every KICK_NS (lost notifications, a closed event channel), makes the
+ * FUSE thread drop the ring and ask, through the store thread, for a new
+ * one: the frontend goes back to Initialising and the backend to InitWait,
+ * and the recovery above reconnects and submits the request again. After
+ * MAX_RESETS resets in a row with no request completed the disk fails
+ * with EIO, as Linux's blkfront does at once. A guest never asks dom0 to
+ * restart a driver domain (it may serve other guests); hangs and deaths
+ * are the watchdog's. */
+#define KICK_NS        1000000000ull
+#define STALL_NS       5000000000ull
+#define MAX_RESETS     3
+#define RESET_AGAIN_NS 2000000000ull
+
+static void say_async(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say_async(const char *fmt, ...)
+{
+	char line[240];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (msg_pipe[1] < 0 ||
+	    write(msg_pipe[1], line, (size_t)BH_MIN(n, (int)sizeof(line) - 1)) < 0) {
+		/* no way to tell: what follows still tells */
+	}
+}
+
+/* The store thread: the FUSE thread dropped disk ARG's ring. */
+static void ring_reset_order(const char *arg)
+{
+	unsigned i;
+	char p[256];
+
+	if (sscanf(arg, "%u", &i) != 1 || i >= ndisks || !store_xs)
+		return;
+	snprintf(p, sizeof(p), "%s/state", disks[i].link.fe);
+	bhxs_printf(store_xs, 0, p, "%u", 1u);
+}
+
+/* The FUSE thread, `lock` held, not polling: -EAGAIN (submit again once
+ * the disk is up) or -EIO (too many resets in a row). */
+static int ring_reset(struct disk *d, const char *why)
+{
+	if (d->resets >= MAX_RESETS) {
+		say_async("vbd %s: backend %s %s again after %u ring resets: failing I/O with EIO",
+		          d->name, d->link.be, why, d->resets);
+		return -EIO;
+	}
+	d->resets++;
+	d->link.phase = PVK_FE_DOWN;
+	d->link.down_ns = bh_now_ns();
+	d->failed = false;
+	d->link.retries = 0;
+	detach(d);
+	say_async("vbd %s: backend %s %s: resetting the ring (%u of %u)", d->name, d->link.be, why,
+	          d->resets, MAX_RESETS);
+	say_async("%c%u", RESET_MSG, (unsigned)(d - disks));
+	d->reset_ns = bh_now_ns();
+	return -EAGAIN;
 }
 
 /* ---- I/O ---- */
@@ -414,6 +492,7 @@ static int wait_done(struct disk *d, int *status)
 	 * restart backoff) leaves no trace in the store we can see: a
 	 * request gets as long as a missing backend does. */
 	uint64_t end = bh_now_ns() + (uint64_t)BH_MAX(recover_s, 1u) * 1000000000ull;
+	uint64_t progress = bh_now_ns(), kicked = progress;
 
 	*status = 0;
 	while (blkfront_inflight(d->bf) > 0) {
@@ -434,11 +513,27 @@ static int wait_done(struct disk *d, int *status)
 		if (d->link.phase != PVK_FE_UP)
 			return -EAGAIN;
 		int n = blkfront_reap(d->bf, cpl, 8);
+		if (blkfront_broken(d->bf))
+			return ring_reset(d, "sent an invalid response");
 		for (int i = 0; i < n; i++)
 			if (cpl[i].status && !*status)
 				*status = cpl[i].status;
-		if (blkfront_broken(d->bf))
-			return -EIO;
+		/* Lost notifications: signal again; a dead channel: reset. */
+		uint64_t now = bh_now_ns();
+		if (n > 0) {
+			progress = kicked = now;
+			d->resets = 0;
+		} else if (now - progress >= STALL_NS) {
+			char why[200];
+			snprintf(why, sizeof(why), "answered nothing for 5 s (");
+			blkfront_ring_debug(d->bf, 0, why + strlen(why),
+			                    sizeof(why) - strlen(why) - 1);
+			strcat(why, ")");
+			return ring_reset(d, why);
+		} else if (now - kicked >= KICK_NS) {
+			kick(d, 0);
+			kicked = now;
+		}
 	}
 	return 0;
 }
@@ -468,8 +563,21 @@ static int wait_up(struct disk *d)
 			d->failed = true;
 			return -EIO;
 		}
+		/* A ring reset the backend has not answered: ask again every
+		 * RESET_AGAIN_NS (writing Initialising again fires its watch). */
+		if (d->reset_ns && d->link.phase == PVK_FE_DOWN &&
+		    bh_now_ns() - d->reset_ns >= RESET_AGAIN_NS) {
+			d->reset_ns = bh_now_ns();
+			say_async("%c%u", RESET_MSG, (unsigned)(d - disks));
+		}
+		if (d->reset_ns) {
+			uint64_t t = BH_MIN(end, bh_now_ns() + RESET_AGAIN_NS);
+			ts = (struct timespec){ (time_t)(t / 1000000000ull),
+				                (long)(t % 1000000000ull) };
+		}
 		pthread_cond_timedwait(&cond, &lock, &ts);
 	}
+	d->reset_ns = 0;
 	return 0;
 }
 

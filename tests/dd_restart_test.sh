@@ -1,6 +1,7 @@
 #!/bin/sh
 # A storage driver domain killed under a guest's writes (issue 7, block
-# half): kill -9 of its host process, KILLS times (default 20). The toolstack restarts
+# half): kill -9 of its host process, KILLS times (default 200, as the
+# issue asks; about 6 minutes, most of it the spacing the restart policy needs). The toolstack restarts
 # it in place and sets its backends up again; the guest's blkfront holds
 # the I/O, reconnects and submits the request in flight again. The guest
 # writes numbered 4 KiB blocks (dd conv=fsync, "ACK n" after each), must see
@@ -8,23 +9,24 @@
 # in the image with its content, checked from the host too.
 . "${BH_SOURCE_DIR:?}/tests/system.sh"
 set +e
-KILLS=${KILLS:-20}
-STOP_BLK=9000   # the host writes STOP here when the kills are done
-SCRIPT_BLK=8000 # the guest's workload, put there by the host
+KILLS=${KILLS:-200}
+STOP_BLK=61000   # the host writes STOP here when the kills are done
+LOSE_BLK=61001   # and LOSE here for the last part
+SCRIPT_BLK=60000 # the guest's workload, put there by the host
 
 sys_start
 export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
 L="$RUN/layout"
 mkdir -p "$L"
 img="$IMAGES/disk.img"
-truncate -s 64M "$img"
+truncate -s 256M "$img"
 # The workload lives on the disk: the kernel command line would cap it at
 # 32 words, and its echo on the console must not match what we look for.
 cat >"$RUN/work.sh" <<'W'
 set -o pipefail
 n=0
-while [ $n -lt 7000 ]; do
-  dd if=/dev/xvda of=/tmp/s bs=4096 skip=9000 count=1 2>/tmp/e || { echo IOERR read stop; cat /tmp/e; break; }
+while [ $n -lt 50000 ]; do
+  dd if=/dev/xvda of=/tmp/s bs=4096 skip=61000 count=1 2>/tmp/e || { echo IOERR read stop; cat /tmp/e; break; }
   s=$(head -c 4 /tmp/s)
   [ "$s" = STOP ] && break
   yes "block $n" | head -c 4096 >/tmp/b
@@ -32,19 +34,23 @@ while [ $n -lt 7000 ]; do
   echo ACK $n
   n=$((n+1))
 done
-j=0
-while [ $j -lt $n ]; do yes "block $j" | head -c 4096; j=$((j+1)); done >/tmp/exp
+# Read back in 64 KiB reads (then the tail) and compare checksums: tens
+# of MiB do not fit twice in the guest's memory.
+exp=$(awk -v n=$n 'BEGIN { for (j = 0; j < n; j++) { s = ""; l = "block " j "\n"
+  while (length(s) < 4096) s = s l; printf "%s", substr(s, 1, 4096) } }' | md5sum)
+: >/tmp/e
+got=$( { dd if=/dev/xvda bs=65536 count=$((n / 16)) 2>>/tmp/e || echo IOERR >&2
+         dd if=/dev/xvda bs=4096 skip=$((n / 16 * 16)) count=$((n % 16)) 2>>/tmp/e || echo IOERR >&2; } 2>/tmp/e2 | md5sum)
 bad=0
-dd if=/dev/xvda of=/tmp/got bs=4096 count=$n 2>/tmp/e || { echo IOERR read back; cat /tmp/e; }
-cmp /tmp/got /tmp/exp || bad=1
-grep -qi error /tmp/e && echo IOERR read back
+[ "$got" = "$exp" ] || bad=1
+grep -q IOERR /tmp/e2 && { echo IOERR read back; cat /tmp/e; }
 echo RESULT written=$n bad=$bad
-while [ "$(dd if=/dev/xvda bs=4096 skip=9001 count=1 2>/dev/null | head -c 4)" != LOSE ]; do sleep 0.1; done
+until dd if=/dev/xvda of=/tmp/s bs=4096 skip=61001 count=1 2>/dev/null && [ "$(head -c 4 /tmp/s)" = LOSE ]; do sleep 0.1; done
 echo LOSING
 sleep 1
-if dd if=/tmp/b of=/dev/xvda bs=4096 seek=7500 conv=fsync 2>/dev/null; then echo NO-ERROR; else echo GOT-EIO $((6*7)); fi
+if dd if=/tmp/b of=/dev/xvda bs=4096 seek=55000 conv=fsync 2>/dev/null; then echo NO-ERROR; else echo GOT-EIO $((6*7)); fi
 i=0
-until dd if=/tmp/b of=/dev/xvda bs=4096 seek=7501 conv=fsync 2>/dev/null; do sleep 0.2; i=$((i+1)); [ $i -gt 100 ] && break; done
+until dd if=/tmp/b of=/dev/xvda bs=4096 seek=55001 conv=fsync 2>/dev/null; do sleep 0.2; i=$((i+1)); [ $i -gt 100 ] && break; done
 echo BACK-AFTER $i
 exit 0
 W
@@ -98,7 +104,10 @@ while [ $k -lt "$KILLS" ]; do
   # is 1 s, so the watchdog's backoff does not grow (docs/watchdog.md).
   sleep 1.$((k * 7 % 5 + 1))
 done
-pass "$KILLS kills of the storage domain; I/O resumed after each (ms):$times"
+stats=$(echo $times | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END {
+  printf "p50 %d ms, p99 %d ms, max %d ms", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR] }')
+pass "$KILLS kills of the storage domain; I/O resumed after each: $stats"
+echo "kill -> next acknowledged write (ms):$times"
 
 printf STOP | dd of="$img" bs=4096 seek=$STOP_BLK conv=notrunc 2>/dev/null
 for _ in $(seq 600); do grep -q "] RESULT written=[0-9]" "$log" && break; sleep 0.1; done
@@ -127,7 +136,7 @@ pass "the toolstack and the guest's kernel report each restart"
 # device is started over.
 be="/local/domain/$(bh domid storage)/backend/vbd/$(bh domid guest)/51712"
 fe="/local/domain/$(bh domid guest)/device/vbd/51712"
-printf LOSE | dd of="$img" bs=4096 seek=9001 conv=notrunc 2>/dev/null
+printf LOSE | dd of="$img" bs=4096 seek=$LOSE_BLK conv=notrunc 2>/dev/null
 for _ in $(seq 100); do grep -q "] LOSING" "$log" && break; sleep 0.1; done
 grep -q "] LOSING" "$log" || fail "the guest did not get to its last part: $(tail -n 5 "$log")"
 xenstore-write "$be/state" 5 || fail "xenstore-write $be/state"
@@ -140,7 +149,7 @@ xenstore-write "$fe/state" 1 || fail "xenstore-write $fe/state"
 for _ in $(seq 150); do grep -q "] BACK-AFTER" "$log" && break; sleep 0.1; done
 grep -q "] BACK-AFTER [0-9]" "$log" || fail "the guest did not reconnect: $(tail -n 5 "$log")"
 grep -q "BACK-AFTER 101" "$log" && fail "the guest's disk stayed failed: $(grep vbd "$log" | tail -n 3)"
-a=$(dd if="$img" bs=4096 skip=7501 count=1 2>/dev/null | md5sum)
+a=$(dd if="$img" bs=4096 skip=55001 count=1 2>/dev/null | md5sum)
 [ "$a" = "$(cat "$img" | dd bs=4096 skip=$((n - 1)) count=1 2>/dev/null | md5sum)" ] ||
   fail "the write after reconnecting is not in the image"
 pass "the guest keeps running and reconnects when the device starts over"

@@ -356,18 +356,30 @@ static int op_inject(struct req *r)
 {
 	enum bhwd_fault f;
 	uint16_t domid;
+	char hit[160] = "";
+	long long ms = jr_int(r->v, "ms", -1); /* absent: the default */
 	int rc;
 
 	if ((rc = domid_arg(r, &domid)) < 0)
 		return rc;
 	if (bhwd_fault_parse(jr_str(r->v, "fault"), &f) < 0) {
-		snprintf(r->a->t->err, sizeof(r->a->t->err), "unknown fault \"%s\" (crash, hang)",
+		snprintf(r->a->t->err, sizeof(r->a->t->err),
+		         "unknown fault \"%s\" (crash, hang, corrupt, drop-notify, close-channel)",
 		         jr_str(r->v, "fault") ? jr_str(r->v, "fault") : "");
+		return -EINVAL;
+	}
+	if (ms < -1 || ms > 3600000) {
+		snprintf(r->a->t->err, sizeof(r->a->t->err), "ms %lld out of range (0..3600000)",
+		         ms);
 		return -EINVAL;
 	}
 	jw_int(r->g, "domid", domid);
 	jw_str(r->g, "fault", bhwd_fault_name(f));
-	return bhwd_inject(r->a->t, domid, f);
+	rc = bhwd_inject(r->a->t, domid, f, jr_str(r->v, "device"),
+	                 ms < 0 ? BHWD_DEFAULT_DROP_MS : (unsigned)ms, hit, sizeof(hit));
+	if (rc == 0 && hit[0])
+		jw_str(r->g, "hit", hit);
+	return rc;
 }
 
 static const struct {

@@ -997,21 +997,40 @@ static int v_deps(int argc, char **argv)
 	return 0;
 }
 
-/* A soak run: COUNT faults drawn from FAULTS (seeded, so a run can be
- * replayed), INTERVAL_MS apart. A fault that cannot land (the domain is
- * being restarted) is reported and the run goes on. */
-static int inject_random(const char *dom, long count, long interval_ms, unsigned seed)
+/* One fault; DEVICE and MS_ARG ("#N") may be NULL. Prints what a device
+ * fault hit. Returns the reply (the caller frees it). */
+static yajl_val inject_one(const char *dom, const char *f, const char *device, const char *ms_arg)
 {
-	static const char *const faults[] = { "crash", "hang" };
+	return request("inject", "domain", dom, "fault", f, "device", device, "ms", ms_arg, NULL);
+}
+
+static const char *hit_of(yajl_val r)
+{
+	yajl_val res = result_of(r);
+
+	return res ? jr_str(res, "hit") : NULL;
+}
+
+/* A soak run: COUNT faults drawn from every fault bh inject knows (seeded,
+ * so a run can be replayed), INTERVAL_MS apart. A fault that cannot land
+ * (the domain is being restarted, its device is reconnecting) is reported
+ * and the run goes on. */
+static int inject_random(const char *dom, long count, long interval_ms, unsigned seed,
+                         const char *device, const char *ms_arg)
+{
+	static const char *const faults[] = { "crash", "hang", "corrupt", "drop-notify",
+		                              "close-channel" };
 	int failures = 0;
 
 	srand(seed);
 	for (long i = 0; i < count; i++) {
 		const char *f = faults[(unsigned)rand() % BH_ARRAY_SIZE(faults)];
-		yajl_val r = request("inject", "domain", dom, "fault", f, NULL);
+		yajl_val r = inject_one(dom, f, device, ms_arg);
 		bool ok = jr_bool(r, "ok", false);
+		const char *hit = ok ? hit_of(r) : NULL;
 		printf("%ld %s %s%s%s\n", i + 1, f, ok ? "injected" : "missed: ",
-		       ok ? "" : (jr_str(r, "error") ? jr_str(r, "error") : "?"), "");
+		       ok ? (hit ? " on " : "") : (jr_str(r, "error") ? jr_str(r, "error") : "?"),
+		       hit ? hit : "");
 		fflush(stdout);
 		failures += !ok;
 		yajl_tree_free(r);
@@ -1026,25 +1045,42 @@ static int v_inject(int argc, char **argv)
 	static const struct option lo[] = { { "count", required_argument, NULL, 'n' },
 		                            { "interval", required_argument, NULL, 'i' },
 		                            { "seed", required_argument, NULL, 's' },
+		                            { "ms", required_argument, NULL, 'm' },
+		                            { "device", required_argument, NULL, 'd' },
 		                            { NULL, 0, NULL, 0 } };
-	long count = 10, interval = 2000, seed = (long)time(NULL);
-	int opt;
+	long count = 10, interval = 2000, seed = (long)time(NULL), ms = -1;
+	const char *device = NULL;
+	char ms_arg[24];
+	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (opt == 'd') {
+			device = optarg;
+			continue;
+		}
 		long *dst = opt == 'n'   ? &count
 		            : opt == 'i' ? &interval
 		            : opt == 's' ? &seed
+		            : opt == 'm' ? &ms
 		                         : NULL;
-		if (!dst || bh_parse_int(optarg, 10, 0, 1000000000, dst) < 0)
+		if (!dst || bh_parse_int(optarg, 10, 0, opt == 'm' ? 3600000 : 1000000000, dst) < 0)
 			return usage();
 	}
 	if (optind != argc - 2)
 		return usage();
+	snprintf(ms_arg, sizeof(ms_arg), "#%ld", ms);
 	if (strcmp(argv[optind + 1], "random") == 0) {
 		printf("seed %ld\n", seed);
-		return inject_random(argv[optind], count, interval, (unsigned)seed);
+		return inject_random(argv[optind], count, interval, (unsigned)seed, device,
+		                     ms >= 0 ? ms_arg : NULL);
 	}
-	return simple("inject", argv[optind], "fault", argv[optind + 1]);
+	yajl_val r = inject_one(argv[optind], argv[optind + 1], device, ms >= 0 ? ms_arg : NULL);
+	if ((rc = check(r)) == 0 && g_json)
+		print_json_result(r);
+	else if (rc == 0 && hit_of(r))
+		printf("%s on %s\n", argv[optind + 1], hit_of(r));
+	yajl_tree_free(r);
+	return rc;
 }
 
 static int v_help(int argc, char **argv);
@@ -1086,10 +1122,17 @@ static const struct verb verbs[] = {
 	{ "down", v_down, "[-n] DIR", "Stop a layout in reverse order." },
 	{ "deps", v_deps, "DOMAIN",
 	  "The guests (and their devices) served by a driver domain: who a restart hits." },
-	{ "inject", v_inject, "DOMAIN crash|hang|random [--count N --interval MS --seed S]",
-	  "Inject a fault into a driver domain (logged in dom0's log): crash ends it as a\n"
-	  "crash (on_crash applies), hang freezes it so its heartbeats stop (the watchdog\n"
-	  "ends it, on_watchdog applies); random injects N faults MS apart, seeded." },
+	{ "inject", v_inject,
+	  "DOMAIN FAULT [--device VDEV|DEVID] [--ms N]\n"
+	  "                  DOMAIN random [--count N --interval MS --seed S]",
+	  "Inject a fault into a driver domain (logged in dom0's log with what it hits).\n"
+	  "FAULT: crash ends it as a crash (on_crash applies); hang freezes it so its\n"
+	  "heartbeats stop (the watchdog ends it, on_watchdog applies); corrupt makes one\n"
+	  "device's next response carry a bogus id; drop-notify loses one device's event\n"
+	  "notifications both ways for --ms N (default 2000; 0: until it reconnects);\n"
+	  "close-channel closes one device's event channel. The device faults hit the\n"
+	  "first connected device it serves, or --device. random injects N faults drawn\n"
+	  "from all five, MS apart, seeded." },
 	{ "help", v_help, "[VERB]", "This text." },
 };
 

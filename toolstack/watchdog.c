@@ -10,6 +10,7 @@
 #include "ioctl/bhctl.h"
 #include "toolstack/toolstack.h"
 #include "toolstack/watchdog.h"
+#include "xenstored/bhxs.h"
 
 struct bhwd {
 	struct event_base *base;
@@ -267,6 +268,9 @@ void bhwd_stop(struct bhtool *t)
 static const char *const fault_names[] = {
 	[BHWD_FAULT_CRASH] = "crash",
 	[BHWD_FAULT_HANG] = "hang",
+	[BHWD_FAULT_CORRUPT] = "corrupt",
+	[BHWD_FAULT_DROP_NOTIFY] = "drop-notify",
+	[BHWD_FAULT_CLOSE_CHANNEL] = "close-channel",
 };
 
 int bhwd_fault_parse(const char *s, enum bhwd_fault *out)
@@ -284,17 +288,126 @@ const char *bhwd_fault_name(enum bhwd_fault f)
 	return (size_t)f < BH_ARRAY_SIZE(fault_names) ? fault_names[f] : "?";
 }
 
-int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault)
+void bhwd_order_format(char *buf, size_t cap, unsigned long long seq, enum bhwd_fault f, bool vbd,
+                       unsigned fe, int devid, unsigned ms)
+{
+	snprintf(buf, cap, "%llu %s %s/%u/%d %u", seq, bhwd_fault_name(f), vbd ? "vbd" : "vif", fe,
+	         devid, ms);
+}
+
+/* The device a device fault hits: DEVICE (a vdev or a vif devid), or the
+ * first one served by DOMID whose backend is connected. */
+static struct bhtool_dev *target(struct bhtool *t, uint16_t domid, const char *device,
+                                 struct bhtool_dom **guest)
+{
+	struct bhtool_dev *first = NULL;
+
+	for (struct bhtool_dom *g = t->doms; g; g = g->next) {
+		if (g->domid == domid)
+			continue;
+		for (struct bhtool_dev *dev = g->devs; dev; dev = dev->next) {
+			char id[16];
+			if (dev->backend_domid != domid)
+				continue;
+			snprintf(id, sizeof(id), "%d", dev->devid);
+			if (device && strcmp(device, dev->kind == BHTOOL_VBD ? dev->disk.vdev : id))
+				continue;
+			if (device || bhtool_dev_state(t, g->domid, dev, true) == 4) {
+				*guest = g;
+				return dev;
+			}
+			if (!first) {
+				first = dev;
+				*guest = g;
+			}
+		}
+	}
+	return first;
+}
+
+struct order_tx {
+	uint16_t domid;
+	enum bhwd_fault f;
+	bool vbd;
+	unsigned fe, ms;
+	int devid;
+	char line[160];
+};
+
+/* Writes the order with the next sequence number; the node is dom0's, and
+ * only the driver domain may read it. */
+static int write_order(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+{
+	struct order_tx *o = arg;
+	char p[96], p0[16], p1[16], *old = NULL;
+	const char *perms[2] = { p0, p1 };
+	unsigned long long seq = 0;
+	size_t len;
+	int rc;
+
+	snprintf(p, sizeof(p), BHWD_INJECT_NODE, o->domid);
+	if (bhxs_read(xs, tx, p, &old, &len) == 0 && sscanf(old, "%llu", &seq) != 1)
+		seq = 0;
+	free(old);
+	bhwd_order_format(o->line, sizeof(o->line), seq + 1, o->f, o->vbd, o->fe, o->devid, o->ms);
+	if ((rc = bhxs_write_str(xs, tx, p, o->line)) < 0)
+		return rc;
+	snprintf(p0, sizeof(p0), "n0");
+	snprintf(p1, sizeof(p1), "r%u", o->domid);
+	return bhxs_set_perms(xs, tx, p, perms, 2);
+}
+
+static int inject_device(struct bhtool *t, struct bhtool_dom *d, enum bhwd_fault fault,
+                         const char *device, unsigned ms, char *hit, size_t hit_cap)
+{
+	struct bhtool_dom *g = NULL;
+	struct bhtool_dev *dev = target(t, d->domid, device, &g);
+	struct order_tx o = { .domid = d->domid, .f = fault };
+	int rc;
+
+	if (!t->xs) {
+		snprintf(t->err, sizeof(t->err), "no store: device faults cannot be ordered");
+		return -EOPNOTSUPP;
+	}
+	if (!dev) {
+		snprintf(t->err, sizeof(t->err), "domain %u (%s) serves no device%s%s", d->domid,
+		         d->cfg->name, device ? " " : "", device ? device : "");
+		return -ENODEV;
+	}
+	o.vbd = dev->kind == BHTOOL_VBD;
+	o.fe = g->domid;
+	o.devid = dev->devid;
+	o.ms = fault == BHWD_FAULT_DROP_NOTIFY ? ms : 0;
+	if (o.vbd)
+		snprintf(hit, hit_cap, "vbd/%u/%d (%s(%u) vbd %s)", o.fe, o.devid, g->cfg->name,
+		         g->domid, dev->disk.vdev);
+	else
+		snprintf(hit, hit_cap, "vif/%u/%d (%s(%u) vif %d)", o.fe, o.devid, g->cfg->name,
+		         g->domid, dev->devid);
+	if ((rc = bhxs_transaction_run(t->xs, write_order, &o)) < 0) {
+		snprintf(t->err, sizeof(t->err), "writing the order to %u: %s", d->domid,
+		         bh_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault, const char *device,
+                unsigned ms, char *hit_out, size_t hit_cap)
 {
 	struct bhtool_dom *d = bhtool_find_dom(t, domid);
 	struct bh_dominfo info;
-	char deps[512];
+	char deps[512], hit[160] = "", what[200] = "";
 	unsigned n;
 	int rc;
 
 	if (!d || !d->cfg->driver_domain) {
 		snprintf(t->err, sizeof(t->err),
 		         "domain %u is not a driver domain built by this toolstack", domid);
+		return -EINVAL;
+	}
+	if ((size_t)fault >= BHWD_NFAULTS) {
+		snprintf(t->err, sizeof(t->err), "unknown fault");
 		return -EINVAL;
 	}
 	if ((rc = bhctl_domain_getinfo(t->hc, domid, &info)) < 0)
@@ -304,10 +417,6 @@ int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault)
 		         d->cfg->name);
 		return -ESRCH;
 	}
-	n = bhwd_dependents(t, domid, deps, sizeof(deps));
-	bh_warn(&t->log, "inject: %s into domain %u (%s) generation %u; %u dependent guest(s)%s%s",
-	        bhwd_fault_name(fault), domid, d->cfg->name, info.generation, n, n ? ": " : "",
-	        deps);
 	switch (fault) {
 	case BHWD_FAULT_CRASH:
 		/* An ending the domain did not ask for, as a fatal fault would
@@ -320,10 +429,30 @@ int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault)
 		rc = bhctl_domain_pause(t->hc, domid);
 		break;
 	default:
-		rc = -EINVAL;
+		/* The driver domain misbehaves on one device: its runtime
+		 * carries the order out (driverdom/inject.c). */
+		rc = inject_device(t, d, fault, device, ms, hit, sizeof(hit));
+		if (rc == 0)
+			snprintf(what, sizeof(what), " on %s", hit);
+		if (rc == 0 && fault == BHWD_FAULT_DROP_NOTIFY && ms)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), " for %u ms",
+			         ms);
+		else if (rc == 0 && fault == BHWD_FAULT_DROP_NOTIFY)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			         " until it reconnects");
 	}
-	if (rc < 0)
-		snprintf(t->err, sizeof(t->err), "inject %s into %u: %s", bhwd_fault_name(fault),
-		         domid, bh_strerror(rc));
+	if (rc < 0) {
+		if (!t->err[0])
+			snprintf(t->err, sizeof(t->err), "inject %s into %u: %s",
+			         bhwd_fault_name(fault), domid, bh_strerror(rc));
+		return rc;
+	}
+	n = bhwd_dependents(t, domid, deps, sizeof(deps));
+	bh_warn(&t->log,
+	        "inject: %s into domain %u (%s) generation %u%s; %u dependent guest(s)%s%s",
+	        bhwd_fault_name(fault), domid, d->cfg->name, info.generation, what, n,
+	        n ? ": " : "", deps);
+	if (hit_out && hit_cap)
+		snprintf(hit_out, hit_cap, "%s", hit);
 	return rc;
 }

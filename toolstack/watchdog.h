@@ -9,12 +9,15 @@
  *   8, 8 ... s (reset after a quiet restart_window); more than restart_limit
  *   restarts within restart_window mark the domain failed: it is left dead
  *   and the guests depending on it are named in the log.
- * - Fault injection (bh inject): crash and hang, each logged with what it
- *   hit. */
+ * - Fault injection (bh inject): crash and hang (through the core), and
+ *   corrupt, drop-notify and close-channel (carried out by the driver
+ *   domain's runtime on one device, ordered through a store node only dom0
+ *   may write), each logged with what it hit. */
 #ifndef BH_TOOLSTACK_WATCHDOG_H
 #define BH_TOOLSTACK_WATCHDOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct bhtool;
@@ -77,12 +80,27 @@ void bhwd_dom_fini(struct bhwd_dom *w);
 enum bhwd_fault {
 	BHWD_FAULT_CRASH,
 	BHWD_FAULT_HANG,
+	BHWD_FAULT_CORRUPT,       /* the next response on one device is corrupted */
+	BHWD_FAULT_DROP_NOTIFY,   /* one device's notifications are lost for MS ms */
+	BHWD_FAULT_CLOSE_CHANNEL, /* one device's event channel is closed */
+	BHWD_NFAULTS,
 };
+#define BHWD_DEFAULT_DROP_MS 2000u
+/* Store node of dom0's fault orders to driver domain DOMID (docs/watchdog.md). */
+#define BHWD_INJECT_NODE "/local/domain/%u/control/inject"
 int bhwd_fault_parse(const char *s, enum bhwd_fault *out);
 const char *bhwd_fault_name(enum bhwd_fault f);
 /* Injects FAULT into the driver domain DOMID and logs it with the guests it
- * hits. */
-int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault);
+ * hits. The device faults go to the first connected device it serves (or
+ * the one whose vdev or vif devid is DEVICE, if not NULL); MS is how long
+ * drop-notify lasts (0: until the device reconnects). On success *HIT (if not
+ * NULL, HIT_CAP bytes) says what was hit. */
+int bhwd_inject(struct bhtool *t, uint16_t domid, enum bhwd_fault fault, const char *device,
+                unsigned ms, char *hit, size_t hit_cap);
+/* The order line dom0 writes for a device fault (pure, for the tests):
+ * "<seq> <fault> <type>/<fe>/<devid> <ms>". */
+void bhwd_order_format(char *buf, size_t cap, unsigned long long seq, enum bhwd_fault f, bool vbd,
+                       unsigned fe, int devid, unsigned ms);
 /* "name(domid) vbd xvda, ..." of the guests with a device on DOMID's
  * backend, into BUF; returns how many guests. */
 unsigned bhwd_dependents(struct bhtool *t, uint16_t domid, char *buf, size_t cap);

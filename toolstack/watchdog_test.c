@@ -111,6 +111,26 @@ static void test_fault_names(void **state)
 	assert_int_equal(f, BHWD_FAULT_HANG);
 	assert_int_equal(bhwd_fault_parse("melt", &f), -EINVAL);
 	assert_int_equal(bhwd_fault_parse(NULL, &f), -EINVAL);
+	/* every fault round-trips through its name */
+	for (int i = 0; i < BHWD_NFAULTS; i++) {
+		assert_int_equal(bhwd_fault_parse(bhwd_fault_name((enum bhwd_fault)i), &f), 0);
+		assert_int_equal(f, i);
+	}
+	assert_int_equal(bhwd_fault_parse("drop-notify", &f), 0);
+	assert_int_equal(f, BHWD_FAULT_DROP_NOTIFY);
+	assert_string_equal(bhwd_fault_name(BHWD_NFAULTS), "?");
+}
+
+/* The order line the driver domain's runtime parses (driverdom/inject.c). */
+static void test_order_format(void **state)
+{
+	char buf[96];
+
+	(void)state;
+	bhwd_order_format(buf, sizeof(buf), 7, BHWD_FAULT_CORRUPT, true, 3, 51712, 0);
+	assert_string_equal(buf, "7 corrupt vbd/3/51712 0");
+	bhwd_order_format(buf, sizeof(buf), 8, BHWD_FAULT_DROP_NOTIFY, false, 4, 0, 2000);
+	assert_string_equal(buf, "8 drop-notify vif/4/0 2000");
 }
 
 /* The dependents of a driver domain: every guest with a device on it, each
@@ -167,6 +187,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_policy_defaults),
 	cmocka_unit_test(test_policy_limit_clamped),
 	cmocka_unit_test(test_fault_names),
+	cmocka_unit_test(test_order_format),
 	cmocka_unit_test(test_dependents),
 };
 

@@ -12,6 +12,7 @@ struct ctx {
 	struct xlcfg_diags *d;
 	int rc;
 	bool have_type, have_maxmem, have_maxvcpus, have_on_reboot;
+	bool have_on_crash, have_on_watchdog; /* else a driver domain restarts */
 	struct xlcfg_pos builder_at, cmdline_at, maxmem_at, maxvcpus_at, cap_at, hb_at, uplink_at;
 	bool have_builder;
 	enum bh_domtype builder_type;
@@ -375,11 +376,13 @@ static void k_on_reboot(struct ctx *c, const struct xsetting *e)
 static void k_on_crash(struct ctx *c, const struct xsetting *e)
 {
 	set_action(c, e, &c->cfg->on_crash);
+	c->have_on_crash = true;
 }
 
 static void k_on_watchdog(struct ctx *c, const struct xsetting *e)
 {
 	set_action(c, e, &c->cfg->on_watchdog);
+	c->have_on_watchdog = true;
 }
 
 /* Booleans are numbers, 0 false, as libxlu's get_defbool. */
@@ -601,6 +604,12 @@ int xlcfg_apply(struct bh_domcfg *cfg, const struct xsettings *m, struct xlcfg_d
 	cfg->on_watchdog = BH_ACTION_DESTROY;
 	for (size_t i = 0; i < m->n; i++)
 		apply_one(&c, &m->v[i]);
+	/* A driver domain exists to be restarted when it fails (its guests
+	 * wait for it): unless told otherwise, crashes and hangs restart it. */
+	if (cfg->driver_domain && !c.have_on_crash)
+		cfg->on_crash = BH_ACTION_RESTART;
+	if (cfg->driver_domain && !c.have_on_watchdog)
+		cfg->on_watchdog = BH_ACTION_RESTART;
 	finish(&c);
 	return c.rc;
 }
