@@ -124,6 +124,8 @@ void netback_vif_disconnect(struct netbk_vif *vif)
 		ops->unmap_ring(ops->ctx, vif->tx_page);
 	if (vif->rx_page)
 		ops->unmap_ring(ops->ctx, vif->rx_page);
+	if (ops->forget)
+		ops->forget(ops->ctx, vif->cfg.frontend_domid);
 	netbk_rxq_flush(vif);
 	bh_closep(&vif->cfg.tap_fd);
 	free(vif->pktbuf);

@@ -49,6 +49,9 @@ struct netbk_gntmap_ops {
 	 * status; returns 0 unless the whole batch failed. */
 	int (*copy)(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *segs,
 	            unsigned n);
+	/* Optional: drop whatever copy keeps for domid (mappings of its pages);
+	 * called when one of its vifs disconnects. */
+	void (*forget)(void *ctx, uint16_t domid);
 	/* Signal our local end of an event channel. */
 	int (*notify)(void *ctx, uint32_t port);
 	/* A pollable descriptor that is readable while `port` has fired, and

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bulkhead/hypercall.h"
 #include "ioctl/xendev.h"
 
 /* From Xen's grant_table.h (the uapi header leaves them to it). */
@@ -28,8 +30,16 @@ int netbk_gntmap_xen_open(struct netbk_xen *x)
 	return 0;
 }
 
+static void xm_forget(void *ctx, uint16_t domid);
+
 void netbk_gntmap_xen_close(struct netbk_xen *x)
 {
+	if (x->gntdev >= 0)
+		for (unsigned d = 0; x->pmap_live && d < 65536; d++)
+			if (x->pmap_dom[d])
+				xm_forget(x, (uint16_t)d);
+	free(x->pmap_dom);
+	x->pmap_dom = NULL;
 	if (x->gntdev >= 0)
 		xen_close(x->gntdev);
 	if (x->evtchn >= 0)
@@ -80,44 +90,156 @@ static void xm_unmap_ring(void *ctx, void *page)
 	}
 }
 
+/* Persistent data-page mappings.
+ *
+ * netfront grants its 256 TX and 256 RX buffer pages once per connection
+ * and reuses them for every packet, so each (frontend, ref, access) is
+ * mapped on its first copy and kept: afterwards a copy is a memcpy.
+ * Mapping a grant holds it, as in Xen: the frontend cannot end it while
+ * we have it mapped, so the page cannot change owner under us. The
+ * mappings of a frontend go when one of its vifs disconnects (forget),
+ * and there are at most NETBK_XEN_PMAP_PER_DOM per frontend and
+ * NETBK_XEN_PMAP_MAX in all: a frontend that names ever new refs only
+ * makes its own copies slow again (each evicts one of its own). */
+struct netbk_xen_pmap {
+	struct netbk_xen_pmap *next;
+	uint16_t domid;
+	bool writable;
+	uint32_t ref;
+	uint64_t index; /* gntdev's */
+	uint8_t *page;
+};
+
+static unsigned pmap_hash(uint16_t domid, uint32_t ref, bool writable)
+{
+	uint32_t h = (ref * 2654435761u) ^ ((uint32_t)domid * 40503u) ^ (writable ? 0x9e37u : 0);
+
+	return (h ^ (h >> 16)) % NETBK_XEN_PMAP_BUCKETS;
+}
+
+static void pmap_drop(struct netbk_xen *x, struct netbk_xen_pmap **pp)
+{
+	struct netbk_xen_pmap *m = *pp;
+	struct ioctl_gntdev_unmap_grant_ref u = { .index = m->index, .count = 1 };
+
+	*pp = m->next;
+	xen_munmap(m->page, 4096);
+	xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+	x->pmap_live--;
+	x->pmap_dom[m->domid]--;
+	x->pst.unmaps++;
+	free(m);
+}
+
+/* Unmap one mapping, of `domid` if it is at its quota, else any (a clock
+ * over the buckets, so no entry is favoured). */
+static void pmap_evict(struct netbk_xen *x, uint16_t domid, bool own)
+{
+	for (unsigned n = 0; n < NETBK_XEN_PMAP_BUCKETS; n++) {
+		unsigned b = x->pmap_clock++ % NETBK_XEN_PMAP_BUCKETS;
+
+		for (struct netbk_xen_pmap **pp = &x->pmap[b]; *pp; pp = &(*pp)->next)
+			if (!own || (*pp)->domid == domid) {
+				pmap_drop(x, pp);
+				return;
+			}
+	}
+}
+
+static void xm_forget(void *ctx, uint16_t domid)
+{
+	struct netbk_xen *x = ctx;
+
+	for (unsigned b = 0; b < NETBK_XEN_PMAP_BUCKETS; b++)
+		for (struct netbk_xen_pmap **pp = &x->pmap[b]; *pp;)
+			if ((*pp)->domid == domid)
+				pmap_drop(x, pp);
+			else
+				pp = &(*pp)->next;
+}
+
+/* The page of (domid, ref) mapped for reading or writing; NULL if the
+ * frontend did not grant it so. */
+static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool writable)
+{
+	unsigned b = pmap_hash(domid, ref, writable);
+	struct ioctl_gntdev_map_grant_ref mr = { .count = 1 };
+	struct netbk_xen_pmap *m;
+	void *p;
+
+	for (m = x->pmap[b]; m; m = m->next)
+		if (m->ref == ref && m->domid == domid && m->writable == writable) {
+			x->pst.hits++;
+			return m->page;
+		}
+	if (!x->pmap_dom && !(x->pmap_dom = calloc(65536, sizeof(*x->pmap_dom))))
+		return NULL;
+	if (x->pmap_dom[domid] >= NETBK_XEN_PMAP_PER_DOM)
+		pmap_evict(x, domid, true);
+	else if (x->pmap_live >= NETBK_XEN_PMAP_MAX)
+		pmap_evict(x, domid, false);
+	if (!(m = calloc(1, sizeof(*m))))
+		return NULL;
+	mr.refs[0].domid = domid;
+	mr.refs[0].ref = ref;
+	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, &mr) < 0) {
+		x->pst.map_errors++;
+		free(m);
+		return NULL;
+	}
+	p = xen_mmap(NULL, 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+	             x->gntdev, (off_t)mr.index);
+	if (p == MAP_FAILED) {
+		struct ioctl_gntdev_unmap_grant_ref u = { .index = mr.index, .count = 1 };
+
+		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+		x->pst.map_errors++;
+		free(m);
+		return NULL;
+	}
+	*m = (struct netbk_xen_pmap){ .next = x->pmap[b],
+		                      .domid = domid,
+		                      .writable = writable,
+		                      .ref = ref,
+		                      .index = mr.index,
+		                      .page = p };
+	x->pmap[b] = m;
+	x->pmap_live++;
+	x->pmap_dom[domid]++;
+	x->pst.maps++;
+	return m->page;
+}
+
 static int xm_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *segs,
                    unsigned n)
 {
 	struct netbk_xen *x = ctx;
-	struct gntdev_grant_copy_segment g[XEN_NETBK_LEGACY_SLOTS_MAX];
-	struct ioctl_gntdev_grant_copy op = { .segments = g };
 
-	while (n) {
-		unsigned k = n < XEN_NETBK_LEGACY_SLOTS_MAX ? n : XEN_NETBK_LEGACY_SLOTS_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		struct netbk_gntcopy_seg *s = &segs[i];
+		uint8_t *page;
 
-		memset(g, 0, sizeof(g));
-		for (unsigned i = 0; i < k; i++) {
-			struct netbk_gntcopy_seg *s = &segs[i];
-
-			if (to_grant) {
-				g[i].source.virt = s->local;
-				g[i].dest.foreign.ref = s->ref;
-				g[i].dest.foreign.offset = s->offset;
-				g[i].dest.foreign.domid = domid;
-				g[i].flags = GNTCOPY_dest_gref;
-			} else {
-				g[i].source.foreign.ref = s->ref;
-				g[i].source.foreign.offset = s->offset;
-				g[i].source.foreign.domid = domid;
-				g[i].dest.virt = s->local;
-				g[i].flags = GNTCOPY_source_gref;
-			}
-			g[i].len = s->len;
+		if ((uint32_t)s->offset + s->len > 4096) {
+			s->status = BH_GNTST_GENERAL_ERROR; /* Xen: GNTST_bad_copy_arg */
+			continue;
 		}
-		op.count = k;
-		if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_GRANT_COPY, &op) < 0)
-			return -errno;
-		for (unsigned i = 0; i < k; i++)
-			segs[i].status = g[i].status;
-		segs += k;
-		n -= k;
+		if (!(page = pmap_get(x, domid, s->ref, to_grant))) {
+			s->status = BH_GNTST_PERMISSION_DENIED;
+			continue;
+		}
+		if (to_grant)
+			memcpy(page + s->offset, s->local, s->len);
+		else
+			memcpy(s->local, page + s->offset, s->len);
+		s->status = 0;
 	}
 	return 0;
+}
+
+void netbk_gntmap_xen_pmap_stats(const struct netbk_xen *x, struct netbk_xen_pmap_stats *out)
+{
+	*out = x->pst;
+	out->live = x->pmap_live;
 }
 
 static int xm_notify(void *ctx, uint32_t port)
@@ -149,6 +271,7 @@ void netbk_gntmap_xen_ops(struct netbk_xen *x, struct netbk_gntmap_ops *out)
 	*out = (struct netbk_gntmap_ops){ .map_ring = xm_map_ring,
 		                          .unmap_ring = xm_unmap_ring,
 		                          .copy = xm_copy,
+		                          .forget = xm_forget,
 		                          .notify = xm_notify,
 		                          .port_fd = xm_port_fd,
 		                          .port_ack = xm_port_ack,

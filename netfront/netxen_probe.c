@@ -3,9 +3,12 @@
  * core). Used by netxen_test.
  *
  *   netxen_probe front BACKEND        netfront: prints "VIF tx rx port",
- *                                     sends frames until one comes back
+ *                                     sends frames until PROBE_ECHOES
+ *                                     came back
  *   netxen_probe back FRONT TX RX PORT  netback whose device echoes every
- *                                     frame; ends after the first echo */
+ *                                     frame; ends after PROBE_ECHOES and
+ *                                     prints what its grant mappings did
+ *                                     ("PMAP maps M hits H unmaps U live L") */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,6 +20,8 @@
 #include "common/util.h"
 #include "netback/netbk_gntmap_xen.h"
 #include "netfront/netfront_xen.h"
+
+#define PROBE_ECHOES 32
 
 static size_t test_frame(uint8_t *f, unsigned n)
 {
@@ -42,6 +47,7 @@ static int front(uint16_t backend)
 	struct virtio_net_hdr vh;
 	uint32_t port;
 	uint64_t t0 = bh_now_ns();
+	unsigned echoes = 0;
 
 	if (netfront_xen_open(&x) < 0 || netfront_xen_unbound_port(&x, backend, &port) < 0)
 		return printf("front: setup failed: %s\n", strerror(errno)), 1;
@@ -62,15 +68,22 @@ static int front(uint16_t backend)
 			if (poll(&pf, 1, 100) > 0)
 				ops.port_ack(ops.ctx, port);
 			netfront_tx_gc(nf);
-			int r = netfront_recv(nf, &vh, got, sizeof(got));
-			netfront_flush(nf);
+			int r, got_one = 0;
 			unsigned m = 0;
 
-			/* an echo of any frame sent so far: the backend may have
+			/* echoes of any frame sent so far: the backend may have
 			 * connected after several went out */
-			if (r == (int)len &&
-			    sscanf((char *)got + 14, "bulkhead netif probe %u", &m) == 1 &&
-			    m >= 1 && m <= n && test_frame(f, m) == len && !memcmp(got, f, len)) {
+			while ((r = netfront_recv(nf, &vh, got, sizeof(got))) != 0) {
+				if (r == (int)len &&
+				    sscanf((char *)got + 14, "bulkhead netif probe %u", &m) == 1 &&
+				    m >= 1 && m <= n && test_frame(f, m) == len &&
+				    !memcmp(got, f, len))
+					echoes++, got_one = 1;
+				if (r == -EPIPE)
+					break;
+			}
+			netfront_flush(nf);
+			if (echoes >= PROBE_ECHOES) {
 				printf("ECHO OK %u\n", m);
 				fflush(stdout);
 				usleep(300000); /* let the backend see its last responses */
@@ -78,6 +91,8 @@ static int front(uint16_t backend)
 				netfront_xen_close(&x);
 				return 0;
 			}
+			if (got_one)
+				break; /* the next frame */
 		}
 	}
 	printf("front: no echo\n");
@@ -109,7 +124,7 @@ static int back(uint16_t fe, uint32_t txref, uint32_t rxref, uint32_t rport)
 		return printf("back: connect failed\n"), 1;
 	printf("CONNECTED\n");
 	fflush(stdout);
-	while (bh_now_ns() - t0 < 20000000000ull && echoes < 1) {
+	while (bh_now_ns() - t0 < 20000000000ull && echoes < PROBE_ECHOES) {
 		ssize_t n;
 
 		netback_poll(nb, 50);
@@ -121,8 +136,12 @@ static int back(uint16_t fe, uint32_t txref, uint32_t rxref, uint32_t rport)
 	for (int i = 0; i < 10; i++)
 		netback_poll(nb, 20);
 	printf("ECHOED %d\n", echoes);
+	netback_destroy(nb); /* the vif's disconnect drops its mappings */
+	struct netbk_xen_pmap_stats ps;
+	netbk_gntmap_xen_pmap_stats(&x, &ps);
+	printf("PMAP maps %llu hits %llu unmaps %llu live %u\n", (unsigned long long)ps.maps,
+	       (unsigned long long)ps.hits, (unsigned long long)ps.unmaps, ps.live);
 	fflush(stdout);
-	netback_destroy(nb);
 	netbk_gntmap_xen_close(&x);
 	return echoes ? 0 : 1;
 }
