@@ -46,7 +46,7 @@ struct vif {
 	struct drvdom_dev *dev;
 	struct netbk_vif *nv;
 	struct drvdom_fd *tap_fd;
-	uint32_t port;
+	uint32_t port, rx_port; /* rx_port: split channels, else 0 */
 	bool broken; /* the engine stopped it: close it once the engine returned */
 	char why[96];
 	struct vif *next;            /* svc.vifs */
@@ -57,6 +57,7 @@ struct vif {
 static struct netsvc svc = { .timer = -1 };
 
 static void serve(void);
+static void unbind_ports(struct vif *v);
 static void uplink_plug(struct drvdom *dd);
 
 static void on_event(void *arg)
@@ -349,7 +350,7 @@ static int vif_probe(struct drvdom_dev *dev)
 	drvdom_nodes_add(&ns, "feature-ipv6-csum-offload", "1");
 	drvdom_nodes_add(&ns, "feature-rx-copy", "1");
 	drvdom_nodes_add(&ns, "feature-rx-flip", "0");
-	drvdom_nodes_add(&ns, "feature-split-event-channels", "0");
+	drvdom_nodes_add(&ns, "feature-split-event-channels", "1");
 	drvdom_nodes_add(&ns, "feature-multicast-control", "0");
 	drvdom_nodes_add(&ns, "multi-queue-max-queues", "1");
 	if ((rc = drvdom_publish(dev, &ns)) < 0)
@@ -386,7 +387,8 @@ static uint32_t frontend_features(struct drvdom_dev *dev)
 static int vif_connect(struct drvdom_dev *dev)
 {
 	struct vif *v = dev->priv;
-	unsigned long long tx, rx, port, copy;
+	unsigned long long tx, rx, port, rxport = 0, copy;
+	bool split;
 	int tap = -1, rc;
 
 	if ((rc = drvdom_fe_read_uint(dev, "tx-ring-ref", &tx)) < 0 ||
@@ -395,9 +397,14 @@ static int vif_connect(struct drvdom_dev *dev)
 		drvdom_dev_error(dev, rc < 0 ? rc : -ERANGE, "reading tx-ring-ref/rx-ring-ref");
 		return rc < 0 ? rc : -ERANGE;
 	}
-	if ((rc = drvdom_fe_read_uint(dev, "event-channel", &port)) < 0 || port > UINT32_MAX) {
+	/* Split channels (TX and RX apart) when the frontend took them. */
+	split = drvdom_fe_read_uint(dev, "event-channel-tx", &port) == 0;
+	if (split ? (rc = drvdom_fe_read_uint(dev, "event-channel-rx", &rxport)) < 0 ||
+	                port > UINT32_MAX || rxport > UINT32_MAX
+	          : (rc = drvdom_fe_read_uint(dev, "event-channel", &port)) < 0 ||
+	                port > UINT32_MAX) {
 		drvdom_dev_error(dev, rc < 0 ? rc : -ERANGE,
-		                 "reading event-channel (split channels not offered)");
+		                 split ? "reading event-channel-rx" : "reading event-channel");
 		return rc < 0 ? rc : -ERANGE;
 	}
 	if (drvdom_fe_read_uint_def(dev, "request-rx-copy", 0, &copy) < 0 || copy != 1) {
@@ -409,9 +416,16 @@ static int vif_connect(struct drvdom_dev *dev)
 		drvdom_dev_error(dev, rc, "binding event channel %llu", port);
 		return rc;
 	}
+	v->rx_port = 0;
+	if (split && (rc = netbk_gntmap_xen_bind(&svc.x, (uint16_t)dev->fe_domid,
+	                                         (uint32_t)rxport, &v->rx_port)) < 0) {
+		drvdom_dev_error(dev, rc, "binding event channel %llu (rx)", rxport);
+		goto unbind;
+	}
 	v->cfg.tx_ring_ref = (uint32_t)tx;
 	v->cfg.rx_ring_ref = (uint32_t)rx;
-	v->cfg.tx_port = v->cfg.rx_port = v->port;
+	v->cfg.tx_port = v->port;
+	v->cfg.rx_port = split ? v->rx_port : v->port;
 	v->cfg.features = frontend_features(dev);
 	if ((rc = bhctl_device_tap(xen_hcall(), v->ifname, BH_TAP_VNET_HDR, &tap)) < 0) {
 		drvdom_dev_error(dev, rc, "creating %s", v->ifname);
@@ -434,21 +448,35 @@ static int vif_connect(struct drvdom_dev *dev)
 	v->next = svc.vifs;
 	svc.vifs = v;
 	svc.nvifs++;
-	bh_info(&dev->log, "%s on %s, event channel %u%s", v->ifname, v->cfg.bridge, v->port,
-	        v->cfg.nr_ips ? ", anti-spoofing" : "");
+	if (v->rx_port)
+		bh_info(&dev->log, "%s on %s, event channels tx %u rx %u%s", v->ifname,
+		        v->cfg.bridge, v->port, v->rx_port, v->cfg.nr_ips ? ", anti-spoofing" : "");
+	else
+		bh_info(&dev->log, "%s on %s, event channel %u%s", v->ifname, v->cfg.bridge,
+		        v->port, v->cfg.nr_ips ? ", anti-spoofing" : "");
 	serve();
 	return 0;
-unbind : {
-	struct ioctl_evtchn_unbind ub = { .port = v->port };
-	xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
-}
+unbind:
+	unbind_ports(v);
 	return rc;
+}
+
+/* The vif's event channel(s); a port of 0 was never bound or is gone. */
+static void unbind_ports(struct vif *v)
+{
+	uint32_t ports[2] = { v->port, v->rx_port };
+
+	for (int i = 0; i < 2; i++) {
+		struct ioctl_evtchn_unbind ub = { .port = ports[i] };
+		if (ports[i])
+			xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
+	}
+	v->port = v->rx_port = 0;
 }
 
 static void vif_disconnect(struct drvdom_dev *dev)
 {
 	struct vif *v = dev->priv;
-	struct ioctl_evtchn_unbind ub = { .port = v->port };
 
 	if (!v->nv)
 		return;
@@ -461,7 +489,7 @@ static void vif_disconnect(struct drvdom_dev *dev)
 	v->tap_fd = NULL;
 	netback_vif_disconnect(v->nv); /* closes the TAP: the interface goes */
 	v->nv = NULL;
-	xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
+	unbind_ports(v);
 	svc.nvifs--;
 }
 
@@ -469,7 +497,6 @@ static void vif_disconnect(struct drvdom_dev *dev)
 static int vif_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
 {
 	struct vif *v = dev->priv;
-	struct ioctl_evtchn_unbind ub;
 	int rc;
 
 	if (!v || !v->nv)
@@ -482,9 +509,7 @@ static int vif_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
 		return -EOPNOTSUPP;
 	if ((rc = netback_vif_inject(v->nv, NETBK_FAULT_CLOSE_CHANNEL, 0)) < 0)
 		return rc;
-	ub.port = v->port;
-	xen_ioctl(svc.x.evtchn, IOCTL_EVTCHN_UNBIND, &ub);
-	v->port = 0; /* no port: disconnect's unbind must not hit a reused one */
+	unbind_ports(v); /* no ports: disconnect's unbind must not hit reused ones */
 	return 0;
 }
 

@@ -132,8 +132,9 @@ static bool flag(struct bhxs *xs, const char *dir, const char *key)
 	return bhxs_read_uint(xs, 0, p, &v) == 0 && v == 1;
 }
 
+/* RX_PORT != PORT: split event channels (event-channel-tx/-rx). */
 static int write_frontend(struct bhxs *xs, const char *fe, const struct netfront_info *ni,
-                          uint32_t port, uint32_t features)
+                          uint32_t port, uint32_t rx_port, uint32_t features)
 {
 	static const struct {
 		const char *key;
@@ -161,8 +162,13 @@ static int write_frontend(struct bhxs *xs, const char *fe, const struct netfront
 			rc = bhxs_printf(xs, tx, p, "%u", ni->rx_ring_ref);
 		}
 		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/event-channel", fe);
+			snprintf(p, sizeof(p), "%s/event-channel%s", fe,
+			         rx_port != port ? "-tx" : "");
 			rc = bhxs_printf(xs, tx, p, "%u", port);
+		}
+		if (rc == 0 && rx_port != port) {
+			snprintf(p, sizeof(p), "%s/event-channel-rx", fe);
+			rc = bhxs_printf(xs, tx, p, "%u", rx_port);
 		}
 		for (size_t i = 0; rc == 0 && i < BH_ARRAY_SIZE(keys); i++) {
 			bool on = keys[i].feature == 0 || (features & keys[i].feature);
@@ -259,7 +265,7 @@ static int attach(struct bhxs *xs, struct vif *v)
 	struct netfront_info ni;
 	struct epoll_event ev = { .events = EPOLLIN };
 	const char *be = v->link.be;
-	uint32_t port;
+	uint32_t port = 0, rx_port;
 	int rc;
 
 	if (!flag(xs, be, "feature-rx-copy")) {
@@ -275,14 +281,22 @@ static int attach(struct bhxs *xs, struct vif *v)
 		cfg.features |= NETFRONT_F_GSO_TCPV4;
 	if (flag(xs, be, "feature-gso-tcpv6"))
 		cfg.features |= NETFRONT_F_GSO_TCPV6;
-	if ((rc = netfront_xen_open(&v->x)) < 0 ||
-	    (rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &port)) < 0 ||
-	    (epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, v->x.evtchn, &ev) < 0 && (rc = -errno))) {
+	rc = netfront_xen_open(&v->x);
+	if (rc == 0)
+		rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &port);
+	rx_port = port;
+	/* TX and RX apart when offered, as Linux's netfront does. */
+	if (rc == 0 && flag(xs, be, "feature-split-event-channels"))
+		rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &rx_port);
+	if (rc == 0 && epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, v->x.evtchn, &ev) < 0)
+		rc = -errno;
+	if (rc < 0) {
 		pvk_fe_say(v->say, v->say_arg, "%s: event channel: %s", v->ifname, bh_strerror(rc));
 		detach(v);
 		return rc;
 	}
-	cfg.tx_port = cfg.rx_port = port;
+	cfg.tx_port = port;
+	cfg.rx_port = rx_port;
 	netfront_xen_ops(&v->x, &v->xops);
 	ops.ctx = v;
 	if ((rc = netfront_create(&cfg, &ops, &v->log, &v->nf)) < 0) {
@@ -291,7 +305,7 @@ static int attach(struct bhxs *xs, struct vif *v)
 		return rc;
 	}
 	netfront_info(v->nf, &ni);
-	if ((rc = write_frontend(xs, v->link.fe, &ni, port, cfg.features)) < 0) {
+	if ((rc = write_frontend(xs, v->link.fe, &ni, port, rx_port, cfg.features)) < 0) {
 		pvk_fe_say(v->say, v->say_arg, "%s: publishing the rings: %s", v->ifname,
 		           bh_strerror(rc));
 		detach(v);

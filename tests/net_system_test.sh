@@ -42,6 +42,9 @@ for _ in $(seq 300); do grep -q "  /got" "$lb" 2>/dev/null && break; sleep 0.1; 
 grep -q "PING-A-42" "$la" || fail "a cannot ping b: $(tail -n 15 "$la")"
 grep -q "PING-B-42" "$lb" || fail "b cannot ping a: $(tail -n 15 "$lb")"
 pass "the guests ping each other through netback and a bridge"
+grep -q "event channels tx [0-9]* rx [0-9]*" "$BULKHEAD_RUNDIR/logs/net.log" ||
+  fail "the vifs did not use split event channels: $(grep "event channel" "$BULKHEAD_RUNDIR/logs/net.log")"
+pass "netfront and netback use split event channels (TX and RX apart)"
 sa=$(grep "  /blob" "$la" | tail -1 | awk '{print $3}')
 sb=$(grep "  /got" "$lb" | tail -1 | awk '{print $3}')
 [ -n "$sa" ] && [ "$sa" = "$sb" ] || fail "TCP transfer: sent $sa, got $sb: $(tail -n 5 "$lb")"
