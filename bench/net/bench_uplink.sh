@@ -17,6 +17,7 @@
 #   sudo BUILD/bin/bench-net-uplink [runs] [seconds]     (made by CMake), or
 #   sudo BH_SOURCE_DIR=$PWD BH_BUILD_DIR=$PWD/build-rel bench/net/bench_uplink.sh [runs] [seconds]
 . "${BH_SOURCE_DIR:?}/tests/system.sh"
+. "$BH_SOURCE_DIR/bench/net/lib.sh"
 set +e
 RUNS=${1:-5}
 SECS=${2:-3}
@@ -31,17 +32,7 @@ sys_start
 ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
 
 # The guest's ramdisk: the default one and iperf3 with what it links.
-rd="$RUN/rd"
-mkdir -p "$rd"
-(cd "$rd" && cpio -idm --quiet <"$LIBEXEC/bulkhead-ramdisk.cpio") || fail "unpacking the ramdisk"
-bin=$(command -v iperf3)
-cp -L "$bin" "$rd/bin/iperf3"
-ldd "$bin" | awk '/=>/ { print $3 } /^\t\// { print $1 }' | while read -r lib; do
-  [ -f "$lib" ] || continue
-  mkdir -p "$rd$(dirname "$lib")"
-  cp -L "$lib" "$rd$lib"
-done
-(cd "$rd" && find . | cpio -o -H newc --quiet >"$IMAGES/bench.cpio") || fail "packing the ramdisk"
+iperf_ramdisk "$IMAGES/bench.cpio"
 
 L="$RUN/layout"
 mkdir -p "$L"
@@ -87,7 +78,6 @@ slirp_run() {
   wait "$sl" 2>/dev/null
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 : >"$RUN/b" ; : >"$RUN/p" ; : >"$RUN/s"
 r=1
 while [ $r -le "$RUNS" ]; do
