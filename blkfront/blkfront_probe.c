@@ -2,9 +2,10 @@
  * blkfront against a backend domain, with the ring handed over on the
  * command line and the log (the store handshake is a separate piece):
  *
- *   blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS RUNS [POLL_NS [zc]]]
+ *   blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES] [bench SECS RUNS [POLL_NS [zc]]]
  *
- * Prints "RING ORDER PORT REF..." for the test to start the backend with,
+ * Prints "RING ORDER PORT REF..." (and "QUEUE Q PORT REF..." for further
+ * queues, each with its own event channel) for the test to hand over,
  * then writes patterns (small, scattered and indirect-sized), flushes,
  * discards, reads everything back and checks it; prints "VERIFIED n ..." or
  * "FAIL what". With "bench" it instead runs the workloads of
@@ -25,16 +26,15 @@
 
 struct ctx {
 	int ev;
-	uint32_t port;
+	uint32_t port[BLKFRONT_MAX_QUEUES]; /* one event channel per queue */
 	struct blkfront *bf;
 };
 
 static void kick(void *arg, uint32_t q)
 {
 	struct ctx *c = arg;
-	struct ioctl_evtchn_notify nt = { .port = c->port };
+	struct ioctl_evtchn_notify nt = { .port = c->port[q] };
 
-	(void)q;
 	xen_ioctl(c->ev, IOCTL_EVTCHN_NOTIFY, &nt);
 }
 
@@ -185,26 +185,34 @@ int main(int argc, char **argv)
 {
 	struct ctx c = { .ev = -1 };
 	uint64_t sectors;
-	long back, order;
+	long back, order, queues = 1;
+	char *colon;
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((argc != 4 && argc != 7 && argc != 8 && argc != 9) ||
 	    bh_parse_int(argv[1], 10, 0, 0x7fef, &back) < 0 ||
-	    bh_parse_u64(argv[2], 10, &sectors) < 0 || bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
-		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER [bench SECS "
+	    bh_parse_u64(argv[2], 10, &sectors) < 0 ||
+	    /* ORDER[:QUEUES] */
+	    ((colon = strchr(argv[3], ':')) &&
+	     (*colon = '\0', bh_parse_int(colon + 1, 10, 1, BLKFRONT_MAX_QUEUES, &queues) < 0)) ||
+	    bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
+		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES] [bench SECS "
 		                       "RUNS [POLL_NS [zc]]]\n"),
 		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
-	if (c.ev < 0 || (rc = xen_ioctl(c.ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0)
-		return fail("evtchn", -errno);
-	c.port = (uint32_t)rc;
+	for (long q = 0; q < queues; q++) {
+		if (c.ev < 0 || (rc = xen_ioctl(c.ev, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &ub)) < 0)
+			return fail("evtchn", -errno);
+		c.port[q] = (uint32_t)rc;
+	}
 	struct blkfront_config cfg = { .gnt = &blkfront_gntalloc_ops,
 		                       .backend = (uint16_t)back,
 		                       .sectors = sectors,
 		                       .sector_size = 512,
 		                       .ring_page_order = (uint32_t)order,
+		                       .nr_queues = (uint32_t)queues,
 		                       .max_indirect_segments = 256,
 		                       .flush = true,
 		                       .discard = true,
@@ -214,12 +222,19 @@ int main(int argc, char **argv)
 		                       .arg = &c };
 	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)
 		return fail("blkfront", rc);
-	uint32_t refs[16], n;
-	blkfront_ring_refs(c.bf, 0, refs, &n);
-	printf("RING %ld %u", order, c.port);
-	for (uint32_t i = 0; i < n; i++)
-		printf(" %u", refs[i]);
-	printf("\n");
+	/* What the handshake would publish: RING ORDER PORT REFS... for the
+	 * first queue, QUEUE Q PORT REFS... for the others. */
+	for (long q = 0; q < queues; q++) {
+		uint32_t refs[16], n;
+		blkfront_ring_refs(c.bf, (uint32_t)q, refs, &n);
+		if (q == 0)
+			printf("RING %ld %u", order, c.port[0]);
+		else
+			printf("QUEUE %ld %u", q, c.port[q]);
+		for (uint32_t i = 0; i < n; i++)
+			printf(" %u", refs[i]);
+		printf("\n");
+	}
 	bench_zc = argc == 9 && strcmp(argv[8], "zc") == 0;
 	if (argc >= 7)
 		return bench(&c, sectors, atof(argv[5]), atoi(argv[6]));

@@ -336,6 +336,63 @@ static void test_vbd_serves_blkfront(void **state)
 	assert_alive(t);
 }
 
+/* Two queues (multi-queue-num-queues = 2, keys under queue-N/), each its
+ * own ring and event channel: blkfront spreads its requests over both,
+ * the driver domain serves them, the frontend verifies its data. */
+static void test_vbd_serves_two_queues(void **state)
+{
+	struct t *t = *state;
+	char img[400], p[200], v[16], *log;
+	unsigned order, port, ref, q;
+	int fd;
+
+	start_driver_domain(t, BACK);
+	snprintf(p, sizeof(p), "/local/domain/%d/data/backend-ready", BACK);
+	wait_value(t, p, "1");
+	snprintf(img, sizeof(img), "%s/disk.img", t->h.devdir);
+	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 16 << 20), 0);
+	close(fd);
+	assert_int_equal(bhctl_device_assign(&t->h.cl, BACK, "vbd-70-51712", img, 0), 0);
+	write_vbd(t, FRONT, BACK, "vbd-70-51712");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/multi-queue-max-queues", BACK,
+	         FRONT, DEV);
+	wait_value(t, p, "4");
+
+	const char *fargv[] = { th_prog("blkfront-probe"), "71", "32768", "0:2", NULL };
+	assert_int_equal(th_create(&t->h, "front", BH_ROLE_GUEST, 128, 0, FRONT, fargv, NULL), 0);
+	log = th_wait_log(&t->h, "front", "QUEUE 1", 20000);
+	assert_non_null(log);
+	assert_int_equal(sscanf(strstr(log, "RING "), "RING %u %u %u", &order, &port, &ref), 3);
+	snprintf(v, sizeof(v), "%u", ref);
+	fe_node(t, "queue-0/ring-ref", v);
+	snprintf(v, sizeof(v), "%u", port);
+	fe_node(t, "queue-0/event-channel", v);
+	assert_int_equal(sscanf(strstr(log, "QUEUE "), "QUEUE %u %u %u", &q, &port, &ref), 3);
+	assert_int_equal(q, 1);
+	free(log);
+	snprintf(v, sizeof(v), "%u", ref);
+	fe_node(t, "queue-1/ring-ref", v);
+	snprintf(v, sizeof(v), "%u", port);
+	fe_node(t, "queue-1/event-channel", v);
+	fe_node(t, "multi-queue-num-queues", "2");
+	fe_node(t, "protocol", "x86_64-abi");
+	fe_node(t, "state", "3");
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/state", BACK, FRONT, DEV);
+	wait_value(t, p, "4");
+	log = th_wait_log(&t->h, "front", "VERIFIED", 60000);
+	char *b = th_log(&t->h, "dd");
+	if (!log || !strstr(log, "VERIFIED 4 last-sector ok past-end Invalid argument") || !b ||
+	    !strstr(b, "over 2 queue(s)")) {
+		fprintf(stderr, "front:\n%s\nback:\n%s\n", log ? log : "", b ? b : "");
+		fail_msg("two queues were not served");
+	}
+	free(log);
+	free(b);
+	assert_alive(t);
+}
+
 /* A frontend of another ABI is refused, not misread. */
 static void test_vbd_refuses_foreign_protocol(void **state)
 {
@@ -503,6 +560,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_vbd_answered),
 #else
 	cmocka_unit_test(test_vbd_serves_blkfront),
+	cmocka_unit_test(test_vbd_serves_two_queues),
 	cmocka_unit_test(test_vbd_refuses_foreign_protocol),
 #endif
 #ifdef BH_DRIVERDOM_VIF

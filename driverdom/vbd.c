@@ -18,6 +18,7 @@
 
 #define NATIVE_PROTOCOL "x86_64-abi"
 #define MAX_RING_ORDER  4 /* the most ring-ref%u keys we read (16 pages) */
+#define MAX_QUEUES      4 /* multi-queue-max-queues: rings per device */
 
 struct vbd {
 	struct drvdom_dev *dev;
@@ -25,8 +26,9 @@ struct vbd {
 	struct drvdom_fd *bb_fd;
 	struct blkback_features feat;
 	int vbd;
-	int ring; /* -1: not attached */
-	struct blkback_evtchn *evt;
+	unsigned nq;                          /* rings attached */
+	int ring[MAX_QUEUES];                 /* the engine's ids */
+	struct blkback_evtchn *evt[MAX_QUEUES]; /* NULL: closed */
 	int ring_err; /* reported by the engine, handled after processing */
 	char why[96];
 	char name[96];
@@ -50,7 +52,7 @@ static void on_engine(void *arg)
 	int rc = blkback_process(v->bb);
 
 	if (rc < 0 && !v->ring_err)
-		ring_error(v, v->ring, rc, "processing the ring");
+		ring_error(v, -1, rc, "processing the ring");
 	if (v->ring_err && v->dev->connected) {
 		int err = v->ring_err;
 
@@ -121,8 +123,7 @@ static int publish(struct vbd *v, bool readonly)
 		drvdom_nodes_add(&ns, "feature-max-indirect-segments", "%u",
 		                 f->max_indirect_segments);
 	drvdom_nodes_add(&ns, "max-ring-page-order", "%u", f->max_ring_page_order);
-	/* One ring per device: connect reads only the top-level ring keys. */
-	drvdom_nodes_add(&ns, "multi-queue-max-queues", "%u", 1u);
+	drvdom_nodes_add(&ns, "multi-queue-max-queues", "%u", (unsigned)MAX_QUEUES);
 	drvdom_nodes_add(&ns, "sectors", "%llu",
 	                 (unsigned long long)blkback_vbd_sectors(v->bb, v->vbd));
 	drvdom_nodes_add(&ns, "sector-size", "%u", 512u);
@@ -136,7 +137,7 @@ static int engine(struct vbd *v)
 	 * slot of a 4-page ring (1408) plus 128 indirect pages; Xen's 1056
 	 * would leave the rest on per-request maps and unmaps. */
 	struct blkback_config c = { .gnt = &blkback_gntdev_ops,
-		                    .max_queues = 1,
+		                    .max_queues = MAX_QUEUES,
 		                    .max_persistent = 2048,
 		                    .ring_error = ring_error,
 		                    .arg = v,
@@ -165,7 +166,6 @@ static int vbd_probe(struct drvdom_dev *dev)
 	if (!v)
 		return -ENOMEM;
 	v->dev = dev;
-	v->ring = -1;
 	snprintf(v->name, sizeof(v->name), "%s", dev->log.prefix);
 	if ((rc = engine(v)) < 0) {
 		drvdom_dev_error(dev, rc, "starting the block engine");
@@ -188,22 +188,24 @@ fail:
 	return rc;
 }
 
-/* ring-ref (one page) or ring-ref0..N-1 with ring-page-order. */
-static int read_refs(struct vbd *v, uint32_t order, uint32_t *refs)
+/* ring-ref (one page) or ring-ref0..N-1 with ring-page-order, under DIR
+ * ("" or "queue-N/" with several queues). */
+static int read_refs(struct vbd *v, const char *dir, uint32_t order, uint32_t *refs)
 {
 	unsigned long long r;
-	char key[32];
+	char key[48];
 	int rc;
 
-	if (order == 0 && drvdom_fe_read_uint(v->dev, "ring-ref", &r) == 0 && r <= UINT32_MAX) {
+	snprintf(key, sizeof(key), "%sring-ref", dir);
+	if (order == 0 && drvdom_fe_read_uint(v->dev, key, &r) == 0 && r <= UINT32_MAX) {
 		refs[0] = (uint32_t)r;
 		return 0;
 	}
 	for (uint32_t i = 0; i < (1u << order); i++) {
-		snprintf(key, sizeof(key), "ring-ref%u", i);
+		if (order)
+			snprintf(key, sizeof(key), "%sring-ref%u", dir, i);
 		if ((rc = drvdom_fe_read_uint(v->dev, key, &r)) < 0 || r > UINT32_MAX) {
-			drvdom_dev_error(v->dev, rc < 0 ? rc : -ERANGE, "reading %s",
-			                 order ? key : "ring-ref");
+			drvdom_dev_error(v->dev, rc < 0 ? rc : -ERANGE, "reading %s", key);
 			return rc < 0 ? rc : -ERANGE;
 		}
 		refs[i] = (uint32_t)r;
@@ -229,22 +231,26 @@ static int check_protocol(struct drvdom_dev *dev)
 }
 
 struct ring_keys {
-	uint32_t order, port, refs[1u << MAX_RING_ORDER];
-	uint32_t start; /* the ring index to resume at */
-	bool persistent;
+	uint32_t nq, order, persistent;
+	struct {
+		uint32_t port, refs[1u << MAX_RING_ORDER];
+		uint32_t start; /* the ring index to resume at */
+	} q[MAX_QUEUES];
 };
 
 static int read_ring_keys(struct vbd *v, struct ring_keys *k)
 {
 	struct drvdom_dev *dev = v->dev;
 	unsigned long long order, port, queues, pers;
+	char dir[24], key[48];
 	int rc;
 
 	if ((rc = check_protocol(dev)) < 0)
 		return rc;
 	if ((rc = drvdom_fe_read_uint_def(dev, "multi-queue-num-queues", 1, &queues)) < 0 ||
-	    queues != 1) {
-		drvdom_dev_error(dev, -EINVAL, "multi-queue-num-queues must be 1");
+	    queues < 1 || queues > MAX_QUEUES) {
+		drvdom_dev_error(dev, -EINVAL, "multi-queue-num-queues must be 1 to %u",
+		                 (unsigned)MAX_QUEUES);
 		return -EINVAL;
 	}
 	if ((rc = drvdom_fe_read_uint_def(dev, "ring-page-order", 0, &order)) < 0 ||
@@ -253,15 +259,26 @@ static int read_ring_keys(struct vbd *v, struct ring_keys *k)
 		                 v->feat.max_ring_page_order);
 		return -EINVAL;
 	}
-	if ((rc = drvdom_fe_read_uint(dev, "event-channel", &port)) < 0 || port > UINT32_MAX) {
-		drvdom_dev_error(dev, rc < 0 ? rc : -ERANGE, "reading event-channel");
-		return rc < 0 ? rc : -ERANGE;
-	}
 	drvdom_fe_read_uint_def(dev, "feature-persistent", 0, &pers);
+	k->nq = (uint32_t)queues;
 	k->order = (uint32_t)order;
-	k->port = (uint32_t)port;
 	k->persistent = pers == 1 && v->feat.persistent;
-	return read_refs(v, k->order, k->refs);
+	/* One queue: the keys at the top; several: under queue-N/ (blkif.h). */
+	for (uint32_t q = 0; q < k->nq; q++) {
+		if (k->nq == 1)
+			dir[0] = '\0';
+		else
+			snprintf(dir, sizeof(dir), "queue-%u/", q);
+		snprintf(key, sizeof(key), "%sevent-channel", dir);
+		if ((rc = drvdom_fe_read_uint(dev, key, &port)) < 0 || port > UINT32_MAX) {
+			drvdom_dev_error(dev, rc < 0 ? rc : -ERANGE, "reading %s", key);
+			return rc < 0 ? rc : -ERANGE;
+		}
+		k->q[q].port = (uint32_t)port;
+		if ((rc = read_refs(v, dir, k->order, k->q[q].refs)) < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Where to start serving: the responses the ring already carries. A fresh
@@ -282,6 +299,49 @@ static int resume_index(struct vbd *v, const uint32_t *refs, uint32_t *out)
 	return 0;
 }
 
+/* Drops every attached ring and its event channel. */
+static void detach_all(struct vbd *v)
+{
+	for (unsigned q = 0; q < v->nq; q++) {
+		blkback_detach_ring(v->bb, v->ring[q]);
+		blkback_evtchn_close(v->evt[q]);
+		v->evt[q] = NULL;
+	}
+	v->nq = 0;
+}
+
+static int attach_queue(struct vbd *v, const struct ring_keys *k, uint32_t q)
+{
+	struct drvdom_dev *dev = v->dev;
+	struct blkback_evtchn *evt;
+	int rc, ring;
+
+	if ((rc = blkback_evtchn_bind((uint16_t)dev->fe_domid, k->q[q].port, &evt)) < 0) {
+		drvdom_dev_error(dev, rc, "binding event channel %u", k->q[q].port);
+		return rc;
+	}
+	struct blkback_ring_params p = { .vbd = v->vbd,
+		                         .domid = (uint16_t)dev->fe_domid,
+		                         .refs = k->q[q].refs,
+		                         .ring_page_order = k->order,
+		                         .protocol = NATIVE_PROTOCOL,
+		                         .persistent = k->persistent,
+		                         .start = k->q[q].start,
+		                         .evt_fd = blkback_evtchn_fd(evt),
+		                         .evt_ack = blkback_evtchn_ack,
+		                         .notify = blkback_evtchn_notify,
+		                         .evt_arg = evt };
+	if ((ring = blkback_attach_ring(v->bb, &p)) < 0) {
+		drvdom_dev_error(dev, ring, "mapping ring %u (%u page(s))", q, 1u << k->order);
+		blkback_evtchn_close(evt);
+		return ring;
+	}
+	v->ring[v->nq] = ring;
+	v->evt[v->nq] = evt;
+	v->nq++;
+	return 0;
+}
+
 static int vbd_connect(struct drvdom_dev *dev)
 {
 	struct vbd *v = dev->priv;
@@ -290,51 +350,29 @@ static int vbd_connect(struct drvdom_dev *dev)
 
 	if ((rc = read_ring_keys(v, &k)) < 0)
 		return rc;
-	if ((rc = resume_index(v, k.refs, &k.start)) < 0) {
-		drvdom_dev_error(dev, rc, "mapping ring-ref %u", k.refs[0]);
-		return rc;
-	}
-	if ((rc = blkback_evtchn_bind((uint16_t)dev->fe_domid, k.port, &v->evt)) < 0) {
-		drvdom_dev_error(dev, rc, "binding event channel %u", k.port);
-		return rc;
-	}
-	struct blkback_ring_params p = { .vbd = v->vbd,
-		                         .domid = (uint16_t)dev->fe_domid,
-		                         .refs = k.refs,
-		                         .ring_page_order = k.order,
-		                         .protocol = NATIVE_PROTOCOL,
-		                         .persistent = k.persistent,
-		                         .start = k.start,
-		                         .evt_fd = blkback_evtchn_fd(v->evt),
-		                         .evt_ack = blkback_evtchn_ack,
-		                         .notify = blkback_evtchn_notify,
-		                         .evt_arg = v->evt };
+	for (uint32_t q = 0; q < k.nq; q++)
+		if ((rc = resume_index(v, k.q[q].refs, &k.q[q].start)) < 0) {
+			drvdom_dev_error(dev, rc, "mapping ring-ref %u", k.q[q].refs[0]);
+			return rc;
+		}
 	v->ring_err = 0;
-	if ((v->ring = blkback_attach_ring(v->bb, &p)) < 0) {
-		rc = v->ring;
-		v->ring = -1;
-		drvdom_dev_error(dev, rc, "mapping the ring (%u page(s))", 1u << k.order);
-		blkback_evtchn_close(v->evt);
-		v->evt = NULL;
-		return rc;
-	}
+	for (uint32_t q = 0; q < k.nq; q++)
+		if ((rc = attach_queue(v, &k, q)) < 0) {
+			detach_all(v);
+			return rc;
+		}
 	bh_info(&dev->log,
-	        "serving %llu sectors over a %u-page ring from index %u, event channel %u%s",
-	        (unsigned long long)blkback_vbd_sectors(v->bb, v->vbd), 1u << k.order, k.start,
-	        k.port, k.persistent ? ", persistent grants" : "");
+	        "serving %llu sectors over %u queue(s) of %u-page rings from index %u, event "
+	        "channel %u%s",
+	        (unsigned long long)blkback_vbd_sectors(v->bb, v->vbd), k.nq, 1u << k.order,
+	        k.q[0].start, k.q[0].port, k.persistent ? ", persistent grants" : "");
 	on_engine(v); /* requests may already be waiting */
 	return 0;
 }
 
 static void vbd_disconnect(struct drvdom_dev *dev)
 {
-	struct vbd *v = dev->priv;
-
-	if (v->ring >= 0)
-		blkback_detach_ring(v->bb, v->ring);
-	v->ring = -1;
-	blkback_evtchn_close(v->evt);
-	v->evt = NULL;
+	detach_all(dev->priv);
 }
 
 /* An injected fault (bh inject) on the served ring. */
@@ -343,19 +381,20 @@ static int vbd_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
 	struct vbd *v = dev->priv;
 	int rc;
 
-	if (!v || v->ring < 0)
+	/* On the first queue's ring. */
+	if (!v || v->nq == 0)
 		return -ENOTCONN;
 	if (strcmp(fault, "corrupt") == 0)
-		return blkback_ring_inject(v->bb, v->ring, BLKBACK_FAULT_CORRUPT, 0);
+		return blkback_ring_inject(v->bb, v->ring[0], BLKBACK_FAULT_CORRUPT, 0);
 	if (strcmp(fault, "drop-notify") == 0)
-		return blkback_ring_inject(v->bb, v->ring, BLKBACK_FAULT_DROP_NOTIFY, ms);
+		return blkback_ring_inject(v->bb, v->ring[0], BLKBACK_FAULT_DROP_NOTIFY, ms);
 	if (strcmp(fault, "close-channel") == 0) {
 		/* The engine lets go of the descriptor first, then the port is
 		 * really closed: the frontend's end turns unbound. */
-		if ((rc = blkback_ring_inject(v->bb, v->ring, BLKBACK_FAULT_CLOSE_CHANNEL, 0)) < 0)
+		if ((rc = blkback_ring_inject(v->bb, v->ring[0], BLKBACK_FAULT_CLOSE_CHANNEL, 0)) < 0)
 			return rc;
-		blkback_evtchn_close(v->evt);
-		v->evt = NULL;
+		blkback_evtchn_close(v->evt[0]);
+		v->evt[0] = NULL;
 		return 0;
 	}
 	return -EOPNOTSUPP;
