@@ -197,8 +197,10 @@ int main(int argc, char **argv)
 	    ((colon = strchr(argv[3], ':')) &&
 	     (*colon = '\0', bh_parse_int(colon + 1, 10, 1, BLKFRONT_MAX_QUEUES, &queues) < 0)) ||
 	    bh_parse_int(argv[3], 10, 0, 4, &order) < 0)
-		return fprintf(stderr, "usage: blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES] [bench SECS "
-		                       "RUNS [POLL_NS [zc]]]\n"),
+		return fprintf(
+		           stderr,
+		           "usage: blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES] [bench SECS "
+		           "RUNS [POLL_NS [zc]]]\n"),
 		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };

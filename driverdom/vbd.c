@@ -26,8 +26,8 @@ struct vbd {
 	struct drvdom_fd *bb_fd;
 	struct blkback_features feat;
 	int vbd;
-	unsigned nq;                          /* rings attached */
-	int ring[MAX_QUEUES];                 /* the engine's ids */
+	unsigned nq;                            /* rings attached */
+	int ring[MAX_QUEUES];                   /* the engine's ids */
 	struct blkback_evtchn *evt[MAX_QUEUES]; /* NULL: closed */
 	int ring_err; /* reported by the engine, handled after processing */
 	char why[96];
@@ -391,7 +391,8 @@ static int vbd_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
 	if (strcmp(fault, "close-channel") == 0) {
 		/* The engine lets go of the descriptor first, then the port is
 		 * really closed: the frontend's end turns unbound. */
-		if ((rc = blkback_ring_inject(v->bb, v->ring[0], BLKBACK_FAULT_CLOSE_CHANNEL, 0)) < 0)
+		if ((rc = blkback_ring_inject(v->bb, v->ring[0], BLKBACK_FAULT_CLOSE_CHANNEL, 0)) <
+		    0)
 			return rc;
 		blkback_evtchn_close(v->evt[0]);
 		v->evt[0] = NULL;

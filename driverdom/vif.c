@@ -47,7 +47,7 @@ struct vif {
 	struct netbk_vif *nv;
 	struct drvdom_fd *tap_fd;
 	uint32_t port, rx_port; /* rx_port: split channels, else 0 */
-	bool broken; /* the engine stopped it: close it once the engine returned */
+	bool broken;            /* the engine stopped it: close it once the engine returned */
 	char why[96];
 	struct vif *next;            /* svc.vifs */
 	struct netbk_vif_config cfg; /* from the store */
@@ -417,8 +417,8 @@ static int vif_connect(struct drvdom_dev *dev)
 		return rc;
 	}
 	v->rx_port = 0;
-	if (split && (rc = netbk_gntmap_xen_bind(&svc.x, (uint16_t)dev->fe_domid,
-	                                         (uint32_t)rxport, &v->rx_port)) < 0) {
+	if (split && (rc = netbk_gntmap_xen_bind(&svc.x, (uint16_t)dev->fe_domid, (uint32_t)rxport,
+	                                         &v->rx_port)) < 0) {
 		drvdom_dev_error(dev, rc, "binding event channel %llu (rx)", rxport);
 		goto unbind;
 	}
