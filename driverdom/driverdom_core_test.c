@@ -279,14 +279,10 @@ static void fe_node(struct t *t, const char *key, const char *val)
 	node(t, p, val, FRONT, BACK);
 }
 
-/* The whole handshake with a real blkfront in a guest domain (blkfront's
- * own test program, which does I/O on the ring it hands out): the test
- * carries its ring keys into the store as the frontend's xenbus code
- * would, the driver domain connects, the frontend verifies its data. */
-static void test_vbd_serves_blkfront(void **state)
+/* A driver domain offering a 16 MiB disk to FRONT: up to its InitWait. */
+static void vbd_offered(struct t *t)
 {
-	struct t *t = *state;
-	char img[400], p[200], *log;
+	char img[400], p[200];
 	int fd;
 
 	start_driver_domain(t, BACK);
@@ -301,6 +297,18 @@ static void test_vbd_serves_blkfront(void **state)
 	write_vbd(t, FRONT, BACK, "vbd-70-51712");
 	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/state", BACK, FRONT, DEV);
 	wait_value(t, p, "2");
+}
+
+/* The whole handshake with a real blkfront in a guest domain (blkfront's
+ * own test program, which does I/O on the ring it hands out): the test
+ * carries its ring keys into the store as the frontend's xenbus code
+ * would, the driver domain connects, the frontend verifies its data. */
+static void test_vbd_serves_blkfront(void **state)
+{
+	struct t *t = *state;
+	char p[200], *log;
+
+	vbd_offered(t);
 	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/sectors", BACK, FRONT, DEV);
 	wait_value(t, p, "32768");
 
@@ -342,20 +350,10 @@ static void test_vbd_serves_blkfront(void **state)
 static void test_vbd_serves_two_queues(void **state)
 {
 	struct t *t = *state;
-	char img[400], p[200], v[16], *log;
+	char p[200], v[16], *log;
 	unsigned order, port, ref, q;
-	int fd;
 
-	start_driver_domain(t, BACK);
-	snprintf(p, sizeof(p), "/local/domain/%d/data/backend-ready", BACK);
-	wait_value(t, p, "1");
-	snprintf(img, sizeof(img), "%s/disk.img", t->h.devdir);
-	fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 16 << 20), 0);
-	close(fd);
-	assert_int_equal(bhctl_device_assign(&t->h.cl, BACK, "vbd-70-51712", img, 0), 0);
-	write_vbd(t, FRONT, BACK, "vbd-70-51712");
+	vbd_offered(t);
 	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/multi-queue-max-queues", BACK,
 	         FRONT, DEV);
 	wait_value(t, p, "4");

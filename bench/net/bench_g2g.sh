@@ -29,12 +29,7 @@ sys_start
 iperf_ramdisk "$IMAGES/bench.cpio"
 L="$RUN/layout"
 mkdir -p "$L"
-cat >"$L/net.cfg" <<CFG
-name = "net"
-memory = 128
-driver_domain = 1
-uplink = "host_ip=$HOST_IP/24, bridge=br0, host_ifname=$UP"
-CFG
+net_cfg "$L/net.cfg" "$HOST_IP" "$UP"
 cat >"$L/a.cfg" <<CFG
 name = "a"
 memory = 256

@@ -36,12 +36,7 @@ iperf_ramdisk "$IMAGES/bench.cpio"
 
 L="$RUN/layout"
 mkdir -p "$L"
-cat >"$L/net.cfg" <<CFG
-name = "net"
-memory = 128
-driver_domain = 1
-uplink = "host_ip=$HOST_IP/24, bridge=br0, host_ifname=$UP"
-CFG
+net_cfg "$L/net.cfg" "$HOST_IP" "$UP"
 # The guest sends whenever the host connects to its port 7001.
 cat >"$L/g.cfg" <<CFG
 name = "g"

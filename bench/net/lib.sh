@@ -18,3 +18,14 @@ iperf_ramdisk() {
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# net_cfg FILE HOST_IP HOST_IFNAME: the network driver domain with an
+# uplink on br0 (the host's end HOST_IFNAME with HOST_IP/24).
+net_cfg() {
+  cat >"$1" <<CFG
+name = "net"
+memory = 128
+driver_domain = 1
+uplink = "host_ip=$2/24, bridge=br0, host_ifname=$3"
+CFG
+}
