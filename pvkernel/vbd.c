@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +82,11 @@ static void (*vlog)(void *, const char *);
 static void *vlog_arg;
 static int msg_pipe[2] = { -1, -1 }; /* FUSE thread -> store thread messages */
 static struct bhxs *store_xs;        /* the store thread's, for ring resets */
+/* Wakes the FUSE thread out of its poll(2) on a ring's channel when the
+ * backend went away: a dead backend sends no more notifications, and
+ * link_down has to wait for that poll to end before dropping the ring.
+ * Without it the wait was the poll's 100 ms timeout, most of a restart. */
+static int wake_fd = -1;
 static void ring_reset_order(const char *arg);
 #define RESET_MSG '\001' /* a msg_pipe line asking the store thread for a ring reset */
 
@@ -335,6 +341,9 @@ static void link_down(void *arg, long long st)
 	d->resets = 0; /* a new backend gets its own ring resets */
 	/* The FUSE thread, back from poll(2), sees the phase and leaves the
 	 * ring alone from then on. */
+	if (d->polling && wake_fd >= 0 && eventfd_write(wake_fd, 1) < 0) {
+		/* it still wakes at its poll's timeout */
+	}
 	while (d->polling)
 		pthread_cond_wait(&cond, &lock);
 	detach(d);
@@ -496,16 +505,20 @@ static int wait_done(struct disk *d, int *status)
 
 	*status = 0;
 	while (blkfront_inflight(d->bf) > 0) {
-		struct pollfd pf = { .fd = d->ev, .events = POLLIN };
+		struct pollfd pf[2] = { { .fd = d->ev, .events = POLLIN },
+			                { .fd = wake_fd, .events = POLLIN } };
 		uint32_t ports[4];
+		eventfd_t wakes;
 		if (bh_now_ns() > end)
 			return -ETIMEDOUT;
 		d->polling = true;
 		pthread_mutex_unlock(&lock);
-		if (poll(&pf, 1, 100) == 1) {
-			ssize_t n = xen_read(pf.fd, ports, sizeof(ports));
+		if (poll(pf, wake_fd >= 0 ? 2 : 1, 100) > 0) {
+			ssize_t n = pf[0].revents ? xen_read(pf[0].fd, ports, sizeof(ports)) : 0;
 			if (n > 0)
-				xen_write(pf.fd, ports, (size_t)n);
+				xen_write(pf[0].fd, ports, (size_t)n);
+			if (pf[1].revents)
+				eventfd_read(wake_fd, &wakes);
 		}
 		pthread_mutex_lock(&lock);
 		d->polling = false;
@@ -871,6 +884,8 @@ int pvk_vbd_serve(void (*log)(void *, const char *), void *arg)
 		return 0;
 	if (msg_pipe[0] < 0 && pipe2(msg_pipe, O_CLOEXEC | O_NONBLOCK | O_DIRECT) < 0)
 		msg_pipe[0] = msg_pipe[1] = -1;
+	if (wake_fd < 0)
+		wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fcntl(FUSE_FD, F_SETFD, FD_CLOEXEC) < 0) {
 		pvk_fe_say(log, arg, "vbd: no /dev/fuse from the core: disks not shown");
 		return -EBADF;
