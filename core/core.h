@@ -124,6 +124,16 @@ struct hc_conn {
 
 /* ---- domains (domain.c) ------------------------------------------------- */
 
+/* A driver domain's next generation built ahead (core/domain.c): its
+ * sandbox is up and waits for the byte that lets it exec. */
+struct standby {
+	pid_t pid; /* 0: none */
+	int pidfd, go_fd, chan_fd;
+	uint32_t incarnation;
+	struct bh_cgroup cg;
+	struct event *timer; /* builds it a moment after a generation started */
+};
+
 struct domain {
 	struct core *core;
 	uint16_t domid;
@@ -171,6 +181,7 @@ struct domain {
 	unsigned nr_taps;
 	struct bh_hc_device_uplink *uplink; /* asked for, names filled in; NULL: none */
 	int uplink_ifindex;                 /* this generation's host end; 0: none */
+	struct standby sb;                  /* driver domains: the next generation */
 };
 
 /* ---- the core ----------------------------------------------------------- */

@@ -198,16 +198,16 @@ static int make_rings(struct domain *d)
 	return 0;
 }
 
-static int setup_cgroup(struct domain *d)
+static int setup_cgroup(struct domain *d, struct bh_cgroup *cg, uint32_t incarnation)
 {
 	struct core *c = d->core;
 	int rc;
 
-	snprintf(d->cg.name, sizeof(d->cg.name), "dom%u.%u", d->domid, d->incarnation);
-	if ((rc = c->cgctl.ops->create(&c->cgctl, &d->cg)) < 0)
+	snprintf(cg->name, sizeof(cg->name), "dom%u.%u", d->domid, incarnation);
+	if ((rc = c->cgctl.ops->create(&c->cgctl, cg)) < 0)
 		return rc;
-	return bh_cgroup_configure(&c->cgctl, &d->cg, d->cfg.mem_kb * 1024, d->cfg.vcpus,
-	                           d->cfg.weight, d->cfg.cap, d->cfg.cpumap, BH_CPUMAP_WORDS);
+	return bh_cgroup_configure(&c->cgctl, cg, d->cfg.mem_kb * 1024, d->cfg.vcpus, d->cfg.weight,
+	                           d->cfg.cap, d->cfg.cpumap, BH_CPUMAP_WORDS);
 }
 
 static void reset_generation_state(struct domain *d)
@@ -230,19 +230,31 @@ static void reset_generation_state(struct domain *d)
 }
 
 static void release_generation(struct domain *d);
+static void cg_remove(struct core *c, struct bh_cgroup *cg);
+static bool standby_take(struct domain *d, struct standby *out);
+static void standby_arm(struct domain *d);
 
-static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
+static void standby_init(struct standby *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->pidfd = sb->go_fd = sb->chan_fd = -1;
+}
+
+/* A sandbox for D's next process: cgroup, hypercall channel (our end in
+ * SB->chan_fd), log, and the child with its root built, waiting for the
+ * byte on SB->go_fd that lets it exec. */
+static int build_sandbox(struct domain *d, struct standby *sb, char *err, size_t errcap)
 {
 	struct core *c = d->core;
 	char *argv[MAX_ARGS];
 	int sv[2] = { -1, -1 }, log_fd = -1, rc;
 	struct sandbox_spawn s;
 
-	reset_generation_state(d);
-	d->incarnation = ++c->incarnations;
-	if ((rc = split_argv(d, argv, MAX_ARGS)) < 0 || (rc = make_rings(d)) < 0)
+	standby_init(sb);
+	sb->incarnation = ++c->incarnations;
+	if ((rc = split_argv(d, argv, MAX_ARGS)) < 0)
 		goto fail;
-	if ((rc = setup_cgroup(d)) < 0) {
+	if ((rc = setup_cgroup(d, &sb->cg, sb->incarnation)) < 0) {
 		snprintf(err, errcap, "cgroup: %s", bh_strerror(rc));
 		goto fail;
 	}
@@ -263,7 +275,7 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 		                    .role = d->role,
 		                    .sandbox_root = c->sandbox_root,
 		                    .rundir = c->opts.rundir,
-		                    .cg = &d->cg,
+		                    .cg = &sb->cg,
 		                    .cgctl = &c->cgctl };
 	rc = sandbox_spawn(&s);
 	bh_closep(&sv[1]);
@@ -272,9 +284,37 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 		snprintf(err, errcap, "%s", s.err);
 		goto fail;
 	}
-	d->pid = s.pid;
-	d->pidfd = s.pidfd;
-	d->go_fd = s.go_fd;
+	sb->pid = s.pid;
+	sb->pidfd = s.pidfd;
+	sb->go_fd = s.go_fd;
+	sb->chan_fd = sv[0];
+	return 0;
+fail:
+	bh_close_fds(sv, 2);
+	if (sb->cg.created)
+		cg_remove(c, &sb->cg);
+	standby_init(sb);
+	return rc;
+}
+
+static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
+{
+	struct core *c = d->core;
+	int sv[2] = { -1, -1 }, rc;
+	struct standby sb;
+
+	reset_generation_state(d);
+	if ((rc = make_rings(d)) < 0)
+		goto fail;
+	/* A driver domain's standby, if it has one, is this generation. */
+	if (!standby_take(d, &sb) && (rc = build_sandbox(d, &sb, err, errcap)) < 0)
+		goto fail;
+	d->incarnation = sb.incarnation;
+	d->cg = sb.cg;
+	d->pid = sb.pid;
+	d->pidfd = sb.pidfd;
+	d->go_fd = sb.go_fd;
+	sv[0] = sb.chan_fd;
 	d->state = BH_DOMSTATE_BUILDING;
 	d->start_time = (uint64_t)time(NULL);
 	d->pid_ev = event_new(c->base, d->pidfd, EV_READ, on_exit_cb, d);
@@ -291,10 +331,10 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 	if (d->uplink && (rc = uplink_create(d)) < 0)
 		bh_warn(&c->log, "dom%u (%s): no uplink this generation: %s", d->domid, d->name,
 		        bh_strerror(rc));
+	standby_arm(d);
 	return paused ? 0 : domain_unpause(d);
 fail:
 	bh_close_fds(sv, 2);
-	bh_closep(&log_fd);
 	release_generation(d);
 	return rc;
 }
@@ -371,6 +411,101 @@ static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
 	if (p->cg.created)
 		bh_warn(&p->c->log, "cgroup %s could not be removed", p->cg.name);
 	cg_pending_free(p);
+}
+
+/* ---- a driver domain's next generation, built ahead ------------------ *
+ *
+ * Building a sandbox (clone into new namespaces, a root, the seccomp
+ * filter) was a third of a driver domain's restart, and its guests' disks
+ * and networks wait for the restart. So a driver domain's next generation
+ * is built STANDBY_DELAY_MS after each generation starts (not at once: the
+ * new generation and its guests' reconnections have the CPU first) and
+ * waits, before exec, for the byte that lets it go. A restart takes it
+ * instead of building one; anything that goes wrong with it means only
+ * that the restart builds one as before.
+ *
+ * Ordering: the standby is handed over only in spawn(), which runs for a
+ * restart after handle_exit() has reaped the old process (pidfd readable,
+ * waitid done): by then every thread of it is gone, its io_uring workers
+ * included, so a write it had under way on a disk image has finished
+ * (the kernel ends an exiting task's io_uring requests before the task is
+ * reaped), and the core has dropped its grant mappings. The standby holds
+ * no device: images are handed to a domain by hypercall after its exec.
+ * Otherwise a write of the old generation could land on an image after
+ * one of the new generation, overwriting newer data. */
+#define STANDBY_DELAY_MS 300
+
+static void standby_discard(struct domain *d)
+{
+	struct standby *sb = &d->sb;
+
+	if (sb->timer) {
+		event_free(sb->timer);
+		sb->timer = NULL;
+	}
+	if (sb->pid > 0) {
+		/* It waits in read(2) on its go pipe: the kill is immediate. */
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+		waitpid(sb->pid, NULL, 0);
+	}
+	bh_closep(&sb->pidfd);
+	bh_closep(&sb->go_fd);
+	bh_closep(&sb->chan_fd);
+	if (sb->cg.created)
+		cg_remove(d->core, &sb->cg);
+	standby_init(sb);
+}
+
+/* Hands D's standby to the generation being built; false if it has none
+ * (or it is not alive any more). */
+static bool standby_take(struct domain *d, struct standby *out)
+{
+	struct pollfd pfd = { .fd = d->sb.pidfd, .events = POLLIN };
+
+	if (d->sb.pid <= 0 || poll(&pfd, 1, 0) != 0) {
+		if (d->sb.pid > 0)
+			bh_warn(&d->core->log, "dom%u (%s): its standby had died: building anew",
+			        d->domid, d->name);
+		standby_discard(d);
+		return false;
+	}
+	if (d->sb.timer)
+		event_free(d->sb.timer);
+	*out = d->sb;
+	out->timer = NULL;
+	standby_init(&d->sb);
+	return true;
+}
+
+static void standby_build(evutil_socket_t fd, short what, void *arg)
+{
+	struct domain *d = arg;
+	char err[256] = "";
+	int rc;
+
+	(void)fd;
+	(void)what;
+	event_free(d->sb.timer);
+	d->sb.timer = NULL;
+	if (d->sb.pid > 0 || d->state == BH_DOMSTATE_SHUTDOWN)
+		return;
+	if ((rc = build_sandbox(d, &d->sb, err, sizeof(err))) < 0)
+		bh_warn(&d->core->log, "dom%u (%s): no standby for its next restart: %s", d->domid,
+		        d->name, err[0] ? err : bh_strerror(rc));
+}
+
+static void standby_arm(struct domain *d)
+{
+	struct timeval tv = { 0, STANDBY_DELAY_MS * 1000 };
+
+	if (d->role != BH_ROLE_DRIVER || d->sb.pid > 0 || d->sb.timer)
+		return;
+	if (!(d->sb.timer = evtimer_new(d->core->base, standby_build, d)) ||
+	    evtimer_add(d->sb.timer, &tv) < 0) {
+		if (d->sb.timer)
+			event_free(d->sb.timer);
+		d->sb.timer = NULL;
+	}
 }
 
 /* Everything a generation holds, in reverse order of setup. Idempotent. */
@@ -513,6 +648,7 @@ static int kill_and_wait(struct domain *d)
 
 static void domain_free(struct domain *d)
 {
+	standby_discard(d);
 	free(d->argv_blob);
 	bh_closep(&d->exe_fd);
 	device_list_dispose(d);
@@ -525,6 +661,7 @@ static void reap(struct domain *d)
 	struct core *c = d->core;
 
 	release_generation(d);
+	standby_discard(d);
 	c->doms[d->domid] = NULL;
 	c->nr_domains--;
 	bh_info(&c->log, "dom%u (%s) destroyed", d->domid, d->name);
@@ -540,6 +677,7 @@ static int init_record(struct core *c, const struct bh_hc_create *req, const cha
 		return -ENOMEM;
 	d->core = c;
 	d->exe_fd = -1;
+	standby_init(&d->sb);
 	d->cfg = *req;
 	d->argv_blob = malloc(req->argv_len ? req->argv_len : 1);
 	if (!d->argv_blob) {
@@ -821,6 +959,12 @@ int domain_set_resources(struct domain *d, const struct bh_hc_setres *r)
 	                              cfg.cap, cfg.cpumap, BH_CPUMAP_WORDS)) < 0)
 		return rc;
 	d->cfg = cfg;
+	/* The standby's cgroup has the old limits: build it again. */
+	if (d->sb.pid > 0 || d->sb.timer) {
+		standby_discard(d);
+		if (d->state != BH_DOMSTATE_SHUTDOWN)
+			standby_arm(d);
+	}
 	return 0;
 }
 

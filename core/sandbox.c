@@ -90,6 +90,7 @@ struct child {
 	int go_rd;
 	int report_wr;
 	int fuse_fd;
+	int exe_fd;
 };
 
 static __attribute__((noreturn)) void child_fail(struct child *ch, const char *what, int err)
@@ -329,8 +330,22 @@ static void place_fds(struct child *ch)
 	}
 	for (int i = 0; i < n; i++)
 		CHECK(ch, dup2(tmp[i], i), "dup2");
-	/* Everything from n up, including the report and go pipes, goes away
-	 * at exec. */
+	/* What the child needs until its exec (its go and report pipes, the
+	 * program) goes right above them, and every other descriptor it got
+	 * from the core is closed now, not at exec: a sandbox may wait long
+	 * for its exec (a domain created paused, a driver domain's standby),
+	 * and must not hold the core's files meanwhile (other domains' grant
+	 * pages, images, channels, their go pipes). Those three go at exec. */
+	int *keep[3] = { &ch->go_rd, &ch->report_wr, &ch->exe_fd };
+	for (int i = 0; i < 3; i++) {
+		tmp[i] = fcntl(*keep[i], F_DUPFD_CLOEXEC, 64);
+		CHECK(ch, tmp[i], "dup");
+	}
+	for (int i = 0; i < 3; i++) {
+		CHECK(ch, dup3(tmp[i], n + i, O_CLOEXEC), "dup3");
+		*keep[i] = n + i;
+	}
+	CHECK(ch, syscall(SYS_close_range, n + 3, ~0u, 0), "close_range");
 	CHECK(ch, syscall(SYS_close_range, n, ~0u, 4 /* CLOSE_RANGE_CLOEXEC */), "close_range");
 }
 
@@ -382,7 +397,7 @@ static __attribute__((noreturn)) void child_main(struct child *ch)
 	if (bh_write_full(ch->report_wr, "R", 1) < 0)
 		_exit(127);
 	wait_byte(ch, "go"); /* unpaused */
-	syscall(SYS_execveat, s->exe_fd, "", s->argv, child_env, AT_EMPTY_PATH);
+	syscall(SYS_execveat, ch->exe_fd, "", s->argv, child_env, AT_EMPTY_PATH);
 	dprintf(2, "bulkhead: exec %s: %s\n", s->argv[0], strerror(errno));
 	_exit(127);
 }
@@ -489,7 +504,12 @@ int sandbox_spawn(struct sandbox_spawn *s)
 	}
 	if (pid == 0) {
 		struct child ch = {
-			.s = s, .prof = prof, .go_rd = go[0], .report_wr = rep[1], .fuse_fd = -1
+			.s = s,
+			.prof = prof,
+			.go_rd = go[0],
+			.report_wr = rep[1],
+			.fuse_fd = -1,
+			.exe_fd = s->exe_fd,
 		};
 		close(go[1]);
 		close(rep[0]);
