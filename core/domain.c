@@ -306,8 +306,10 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 	reset_generation_state(d);
 	if ((rc = make_rings(d)) < 0)
 		goto fail;
-	/* A driver domain's standby, if it has one, is this generation. */
-	if (!standby_take(d, &sb) && (rc = build_sandbox(d, &sb, err, errcap)) < 0)
+	/* A driver domain's standby, if it has one, is this generation (it
+	 * runs already: a restart is never asked for paused). */
+	bool standby = !paused && standby_take(d, &sb);
+	if (!standby && (rc = build_sandbox(d, &sb, err, errcap)) < 0)
 		goto fail;
 	d->incarnation = sb.incarnation;
 	d->cg = sb.cg;
@@ -315,7 +317,7 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 	d->pidfd = sb.pidfd;
 	d->go_fd = sb.go_fd;
 	sv[0] = sb.chan_fd;
-	d->state = BH_DOMSTATE_BUILDING;
+	d->state = standby ? BH_DOMSTATE_RUNNING : BH_DOMSTATE_BUILDING;
 	d->start_time = (uint64_t)time(NULL);
 	d->pid_ev = event_new(c->base, d->pidfd, EV_READ, on_exit_cb, d);
 	if (!d->pid_ev || event_add(d->pid_ev, NULL) < 0 ||
@@ -416,23 +418,27 @@ static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
 /* ---- a driver domain's next generation, built ahead ------------------ *
  *
  * Building a sandbox (clone into new namespaces, a root, the seccomp
- * filter) was a third of a driver domain's restart, and its guests' disks
- * and networks wait for the restart. So a driver domain's next generation
- * is built STANDBY_DELAY_MS after each generation starts (not at once: the
- * new generation and its guests' reconnections have the CPU first) and
- * waits, before exec, for the byte that lets it go. A restart takes it
- * instead of building one; anything that goes wrong with it means only
- * that the restart builds one as before.
+ * filter) and exec'ing the program were half of a driver domain's
+ * restart, and its guests' disks and networks wait for the restart. So a
+ * driver domain's next generation is built STANDBY_DELAY_MS after each
+ * generation starts (not at once: the new generation and its guests'
+ * reconnections have the CPU first) and let go at once: it execs and runs
+ * until its first hypercall (bulkhead-driverdom asks for its start info
+ * before anything else), whose answer waits, unread in the channel, until
+ * a restart takes the standby and the core starts serving that channel.
+ * Anything that goes wrong with it means only that the restart builds a
+ * sandbox as before.
  *
  * Ordering: the standby is handed over only in spawn(), which runs for a
  * restart after handle_exit() has reaped the old process (pidfd readable,
  * waitid done): by then every thread of it is gone, its io_uring workers
  * included, so a write it had under way on a disk image has finished
  * (the kernel ends an exiting task's io_uring requests before the task is
- * reaped), and the core has dropped its grant mappings. The standby holds
- * no device: images are handed to a domain by hypercall after its exec.
- * Otherwise a write of the old generation could land on an image after
- * one of the new generation, overwriting newer data. */
+ * reaped), and the core has dropped its grant mappings. Until then the
+ * standby can do nothing with a device: it has no image open (its root
+ * holds none; images are handed out by hypercall) and no hypercall of its
+ * is answered. Otherwise a write of the old generation could land on an
+ * image after one of the new generation, overwriting newer data. */
 #define STANDBY_DELAY_MS 300
 
 static void standby_discard(struct domain *d)
@@ -489,9 +495,15 @@ static void standby_build(evutil_socket_t fd, short what, void *arg)
 	d->sb.timer = NULL;
 	if (d->sb.pid > 0 || d->state == BH_DOMSTATE_SHUTDOWN)
 		return;
-	if ((rc = build_sandbox(d, &d->sb, err, sizeof(err))) < 0)
+	if ((rc = build_sandbox(d, &d->sb, err, sizeof(err))) < 0) {
 		bh_warn(&d->core->log, "dom%u (%s): no standby for its next restart: %s", d->domid,
 		        d->name, err[0] ? err : bh_strerror(rc));
+		return;
+	}
+	rc = bh_write_full(d->sb.go_fd, "g", 1); /* exec, up to its first hypercall */
+	bh_closep(&d->sb.go_fd);
+	if (rc < 0)
+		standby_discard(d);
 }
 
 static void standby_arm(struct domain *d)

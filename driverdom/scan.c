@@ -160,6 +160,13 @@ static void tree_event(struct drvdom *dd, const char *rel)
 		return;
 	}
 	d = drvdom_find(dd, part[0], fe, devid);
+	/* A device's key other than state and online: nothing to do for a
+	 * device we know. Whether its directory is gone need not be asked
+	 * here: the store fires a removal for the directory's own path too.
+	 * Asking cost a round trip per key, ~35 in a restart's handshake
+	 * (the toolstack's rewrite and our own feature keys). */
+	if (d && n == 4 && strcmp(part[3], "state") != 0 && strcmp(part[3], "online") != 0)
+		return;
 	if (d && !dir_exists(dd, d->be_path)) {
 		dd_dev_gone(d);
 		return;
