@@ -150,7 +150,7 @@ static void tree_event(struct drvdom *dd, const char *rel)
 	char buf[192], *part[4] = { 0 }, *save = NULL;
 	size_t n = 0;
 	struct drvdom_dev *d;
-	unsigned fe, devid;
+	unsigned fe = 0, devid = 0;
 
 	bh_strlcpy(buf, rel, sizeof(buf));
 	for (char *t = strtok_r(buf, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
