@@ -71,7 +71,7 @@ static bool complete(struct drvdom *dd, const char *type, unsigned fe, unsigned 
 /* A device directory that exists: make it known. */
 static void found(struct drvdom *dd, const char *type, const char *fe_s, const char *devid_s)
 {
-	unsigned fe, devid;
+	unsigned fe = 0, devid = 0;
 	struct drvdom_dev *d;
 
 	if (strlen(type) >= sizeof(d->type) || parse_id(fe_s, &fe) < 0 ||
