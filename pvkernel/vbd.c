@@ -72,13 +72,14 @@ struct disk {
 	uint64_t reset_ns; /* a ring reset waits for the backend's InitWait since */
 	/* Reconnecting fast (the store thread's only, no lock needed): the
 	 * ring of the backend that went away, freed once the disk is up again
-	 * (freeing its grants took ~10 ms, not for the guest to wait on); a
-	 * spare ring made while the disk is up, for the next backend if its
-	 * features ask for the same ring (making one, each pool page a grant,
-	 * took ~16 ms); the configuration of the current ring; what to say
-	 * once `lock` is let go. */
+	 * and its first request done (freeing its grants took ~10 ms, not for
+	 * the guest to wait on); a spare ring made then, for the next backend
+	 * if its features ask for the same ring (making one, each pool page a
+	 * grant, took ~16 ms); the configuration of the current ring; what to
+	 * say once `lock` is let go. */
 	struct blkfront *old_bf;
 	int old_ev;
+	bool tidy; /* under `lock`: reconnected, tidy up after the first request */
 	struct blkfront *spare;
 	struct blkfront_config cfg;
 	char note[512];
@@ -101,6 +102,7 @@ static struct bhxs *store_xs;        /* the store thread's, for ring resets */
 static int wake_fd = -1;
 static void ring_reset_order(const char *arg);
 #define RESET_MSG '\001' /* a msg_pipe line asking the store thread for a ring reset */
+#define TIDY_MSG  '\002' /* ... for reconnect_housekeeping once I/O runs again */
 
 /* Waits are against the monotonic clock (bh_now_ns). */
 static void cond_init(void)
@@ -435,6 +437,7 @@ static void link_up(struct bhxs *xs, void *arg, uint64_t down_ms)
 	         d->link.be, (unsigned long long)down_ms,
 	         d->failed ? " (I/O failed meanwhile)" : ": no I/O lost");
 	d->failed = false;
+	d->tidy = true;
 	pthread_cond_broadcast(&cond);
 }
 
@@ -461,6 +464,7 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 	int was = d->link.phase;
 	pvk_fe_follow(xs, &d->link, st, &ops, d);
 	int now = d->link.phase;
+	bool tidy_later = d->tidy;
 	pthread_mutex_unlock(&lock);
 	if (was != PVK_FE_UP && now == PVK_FE_UP) {
 		char p[256];
@@ -471,7 +475,9 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 		pvk_fe_say(vlog, vlog_arg, "%s", d->note);
 		d->note[0] = '\0';
 	}
-	if (now == PVK_FE_UP)
+	/* After a reconnection, once the request held meanwhile is done: the
+	 * frees and grants compete with it for the core and the CPU. */
+	if (now == PVK_FE_UP && !tidy_later)
 		reconnect_housekeeping(d);
 	return true;
 }
@@ -491,6 +497,12 @@ void pvk_vbd_msg_drain(void)
 		line[n] = '\0';
 		if (line[0] == RESET_MSG) {
 			ring_reset_order(line + 1);
+			continue;
+		}
+		if (line[0] == TIDY_MSG) {
+			unsigned i;
+			if (sscanf(line + 1, "%u", &i) == 1 && i < ndisks)
+				reconnect_housekeeping(&disks[i]);
 			continue;
 		}
 		pvk_fe_say(vlog, vlog_arg, "%s", line);
@@ -684,6 +696,10 @@ static int run_io(struct disk *d, const struct blkfront_io *io)
 		rc = wait_done(d, &st);
 		if (rc != -EAGAIN)
 			break;
+	}
+	if (rc == 0 && d->tidy) {
+		d->tidy = false;
+		say_async("%c%u", TIDY_MSG, (unsigned)(d - disks));
 	}
 	pthread_mutex_unlock(&lock);
 	return rc < 0 ? rc : st;

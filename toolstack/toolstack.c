@@ -787,8 +787,8 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 				continue;
 			/* The frontend's own keys (ring-ref, event-channel,
 			 * ...) lost the dead domain's read permission when the
-			 * store released it: start the directory afresh. */
-			xsp_remove_dev(t->xs, g->domid, dev);
+			 * store released it: both directories start afresh
+			 * (xsp_write_* removes them first). */
 			rc = dev->kind == BHTOOL_VBD ? xsp_write_vbd(t->xs, g->domid, dev)
 			                             : xsp_write_vif(t->xs, g->domid, dev);
 			if (rc < 0)
