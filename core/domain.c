@@ -510,7 +510,8 @@ static void standby_arm(struct domain *d)
 {
 	struct timeval tv = { 0, STANDBY_DELAY_MS * 1000 };
 
-	if (d->role != BH_ROLE_DRIVER || d->sb.pid > 0 || d->sb.timer)
+	if (d->role != BH_ROLE_DRIVER || !(d->cfg.flags & BH_CREATE_STANDBY) || d->sb.pid > 0 ||
+	    d->sb.timer)
 		return;
 	if (!(d->sb.timer = evtimer_new(d->core->base, standby_build, d)) ||
 	    evtimer_add(d->sb.timer, &tv) < 0) {

@@ -104,7 +104,8 @@ static int create_checks(struct hc_req *rq, const struct bh_hc_create *req)
 {
 	bool priv = rq->hc->admin || (rq->self && (rq->self->flags & BH_CREATE_PRIVILEGED));
 
-	if (req->flags & ~(BH_CREATE_PAUSED | BH_CREATE_PRIVILEGED | BH_CREATE_HOST_IMAGE))
+	if (req->flags &
+	    ~(BH_CREATE_PAUSED | BH_CREATE_PRIVILEGED | BH_CREATE_HOST_IMAGE | BH_CREATE_STANDBY))
 		return -EINVAL;
 	if ((req->flags & BH_CREATE_PRIVILEGED) && !priv)
 		return -EPERM;

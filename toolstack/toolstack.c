@@ -310,6 +310,7 @@ static int build_request(struct bhtool *t, const struct bh_domcfg *c, struct bh_
 		bh_strlcpy(r->label, c->seclabel ? c->seclabel : "system_u:system_r:driver_t",
 		           sizeof(r->label));
 		bh_strlcpy(r->image, DRIVERDOM_IMAGE, sizeof(r->image));
+		r->flags |= BH_CREATE_STANDBY; /* it waits for its start info first */
 		argv[n++] = DRIVERDOM_IMAGE;
 		if (c->heartbeat_period_ms) { /* the watchdog expects this pace */
 			static char hb[16];

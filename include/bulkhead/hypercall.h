@@ -121,6 +121,10 @@ enum bh_crash_detail {
 #define BH_CREATE_PAUSED     0x1u
 #define BH_CREATE_PRIVILEGED 0x2u /* control domain rights (only a privileged creator) */
 #define BH_CREATE_HOST_IMAGE 0x4u /* image is a host path (admin socket only) */
+/* The program does nothing before its first hypercall is answered
+ * (bulkhead-driverdom): the core may exec a driver domain's next
+ * generation ahead of a restart (a standby, docs/watchdog.md). */
+#define BH_CREATE_STANDBY 0x8u
 
 #define BH_CPUMAP_WORDS 4 /* 256 CPUs */
 
