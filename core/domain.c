@@ -450,7 +450,8 @@ static void standby_discard(struct domain *d)
 		sb->timer = NULL;
 	}
 	if (sb->pid > 0) {
-		/* It waits in read(2) on its go pipe: the kill is immediate. */
+		/* It waits (for its go byte, or in its first hypercall): the
+		 * kill is immediate. */
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
 		waitpid(sb->pid, NULL, 0);
 	}
