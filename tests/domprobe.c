@@ -333,6 +333,25 @@ static int cmd_reboot(int argc, char **argv)
 	return 1;
 }
 
+/* What a driver domain's standby may do before its first hypercall is
+ * answered: say so, ask for our own info, say what it was, sleep. */
+static int cmd_standby(int argc, char **argv)
+{
+	struct bh_dominfo d;
+	int rc;
+
+	printf("before the first hypercall\n");
+	fflush(stdout);
+	if ((rc = bhctl_domain_getinfo(xen_hcall(), BH_DOMID_SELF, &d)) < 0) {
+		printf("getinfo: %s\n", strerror(-rc));
+		return 1;
+	}
+	printf("answered: generation %u\n", d.generation);
+	fflush(stdout);
+	sleep(60);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -347,6 +366,7 @@ static const struct {
 	{ "virq-watch", cmd_virq_watch },
 	{ "sleep", cmd_sleep },
 	{ "shutdown", cmd_shutdown },
+	{ "standby", cmd_standby },
 };
 
 int main(int argc, char **argv)

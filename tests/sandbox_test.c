@@ -202,6 +202,64 @@ static void test_lifecycle(void **state)
 	                 -EEXIST);
 }
 
+static unsigned count(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* A driver domain created with BH_CREATE_STANDBY has its next generation
+ * exec'd ahead: it runs up to its first hypercall, which is answered only
+ * once a restart has taken it (after the old process is gone); a restart
+ * then starts no new process. Without the flag nothing runs ahead. */
+static void test_driver_domain_standby(void **state)
+{
+	struct th_host *h = *state;
+	const char *argv[] = { th_prog("domprobe"), "standby", NULL };
+	uint16_t id = create(h, "sb", BH_ROLE_DRIVER, 64, BH_CREATE_STANDBY, argv);
+	uint16_t plain = create(h, "nosb", BH_ROLE_DRIVER, 64, 0, argv);
+	struct bh_hc_create_resp r;
+	struct bh_dominfo d;
+	char *log;
+
+	free(th_wait_log(h, "sb", "answered: generation 0", 10000));
+	free(th_wait_log(h, "nosb", "answered: generation 0", 10000));
+	usleep(1500 * 1000); /* the standby is built 300 ms after the start */
+	log = th_log(h, "sb");
+	assert_int_equal(count(log, "before the first hypercall"), 2);
+	assert_int_equal(count(log, "answered"), 1); /* the standby's is not */
+	free(log);
+	log = th_log(h, "nosb");
+	assert_int_equal(count(log, "before the first hypercall"), 1);
+	free(log);
+
+	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	expect_end(h, id, BH_SHUTDOWN_CRASH, BH_CRASH_SIGNAL);
+	assert_int_equal(bhctl_domain_restart(&h->cl, id, &r), 0);
+	assert_int_equal(r.generation, 1);
+	log = th_wait_log(h, "sb", "answered: generation 1", 10000);
+	assert_non_null(log);
+	/* the standby answered: no process was started for the restart (the
+	 * next standby comes 300 ms later) */
+	assert_int_equal(count(log, "before the first hypercall"), 2);
+	free(log);
+	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+	assert_int_equal(d.state, BH_DOMSTATE_RUNNING);
+	assert_int_equal(d.generation, 1);
+	/* the next standby; the domain is destroyed with it waiting (the
+	 * teardown checks the core still exits cleanly) */
+	usleep(1000 * 1000);
+	log = th_log(h, "sb");
+	assert_int_equal(count(log, "before the first hypercall"), 3);
+	free(log);
+	assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
+	assert_int_equal(bhctl_domain_destroy(&h->cl, plain), 0);
+}
+
 static void test_self_shutdown_reason(void **state)
 {
 	struct th_host *h = *state;
@@ -360,6 +418,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_oom_kills_only_that_domain),
 	T(test_driver_domain_forbidden_syscall_is_fatal),
 	T(test_lifecycle),
+	T(test_driver_domain_standby),
 	T(test_self_shutdown_reason),
 	T(test_reboot_syscall_gives_the_reason),
 	T(test_crash_by_signal_and_exit_status),
