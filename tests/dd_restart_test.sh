@@ -16,9 +16,6 @@ LOSE_BLK=61001   # and LOSE here for the last part
 SCRIPT_BLK=60000 # the guest's workload, put there by the host
 
 sys_start
-export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
-L="$RUN/layout"
-mkdir -p "$L"
 img="$IMAGES/disk.img"
 truncate -s 256M "$img"
 # After RESULT, the last part: a backend that goes away for good.

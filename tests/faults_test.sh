@@ -15,9 +15,6 @@ STOP_BLK=9000   # the host writes STOP here when the faults are done
 SCRIPT_BLK=8000 # the guest's workload, put there by the host
 
 sys_start
-export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
-L="$RUN/layout"
-mkdir -p "$L"
 img="$IMAGES/disk.img"
 truncate -s 64M "$img"
 writer_put "$img" $SCRIPT_BLK $STOP_BLK 7000
