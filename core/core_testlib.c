@@ -209,3 +209,26 @@ int tcall(struct hc_conn *hc, int peer, uint32_t type, const void *req, size_t l
 		memcpy(resp, msg + sizeof(hdr), BH_MIN(cap, (size_t)r - sizeof(hdr)));
 	return 0;
 }
+
+int tfx_setup(void **state)
+{
+	struct tfx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->c = tcore_new();
+	f->a = tdom_add(f->c, 1, BH_ROLE_GUEST, false);
+	f->b = tdom_add(f->c, 2, BH_ROLE_DRIVER, false);
+	f->x = tdom_add(f->c, 3, BH_ROLE_GUEST, false);
+	*state = f;
+	return 0;
+}
+
+int tfx_teardown(void **state)
+{
+	struct tfx *f = *state;
+
+	tcore_free(f->c);
+	free(f);
+	return 0;
+}

@@ -26,4 +26,13 @@ int tconn_open(struct core *c, struct hc_conn *hc, uint16_t domid, bool admin, i
 int tcall(struct hc_conn *hc, int peer, uint32_t type, const void *req, size_t len, int *status,
           void *resp, size_t cap, int *fds, size_t *nfds);
 
+/* The fixture of the grant and event-channel tests: a core with guests a
+ * (1) and x (3) and driver domain b (2), as cmocka setup/teardown. */
+struct tfx {
+	struct core *c;
+	struct domain *a, *b, *x;
+};
+int tfx_setup(void **state);
+int tfx_teardown(void **state);
+
 #endif

@@ -9,32 +9,6 @@
 #include "common/bhtest.h"
 #include "core/core_testlib.h"
 
-struct fx {
-	struct core *c;
-	struct domain *a, *b, *x;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	f->c = tcore_new();
-	f->a = tdom_add(f->c, 1, BH_ROLE_GUEST, false);
-	f->b = tdom_add(f->c, 2, BH_ROLE_DRIVER, false);
-	f->x = tdom_add(f->c, 3, BH_ROLE_GUEST, false);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	tcore_free(f->c);
-	free(f);
-	return 0;
-}
-
 struct end {
 	uint32_t port;
 	int fds[2]; /* receive, send */
@@ -77,7 +51,7 @@ static void notify(int fd)
 }
 
 /* a allocates an unbound port for b; b binds it. */
-static void connect_pair(struct fx *f, struct end *ea, struct end *eb)
+static void connect_pair(struct tfx *f, struct end *ea, struct end *eb)
 {
 	assert_int_equal(evtchn_alloc_unbound(f->a, 2, &ea->port), 0);
 	assert_int_equal(evtchn_bind_interdomain(f->b, 1, ea->port, &eb->port), 0);
@@ -87,7 +61,7 @@ static void connect_pair(struct fx *f, struct end *ea, struct end *eb)
 
 static void test_notify_both_ways(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	struct end a, b;
 
 	connect_pair(f, &a, &b);
@@ -104,7 +78,7 @@ static void test_notify_both_ways(void **state)
 
 static void test_only_the_named_domain_may_bind(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t port, p2;
 
 	assert_int_equal(evtchn_alloc_unbound(f->a, 2, &port), 0);
@@ -118,7 +92,7 @@ static void test_only_the_named_domain_may_bind(void **state)
 
 static void test_status(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	struct bh_hc_evtchn_resp st;
 	struct end a, b;
 
@@ -138,7 +112,7 @@ static void test_status(void **state)
 
 static void test_close_reverts_peer_to_unbound_and_rebind_reuses(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	struct bh_hc_evtchn_resp st;
 	struct end a, b, b2;
 
@@ -165,7 +139,7 @@ static void test_close_reverts_peer_to_unbound_and_rebind_reuses(void **state)
 
 static void test_peer_death_closes_the_port(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	struct bh_hc_evtchn_resp st;
 	struct end a, b;
 
@@ -181,7 +155,7 @@ static void test_peer_death_closes_the_port(void **state)
 
 static void test_port_limit(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t port;
 
 	f->a->et.max = 3;
@@ -197,7 +171,7 @@ static void test_port_limit(void **state)
  * not involved and another channel is not affected. */
 static void test_notification_storm_is_isolated(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	struct end a, b, x, b2;
 
 	connect_pair(f, &a, &b);
@@ -219,7 +193,7 @@ static void test_notification_storm_is_isolated(void **state)
 
 static void test_virq_dom_exc(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t port, p2;
 	int fds[2];
 	size_t n;
@@ -237,7 +211,7 @@ static void test_virq_dom_exc(void **state)
 
 static void test_loopback_channel(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	struct end a, a2;
 
 	assert_int_equal(evtchn_alloc_unbound(f->a, 1, &a.port), 0);
@@ -251,7 +225,7 @@ static void test_loopback_channel(void **state)
 	close_end(&a2);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, tfx_setup, tfx_teardown)
 static const struct CMUnitTest tests[] = {
 	T(test_notify_both_ways),
 	T(test_only_the_named_domain_may_bind),

@@ -9,32 +9,6 @@
 #include "common/bhtest.h"
 #include "core/core_testlib.h"
 
-struct fx {
-	struct core *c;
-	struct domain *a, *b, *x;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	f->c = tcore_new();
-	f->a = tdom_add(f->c, 1, BH_ROLE_GUEST, false);
-	f->b = tdom_add(f->c, 2, BH_ROLE_DRIVER, false);
-	f->x = tdom_add(f->c, 3, BH_ROLE_GUEST, false);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	tcore_free(f->c);
-	free(f);
-	return 0;
-}
-
 static uint32_t grant(struct domain *from, uint16_t to, bool rw, int *fd_out)
 {
 	uint32_t ref = 0;
@@ -51,7 +25,7 @@ static uint32_t grant(struct domain *from, uint16_t to, bool rw, int *fd_out)
 
 static void test_rw_grant_shares_the_page(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	int afd, bfd = -1;
 	uint32_t h;
 	uint32_t ref = grant(f->a, 2, true, &afd);
@@ -74,7 +48,7 @@ static void test_rw_grant_shares_the_page(void **state)
 
 static void test_ro_grant_is_never_writable(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, false, NULL), h;
 	int fd = -1;
 
@@ -96,7 +70,7 @@ static void test_ro_grant_is_never_writable(void **state)
 
 static void test_rw_grant_mapped_readonly_gives_ro_fd(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, true, NULL), h;
 	int fd = -1;
 
@@ -108,7 +82,7 @@ static void test_rw_grant_mapped_readonly_gives_ro_fd(void **state)
 
 static void test_wrong_grantee_is_denied(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, true, NULL), h;
 	int fd = -1;
 
@@ -119,7 +93,7 @@ static void test_wrong_grantee_is_denied(void **state)
 
 static void test_bad_ref_and_bad_domain(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t h;
 	int fd = -1;
 
@@ -131,7 +105,7 @@ static void test_bad_ref_and_bad_domain(void **state)
 
 static void test_end_refused_while_mapped(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, true, NULL), h;
 	int fd = -1;
 
@@ -147,7 +121,7 @@ static void test_end_refused_while_mapped(void **state)
 
 static void test_deferred_end_frees_at_last_unmap(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, true, NULL), h1, h2;
 	int fd = -1;
 	uint32_t used;
@@ -169,7 +143,7 @@ static void test_deferred_end_frees_at_last_unmap(void **state)
 
 static void test_grantee_cannot_resize_the_page(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, true, NULL), h;
 	int fd = -1;
 
@@ -184,7 +158,7 @@ static void test_grantee_cannot_resize_the_page(void **state)
 
 static void test_granter_death_tears_down(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	int afd, bfd = -1;
 	uint32_t ref = grant(f->a, 2, true, &afd), h;
 
@@ -204,7 +178,7 @@ static void test_granter_death_tears_down(void **state)
 
 static void test_mapper_death_releases_mappings(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref = grant(f->a, 2, true, NULL), h;
 	int fd = -1;
 
@@ -217,7 +191,7 @@ static void test_mapper_death_releases_mappings(void **state)
 
 static void test_limits_on_entries_and_mappings(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref, refs[8], h;
 	int fd;
 
@@ -241,7 +215,7 @@ static void test_limits_on_entries_and_mappings(void **state)
  * mapping of the dead one must not touch the new one's entries. */
 static void test_reused_domid_is_a_new_incarnation(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t old_ref = grant(f->a, 2, true, NULL), h_old, h_new;
 	int fd = -1;
 
@@ -261,7 +235,7 @@ static void test_reused_domid_is_a_new_incarnation(void **state)
 
 static void test_reserved_refs_only_by_number(void **state)
 {
-	struct fx *f = *state;
+	struct tfx *f = *state;
 	uint32_t ref;
 	int fd;
 
@@ -275,19 +249,25 @@ static void test_reserved_refs_only_by_number(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test_setup_teardown(test_rw_grant_shares_the_page, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_ro_grant_is_never_writable, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_rw_grant_mapped_readonly_gives_ro_fd, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_wrong_grantee_is_denied, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_bad_ref_and_bad_domain, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_end_refused_while_mapped, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_deferred_end_frees_at_last_unmap, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_grantee_cannot_resize_the_page, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_granter_death_tears_down, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_mapper_death_releases_mappings, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_limits_on_entries_and_mappings, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_reused_domid_is_a_new_incarnation, setup, teardown),
-	cmocka_unit_test_setup_teardown(test_reserved_refs_only_by_number, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_rw_grant_shares_the_page, tfx_setup, tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_ro_grant_is_never_writable, tfx_setup, tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_rw_grant_mapped_readonly_gives_ro_fd, tfx_setup,
+	                                tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_wrong_grantee_is_denied, tfx_setup, tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_bad_ref_and_bad_domain, tfx_setup, tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_end_refused_while_mapped, tfx_setup, tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_deferred_end_frees_at_last_unmap, tfx_setup,
+	                                tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_grantee_cannot_resize_the_page, tfx_setup,
+	                                tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_granter_death_tears_down, tfx_setup, tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_mapper_death_releases_mappings, tfx_setup,
+	                                tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_limits_on_entries_and_mappings, tfx_setup,
+	                                tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_reused_domid_is_a_new_incarnation, tfx_setup,
+	                                tfx_teardown),
+	cmocka_unit_test_setup_teardown(test_reserved_refs_only_by_number, tfx_setup, tfx_teardown),
 };
 
 BH_TEST_MAIN(tests)

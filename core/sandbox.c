@@ -492,8 +492,12 @@ int sandbox_spawn(struct sandbox_spawn *s)
 		goto out;
 	}
 	memset(&ca, 0, sizeof(ca));
+	/* CLONE_CLEAR_SIGHAND: until it execs, the child would otherwise run
+	 * the core's own signal handlers, and libevent's write to the core's
+	 * signal socket: a SIGTERM sent to a domain still starting (a
+	 * shutdown right after create) would shut the core down. */
 	ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-	           CLONE_NEWUTS | CLONE_PIDFD;
+	           CLONE_NEWUTS | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
 	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	ca.exit_signal = SIGCHLD;
 	pid = sys_clone3(&ca);

@@ -7,9 +7,6 @@
 set +e
 
 sys_start
-export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
-L="$RUN/layout"
-mkdir -p "$L"
 truncate -s 16M "$IMAGES/disk.img"
 cat >"$L/storage.cfg" <<CFG
 name = "storage"

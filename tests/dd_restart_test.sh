@@ -8,6 +8,7 @@
 # no I/O error, and reads them all back; every acknowledged block must be
 # in the image with its content, checked from the host too.
 . "${BH_SOURCE_DIR:?}/tests/system.sh"
+. "${BH_SOURCE_DIR:?}/tests/blkwriter.sh"
 set +e
 KILLS=${KILLS:-200}
 STOP_BLK=61000   # the host writes STOP here when the kills are done
@@ -15,36 +16,10 @@ LOSE_BLK=61001   # and LOSE here for the last part
 SCRIPT_BLK=60000 # the guest's workload, put there by the host
 
 sys_start
-export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
-L="$RUN/layout"
-mkdir -p "$L"
 img="$IMAGES/disk.img"
 truncate -s 256M "$img"
-# The workload lives on the disk: the kernel command line would cap it at
-# 32 words, and its echo on the console must not match what we look for.
-cat >"$RUN/work.sh" <<'W'
-set -o pipefail
-n=0
-while [ $n -lt 50000 ]; do
-  dd if=/dev/xvda of=/tmp/s bs=4096 skip=61000 count=1 2>/tmp/e || { echo IOERR read stop; cat /tmp/e; break; }
-  s=$(head -c 4 /tmp/s)
-  [ "$s" = STOP ] && break
-  yes "block $n" | head -c 4096 >/tmp/b
-  dd if=/tmp/b of=/dev/xvda bs=4096 seek=$n conv=fsync 2>/tmp/e || { echo IOERR write $n; cat /tmp/e; break; }
-  echo ACK $n
-  n=$((n+1))
-done
-# Read back in 64 KiB reads (then the tail) and compare checksums: tens
-# of MiB do not fit twice in the guest's memory.
-exp=$(awk -v n=$n 'BEGIN { for (j = 0; j < n; j++) { s = ""; l = "block " j "\n"
-  while (length(s) < 4096) s = s l; printf "%s", substr(s, 1, 4096) } }' | md5sum)
-: >/tmp/e
-got=$( { dd if=/dev/xvda bs=65536 count=$((n / 16)) 2>>/tmp/e || echo IOERR >&2
-         dd if=/dev/xvda bs=4096 skip=$((n / 16 * 16)) count=$((n % 16)) 2>>/tmp/e || echo IOERR >&2; } 2>/tmp/e2 | md5sum)
-bad=0
-[ "$got" = "$exp" ] || bad=1
-grep -q IOERR /tmp/e2 && { echo IOERR read back; cat /tmp/e; }
-echo RESULT written=$n bad=$bad
+# After RESULT, the last part: a backend that goes away for good.
+writer_put "$img" $SCRIPT_BLK $STOP_BLK 50000 "$(cat <<'W'
 until dd if=/dev/xvda of=/tmp/s bs=4096 skip=61001 count=1 2>/dev/null && [ "$(head -c 4 /tmp/s)" = LOSE ]; do sleep 0.1; done
 echo LOSING
 sleep 1
@@ -54,8 +29,7 @@ until dd if=/tmp/b of=/dev/xvda bs=4096 seek=55001 conv=fsync 2>/dev/null; do sl
 echo BACK-AFTER $i
 exit 0
 W
-size=$(wc -c <"$RUN/work.sh")
-dd if="$RUN/work.sh" of="$img" bs=4096 seek=$SCRIPT_BLK conv=notrunc 2>/dev/null || fail "script"
+)"
 cat >"$L/storage.cfg" <<CFG
 name = "storage"
 memory = 96
@@ -68,22 +42,13 @@ cat >"$L/guest.cfg" <<CFG
 name = "guest"
 memory = 128
 disk = [ '$img,raw,xvda,rw,backend=storage' ]
-cmdline = "bhblk.timeout=5 -- dd if=/dev/xvda bs=4096 skip=$SCRIPT_BLK count=4 2>/dev/null | head -c $size | sh; sleep 1000"
+cmdline = "bhblk.timeout=5 -- $WRITER_CMD"
 CFG
 
 bh up "$L" || fail "bh up"
 log="$BULKHEAD_RUNDIR/dom0/console/guest.log"
 ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
-acks() { c=$(grep -c "] ACK [0-9]" "$log" 2>/dev/null); echo "${c:-0}"; }
 storage_pid() { ctl list | awk '$1 == "storage" { print $7 }'; }
-wait_acks() { # wait_acks N SECONDS: until more than N blocks are acknowledged
-  end=$(($(date +%s) + $2))
-  while [ "$(acks)" -le "$1" ]; do
-    grep -q "IOERR\|RESULT" "$log" 2>/dev/null && return 1
-    [ "$(date +%s)" -ge "$end" ] && return 1
-    sleep 0.02
-  done
-}
 wait_acks 5 20 || fail "the guest does not write: $(tail -n 20 "$log")"
 pass "the guest writes numbered blocks"
 
@@ -109,22 +74,9 @@ stats=$(echo $times | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END {
 pass "$KILLS kills of the storage domain; I/O resumed after each: $stats"
 echo "kill -> next acknowledged write (ms):$times"
 
-printf STOP | dd of="$img" bs=4096 seek=$STOP_BLK conv=notrunc 2>/dev/null
-for _ in $(seq 600); do grep -q "] RESULT written=[0-9]" "$log" && break; sleep 0.1; done
-grep -q "IOERR" "$log" && fail "the guest saw I/O errors: $(grep -A3 IOERR "$log" | head)"
-res=$(grep "] RESULT written=[0-9]" "$log" | tr -d '\r') || fail "the guest did not finish: $(tail -n 20 "$log")"
-written=$(echo "$res" | sed 's/.*written=\([0-9]*\).*/\1/')
-echo "$res" | grep -q " bad=0$" || fail "the guest read back wrong blocks: $(grep -v "\] ACK" "$log" | tail -n 4)"
-pass "the guest read back all $written blocks it wrote, no I/O error"
-
-n=$(acks)
-[ "$n" -ge 1 ] && [ "$n" -le "$written" ] || fail "$n acks, $written written"
-# The expected bytes in one awk run: forks per block would cost seconds.
-awk -v n="$n" 'BEGIN { for (j = 0; j < n; j++) { s = ""; l = "block " j "\n"
-  while (length(s) < 4096) s = s l; printf "%s", substr(s, 1, 4096) } }' >"$RUN/expected"
-head -c $((n * 4096)) "$img" | cmp - "$RUN/expected" ||
-  fail "an acknowledged block is not in the image with its content"
-pass "all $n acknowledged blocks are in the image"
+writer_finish "$img" $STOP_BLK
+pass "the guest read back all $WRITTEN blocks it wrote, no I/O error; all $ACKED acknowledged blocks are in the image"
+n=$ACKED
 grep -q "driver domain [0-9]* (storage) restarted: 1 device(s) set up again for guest(" \
   "$BULKHEAD_RUNDIR/logs/Domain-0.log" || fail "the toolstack did not say which guests it served"
 [ "$(grep -c "vbd xvda: reconnected to .*: no I/O lost" "$BULKHEAD_RUNDIR/logs/guest.log")" -eq "$KILLS" ] ||

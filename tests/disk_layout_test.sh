@@ -10,8 +10,6 @@
 set +e
 
 sys_start
-L="$RUN/layout"
-mkdir -p "$L"
 for d in p q r; do truncate -s 32M "$IMAGES/$d.img"; done
 printf 'read-only-content\n' | dd of="$IMAGES/r.img" bs=512 seek=5 conv=notrunc 2>/dev/null
 cat >"$L/storage.cfg" <<CFG

@@ -9,39 +9,15 @@
 # acknowledged is in the image with its content; a seeded random run of
 # device faults too. About 25 s.
 . "${BH_SOURCE_DIR:?}/tests/system.sh"
+. "${BH_SOURCE_DIR:?}/tests/blkwriter.sh"
 set +e
 STOP_BLK=9000   # the host writes STOP here when the faults are done
 SCRIPT_BLK=8000 # the guest's workload, put there by the host
 
 sys_start
-export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
-L="$RUN/layout"
-mkdir -p "$L"
 img="$IMAGES/disk.img"
 truncate -s 64M "$img"
-# The workload lives on the disk (see dd_restart_test.sh for why).
-cat >"$RUN/work.sh" <<'W'
-set -o pipefail
-n=0
-while [ $n -lt 7000 ]; do
-  dd if=/dev/xvda of=/tmp/s bs=4096 skip=9000 count=1 2>/tmp/e || { echo IOERR read stop; cat /tmp/e; break; }
-  s=$(head -c 4 /tmp/s)
-  [ "$s" = STOP ] && break
-  yes "block $n" | head -c 4096 >/tmp/b
-  dd if=/tmp/b of=/dev/xvda bs=4096 seek=$n conv=fsync 2>/tmp/e || { echo IOERR write $n; cat /tmp/e; break; }
-  echo ACK $n
-  n=$((n+1))
-done
-j=0
-while [ $j -lt $n ]; do yes "block $j" | head -c 4096; j=$((j+1)); done >/tmp/exp
-bad=0
-dd if=/dev/xvda of=/tmp/got bs=4096 count=$n 2>/tmp/e || { echo IOERR read back; cat /tmp/e; }
-cmp /tmp/got /tmp/exp || bad=1
-echo RESULT written=$n bad=$bad
-sleep 1000
-W
-size=$(wc -c <"$RUN/work.sh")
-dd if="$RUN/work.sh" of="$img" bs=4096 seek=$SCRIPT_BLK conv=notrunc 2>/dev/null || fail "script"
+writer_put "$img" $SCRIPT_BLK $STOP_BLK 7000
 # driver_domain = 1: on_crash and on_watchdog default to restart.
 cat >"$L/storage.cfg" <<CFG
 name = "storage"
@@ -52,7 +28,7 @@ cat >"$L/guest.cfg" <<CFG
 name = "guest"
 memory = 128
 disk = [ '$img,raw,xvda,rw,backend=storage' ]
-cmdline = "bhblk.timeout=30 -- dd if=/dev/xvda bs=4096 skip=$SCRIPT_BLK count=4 2>/dev/null | head -c $size | sh; sleep 1000"
+cmdline = "bhblk.timeout=30 -- $WRITER_CMD"
 CFG
 
 bh up "$L" || fail "bh up"
@@ -60,16 +36,6 @@ log="$BULKHEAD_RUNDIR/dom0/console/guest.log"
 klog="$BULKHEAD_RUNDIR/logs/guest.log"
 dom0log="$BULKHEAD_RUNDIR/logs/Domain-0.log"
 ddlog="$BULKHEAD_RUNDIR/logs/storage.log"
-acks() { c=$(grep -c "] ACK [0-9]" "$log" 2>/dev/null); echo "${c:-0}"; }
-wait_acks() { # wait_acks N SECONDS: until more than N blocks are acknowledged
-  end=$(($(date +%s) + $2))
-  while [ "$(acks)" -le "$1" ]; do
-    grep -q "IOERR\|RESULT" "$log" 2>/dev/null && return 1
-    [ "$(date +%s)" -ge "$end" ] && return 1
-    sleep 0.02
-  done
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 wait_acks 5 30 || fail "the guest does not write: $(tail -n 20 "$log")"
 pass "the guest writes numbered blocks"
 dd=$(bh domid storage)
@@ -174,19 +140,8 @@ pass "random soak run over the device faults: $(echo "$out" | tail -n 3 | cut -d
 [ "$(bh list -l storage | sed -n 's/^ *"restarts": \([0-9]*\).*/\1/p')" = 0 ] || fail "storage was restarted"
 grep -q "vbd xvda: .* failing I/O with EIO" "$klog" && fail "the guest failed I/O"
 
-printf STOP | dd of="$img" bs=4096 seek=$STOP_BLK conv=notrunc 2>/dev/null
-for _ in $(seq 600); do grep -q "] RESULT written=[0-9]" "$log" && break; sleep 0.1; done
-grep -q "IOERR" "$log" && fail "the guest saw I/O errors: $(grep -A3 IOERR "$log" | head)"
-res=$(grep "] RESULT written=[0-9]" "$log" | tr -d '\r') || fail "the guest did not finish: $(tail -n 20 "$log")"
-written=$(echo "$res" | sed 's/.*written=\([0-9]*\).*/\1/')
-echo "$res" | grep -q " bad=0$" || fail "the guest read back wrong blocks"
-n=$(acks)
-[ "$n" -ge 1 ] && [ "$n" -le "$written" ] || fail "$n acks, $written written"
-awk -v n="$n" 'BEGIN { for (j = 0; j < n; j++) { s = ""; l = "block " j "\n"
-  while (length(s) < 4096) s = s l; printf "%s", substr(s, 1, 4096) } }' >"$RUN/expected"
-head -c $((n * 4096)) "$img" | cmp - "$RUN/expected" ||
-  fail "an acknowledged block is not in the image with its content"
-pass "no I/O error; all $n acknowledged blocks are in the image"
+writer_finish "$img" $STOP_BLK
+pass "no I/O error; all $ACKED acknowledged blocks are in the image"
 
 # Faults that cannot land are refused with a reason.
 bh inject guest corrupt 2>/dev/null && fail "only driver domains take faults"

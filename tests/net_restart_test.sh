@@ -15,8 +15,6 @@ SEED=${SEED:-$((1000000 + $$ % 1000))}
 COUNT=4200000 # seq SEED..SEED+COUNT: 33.6 MB (32 MiB)
 
 sys_start
-L="$RUN/layout"
-mkdir -p "$L"
 last=$((SEED + COUNT))
 expect=$(seq "$SEED" "$last" | md5sum | awk '{print $1}')
 cat >"$L/net.cfg" <<CFG

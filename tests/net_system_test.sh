@@ -8,8 +8,6 @@
 set +e
 
 sys_start
-L="$RUN/layout"
-mkdir -p "$L"
 cat >"$L/net.cfg" <<CFG
 name = "net"
 memory = 96

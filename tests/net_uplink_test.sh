@@ -34,8 +34,6 @@ HTTPD=$!
 stop_all() { kill "$HTTPD" 2>/dev/null; sys_stop; }
 trap stop_all EXIT
 
-L="$RUN/layout"
-mkdir -p "$L"
 cat >"$L/net.cfg" <<CFG
 name = "net"
 memory = 96

@@ -260,6 +260,25 @@ static void test_driver_domain_standby(void **state)
 	assert_int_equal(bhctl_domain_destroy(&h->cl, plain), 0);
 }
 
+/* A shutdown that reaches a domain before its first program runs: the
+ * signal must end (or miss) the domain, never reach the core through the
+ * signal handlers the child inherited from it. Repeated: the window is
+ * the child's few hundred microseconds before exec. */
+static void test_shutdown_while_starting(void **state)
+{
+	struct th_host *h = *state;
+	const char *argv[] = { th_prog("domprobe"), "sleep", "60", NULL };
+	struct bh_dominfo d;
+
+	for (int i = 0; i < 20; i++) {
+		uint16_t id = create(h, "early", BH_ROLE_GUEST, 64, 0, argv);
+
+		assert_int_equal(bhctl_domain_shutdown(&h->cl, id, BH_SHUTDOWN_POWEROFF), 0);
+		assert_int_equal(th_wait_end(h, id, 30000, &d), 0);
+		assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
+	}
+}
+
 static void test_self_shutdown_reason(void **state)
 {
 	struct th_host *h = *state;
@@ -419,6 +438,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_driver_domain_forbidden_syscall_is_fatal),
 	T(test_lifecycle),
 	T(test_driver_domain_standby),
+	T(test_shutdown_while_starting),
 	T(test_self_shutdown_reason),
 	T(test_reboot_syscall_gives_the_reason),
 	T(test_crash_by_signal_and_exit_status),

@@ -3,7 +3,8 @@
 # directory, so that tests run side by side. Source it; needs root.
 #
 #   . "$BH_SOURCE_DIR/tests/system.sh"
-#   sys_start            # sets RUN, BULKHEAD_RUNDIR, IMAGES; bh is on PATH
+#   sys_start            # sets RUN, BULKHEAD_RUNDIR, IMAGES, L (an empty layout
+#                        # directory) and XENSTORED_PATH; bh is on PATH
 #   bh create ...        # the real CLI
 #   sys_stop             # also on exit
 set -eu
@@ -37,7 +38,10 @@ sys_start() {
   mkdir -p "$IMAGES"
   chmod 755 "$IMAGES"
   BULKHEAD_RUNDIR="$RUN/run"
-  export BULKHEAD_RUNDIR RUN IMAGES
+  XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket" # for Xen's xenstore-* tools
+  L="$RUN/layout"
+  mkdir -p "$L"
+  export BULKHEAD_RUNDIR RUN IMAGES XENSTORED_PATH
   "$BIN/bulkhead-core" --rundir "$BULKHEAD_RUNDIR" --instance "bhsys-$$" \
     --device-dir "$IMAGES" --uid-base $((300000 + ($$ % 500) * 1000)) \
     --xenstore bulkhead-xenstored --xenstore-arg=--socket --xenstore-arg=/run/xenstored/socket \

@@ -24,7 +24,6 @@ bh create -n "$T/dry.cfg" 2>/dev/null | grep -q '"dry"' || fail "dry run prints 
 pass "config diagnostics"
 
 sys_start
-export XENSTORED_PATH="$BULKHEAD_RUNDIR/xenstored/socket"
 
 # ---- info and the store socket it names
 bh info | grep -q "xenstore_socket.*$BULKHEAD_RUNDIR/xenstored/socket" || fail "info names the store socket"

@@ -119,20 +119,20 @@ static void do_item(struct upp *p, const char *k, const char *v)
 		     k);
 }
 
-static char *trimmed(const char *s, size_t n)
+static void spec_item(void *ctx, const char *k, const char *v)
 {
-	while (n && (*s == ' ' || *s == '\t'))
-		s++, n--;
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	return xlcfg_strndup(s, n);
+	struct upp *p = ctx;
+
+	if (v)
+		do_item(p, k, v);
+	else
+		ubad(p, "uplink: expected KEY=VALUE, got \"%s\"", k);
 }
 
 int xlcfg_uplink_parse_at(const char *spec, struct xlcfg_pos at, struct bh_uplink *out,
                           struct xlcfg_diags *d)
 {
 	struct upp p = { .out = out, .at = at, .d = d };
-	const char *s = spec;
 
 	memset(out, 0, sizeof(*out));
 	out->line = at.line;
@@ -140,23 +140,7 @@ int xlcfg_uplink_parse_at(const char *spec, struct xlcfg_pos at, struct bh_uplin
 		ubad(&p, "uplink: %s", "spec missing or longer than 4096 bytes");
 		return p.rc;
 	}
-	while (*s && !p.rc) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-		char *item = trimmed(s, len), *eq = strchr(item, '=');
-
-		if (eq) {
-			char *k = trimmed(item, (size_t)(eq - item)),
-			     *v = trimmed(eq + 1, strlen(eq + 1));
-			do_item(&p, k, v);
-			free(k);
-			free(v);
-		} else if (*item) {
-			ubad(&p, "uplink: expected KEY=VALUE, got \"%s\"", item);
-		}
-		free(item);
-		s = comma ? comma + 1 : s + len;
-	}
+	xlcfg_spec_items(spec, &p.rc, spec_item, &p);
 	if (p.rc) {
 		xlcfg_uplink_free(out);
 		return p.rc;

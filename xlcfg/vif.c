@@ -214,20 +214,22 @@ static void do_item(struct vifp *p, const char *k, const char *v)
 		vbad(p, "vif: unknown parameter \"%s\"%s", k, "");
 }
 
-static char *trimmed(const char *s, size_t n)
+static void spec_item(void *ctx, const char *k, const char *v)
 {
-	while (n && (*s == ' ' || *s == '\t'))
-		s++, n--;
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	return xlcfg_strndup(s, n);
+	struct vifp *p = ctx;
+
+	if (v)
+		do_item(p, k, v);
+	else if (!strcmp(k, "trusted") || !strcmp(k, "untrusted"))
+		do_item(p, k, "");
+	else
+		vbad(p, "vif: expected KEY=VALUE, got \"%s\"%s", k, "");
 }
 
 int xlcfg_vif_parse_at(const char *spec, struct xlcfg_pos at, struct bh_vif *out,
                        struct xlcfg_diags *d)
 {
 	struct vifp p = { .out = out, .at = at, .d = d };
-	const char *s = spec;
 
 	memset(out, 0, sizeof(*out));
 	out->rate_interval_us = 50000;
@@ -236,26 +238,7 @@ int xlcfg_vif_parse_at(const char *spec, struct xlcfg_pos at, struct bh_vif *out
 		vbad(&p, "vif: %s%s", "spec missing or longer than 4096 bytes", "");
 		return p.rc;
 	}
-	while (*s && !p.rc) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-		char *item = trimmed(s, len), *eq = strchr(item, '=');
-
-		if (eq) {
-			char *k = trimmed(item, (size_t)(eq - item)),
-			     *v = trimmed(eq + 1, strlen(eq + 1));
-
-			do_item(&p, k, v);
-			free(k);
-			free(v);
-		} else if (!strcmp(item, "trusted") || !strcmp(item, "untrusted")) {
-			do_item(&p, item, "");
-		} else if (*item) {
-			vbad(&p, "vif: expected KEY=VALUE, got \"%s\"%s", item, "");
-		}
-		free(item);
-		s = comma ? comma + 1 : s + len;
-	}
+	xlcfg_spec_items(spec, &p.rc, spec_item, &p);
 	if (p.rc)
 		xlcfg_vif_free(out);
 	return p.rc;

@@ -86,6 +86,12 @@ int xlcfg_cpus_parse(const char *s, uint64_t map[4], const char **why);
 /* Xen's xl.cfg keys that Bulkhead does not act on (warned about). */
 bool xlcfg_xen_key_known(const char *key);
 
+/* Walks SPEC's comma-separated items (blanks trimmed) while *RC is 0:
+ * ITEM_FN(CTX, key, value) for "key=value", ITEM_FN(CTX, item, NULL) for
+ * an item without '='; empty items are skipped. */
+typedef void xlcfg_item_fn(void *ctx, const char *key, const char *value);
+void xlcfg_spec_items(const char *spec, const int *rc, xlcfg_item_fn *item_fn, void *ctx);
+
 /* A string copy that cannot fail silently: aborts on out of memory. */
 char *xlcfg_strdup(const char *s);
 char *xlcfg_strndup(const char *s, size_t n);
