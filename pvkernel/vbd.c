@@ -150,6 +150,13 @@ static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint3
 			snprintf(p, sizeof(p), "%s/event-channel", fe);
 			rc = bhxs_printf(xs, tx, p, "%u", d->port);
 		}
+		/* The pool is granted once at setup (blkfront.h): the backend
+		 * may keep it mapped. Without this key it mapped and unmapped
+		 * every page of every request, two calls to the core each. */
+		if (rc == 0) {
+			snprintf(p, sizeof(p), "%s/feature-persistent", fe);
+			rc = bhxs_write_str(xs, tx, p, "1");
+		}
 		if (rc == 0) {
 			snprintf(p, sizeof(p), "%s/protocol", fe);
 			rc = bhxs_write_str(xs, tx, p, BLKIF_PROTOCOL_NATIVE);
