@@ -631,6 +631,26 @@ static int aligned_io(struct disk *d, enum blkfront_op op, uint64_t off, char *b
 	return 0;
 }
 
+/* The FUSE thread's scratch buffer, kept between requests: a fresh 1 MiB
+ * allocation per request was an mmap, 256 page faults and an munmap each
+ * time, as much as the I/O itself. Grows to the largest request seen. */
+static __thread char *scratch;
+static __thread size_t scratch_len;
+
+static char *scratch_get(size_t len)
+{
+	len = (len + 4095) / 4096 * 4096;
+	if (len > scratch_len) {
+		char *b = aligned_alloc(4096, len);
+		if (!b)
+			return NULL;
+		free(scratch);
+		scratch = b;
+		scratch_len = len;
+	}
+	return scratch;
+}
+
 static int disk_read(struct disk *d, char *out, size_t len, uint64_t off)
 {
 	uint64_t ss = d->sector_size, start = off / ss * ss;
@@ -656,6 +676,9 @@ static int disk_write(struct disk *d, const char *in, size_t len, uint64_t off)
 	char *tmp;
 	int rc;
 
+	/* Whole sectors go as they are (blkfront copies them into its pool). */
+	if (start == off && end == off + len)
+		return aligned_io(d, BLKFRONT_WRITE, off, (char *)in, len);
 	if (!(tmp = aligned_alloc(4096, (end - start + 4095) / 4096 * 4096)))
 		return -ENOMEM;
 	/* Only the partial first and last sectors need their old bytes. */
@@ -771,7 +794,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	size = (size_t)BH_MIN((uint64_t)size, total - (uint64_t)off);
-	if (!(buf = aligned_alloc(4096, (size + 4095) / 4096 * 4096))) {
+	if (!(buf = scratch_get(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -780,7 +803,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, buf, size);
-	free(buf);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
