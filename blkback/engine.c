@@ -401,8 +401,8 @@ static void poll_adapt(struct blkback *bb, uint64_t now)
 	if (now < bb->poll_off_until)
 		return; /* backing off: a recent spin lost its CPU */
 	if (idle <= bb->cfg.poll_ns)
-		bb->poll_cur = BH_MIN(BH_MAX(bb->poll_cur * 2, (uint32_t)BB_POLL_MIN_NS),
-		                      bb->cfg.poll_ns);
+		bb->poll_cur =
+		    BH_MIN(BH_MAX(bb->poll_cur * 2, (uint32_t)BB_POLL_MIN_NS), bb->cfg.poll_ns);
 	else
 		bb->poll_cur /= 2;
 	if (bb->poll_cur < BB_POLL_MIN_NS / 2)

@@ -53,6 +53,9 @@
 #define HANDSHAKE_MS      10000
 #define IO_TIMEOUT_MS     30000
 #define DEFAULT_RECOVER_S 60
+/* The FUSE thread spins this long at most for a response before it sleeps
+ * on the event channel (adaptive: blkfront.h, docs/blkif.md). */
+#define BLKFRONT_POLL_NS 50000
 
 struct disk {
 	char name[32]; /* vdev: "xvda" */
@@ -245,6 +248,7 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 		                       .max_indirect_segments = (uint32_t)BH_MIN(indirect, 256ull),
 		                       .flush = flush,
 		                       .discard = discard,
+		                       .poll_ns = BLKFRONT_POLL_NS,
 		                       .notify = kick,
 		                       .arg = d };
 	if ((rc = blkfront_create(&cfg, &d->bf)) < 0) {
@@ -507,9 +511,12 @@ static int wait_done(struct disk *d, int *status)
 		uint32_t ports[4];
 		if (bh_now_ns() > end)
 			return -ETIMEDOUT;
+		/* A response that comes within the spin budget (a backend
+		 * serving from the page cache) is taken without sleeping. */
+		bool ready = blkfront_spin(d->bf);
 		d->polling = true;
 		pthread_mutex_unlock(&lock);
-		if (poll(&pf, 1, 100) == 1) {
+		if (!ready && poll(&pf, 1, 100) == 1) {
 			ssize_t n = xen_read(pf.fd, ports, sizeof(ports));
 			if (n > 0)
 				xen_write(pf.fd, ports, (size_t)n);

@@ -53,7 +53,7 @@ static uint64_t img = 256ull << 20;
 static double secs = 1.0;
 static int runs = 5;
 static uint32_t poll_ns = BLKBACK_POLL_DEFAULT_NS; /* -P */
-static unsigned loads = (1u << BB_NLOADS) - 1; /* -w: which workloads */
+static unsigned loads = (1u << BB_NLOADS) - 1;     /* -w: which workloads */
 static bool use[P_N];
 static struct bb_result res[P_N][BB_NLOADS][BB_MAX_RUNS];
 
