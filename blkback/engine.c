@@ -339,7 +339,8 @@ static bool arm_all(struct blkback *bb)
 
 	for (int i = 0; i < BB_MAX_RINGS; i++) {
 		struct bb_ring *r = bb->ring[i];
-		if (r && !r->dead && !r->detaching && blkif_back_final_check(&r->br))
+		if (r && !r->dead && !r->detaching && blkif_back_final_check(&r->br) &&
+		    !bb_ring_deaf(r))
 			more = true;
 	}
 	return more;
