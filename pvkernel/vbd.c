@@ -53,9 +53,12 @@
 #define HANDSHAKE_MS      10000
 #define IO_TIMEOUT_MS     30000
 #define DEFAULT_RECOVER_S 60
-/* The FUSE thread spins this long at most for a response before it sleeps
- * on the event channel (adaptive: blkfront.h, docs/blkif.md). */
-#define BLKFRONT_POLL_NS 50000
+/* The FUSE thread may spin this long at most for a response before it
+ * sleeps on the event channel (adaptive: blkfront.h, docs/blkif.md). 0:
+ * dd bs=4k through /dev/xvda measured the same with 50 us (41-49 MiB/s
+ * either way: the guest process's and FUSE's own wake-ups dominate), so
+ * the guest's CPU is not spent on it. */
+#define BLKFRONT_POLL_NS 0
 
 struct disk {
 	char name[32]; /* vdev: "xvda" */
