@@ -18,7 +18,7 @@
 #define BB_MAX_ROUNDS      8         /* round-robin rounds per blkback_process() */
 #define BB_MAX_POLL_NS     2000000   /* the longest one blkback_process() polls */
 #define BB_POLL_MIN_NS     10000     /* the adaptive spin budget grows from this */
-#define BB_PREEMPTED_NS    500000    /* a clock gap this long in a spin: we lost the CPU */
+#define BB_PREEMPTED_NS    100000    /* a clock gap this long in a spin: we lost the CPU */
 #define BB_POLL_BACKOFF_NS 100000000 /* then no spinning for this long */
 #define BB_MAX_RING_ORDER  4
 

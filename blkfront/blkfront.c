@@ -613,7 +613,7 @@ static inline void cpu_relax(void)
  * backend is waited for spinning and a slow one (a disk, not the page
  * cache) sleeping. */
 #define POLL_MIN_NS     10000
-#define PREEMPTED_NS    500000
+#define PREEMPTED_NS    100000
 #define POLL_BACKOFF_NS 100000000
 
 static void poll_adapt(struct blkfront *bf, uint64_t now)
