@@ -35,6 +35,9 @@ struct blkback_gnt_ops {
 };
 extern const struct blkback_gnt_ops blkback_gntdev_ops; /* priv: unused */
 
+/* The spin budget the driver domain uses (docs/blkif.md, "Polling"). */
+#define BLKBACK_POLL_DEFAULT_NS 50000
+
 /* Why a ring was stopped (the toolstack closes the device). */
 typedef void (*blkback_ring_error_fn)(void *arg, int ring, int err, const char *why);
 
@@ -47,11 +50,17 @@ struct blkback_config {
 	uint32_t budget;                /* requests per ring per round; 0: 32 */
 	uint32_t max_persistent;        /* persistent grants per ring; 0: 1056 */
 	uint32_t queue_depth;           /* io_uring entries; 0: 256 */
-	/* Busy-poll the rings and the io_uring this long (ns) after the last
-	 * work before blkback_process() returns (0: never). While polling a
-	 * ring is not armed, so its frontend sends no event for new requests:
-	 * one wake-up per busy period instead of one per batch. Costs CPU;
-	 * one call returns after BB_MAX_POLL_NS at most (2 ms). */
+	/* Busy-poll the rings and the io_uring up to this long (ns) after
+	 * the last work before blkback_process() returns (0: never;
+	 * BLKBACK_POLL_DEFAULT_NS is what the driver domain and
+	 * blkback-serve use). While polling a ring is not armed, so its
+	 * frontend sends no event for new requests: one wake-up per busy
+	 * period instead of two per request. The budget adapts: it grows
+	 * while work comes back within poll_ns of going idle, shrinks to 0
+	 * (an idle ring costs no CPU) when it does not, and polling stops
+	 * for 100 ms whenever a spin loses its CPU to another thread (a busy
+	 * machine, where spinning would delay the frontend). One call
+	 * returns after 2 ms at most. */
 	uint32_t poll_ns;
 	blkback_ring_error_fn ring_error;
 	void *arg;

@@ -5,6 +5,7 @@
  *
  *   blkback-serve [-p POLL_NS] FRONT_DOMID TOKEN ORDER PORT REF...
  *
+ * POLL_NS: blkback_config.poll_ns (default BLKBACK_POLL_DEFAULT_NS, 0: off).
  * It takes the image assigned to it under TOKEN, binds the frontend's
  * event channel, attaches the ring and serves until killed. Prints
  * "SERVING sectors N" once attached, and each ring error. */
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
 	uint64_t size;
 	int fd, rc, vbd, ring;
 
-	uint32_t poll_ns = 0;
+	uint32_t poll_ns = BLKBACK_POLL_DEFAULT_NS;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 3 && strcmp(argv[1], "-p") == 0) {
 		if (parse_u32(argv[2], 100000000, &poll_ns) < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "blkback/blkback.h"
+#include "blkback/blkback_int.h" /* the adaptive spin budget, looked at */
 #include "blkback/localgnt.h"
 #include "bulkhead/blkif.h"
 #include "common/bhtest.h"
@@ -996,6 +997,69 @@ static void test_injected_faults(void **state)
 	fx_free(f); /* detaching a ring without its channel is clean */
 }
 
+/* Adaptive polling: long idle periods halve the spin budget down to 0 (an
+ * idle engine spins no more), back-to-back work doubles it back up to
+ * poll_ns; a spin that loses its CPU stops polling for a while instead. */
+static void test_polling_budget_adapts(void **state)
+{
+	poll_ns = 2000000; /* 2 ms */
+	struct fx *f = fx_std(true);
+
+	poll_ns = 0;
+	(void)state;
+	assert_int_equal(f->bb->poll_cur, 2000000);
+	for (int i = 0; i < 16 && f->bb->poll_cur; i++) {
+		usleep(10000); /* idle 10 ms: longer than poll_ns */
+		assert_int_equal(blkback_process(f->bb), 0);
+	}
+	assert_int_equal(f->bb->poll_cur, 0);
+	/* 0: no spin, the call returns at once and stays idle */
+	uint64_t t0 = bh_now_ns();
+	usleep(10000);
+	assert_int_equal(blkback_process(f->bb), 0);
+	assert_true(bh_now_ns() - t0 < 1000000000ull);
+	assert_int_equal(f->bb->poll_cur, 0);
+	/* work again and again within poll_ns: the budget grows back (once
+	 * a back-off from a spin that lost its CPU above is over) */
+	while (bh_now_ns() < f->bb->poll_off_until)
+		usleep(10000);
+	uint64_t pre = f->bb->preempted;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(rw(f, &f->r[0], BLKIF_OP_READ, (uint64_t)i + 1, 8, 1, 0, 7),
+		                 BLKIF_RSP_OKAY);
+		if (f->bb->poll_cur == 2000000)
+			break;
+	}
+	if (f->bb->preempted == pre)
+		assert_int_equal(f->bb->poll_cur, 2000000);
+	else /* a busy machine took the CPU from a spin: backing off */
+		assert_true(f->bb->poll_off_until > 0);
+	fx_free(f);
+}
+
+/* A ring whose notifications are being dropped (bh inject) does not keep
+ * a polling engine busy: it returns and does not wake itself again. */
+static void test_polling_ignores_deaf_ring(void **state)
+{
+	poll_ns = 1000000;
+	struct fx *f = fx_std(true);
+	struct blkif_request q = {
+		.operation = BLKIF_OP_READ, .nr_segments = 1, .id = 9, .sector_number = 8
+	};
+
+	poll_ns = 0;
+	(void)state;
+	q.seg[0] = (struct blkif_request_segment){ .gref = f->dref[2], .last_sect = 7 };
+	assert_int_equal(blkback_ring_inject(f->bb, f->r[0].id, BLKBACK_FAULT_DROP_NOTIFY, 0), 0);
+	push(&f->r[0], &q, sizeof(q));
+	for (int i = 0; i < 3; i++)
+		process_once(f);
+	struct pollfd pf = { .fd = blkback_fd(f->bb), .events = POLLIN };
+	assert_int_equal(poll(&pf, 1, 0), 0);
+	assert_int_equal(f->r[0].fr.sring->hdr.rsp_prod, 0);
+	fx_free(f);
+}
+
 static void test_bad_parameters(void **state)
 {
 	struct fx *f = fx_std(false);
@@ -1050,6 +1114,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_reattach_at_index),
 	cmocka_unit_test(test_event_storm_does_not_starve_another),
 	cmocka_unit_test(test_injected_faults),
+	cmocka_unit_test(test_polling_budget_adapts),
+	cmocka_unit_test(test_polling_ignores_deaf_ring),
 	cmocka_unit_test(test_bad_parameters),
 };
 

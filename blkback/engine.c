@@ -74,6 +74,7 @@ int blkback_create(const struct blkback_config *cfg, struct blkback **out)
 	bb->cfg = *cfg;
 	defaults(&bb->cfg);
 	bh_strlcpy(bb->name, cfg->name ? cfg->name : "blkback", sizeof(bb->name));
+	bb->poll_cur = bb->cfg.poll_ns;
 	bb->again_fd = -1;
 	bb->epfd = epoll_create1(EPOLL_CLOEXEC);
 	bb->again_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -317,14 +318,17 @@ static void push_all(struct blkback *bb)
 	}
 }
 
-/* Anything to do now: requests on a ring, or completed I/O. */
+/* Anything to do now: requests on a ring, or completed I/O. A deaf ring
+ * (an injected fault) is not looked at, so it cannot keep the spin going. */
 static bool work_waiting(struct blkback *bb)
 {
 	if (io_uring_cq_ready(&bb->uring))
 		return true;
-	for (int i = 0; i < BB_MAX_RINGS; i++)
-		if (bb->ring[i] && bb_ring_pending(bb->ring[i]))
+	for (int i = 0; i < BB_MAX_RINGS; i++) {
+		struct bb_ring *r = bb->ring[i];
+		if (r && !r->dead && bb_ring_pending(r) && !bb_ring_deaf(r))
 			return true;
+	}
 	return false;
 }
 
@@ -335,7 +339,8 @@ static bool arm_all(struct blkback *bb)
 
 	for (int i = 0; i < BB_MAX_RINGS; i++) {
 		struct bb_ring *r = bb->ring[i];
-		if (r && !r->dead && !r->detaching && blkif_back_final_check(&r->br))
+		if (r && !r->dead && !r->detaching && blkif_back_final_check(&r->br) &&
+		    !bb_ring_deaf(r))
 			more = true;
 	}
 	return more;
@@ -348,10 +353,16 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Spin until there is work or poll_ns passed since last_work. */
+/* Spin until there is work or the budget passed since last_work. A gap
+ * in the clock means the spinning thread lost its CPU to another one:
+ * the machine is busy, and a spin there takes the time the frontend
+ * needs to produce work. Then polling stops (until poll_adapt grows
+ * the budget again, not before BB_POLL_BACKOFF_NS) and the engine
+ * sleeps: on a loaded machine a thread that sleeps is woken ahead of the
+ * others, one that spins waits its turn behind them. */
 static bool poll_for_work(struct blkback *bb, uint64_t last_work)
 {
-	uint64_t until = last_work + bb->cfg.poll_ns;
+	uint64_t until = last_work + bb->poll_cur, prev = bh_now_ns(), now;
 
 	do {
 		for (int i = 0; i < 64; i++) {
@@ -359,16 +370,53 @@ static bool poll_for_work(struct blkback *bb, uint64_t last_work)
 				return true;
 			cpu_relax();
 		}
-	} while (bh_now_ns() < until);
+		now = bh_now_ns();
+		if (now - prev > BB_PREEMPTED_NS) {
+			bb->poll_cur = 0;
+			bb->poll_off_until = now + BB_POLL_BACKOFF_NS;
+			bb->preempted++;
+			return false;
+		}
+		prev = now;
+	} while (now < until);
 	return false;
+}
+
+/* Adaptive polling, as KVM's halt polling: after a spin ran out and the
+ * engine slept, the length of that idle period decides the next budget.
+ * Work that came back within poll_ns would have been caught by a longer
+ * spin: double the budget (from BB_POLL_MIN_NS). Work that took longer
+ * would not: halve it, down to 0 (no spin: an idle ring costs no CPU and
+ * its frontend's event wakes the engine). A spin that finds work keeps
+ * the budget. So a ring busy at short intervals is served without
+ * wake-ups, and a quiet or slow one (O_DIRECT on a slow disk, a guest
+ * thinking between requests) goes back to sleeping at once. */
+static void poll_adapt(struct blkback *bb, uint64_t now)
+{
+	uint64_t idle;
+
+	if (!bb->idle_since)
+		return;
+	idle = now - bb->idle_since;
+	bb->idle_since = 0;
+	if (now < bb->poll_off_until)
+		return; /* backing off: a recent spin lost its CPU */
+	if (idle <= bb->cfg.poll_ns)
+		bb->poll_cur =
+		    BH_MIN(BH_MAX(bb->poll_cur * 2, (uint32_t)BB_POLL_MIN_NS), bb->cfg.poll_ns);
+	else
+		bb->poll_cur /= 2;
+	if (bb->poll_cur < BB_POLL_MIN_NS / 2)
+		bb->poll_cur = 0;
 }
 
 int blkback_process(struct blkback *bb)
 {
-	bool polling = bb->cfg.poll_ns > 0;
-	uint64_t start = polling ? bh_now_ns() : 0, last_work = start;
+	uint64_t start = bb->cfg.poll_ns ? bh_now_ns() : 0, last_work = start;
 	int round = 0;
 
+	poll_adapt(bb, start);
+	bool polling = bb->poll_cur > 0;
 	take_events(bb);
 	bb_reap(bb, false);
 	for (;;) {
@@ -383,8 +431,11 @@ int blkback_process(struct blkback *bb)
 		bb_reap(bb, false);
 		push_all(bb);
 		if (!polling) {
-			if (!more)
+			if (!more) {
+				if (bb->cfg.poll_ns)
+					bb->idle_since = bh_now_ns();
 				break;
+			}
 			if (++round < BB_MAX_ROUNDS)
 				continue;
 			eventfd_write(bb->again_fd, 1);
@@ -407,8 +458,11 @@ int blkback_process(struct blkback *bb)
 			bb_reap(bb, false);
 			continue;
 		}
-		if (!arm_all(bb))
+		if (!arm_all(bb)) {
+			/* Asleep from here: the next call tells how long. */
+			bb->idle_since = last_work;
 			break;
+		}
 	}
 	bb->rr = (bb->rr + 1) % BB_MAX_RINGS;
 	push_all(bb);

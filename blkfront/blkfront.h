@@ -127,6 +127,11 @@ void blkfront_unplug(struct blkfront *bf);
  * only a 0 return means "wait for the event channel now": call it again
  * after any non-zero return before waiting. */
 int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max);
+/* With poll_ns: spin (adaptively, as blkfront_reap does) until a
+ * response is waiting; true if one is, false when the caller should wait
+ * for the event channel. Without poll_ns it only looks. For callers that
+ * wait on the channel before reaping. */
+bool blkfront_spin(struct blkfront *bf);
 uint32_t blkfront_inflight(const struct blkfront *bf);
 /* Negative errno once broken, else 0. */
 int blkfront_broken(const struct blkfront *bf);

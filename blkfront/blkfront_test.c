@@ -375,6 +375,38 @@ static void test_polling_reap_arms_only_when_empty(void **state)
 	fx_free(f);
 }
 
+/* blkfront_spin after a reap that took a response without arming (the
+ * polling mode): when it gives up it arms rsp_event, so the backend's next
+ * response is signalled and a caller sleeping on the channel wakes. */
+static void test_spin_arms_before_giving_up(void **state)
+{
+	fx_poll_ns = 20000;
+	struct fx *f = fx_new(1, 0, false, true);
+	struct blkfront_cpl c[8];
+	char buf[4096];
+	eventfd_t v;
+
+	fx_poll_ns = 0;
+	(void)state;
+	memset(buf, 5, sizeof(buf));
+	assert_int_equal(io(f, BLKFRONT_WRITE, 0, buf, 4096, 1), 0);
+	drain(f); /* its last reap returned 1: not armed */
+	eventfd_read(f->ev[0].to_front, &v);
+	/* nothing in flight: nothing to wait for */
+	assert_false(blkfront_spin(f->bf));
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, 2), 0);
+	/* the backend has not run: the spin runs out, arms and says wait */
+	uint64_t t0 = bh_now_ns();
+	assert_false(blkfront_spin(f->bf));
+	assert_true(bh_now_ns() - t0 < 1000000000ull);
+	blkback_process(f->bb);
+	assert_true(readable(f->ev[0].to_front));
+	assert_true(blkfront_spin(f->bf)); /* a response waits: true at once */
+	assert_int_equal(blkfront_reap(f->bf, c, 8), 1);
+	assert_int_equal(c[0].status, 0);
+	fx_free(f);
+}
+
 struct poller {
 	struct fx *f;
 	atomic_bool stop;
@@ -645,6 +677,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_plug_publishes_on_unplug),
 	cmocka_unit_test(test_lent_buffers_zero_copy),
 	cmocka_unit_test(test_polling_reap_arms_only_when_empty),
+	cmocka_unit_test(test_spin_arms_before_giving_up),
 	cmocka_unit_test(test_polling_threads_plugged_bursts),
 	cmocka_unit_test(test_response_with_unknown_id_breaks_device),
 	cmocka_unit_test(test_duplicate_response_breaks_device),

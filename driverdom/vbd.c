@@ -139,6 +139,7 @@ static int engine(struct vbd *v)
 	struct blkback_config c = { .gnt = &blkback_gntdev_ops,
 		                    .max_queues = MAX_QUEUES,
 		                    .max_persistent = 2048,
+		                    .poll_ns = BLKBACK_POLL_DEFAULT_NS,
 		                    .ring_error = ring_error,
 		                    .arg = v,
 		                    .name = v->name };

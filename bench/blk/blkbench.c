@@ -3,7 +3,7 @@
  *
  *   bench-blk [-s image_MiB] [-t secs_per_run | -n ms] [-r runs] [-m pc|direct|both]
  *            [-p uring,local,zc,xdom,xzc,nbd] [-w workload_mask]
- *            [-P poll_ns] [-q: smoke run] [-h]
+ *            [-P poll_ns (default 50000, 0: off)] [-q: smoke run] [-h]
  *
  * Paths (-p):
  *   uring  io_uring on the image in this process (the baseline)
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bench/blk/paths.h"
+#include "blkback/blkback.h"
 
 enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_XZC, P_NBD, P_URING2, P_N };
 static const char *const pname[P_N] = { "io_uring",      "blkif 1 process",     "blkif 1p zerocopy",
@@ -51,8 +52,8 @@ static int base_of(int p)
 static uint64_t img = 256ull << 20;
 static double secs = 1.0;
 static int runs = 5;
-static uint32_t poll_ns = 0;                   /* -P */
-static unsigned loads = (1u << BB_NLOADS) - 1; /* -w: which workloads */
+static uint32_t poll_ns = BLKBACK_POLL_DEFAULT_NS; /* -P */
+static unsigned loads = (1u << BB_NLOADS) - 1;     /* -w: which workloads */
 static bool use[P_N];
 static struct bb_result res[P_N][BB_NLOADS][BB_MAX_RUNS];
 

@@ -56,7 +56,8 @@ int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool dire
 	snprintf(s_back, sizeof(s_back), "%u", back);
 	snprintf(s_poll, sizeof(s_poll), "%u", poll_ns);
 	const char *fargv[] = {
-		th_prog("blkfront-probe"), s_back, sectors, "0", "bench", s_secs, s_runs, NULL
+		th_prog("blkfront-probe"), s_back, sectors, "0", "bench", s_secs, s_runs, s_poll,
+		zc ? "zc" : "copy",        NULL
 	};
 	if (th_create(h, fname, BH_ROLE_GUEST, 512, 0, front, fargv, &r) < 0)
 		return fprintf(stderr, "blkbench: frontend domain\n"), -1;
