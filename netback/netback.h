@@ -49,6 +49,14 @@ struct netbk_gntmap_ops {
 	 * status; returns 0 unless the whole batch failed. */
 	int (*copy)(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *segs,
 	            unsigned n);
+	/* Optional: the frontend's pages themselves (read-only, or writable for
+	 * RX buffers), so that packet data moves between the device and the
+	 * guest's buffers with no copy of netback's own. out[i] is NULL where
+	 * refs[i] is not granted to us so. The pointers stay valid until the
+	 * next call of pages, copy or forget; none of one call's pages evicts
+	 * another of the same call. Without it, netback copies. */
+	int (*pages)(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
+	             uint8_t **out);
 	/* Optional: drop whatever copy keeps for domid (mappings of its pages);
 	 * called when one of its vifs disconnects. */
 	void (*forget)(void *ctx, uint16_t domid);

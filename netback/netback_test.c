@@ -277,8 +277,9 @@ static void test_tx_unknown_extra(void **state)
 static struct netbk_gntmap_ops real_ops;
 static struct rig *hook_rig;
 
-static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
-                     unsigned n)
+static unsigned hook_calls;
+
+static void scribble_ring(void)
 {
 	for (unsigned i = 0; i < NETIF_TX_RING_SIZE; i++) {
 		struct netif_tx_request *q = &hook_rig->tx.sring->ring[i].req;
@@ -289,10 +290,25 @@ static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntc
 		q->flags = NETTXF_more_data;
 		q->id = 999;
 	}
+	hook_calls++;
+}
+
+static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
+                     unsigned n)
+{
+	scribble_ring();
 	return real_ops.copy(real_ops.ctx, domid, to_grant, s, n);
 }
 
-static void test_tx_requests_copied_once(void **state)
+static int evil_pages(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
+                      uint8_t **out)
+{
+	scribble_ring();
+	return real_ops.pages(real_ops.ctx, domid, writable, refs, n, out);
+}
+
+/* Both data paths: grant copies (ops without pages) and in place. */
+static void tx_copied_once(bool in_place)
 {
 	struct rig r;
 	struct virtio_net_hdr vh;
@@ -301,8 +317,11 @@ static void test_tx_requests_copied_once(void **state)
 
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
 	hook_rig = &r;
+	hook_calls = 0;
 	real_ops = r.bops;
-	r.nb->ops.copy = evil_copy; /* white-box: swap the engine's copy op */
+	/* white-box: swap the engine's data ops */
+	r.nb->ops.copy = evil_copy;
+	r.nb->ops.pages = in_place ? evil_pages : NULL;
 	put_packet(&r, frame, len, 0, 1000, 11, 0);
 	rig_tx_publish(&r);
 	netback_round(r.nb);
@@ -312,7 +331,18 @@ static void test_tx_requests_copied_once(void **state)
 	assert_int_equal(rsp[0].status, NETIF_RSP_OKAY);
 	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), (ssize_t)len);
 	assert_memory_equal(got, frame, len);
+	assert_int_equal(hook_calls, 1);
 	rig_fini(&r);
+}
+
+static void test_tx_requests_copied_once(void **state)
+{
+	tx_copied_once(false);
+}
+
+static void test_tx_requests_copied_once_in_place(void **state)
+{
+	tx_copied_once(true);
 }
 
 /* A frontend whose req_prod runs more than a ring ahead is stopped; a
@@ -820,6 +850,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tx_runt),
 	cmocka_unit_test(test_tx_unknown_extra),
 	cmocka_unit_test(test_tx_requests_copied_once),
+	cmocka_unit_test(test_tx_requests_copied_once_in_place),
 	cmocka_unit_test(test_tx_req_prod_overflow),
 	cmocka_unit_test(test_tx_half_published_packet_waits),
 	cmocka_unit_test(test_tx_antispoof),

@@ -80,6 +80,10 @@ struct netback {
 };
 
 #define NETBK_PKTBUF (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
+/* TX in place: bytes of a packet copied out of the frontend's pages to be
+ * checked and sent from our copy (Ethernet + VLAN + IPv4 or IPv6 with
+ * options + TCP with options fit in 18 + 60 + 60). */
+#define NETBK_TX_HEAD 256
 
 int netbk_tx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
 int netbk_rx_serve(struct netbk_vif *vif, unsigned budget);
