@@ -122,6 +122,16 @@ int netback_create(const struct netbk_gntmap_ops *ops, const struct bh_log *log,
 void netback_destroy(struct netback *nb);
 void netback_set_budget(struct netback *nb, unsigned budget);
 
+/* RX in place (with ops->pages) needs a full-size packet's requests
+ * posted (17). With fewer, netback leaves packets in the device for up to
+ * `ms` and asks the frontend to notify when it has posted enough, rather
+ * than copying them into its bounded queue; a frontend still short after
+ * that gets the queue (and its drops) as before. 0 (the default): never
+ * wait. While a vif waits, netback_vif_rx_blocked() is true and the caller
+ * should stop polling its device (netback_poll does). */
+void netback_set_rx_wait(struct netback *nb, unsigned ms);
+bool netback_vif_rx_blocked(const struct netbk_vif *vif);
+
 /* Map the rings and start serving. The TAP descriptor passes to the vif. */
 int netback_vif_connect(struct netback *nb, const struct netbk_vif_config *cfg,
                         struct netbk_vif **out);
