@@ -122,7 +122,10 @@ static void close_broken(void)
 }
 
 #define SERVE_ROUNDS 64
-#define TICK_NS      10000000 /* the safety-net and rate-limit timer */
+/* How long a vif's packets may wait in its TAP for the frontend to post
+ * RX buffers before netback copies them into its bounded queue. */
+#define RX_WAIT_MS 100
+#define TICK_NS    10000000 /* the safety-net and rate-limit timer */
 
 /* Rounds until nothing moves (each round is budgeted per vif, so one busy
  * guest cannot starve another). Stopped by the round limit with work
@@ -130,12 +133,30 @@ static void close_broken(void)
  * a ring runs dry), so the frontend will not notify for what it adds: fire
  * the timer at once, to come back after the loop's other descriptors
  * instead of a tick later. */
+/* A vif whose frontend has too few RX buffers posted leaves its packets
+ * in the TAP until the frontend notifies (netback_set_rx_wait): its TAP
+ * is not watched meanwhile, or the loop would spin on a readable TAP. */
+static void watch_taps(void)
+{
+	for (struct vif *v = svc.vifs; v; v = v->next) {
+		bool want = !netback_vif_rx_blocked(v->nv);
+
+		if (want && !v->tap_fd)
+			drvdom_add_fd(v->dev->dd, v->cfg.tap_fd, on_tap, v, &v->tap_fd);
+		else if (!want && v->tap_fd) {
+			drvdom_del_fd(v->tap_fd);
+			v->tap_fd = NULL;
+		}
+	}
+}
+
 static void serve(void)
 {
 	int i = 0;
 
 	while (i < SERVE_ROUNDS && netback_round(svc.nb) > 0)
 		i++;
+	watch_taps();
 	if (i == SERVE_ROUNDS) {
 		struct itimerspec its = { { 0, TICK_NS }, { 0, 1 } };
 
@@ -159,6 +180,7 @@ static int svc_up(struct drvdom *dd)
 	if ((rc = netback_create(&ops, &svc.log, &svc.nb)) < 0)
 		return rc;
 	netback_set_broken_cb(svc.nb, on_broken, NULL);
+	netback_set_rx_wait(svc.nb, RX_WAIT_MS);
 	if ((rc = drvdom_add_fd(dd, svc.x.evtchn, on_event, NULL, &svc.ev_fd)) < 0)
 		return rc;
 	svc.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -44,6 +44,16 @@ void netback_set_budget(struct netback *nb, unsigned budget)
 	nb->budget = budget ? budget : 1;
 }
 
+void netback_set_rx_wait(struct netback *nb, unsigned ms)
+{
+	nb->rx_wait_ns = (uint64_t)ms * 1000000ull;
+}
+
+bool netback_vif_rx_blocked(const struct netbk_vif *vif)
+{
+	return vif->state == NETBK_VIF_CONNECTED && vif->rx_blocked;
+}
+
 static int vif_check_config(const struct netbk_vif_config *cfg)
 {
 	if (!(cfg->features & NETBK_F_RX_COPY))
@@ -180,7 +190,7 @@ int netback_round(struct netback *nb)
 	do {
 		if (!netbk_vif_deaf(v)) {
 			moved += netbk_tx_serve(v, nb->budget, now);
-			moved += netbk_rx_serve(v, nb->budget);
+			moved += netbk_rx_serve(v, nb->budget, now);
 		}
 		v = v->next ? v->next : nb->vifs;
 	} while (v != start);
@@ -189,19 +199,27 @@ int netback_round(struct netback *nb)
 	return moved;
 }
 
-/* Milliseconds until the earliest rate-limit window of a blocked vif. */
+static int earlier(int timeout_ms, uint64_t at_ns, uint64_t now)
+{
+	uint64_t ns = at_ns > now ? at_ns - now : 0;
+	int ms = (int)((ns + 999999) / 1000000);
+
+	return timeout_ms < 0 || ms < timeout_ms ? ms : timeout_ms;
+}
+
+/* Milliseconds until the earliest rate-limit window of a blocked vif, or
+ * the end of an RX wait for buffers. */
 static int rate_timeout(struct netback *nb, int timeout_ms)
 {
 	uint64_t now = bh_now_ns();
 
 	for (struct netbk_vif *v = nb->vifs; v; v = v->next) {
-		if (!v->tx_rate_blocked || v->state != NETBK_VIF_CONNECTED)
+		if (v->state != NETBK_VIF_CONNECTED)
 			continue;
-		uint64_t ns = v->credit_next_ns > now ? v->credit_next_ns - now : 0;
-		int ms = (int)((ns + 999999) / 1000000);
-
-		if (timeout_ms < 0 || ms < timeout_ms)
-			timeout_ms = ms;
+		if (v->tx_rate_blocked)
+			timeout_ms = earlier(timeout_ms, v->credit_next_ns, now);
+		if (v->rx_blocked)
+			timeout_ms = earlier(timeout_ms, v->rx_wait_ns + nb->rx_wait_ns, now);
 	}
 	return timeout_ms;
 }
@@ -223,7 +241,8 @@ static unsigned fill_pollfds(struct netback *nb, struct pollfd *pf, uint32_t *po
 	for (struct netbk_vif *v = nb->vifs; v; v = v->next) {
 		if (v->state != NETBK_VIF_CONNECTED || v->fault_chan)
 			continue;
-		pf[n] = (struct pollfd){ .fd = v->cfg.tap_fd, .events = POLLIN };
+		pf[n] =
+		    (struct pollfd){ .fd = v->cfg.tap_fd, .events = v->rx_blocked ? 0 : POLLIN };
 		ports[n++] = UINT32_MAX;
 		pf[n] = (struct pollfd){ .fd = ops->port_fd(ops->ctx, v->cfg.tx_port),
 			                 .events = POLLIN };

@@ -49,6 +49,14 @@ struct netbk_gntmap_ops {
 	 * status; returns 0 unless the whole batch failed. */
 	int (*copy)(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *segs,
 	            unsigned n);
+	/* Optional: the frontend's pages themselves (read-only, or writable for
+	 * RX buffers), so that packet data moves between the device and the
+	 * guest's buffers with no copy of netback's own. out[i] is NULL where
+	 * refs[i] is not granted to us so. The pointers stay valid until the
+	 * next call of pages, copy or forget; none of one call's pages evicts
+	 * another of the same call. Without it, netback copies. */
+	int (*pages)(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
+	             uint8_t **out);
 	/* Optional: drop whatever copy keeps for domid (mappings of its pages);
 	 * called when one of its vifs disconnects. */
 	void (*forget)(void *ctx, uint16_t domid);
@@ -113,6 +121,16 @@ int netback_create(const struct netbk_gntmap_ops *ops, const struct bh_log *log,
                    struct netback **out);
 void netback_destroy(struct netback *nb);
 void netback_set_budget(struct netback *nb, unsigned budget);
+
+/* RX in place (with ops->pages) needs a full-size packet's requests
+ * posted (17). With fewer, netback leaves packets in the device for up to
+ * `ms` and asks the frontend to notify when it has posted enough, rather
+ * than copying them into its bounded queue; a frontend still short after
+ * that gets the queue (and its drops) as before. 0 (the default): never
+ * wait. While a vif waits, netback_vif_rx_blocked() is true and the caller
+ * should stop polling its device (netback_poll does). */
+void netback_set_rx_wait(struct netback *nb, unsigned ms);
+bool netback_vif_rx_blocked(const struct netbk_vif *vif);
 
 /* Map the rings and start serving. The TAP descriptor passes to the vif. */
 int netback_vif_connect(struct netback *nb, const struct netbk_vif_config *cfg,

@@ -277,8 +277,9 @@ static void test_tx_unknown_extra(void **state)
 static struct netbk_gntmap_ops real_ops;
 static struct rig *hook_rig;
 
-static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
-                     unsigned n)
+static unsigned hook_calls;
+
+static void scribble_ring(void)
 {
 	for (unsigned i = 0; i < NETIF_TX_RING_SIZE; i++) {
 		struct netif_tx_request *q = &hook_rig->tx.sring->ring[i].req;
@@ -289,10 +290,25 @@ static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntc
 		q->flags = NETTXF_more_data;
 		q->id = 999;
 	}
+	hook_calls++;
+}
+
+static int evil_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
+                     unsigned n)
+{
+	scribble_ring();
 	return real_ops.copy(real_ops.ctx, domid, to_grant, s, n);
 }
 
-static void test_tx_requests_copied_once(void **state)
+static int evil_pages(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
+                      uint8_t **out)
+{
+	scribble_ring();
+	return real_ops.pages(real_ops.ctx, domid, writable, refs, n, out);
+}
+
+/* Both data paths: grant copies (ops without pages) and in place. */
+static void tx_copied_once(bool in_place)
 {
 	struct rig r;
 	struct virtio_net_hdr vh;
@@ -301,8 +317,11 @@ static void test_tx_requests_copied_once(void **state)
 
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
 	hook_rig = &r;
+	hook_calls = 0;
 	real_ops = r.bops;
-	r.nb->ops.copy = evil_copy; /* white-box: swap the engine's copy op */
+	/* white-box: swap the engine's data ops */
+	r.nb->ops.copy = evil_copy;
+	r.nb->ops.pages = in_place ? evil_pages : NULL;
 	put_packet(&r, frame, len, 0, 1000, 11, 0);
 	rig_tx_publish(&r);
 	netback_round(r.nb);
@@ -312,7 +331,18 @@ static void test_tx_requests_copied_once(void **state)
 	assert_int_equal(rsp[0].status, NETIF_RSP_OKAY);
 	assert_int_equal(rig_host_read(&r, &vh, got, sizeof(got)), (ssize_t)len);
 	assert_memory_equal(got, frame, len);
+	assert_int_equal(hook_calls, 1);
 	rig_fini(&r);
+}
+
+static void test_tx_requests_copied_once(void **state)
+{
+	tx_copied_once(false);
+}
+
+static void test_tx_requests_copied_once_in_place(void **state)
+{
+	tx_copied_once(true);
 }
 
 /* A frontend whose req_prod runs more than a ring ahead is stopped; a
@@ -407,7 +437,14 @@ static void test_tx_mtu(void **state)
 
 /* RX: a response in the slot of its request, with its id; flags in the RX
  * bit order; a GSO extra after the first response. */
-static void test_rx_placement_and_flags(void **state)
+static int counting_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
+                         unsigned n)
+{
+	hook_calls++;
+	return real_ops.copy(real_ops.ctx, domid, to_grant, s, n);
+}
+
+static void rx_placement_and_flags(unsigned posted)
 {
 	struct rig r;
 	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
@@ -420,9 +457,16 @@ static void test_rx_placement_and_flags(void **state)
 	struct netif_extra_info ex;
 
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
-	rig_rx_post(&r, 8, 100);
+	real_ops = r.bops;
+	hook_calls = 0;
+	r.nb->ops.copy = counting_copy; /* white-box: which path placed it */
+	rig_rx_post(&r, posted, 100);
 	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
 	serve(&r);
+	if (posted >= 17)
+		assert_int_equal(hook_calls, 0); /* read in place */
+	else
+		assert_int_equal(hook_calls, 3); /* a grant copy per data slot */
 	/* 10000 bytes: 3 data slots + 1 extra */
 	assert_int_equal(r.rx.sring->hdr.rsp_prod, 4);
 	for (int i = 0; i < 4; i++)
@@ -448,6 +492,56 @@ static void test_rx_placement_and_flags(void **state)
 	rig_fini(&r);
 }
 
+/* Fewer requests posted than the largest packet takes: copied in. */
+static void test_rx_placement_and_flags(void **state)
+{
+	rx_placement_and_flags(8);
+}
+
+/* Enough posted: read from the device straight into the buffers. */
+static void test_rx_placement_and_flags_in_place(void **state)
+{
+	rx_placement_and_flags(RIG_DATA / 2);
+}
+
+/* In place, a packet larger than a page without GSO (a jumbo frame) still
+ * takes consecutive requests, and a small one the first. */
+static void test_rx_in_place_no_gso(void **state)
+{
+	struct rig r;
+	struct virtio_net_hdr vh = { 0 };
+	size_t len = rig_frame_tcp4(frame, 9000, IP_B, 3), small;
+	struct netif_rx_response rsp[4];
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	rig_rx_post(&r, RIG_DATA / 2, 200);
+	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 3);
+	for (int i = 0; i < 3; i++) {
+		rsp[i] = r.rx.sring->ring[i].rsp;
+		assert_int_equal(rsp[i].id, 200 + i);
+		assert_memory_equal(rig_page(&r, RIG_DATA / 2 + i), frame + i * 4096,
+		                    BH_MIN(len - (size_t)i * 4096, (size_t)4096));
+	}
+	assert_int_equal(rsp[0].status, 4096);
+	assert_int_equal(rsp[0].flags, NETRXF_more_data);
+	assert_int_equal(rsp[1].flags, NETRXF_more_data);
+	assert_int_equal(rsp[2].status, (int)(len - 8192));
+	assert_int_equal(rsp[2].flags, 0);
+	/* the next packet, 100 bytes, in the next request */
+	rig_rx_post(&r, 3, 300);
+	small = rig_frame_tcp4(frame, 100, IP_B, 4);
+	assert_int_equal(rig_host_write(&r, &vh, frame, small), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 4);
+	rsp[3] = r.rx.sring->ring[3].rsp;
+	assert_int_equal(rsp[3].id, 203);
+	assert_int_equal(rsp[3].status, (int)small);
+	assert_memory_equal(rig_page(&r, RIG_DATA / 2 + 3), frame, small);
+	rig_fini(&r);
+}
+
 static void test_rx_gso_needs_feature(void **state)
 {
 	struct rig r;
@@ -469,6 +563,68 @@ static void test_rx_gso_needs_feature(void **state)
 	assert_int_equal(r.rx.sring->hdr.rsp_prod, 0);
 	netback_vif_stats(r.vif, &st);
 	assert_int_equal(st.rx_dropped, 1);
+	rig_fini(&r);
+}
+
+/* With an RX wait set, too few buffers for the largest packet leave the
+ * packet in the device (nothing copied, nothing queued) and ask the
+ * frontend for a notification at 17 posted; once posted it goes in place. */
+static void test_rx_waits_for_buffers(void **state)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                     .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		                     .gso_size = 1400,
+		                     .csum_start = 34,
+		                     .csum_offset = 16 };
+	size_t len = rig_frame_tcp4(frame, 10000, IP_B, 8);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	netback_set_rx_wait(r.nb, 10000);
+	rig_rx_post(&r, 8, 100);
+	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 0);
+	assert_true(netback_vif_rx_blocked(r.vif));
+	assert_int_equal(r.rx.sring->hdr.req_event, 17);
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_queued, 0);
+	/* the notification the frontend gets to send, and its buffers */
+	rig_rx_post(&r, 9, 108);
+	serve(&r);
+	assert_false(netback_vif_rx_blocked(r.vif));
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 4);
+	assert_int_equal(r.rx.sring->ring[0].rsp.id, 100);
+	assert_int_equal(r.rx.sring->ring[3].rsp.status, 10000 - 8192);
+	assert_memory_equal(rig_page(&r, RIG_DATA / 2 + 3), frame + 8192, 10000 - 8192);
+	rig_fini(&r);
+}
+
+/* A frontend still short of buffers when the wait is over gets the
+ * bounded queue, as without a wait. */
+static void test_rx_wait_ends(void **state)
+{
+	struct rig r;
+	struct netbk_vif_stats st;
+	size_t len = rig_frame_tcp4(frame, 1000, IP_B, 9);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	netback_set_rx_wait(r.nb, 20);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
+	serve(&r);
+	assert_true(netback_vif_rx_blocked(r.vif));
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_queued, 0);
+	usleep(30000);
+	serve(&r);
+	assert_false(netback_vif_rx_blocked(r.vif));
+	netback_vif_stats(r.vif, &st);
+	assert_int_equal(st.rx_queued, 5);
+	rig_rx_post(&r, 5, 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 5);
 	rig_fini(&r);
 }
 
@@ -820,13 +976,18 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tx_runt),
 	cmocka_unit_test(test_tx_unknown_extra),
 	cmocka_unit_test(test_tx_requests_copied_once),
+	cmocka_unit_test(test_tx_requests_copied_once_in_place),
 	cmocka_unit_test(test_tx_req_prod_overflow),
 	cmocka_unit_test(test_tx_half_published_packet_waits),
 	cmocka_unit_test(test_tx_antispoof),
 	cmocka_unit_test(test_tx_mtu),
 	cmocka_unit_test(test_rx_placement_and_flags),
+	cmocka_unit_test(test_rx_placement_and_flags_in_place),
+	cmocka_unit_test(test_rx_in_place_no_gso),
 	cmocka_unit_test(test_rx_gso_needs_feature),
 	cmocka_unit_test(test_rx_no_buffers_bounded),
+	cmocka_unit_test(test_rx_waits_for_buffers),
+	cmocka_unit_test(test_rx_wait_ends),
 	cmocka_unit_test(test_tx_served_by_notifications_alone),
 	cmocka_unit_test(test_rx_buffers_posted_by_notifications_alone),
 	cmocka_unit_test(test_fair_round_robin),

@@ -131,15 +131,25 @@ static void pmap_drop(struct netbk_xen *x, struct netbk_xen_pmap **pp)
 	free(m);
 }
 
+static bool pmap_kept(const struct netbk_xen_pmap *m, uint8_t *const *keep, unsigned nkeep)
+{
+	for (unsigned i = 0; i < nkeep; i++)
+		if (keep[i] == m->page)
+			return true;
+	return false;
+}
+
 /* Unmap one mapping, of `domid` if it is at its quota, else any (a clock
- * over the buckets, so no entry is favoured). */
-static void pmap_evict(struct netbk_xen *x, uint16_t domid, bool own)
+ * over the buckets, so no entry is favoured), but none of the pages in
+ * keep[] (handed out by the same pages() call). */
+static void pmap_evict(struct netbk_xen *x, uint16_t domid, bool own, uint8_t *const *keep,
+                       unsigned nkeep)
 {
 	for (unsigned n = 0; n < NETBK_XEN_PMAP_BUCKETS; n++) {
 		unsigned b = x->pmap_clock++ % NETBK_XEN_PMAP_BUCKETS;
 
 		for (struct netbk_xen_pmap **pp = &x->pmap[b]; *pp; pp = &(*pp)->next)
-			if (!own || (*pp)->domid == domid) {
+			if ((!own || (*pp)->domid == domid) && !pmap_kept(*pp, keep, nkeep)) {
 				pmap_drop(x, pp);
 				return;
 			}
@@ -160,7 +170,8 @@ static void xm_forget(void *ctx, uint16_t domid)
 
 /* The page of (domid, ref) mapped for reading or writing; NULL if the
  * frontend did not grant it so. */
-static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool writable)
+static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool writable,
+                         uint8_t *const *keep, unsigned nkeep)
 {
 	unsigned b = pmap_hash(domid, ref, writable);
 	struct ioctl_gntdev_map_grant_ref mr = { .count = 1 };
@@ -175,9 +186,9 @@ static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool
 	if (!x->pmap_dom && !(x->pmap_dom = calloc(65536, sizeof(*x->pmap_dom))))
 		return NULL;
 	if (x->pmap_dom[domid] >= NETBK_XEN_PMAP_PER_DOM)
-		pmap_evict(x, domid, true);
+		pmap_evict(x, domid, true, keep, nkeep);
 	else if (x->pmap_live >= NETBK_XEN_PMAP_MAX)
-		pmap_evict(x, domid, false);
+		pmap_evict(x, domid, false, keep, nkeep);
 	if (!(m = calloc(1, sizeof(*m))))
 		return NULL;
 	mr.refs[0].domid = domid;
@@ -223,7 +234,7 @@ static int xm_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcop
 			s->status = BH_GNTST_GENERAL_ERROR; /* Xen: GNTST_bad_copy_arg */
 			continue;
 		}
-		if (!(page = pmap_get(x, domid, s->ref, to_grant))) {
+		if (!(page = pmap_get(x, domid, s->ref, to_grant, NULL, 0))) {
 			s->status = BH_GNTST_PERMISSION_DENIED;
 			continue;
 		}
@@ -233,6 +244,18 @@ static int xm_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcop
 			memcpy(s->local, page + s->offset, s->len);
 		s->status = 0;
 	}
+	return 0;
+}
+
+/* The mapped pages themselves: netback reads and writes packet data in
+ * place (writev from TX pages, readv into RX pages). */
+static int xm_pages(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
+                    uint8_t **out)
+{
+	struct netbk_xen *x = ctx;
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = pmap_get(x, domid, refs[i], writable, out, i);
 	return 0;
 }
 
@@ -271,6 +294,7 @@ void netbk_gntmap_xen_ops(struct netbk_xen *x, struct netbk_gntmap_ops *out)
 	*out = (struct netbk_gntmap_ops){ .map_ring = xm_map_ring,
 		                          .unmap_ring = xm_unmap_ring,
 		                          .copy = xm_copy,
+		                          .pages = xm_pages,
 		                          .forget = xm_forget,
 		                          .notify = xm_notify,
 		                          .port_fd = xm_port_fd,

@@ -212,6 +212,20 @@ static int mv_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcop
 	return 0;
 }
 
+static int mv_pages(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
+                    uint8_t **out)
+{
+	struct memgnt_view *v = ctx;
+
+	for (unsigned i = 0; i < n; i++) {
+		int st;
+
+		if (!(out[i] = lookup(v->m, v->self, domid, refs[i], writable, &st)))
+			__atomic_add_fetch(&v->m->copy_failures, 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
 static int mv_notify(void *ctx, uint32_t port)
 {
 	return memgnt_notify(((struct memgnt_view *)ctx)->m, port);
@@ -232,6 +246,7 @@ void memgnt_netbk_ops(struct memgnt_view *view, struct netbk_gntmap_ops *out)
 	*out = (struct netbk_gntmap_ops){ .map_ring = mv_map_ring,
 		                          .unmap_ring = mv_unmap_ring,
 		                          .copy = mv_copy,
+		                          .pages = mv_pages,
 		                          .notify = mv_notify,
 		                          .port_fd = mv_port_fd,
 		                          .port_ack = mv_port_ack,

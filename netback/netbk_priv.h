@@ -54,8 +54,12 @@ struct netbk_vif {
 	/* RX queue while the frontend has too few buffers posted */
 	struct netbk_rxq_pkt *rxq_head, *rxq_tail;
 	bool tx_more, rx_more; /* stopped by the budget with work left */
-	uint8_t *pktbuf;       /* one linear packet, vnet header first */
-	uint64_t bad_logged;   /* malformed packets seen, for the log limit */
+	/* RX in place waits for buffers instead of copying into rxq: since
+	 * when (0: not waiting), and whether the device is left unread now */
+	uint64_t rx_wait_ns;
+	bool rx_blocked;
+	uint8_t *pktbuf;     /* one linear packet, vnet header first */
+	uint64_t bad_logged; /* malformed packets seen, for the log limit */
 	/* injected faults (netback_vif_inject); all zero in normal service */
 	bool fault_corrupt;     /* the next TX response gets a bogus id */
 	bool fault_chan;        /* the event channel was closed under us */
@@ -75,14 +79,19 @@ struct netback {
 	struct netbk_vif *vifs;
 	struct netbk_vif *rr_next; /* who goes first next round */
 	unsigned budget;
+	uint64_t rx_wait_ns; /* netback_set_rx_wait; 0: never wait */
 	netbk_broken_fn broken_cb;
 	void *broken_arg;
 };
 
 #define NETBK_PKTBUF (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
+/* TX in place: bytes of a packet copied out of the frontend's pages to be
+ * checked and sent from our copy (Ethernet + VLAN + IPv4 or IPv6 with
+ * options + TCP with options fit in 18 + 60 + 60). */
+#define NETBK_TX_HEAD 256
 
 int netbk_tx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
-int netbk_rx_serve(struct netbk_vif *vif, unsigned budget);
+int netbk_rx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
 void netbk_rxq_flush(struct netbk_vif *vif);
 void netbk_vif_break(struct netbk_vif *vif, const char *why);
 /* Log a malformed packet, rate-limited: a hostile frontend must not be

@@ -12,9 +12,11 @@
 #include "netback/netbk_priv.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 #include "common/util.h"
 
@@ -220,14 +222,176 @@ static int rx_drain_queue(struct netbk_vif *vif, unsigned budget, RING_IDX *prod
 	return moved;
 }
 
-/* Read from the device; a packet goes straight into the ring when nothing
- * waits before it, else into the queue. */
-static int rx_read_device(struct netbk_vif *vif, unsigned budget, RING_IDX *prod)
+/* RX in place: with enough requests posted for the largest packet, the
+ * device is read (readv) straight into the frontend's buffers, not into
+ * pktbuf and then copied. The packet's size is known only after the read,
+ * so the pages are laid out for a GSO packet (data in requests 0, 2, 3,
+ * ...; request 1 takes the extra); a large non-GSO packet (rare: jumbo
+ * frames) is moved down one page each afterwards. Requests are read once,
+ * here, and answered from that copy. */
+#define RX_DATA_PAGES ((NETIF_MAX_PACKET + XEN_NETIF_PAGE - 1) / XEN_NETIF_PAGE)
+#define RX_SLOTS      (RX_DATA_PAGES + 1)
+
+enum { RX_EMPTY = RX_NO_ROOM + 1, RX_COPY, RX_SHORT };
+
+static void rx_answer_in_place(struct netbk_vif *vif, const struct netif_rx_request *req,
+                               size_t len, const struct netif_offload *o)
+{
+	size_t done = 0;
+	unsigned s = 0;
+
+	while (done < len) {
+		uint16_t n = (uint16_t)BH_MIN(len - done, XEN_NETIF_PAGE);
+		struct netif_rx_response rsp = { .id = req[s].id, .status = (int16_t)n };
+
+		done += n;
+		if (done < len)
+			rsp.flags |= NETRXF_more_data;
+		if (s == 0)
+			rsp.flags |= rx_first_flags(o);
+		*netif_rx_back_rsp_slot(&vif->rx, vif->rx.rsp_prod_pvt++) = rsp;
+		vif->rx.req_cons++;
+		if (s++ == 0 && o->gso_type) {
+			struct netif_extra_info ex = { .type = XEN_NETIF_EXTRA_TYPE_GSO };
+
+			ex.u.gso.size = o->gso_size;
+			ex.u.gso.type = o->gso_type;
+			memcpy(netif_rx_back_rsp_slot(&vif->rx, vif->rx.rsp_prod_pvt++), &ex,
+			       sizeof(ex));
+			vif->rx.req_cons++;
+			s++;
+		}
+	}
+	vif->st.rx_packets++;
+	vif->st.rx_bytes += len;
+}
+
+/* One packet from the device in place: RX_PLACED, RX_DROPPED, RX_EMPTY
+ * (nothing to read), RX_SHORT (too few requests posted) or RX_COPY (one
+ * of them not usable: the copying path takes this packet). */
+static int rx_read_in_place(struct netbk_vif *vif, RING_IDX *prod)
 {
 	const size_t hl = sizeof(struct virtio_net_hdr);
+	struct netbk_gntmap_ops *ops = &vif->nb->ops;
+	struct netif_rx_request req[RX_SLOTS];
+	uint32_t refs[RX_SLOTS];
+	uint8_t *pages[RX_SLOTS];
+	struct iovec iov[RX_DATA_PAGES + 1];
+	struct rx_view v = { (struct virtio_net_hdr *)vif->pktbuf, NULL, 0 };
+	struct netif_offload o;
+	size_t npages;
+	ssize_t r;
+
+	if (netif_rx_back_unconsumed(&vif->rx, *prod) < RX_SLOTS) {
+		*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
+		bh_rmb();
+		if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
+			netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+			return RX_NO_ROOM;
+		}
+		if (netif_rx_back_unconsumed(&vif->rx, *prod) < RX_SLOTS)
+			return RX_SHORT;
+	}
+	for (unsigned i = 0; i < RX_SLOTS; i++) {
+		volatile struct netif_rx_request *q =
+		    &vif->rx.sring->ring[(vif->rx.req_cons + i) & (NETIF_RX_RING_SIZE - 1)].req;
+
+		req[i] = (struct netif_rx_request){ .id = q->id, .gref = q->gref };
+		refs[i] = req[i].gref;
+	}
+	if (ops->pages(ops->ctx, vif->cfg.frontend_domid, true, refs, RX_SLOTS, pages) < 0)
+		return RX_COPY;
+	for (unsigned i = 0; i < RX_SLOTS; i++)
+		if (!pages[i])
+			return RX_COPY; /* answered with an error by the copying path */
+	iov[0] = (struct iovec){ vif->pktbuf, hl };
+	iov[1] = (struct iovec){ pages[0], XEN_NETIF_PAGE };
+	for (unsigned k = 1; k < RX_DATA_PAGES; k++)
+		iov[k + 1] = (struct iovec){ pages[k + 1], XEN_NETIF_PAGE };
+	r = readv(vif->cfg.tap_fd, iov, RX_DATA_PAGES + 1);
+	if (r < 0)
+		return RX_EMPTY; /* EAGAIN, or a device error the poll loop reports */
+	if ((size_t)r <= hl + NETIF_ETH_HLEN || (size_t)r > hl + NETIF_MAX_PACKET) {
+		vif->st.rx_errors++;
+		return RX_DROPPED;
+	}
+	v.len = (size_t)r - hl;
+	if (!rx_offload(vif, &v, &o)) {
+		vif->st.rx_dropped++;
+		return RX_DROPPED;
+	}
+	npages = (v.len + XEN_NETIF_PAGE - 1) / XEN_NETIF_PAGE;
+	if (!o.gso_type)
+		for (size_t k = 1; k < npages; k++)
+			memcpy(pages[k], pages[k + 1],
+			       BH_MIN(v.len - k * XEN_NETIF_PAGE, XEN_NETIF_PAGE));
+	rx_answer_in_place(vif, req, v.len, &o);
+	return RX_PLACED;
+}
+
+/* Too few buffers posted for in place: leave the packets in the device
+ * (its own queue is bounded) and ask to be notified once enough are
+ * posted, for up to nb->rx_wait_ns; a frontend still short after that is
+ * slow or stuck and gets the bounded queue. RX_SHORT: wait; RX_PLACED:
+ * enough were posted meanwhile, try again; RX_EMPTY: nothing to wait
+ * with; RX_COPY: do not wait. */
+static int rx_wait(struct netbk_vif *vif, RING_IDX *prod, uint64_t now)
+{
+	uint64_t wait = vif->nb->rx_wait_ns;
+	struct pollfd pf = { .fd = vif->cfg.tap_fd, .events = POLLIN };
+
+	if (!wait)
+		return RX_COPY;
+	/* nothing pending: not waiting for anything, keep watching the device */
+	if (poll(&pf, 1, 0) == 0)
+		return RX_EMPTY;
+	if (!vif->rx_wait_ns)
+		vif->rx_wait_ns = now;
+	else if (now - vif->rx_wait_ns >= wait)
+		return RX_COPY;
+	BH_WRITE_ONCE(vif->rx.sring->hdr.req_event, vif->rx.req_cons + RX_SLOTS);
+	bh_mb();
+	*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
+	bh_rmb();
+	if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
+		netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+		return RX_SHORT;
+	}
+	if (netif_rx_back_unconsumed(&vif->rx, *prod) >= RX_SLOTS)
+		return RX_PLACED;
+	vif->rx_blocked = true;
+	return RX_SHORT;
+}
+
+/* Read from the device; a packet goes straight into the ring when nothing
+ * waits before it, else into the queue. */
+static int rx_read_device(struct netbk_vif *vif, unsigned budget, RING_IDX *prod, uint64_t now)
+{
+	const size_t hl = sizeof(struct virtio_net_hdr);
+	/* in place needs the frontend to finish checksums itself (rx_offload
+	 * completes them in a linear buffer otherwise) */
+	bool in_place = vif->nb->ops.pages && !(vif->cfg.features & NETBK_F_NO_CSUM);
 	int moved = 0;
 
 	for (unsigned i = 0; i < budget && vif->state == NETBK_VIF_CONNECTED; i++) {
+		if (in_place && !vif->rxq_head) {
+			int k = rx_read_in_place(vif, prod);
+
+			if (k == RX_EMPTY || vif->state != NETBK_VIF_CONNECTED)
+				break;
+			if (k == RX_PLACED || k == RX_DROPPED) {
+				if (k == RX_PLACED)
+					vif->rx_wait_ns = 0;
+				moved++;
+				continue;
+			}
+			if (k == RX_SHORT && (k = rx_wait(vif, prod, now)) != RX_COPY) {
+				if (k == RX_SHORT || k == RX_EMPTY)
+					break;
+				i--; /* buffers came meanwhile: in place after all */
+				continue;
+			}
+		}
 		ssize_t r = read(vif->cfg.tap_fd, vif->pktbuf, NETBK_PKTBUF);
 		struct rx_view v = { (struct virtio_net_hdr *)vif->pktbuf, vif->pktbuf + hl,
 			             (size_t)r - hl };
@@ -247,7 +411,7 @@ static int rx_read_device(struct netbk_vif *vif, unsigned budget, RING_IDX *prod
 	return moved;
 }
 
-int netbk_rx_serve(struct netbk_vif *vif, unsigned budget)
+int netbk_rx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns)
 {
 	struct netbk_gntmap_ops *ops = &vif->nb->ops;
 	RING_IDX prod;
@@ -262,7 +426,8 @@ int netbk_rx_serve(struct netbk_vif *vif, unsigned budget)
 		return 0;
 	}
 	moved = rx_drain_queue(vif, budget, &prod);
-	moved += rx_read_device(vif, budget, &prod);
+	vif->rx_blocked = false;
+	moved += rx_read_device(vif, budget, &prod, now_ns);
 	if (moved && netif_rx_back_push(&vif->rx) && !netbk_vif_deaf(vif))
 		ops->notify(ops->ctx, vif->cfg.rx_port);
 	vif->rx_more = vif->rxq_head && (unsigned)moved >= budget;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 #include "common/util.h"
 
@@ -82,28 +83,78 @@ static int tx_gather(struct netbk_vif *vif, const struct netbk_txpkt *pkt)
 	return 0;
 }
 
+/* In place (ops->pages): the packet's first NETBK_TX_HEAD bytes, which
+ * hold every header the filters and the offload look at, are copied into
+ * pktbuf after the vnet header; iov gets that private copy first, then the
+ * rest of the data straight from the frontend's pages, for one writev. The
+ * headers checked are the headers sent: a frontend that rewrites its pages
+ * meanwhile changes only its own payload. Returns the bytes in the head. */
+static int tx_gather_iov(struct netbk_vif *vif, const struct netbk_txpkt *pkt, struct iovec *iov,
+                         unsigned *niov)
+{
+	struct netbk_gntmap_ops *ops = &vif->nb->ops;
+	uint8_t *pages[XEN_NETBK_LEGACY_SLOTS_MAX];
+	uint32_t refs[XEN_NETBK_LEGACY_SLOTS_MAX];
+	uint8_t *head = vif->pktbuf + sizeof(struct virtio_net_hdr);
+	size_t want = BH_MIN((size_t)pkt->total, (size_t)NETBK_TX_HEAD), got = 0;
+	unsigned i, n = 1;
+
+	for (i = 0; i < pkt->nfrags; i++)
+		refs[i] = pkt->frags[i].gref;
+	if (ops->pages(ops->ctx, vif->cfg.frontend_domid, false, refs, pkt->nfrags, pages) < 0)
+		return -EIO;
+	for (i = 0; i < pkt->nfrags; i++) {
+		const uint8_t *src;
+		size_t len = pkt->frags[i].size, take;
+
+		if (!pages[i] || (uint32_t)pkt->frags[i].offset + len > XEN_NETIF_PAGE)
+			return -EPERM;
+		src = pages[i] + pkt->frags[i].offset;
+		take = BH_MIN(len, want - got);
+		memcpy(head + got, src, take);
+		got += take;
+		if (take < len)
+			iov[n++] = (struct iovec){ (void *)(src + take), len - take };
+	}
+	iov[0] = (struct iovec){ vif->pktbuf, sizeof(struct virtio_net_hdr) + got };
+	*niov = n;
+	return (int)got;
+}
+
 /* Copy, filter and send one well-formed packet; the status to answer. */
 static int16_t tx_send(struct netbk_vif *vif, const struct netbk_txpkt *pkt)
 {
 	uint8_t *frame = vif->pktbuf + sizeof(struct virtio_net_hdr);
+	struct iovec iov[XEN_NETBK_LEGACY_SLOTS_MAX + 1];
+	unsigned niov = 1;
+	size_t seen = pkt->total; /* bytes of the frame in pktbuf */
 	struct virtio_net_hdr vh;
+	int rc;
 	ssize_t r;
 
-	if (tx_gather(vif, pkt) < 0) {
+	if (vif->nb->ops.pages)
+		rc = tx_gather_iov(vif, pkt, iov, &niov);
+	else
+		rc = tx_gather(vif, pkt);
+	if (rc < 0) {
 		netbk_warn_bad(vif, "bad grant reference");
 		vif->st.tx_errors++;
 		return NETIF_RSP_ERROR;
 	}
-	if (netbk_spoofed(vif, frame, pkt->total)) {
+	if (vif->nb->ops.pages)
+		seen = (size_t)rc;
+	else
+		iov[0] = (struct iovec){ vif->pktbuf, sizeof(vh) + pkt->total };
+	if (netbk_spoofed(vif, frame, seen)) {
 		vif->st.tx_spoofed++;
 		return NETIF_RSP_DROPPED;
 	}
-	if (netif_offload_to_vnet(&pkt->off, frame, pkt->total, &vh) < 0) {
+	if (netif_offload_to_vnet(&pkt->off, frame, seen, &vh) < 0) {
 		vif->st.tx_errors++;
 		return NETIF_RSP_ERROR;
 	}
 	memcpy(vif->pktbuf, &vh, sizeof(vh));
-	r = write(vif->cfg.tap_fd, vif->pktbuf, sizeof(vh) + pkt->total);
+	r = writev(vif->cfg.tap_fd, iov, (int)niov);
 	if (r < 0) {
 		vif->st.tx_dropped++; /* device full or down: like a full qdisc */
 		return NETIF_RSP_DROPPED;
