@@ -240,6 +240,36 @@ static void test_special_watches(void **state)
 	env_free(e);
 }
 
+/* Remove a directory and write it again in one transaction (as a
+ * toolstack rewriting a device does): it commits, and the result is the
+ * new contents only; an outside change to a removed child still aborts. */
+static void test_tx_remove_then_rewrite(void **state)
+{
+	struct env *e = env_new();
+	uint32_t a;
+
+	(void)state;
+	assert_int_equal(xs_write(&e->d0, 0, "/d/x", "old"), 0);
+	assert_int_equal(xs_write(&e->d0, 0, "/d/y", "old"), 0);
+	a = xs_tx_start(&e->d0);
+	assert_int_equal(peer_callv(&e->d0, XS_RM, a, 1, "/d"), 0);
+	assert_int_equal(xs_write(&e->d0, a, "/d/x", "new"), 0);
+	assert_int_equal(xs_tx_end(&e->d0, a, true), 0);
+	assert_int_equal(xs_read(&e->d0, 0, "/d/x"), 0);
+	assert_memory_equal(e->d0.reply, "new", 3);
+	assert_int_equal(xs_read(&e->d0, 0, "/d/y"), ENOENT);
+	/* The same with a concurrent outside write to a removed child. */
+	assert_int_equal(xs_write(&e->d0, 0, "/d/y", "old"), 0);
+	a = xs_tx_start(&e->d0);
+	assert_int_equal(peer_callv(&e->d0, XS_RM, a, 1, "/d"), 0);
+	assert_int_equal(xs_write(&e->d0, a, "/d/y", "mine"), 0);
+	assert_int_equal(xs_write(&e->d0, 0, "/d/y", "theirs"), 0);
+	assert_int_equal(xs_tx_end(&e->d0, a, true), EAGAIN);
+	assert_int_equal(xs_read(&e->d0, 0, "/d/y"), 0);
+	assert_memory_equal(e->d0.reply, "theirs", 6);
+	env_free(e);
+}
+
 static void test_tx_conflict(void **state)
 {
 	struct env *e = env_new();
@@ -610,6 +640,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_watch_relative_and_perms),
 	cmocka_unit_test(test_special_watches),
 	cmocka_unit_test(test_tx_conflict),
+	cmocka_unit_test(test_tx_remove_then_rewrite),
 	cmocka_unit_test(test_tx_disjoint_never_abort),
 	cmocka_unit_test(test_tx_events_at_commit),
 	cmocka_unit_test(test_quota_nodes),

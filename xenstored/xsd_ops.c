@@ -411,6 +411,25 @@ static int do_mkdir(struct req *r)
 	return 0;
 }
 
+/* A transaction removing N removes its descendants too: record each with
+ * the generation it had, so that writing one of them again later in the
+ * same transaction compares with what the store had, not with "absent"
+ * (which made every remove-then-rewrite transaction fail with EAGAIN).
+ * Not counted against the transaction quota: the removal itself was. */
+static void tx_access_subtree(struct xsd_ctx *x, const struct xsd_node *n)
+{
+	char path[PATH_BUF];
+	bool check = x->check;
+
+	x->check = false;
+	for (unsigned i = 0; i < n->nkids; i++) {
+		xsd_node_path(n->kids[i], path, sizeof(path));
+		xsd_tx_access(x, path, n->kids[i]);
+		tx_access_subtree(x, n->kids[i]);
+	}
+	x->check = check;
+}
+
 static int rm_path(struct req *r, const char *path)
 {
 	struct xsd_ctx *x = &r->x;
@@ -430,6 +449,8 @@ static int rm_path(struct req *r, const char *path)
 		return -EACCES;
 	if (x->tx && (rc = xsd_tx_access(x, *parent ? parent : "/", n->parent)) < 0)
 		return rc;
+	if (x->tx)
+		tx_access_subtree(x, n);
 	struct xsd_perms perms;
 	xsd_perms_copy(&n->perms, &perms);
 	touch(x, n->parent);
