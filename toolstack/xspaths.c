@@ -212,10 +212,11 @@ static int write_vbd_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	return 0;
 }
 
-/* Both directories are removed first (outside the transaction: the
- * store's transactions take a node removed and written again in one
- * transaction for a conflict), so that every key written is new and takes
- * its directory's permissions (WI). */
+/* Both directories are removed first, so that every key written is new
+ * and takes its directory's permissions (WI). The removal is outside the
+ * transaction because the store used to abort a transaction that removed
+ * a node and wrote it again; it no longer does (xenstored/xsd_ops.c,
+ * tx_access_subtree), so the removal could move in. */
 int xsp_write_vbd(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
 {
 	struct wctx w = { .domid = domid, .dev = d };
