@@ -7,20 +7,18 @@
 #include <liburing.h>
 #include <sys/uio.h>
 
+#include "common/spinpoll.h"
 #include "blkback/blkback.h"
 #include "bulkhead/blkif.h"
 #include "common/util.h"
 
-#define BB_MAX_VBDS        64
-#define BB_MAX_RINGS       64
-#define BB_MAX_SEGS        (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLKIF_SEGS_PER_INDIRECT_FRAME)
-#define BB_MAP_CHUNK       16        /* grants per transient map call */
-#define BB_MAX_ROUNDS      8         /* round-robin rounds per blkback_process() */
-#define BB_MAX_POLL_NS     2000000   /* the longest one blkback_process() polls */
-#define BB_POLL_MIN_NS     10000     /* the adaptive spin budget grows from this */
-#define BB_PREEMPTED_NS    100000    /* a clock gap this long in a spin: we lost the CPU */
-#define BB_POLL_BACKOFF_NS 100000000 /* then no spinning for this long */
-#define BB_MAX_RING_ORDER  4
+#define BB_MAX_VBDS       64
+#define BB_MAX_RINGS      64
+#define BB_MAX_SEGS       (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLKIF_SEGS_PER_INDIRECT_FRAME)
+#define BB_MAP_CHUNK      16      /* grants per transient map call */
+#define BB_MAX_ROUNDS     8       /* round-robin rounds per blkback_process() */
+#define BB_MAX_POLL_NS    2000000 /* the longest one blkback_process() polls */
+#define BB_MAX_RING_ORDER 4
 
 struct bb_vbd {
 	bool used;
@@ -116,10 +114,7 @@ struct blkback {
 	uint32_t sq_pending;
 	uint32_t uring_inflight, uring_cap; /* SQEs taken and not completed; CQ size */
 	uint32_t rr;                        /* the ring to serve first next round */
-	uint32_t poll_cur;       /* the spin budget now (ns), adaptive up to cfg.poll_ns */
-	uint64_t idle_since;     /* when the engine last went to sleep (0: busy) */
-	uint64_t preempted;      /* spins cut short by losing the CPU */
-	uint64_t poll_off_until; /* no spinning before then (ns) */
+	struct bh_spinpoll poll;            /* adaptive polling, up to cfg.poll_ns */
 	struct bb_vbd vbd[BB_MAX_VBDS];
 	struct bb_ring *ring[BB_MAX_RINGS];
 	char name[64];

@@ -1007,33 +1007,33 @@ static void test_polling_budget_adapts(void **state)
 
 	poll_ns = 0;
 	(void)state;
-	assert_int_equal(f->bb->poll_cur, 2000000);
-	for (int i = 0; i < 16 && f->bb->poll_cur; i++) {
+	assert_int_equal(f->bb->poll.cur, 2000000);
+	for (int i = 0; i < 16 && f->bb->poll.cur; i++) {
 		usleep(10000); /* idle 10 ms: longer than poll_ns */
 		assert_int_equal(blkback_process(f->bb), 0);
 	}
-	assert_int_equal(f->bb->poll_cur, 0);
+	assert_int_equal(f->bb->poll.cur, 0);
 	/* 0: no spin, the call returns at once and stays idle */
 	uint64_t t0 = bh_now_ns();
 	usleep(10000);
 	assert_int_equal(blkback_process(f->bb), 0);
 	assert_true(bh_now_ns() - t0 < 1000000000ull);
-	assert_int_equal(f->bb->poll_cur, 0);
+	assert_int_equal(f->bb->poll.cur, 0);
 	/* work again and again within poll_ns: the budget grows back (once
 	 * a back-off from a spin that lost its CPU above is over) */
-	while (bh_now_ns() < f->bb->poll_off_until)
+	while (bh_now_ns() < f->bb->poll.off_until)
 		usleep(10000);
-	uint64_t pre = f->bb->preempted;
+	uint64_t pre = f->bb->poll.preempted;
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(rw(f, &f->r[0], BLKIF_OP_READ, (uint64_t)i + 1, 8, 1, 0, 7),
 		                 BLKIF_RSP_OKAY);
-		if (f->bb->poll_cur == 2000000)
+		if (f->bb->poll.cur == 2000000)
 			break;
 	}
-	if (f->bb->preempted == pre)
-		assert_int_equal(f->bb->poll_cur, 2000000);
+	if (f->bb->poll.preempted == pre)
+		assert_int_equal(f->bb->poll.cur, 2000000);
 	else /* a busy machine took the CPU from a spin: backing off */
-		assert_true(f->bb->poll_off_until > 0);
+		assert_true(f->bb->poll.off_until > 0);
 	fx_free(f);
 }
 

@@ -74,7 +74,7 @@ int blkback_create(const struct blkback_config *cfg, struct blkback **out)
 	bb->cfg = *cfg;
 	defaults(&bb->cfg);
 	bh_strlcpy(bb->name, cfg->name ? cfg->name : "blkback", sizeof(bb->name));
-	bb->poll_cur = bb->cfg.poll_ns;
+	bh_spinpoll_init(&bb->poll, bb->cfg.poll_ns);
 	bb->again_fd = -1;
 	bb->epfd = epoll_create1(EPOLL_CLOEXEC);
 	bb->again_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -346,68 +346,9 @@ static bool arm_all(struct blkback *bb)
 	return more;
 }
 
-static inline void cpu_relax(void)
+static bool work_waiting_cb(void *bb)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* Spin until there is work or the budget passed since last_work. A gap
- * in the clock means the spinning thread lost its CPU to another one:
- * the machine is busy, and a spin there takes the time the frontend
- * needs to produce work. Then polling stops (until poll_adapt grows
- * the budget again, not before BB_POLL_BACKOFF_NS) and the engine
- * sleeps: on a loaded machine a thread that sleeps is woken ahead of the
- * others, one that spins waits its turn behind them. */
-static bool poll_for_work(struct blkback *bb, uint64_t last_work)
-{
-	uint64_t until = last_work + bb->poll_cur, prev = bh_now_ns(), now;
-
-	do {
-		for (int i = 0; i < 64; i++) {
-			if (work_waiting(bb))
-				return true;
-			cpu_relax();
-		}
-		now = bh_now_ns();
-		if (now - prev > BB_PREEMPTED_NS) {
-			bb->poll_cur = 0;
-			bb->poll_off_until = now + BB_POLL_BACKOFF_NS;
-			bb->preempted++;
-			return false;
-		}
-		prev = now;
-	} while (now < until);
-	return false;
-}
-
-/* Adaptive polling, as KVM's halt polling: after a spin ran out and the
- * engine slept, the length of that idle period decides the next budget.
- * Work that came back within poll_ns would have been caught by a longer
- * spin: double the budget (from BB_POLL_MIN_NS). Work that took longer
- * would not: halve it, down to 0 (no spin: an idle ring costs no CPU and
- * its frontend's event wakes the engine). A spin that finds work keeps
- * the budget. So a ring busy at short intervals is served without
- * wake-ups, and a quiet or slow one (O_DIRECT on a slow disk, a guest
- * thinking between requests) goes back to sleeping at once. */
-static void poll_adapt(struct blkback *bb, uint64_t now)
-{
-	uint64_t idle;
-
-	if (!bb->idle_since)
-		return;
-	idle = now - bb->idle_since;
-	bb->idle_since = 0;
-	if (now < bb->poll_off_until)
-		return; /* backing off: a recent spin lost its CPU */
-	if (idle <= bb->cfg.poll_ns)
-		bb->poll_cur =
-		    BH_MIN(BH_MAX(bb->poll_cur * 2, (uint32_t)BB_POLL_MIN_NS), bb->cfg.poll_ns);
-	else
-		bb->poll_cur /= 2;
-	if (bb->poll_cur < BB_POLL_MIN_NS / 2)
-		bb->poll_cur = 0;
+	return work_waiting(bb);
 }
 
 int blkback_process(struct blkback *bb)
@@ -415,8 +356,8 @@ int blkback_process(struct blkback *bb)
 	uint64_t start = bb->cfg.poll_ns ? bh_now_ns() : 0, last_work = start;
 	int round = 0;
 
-	poll_adapt(bb, start);
-	bool polling = bb->poll_cur > 0;
+	bh_spinpoll_adapt(&bb->poll, start);
+	bool polling = bb->poll.cur > 0;
 	take_events(bb);
 	bb_reap(bb, false);
 	for (;;) {
@@ -433,7 +374,7 @@ int blkback_process(struct blkback *bb)
 		if (!polling) {
 			if (!more) {
 				if (bb->cfg.poll_ns)
-					bb->idle_since = bh_now_ns();
+					bb->poll.idle_since = bh_now_ns();
 				break;
 			}
 			if (++round < BB_MAX_ROUNDS)
@@ -453,14 +394,14 @@ int blkback_process(struct blkback *bb)
 			last_work = now;
 			continue;
 		}
-		if (poll_for_work(bb, last_work)) {
+		if (bh_spinpoll_spin(&bb->poll, last_work, work_waiting_cb, bb)) {
 			last_work = bh_now_ns();
 			bb_reap(bb, false);
 			continue;
 		}
 		if (!arm_all(bb)) {
 			/* Asleep from here: the next call tells how long. */
-			bb->idle_since = last_work;
+			bb->poll.idle_since = last_work;
 			break;
 		}
 	}

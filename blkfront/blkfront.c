@@ -7,6 +7,7 @@
 
 #include "blkfront/blkfront.h"
 #include "bulkhead/blkif.h"
+#include "common/spinpoll.h"
 #include "common/util.h"
 
 struct shadow {
@@ -47,9 +48,8 @@ struct blkfront {
 	struct blkfront_config cfg;
 	uint32_t nq, rr;
 	bool plugged;            /* requests are written, not yet published */
-	uint32_t poll_cur;       /* the spin budget now (ns), adaptive up to cfg.poll_ns */
-	uint64_t idle_since;     /* when reap last returned 0 with requests in flight */
-	uint64_t poll_off_until; /* no spinning before then (a spin lost its CPU) */
+	struct bh_spinpoll poll; /* adaptive polling up to cfg.poll_ns; idle_since:
+	                          * when reap last returned 0 with requests in flight */
 	uint32_t max_pages;      /* data pages per request */
 	uint32_t inflight;
 	uint64_t seq;
@@ -157,7 +157,7 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
 	if (!(bf = calloc(1, sizeof(*bf))))
 		return -ENOMEM;
 	bf->cfg = *cfg;
-	bf->poll_cur = cfg->poll_ns;
+	bh_spinpoll_init(&bf->poll, cfg->poll_ns);
 	bf->nq = cfg->nr_queues ? cfg->nr_queues : 1;
 	bf->max_pages = BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	if (cfg->max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
@@ -600,62 +600,18 @@ static bool responses_waiting(const struct blkfront *bf)
 	return false;
 }
 
-static inline void cpu_relax(void)
+static bool responses_waiting_cb(void *bf)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
+	return responses_waiting(bf);
 }
 
-/* The spin budget adapts as blkback's does (blkback/engine.c,
- * poll_adapt): a wait for a response that ended within poll_ns doubles
- * it (from POLL_MIN_NS), a longer one halves it down to 0, so a fast
- * backend is waited for spinning and a slow one (a disk, not the page
- * cache) sleeping. */
-#define POLL_MIN_NS     10000
-#define PREEMPTED_NS    100000
-#define POLL_BACKOFF_NS 100000000
-
-static void poll_adapt(struct blkfront *bf, uint64_t now)
-{
-	uint64_t idle = now - bf->idle_since;
-
-	bf->idle_since = 0;
-	if (now < bf->poll_off_until)
-		return; /* backing off: a recent spin lost its CPU */
-	if (idle <= bf->cfg.poll_ns)
-		bf->poll_cur =
-		    BH_MIN(BH_MAX(bf->poll_cur * 2, (uint32_t)POLL_MIN_NS), bf->cfg.poll_ns);
-	else
-		bf->poll_cur /= 2;
-	if (bf->poll_cur < POLL_MIN_NS / 2)
-		bf->poll_cur = 0;
-}
-
-/* Spin for a response up to the budget; true if one is waiting. A gap
- * in the clock: this thread lost its CPU, the machine is busy; stop
- * spinning for a while (as blkback does). */
+/* Spin for a response up to the budget (common/spinpoll.h, as blkback's
+ * engine does); true if one is waiting. */
 static bool spin(struct blkfront *bf, uint64_t now)
 {
-	uint64_t until = now + bf->poll_cur, prev = now, t;
-
-	if (!bf->poll_cur)
+	if (!bf->poll.cur)
 		return false;
-	do {
-		for (int i = 0; i < 64; i++) {
-			if (responses_waiting(bf))
-				return true;
-			cpu_relax();
-		}
-		t = bh_now_ns();
-		if (t - prev > PREEMPTED_NS) {
-			bf->poll_cur = 0;
-			bf->poll_off_until = t + POLL_BACKOFF_NS;
-			return responses_waiting(bf);
-		}
-		prev = t;
-	} while (t < until);
-	return responses_waiting(bf);
+	return bh_spinpoll_spin(&bf->poll, now, responses_waiting_cb, bf) || responses_waiting(bf);
 }
 
 bool blkfront_spin(struct blkfront *bf)
@@ -667,8 +623,7 @@ bool blkfront_spin(struct blkfront *bf)
 	if (!bf->cfg.poll_ns)
 		return false; /* reap armed rsp_event when it returned 0 */
 	now = bh_now_ns();
-	if (bf->idle_since)
-		poll_adapt(bf, now);
+	bh_spinpoll_adapt(&bf->poll, now);
 	if (spin(bf, now))
 		return true;
 	/* The caller sleeps now: ask for an event (a reap that took
@@ -678,7 +633,7 @@ bool blkfront_spin(struct blkfront *bf)
 		if (blkif_front_final_check(&bf->q[qi].fr))
 			ready = true;
 	if (!ready)
-		bf->idle_since = now;
+		bf->poll.idle_since = now;
 	return ready;
 }
 
@@ -688,8 +643,7 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max)
 
 	if (bf->cfg.poll_ns && !bf->broken) {
 		uint64_t now = bh_now_ns();
-		if (bf->idle_since)
-			poll_adapt(bf, now);
+		bh_spinpoll_adapt(&bf->poll, now);
 		/* Take what is there without arming; else spin a while. */
 		n = reap_all(bf, out, max, false);
 		if (n == 0 && bf->inflight > 0 && spin(bf, now))
@@ -697,7 +651,7 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max)
 		if (n == 0)
 			n = reap_all(bf, out, max, true);
 		if (n == 0 && bf->inflight > 0)
-			bf->idle_since = now; /* the caller sleeps now */
+			bf->poll.idle_since = now; /* the caller sleeps now */
 	} else {
 		n = reap_all(bf, out, max, true);
 	}
