@@ -165,6 +165,28 @@ static void rx_place(struct netbk_vif *vif, const struct rx_view *v, const struc
 	}
 }
 
+/* Reads the frontend's RX req_prod into *PROD; a producer more than a
+ * ring ahead stops the vif (false). */
+static bool rx_read_prod(struct netbk_vif *vif, RING_IDX *prod)
+{
+	*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
+	bh_rmb();
+	if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
+		netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+		return false;
+	}
+	return true;
+}
+
+/* Asks to be kicked once NEED requests past req_cons are posted, then
+ * reads req_prod again (buffers posted meanwhile sent no kick). */
+static bool rx_want(struct netbk_vif *vif, unsigned need, RING_IDX *prod)
+{
+	BH_WRITE_ONCE(vif->rx.sring->hdr.req_event, vif->rx.req_cons + need);
+	bh_mb();
+	return rx_read_prod(vif, prod);
+}
+
 /* Place one packet if the frontend has posted enough buffers. */
 static int rx_try(struct netbk_vif *vif, struct rx_view *v, RING_IDX *prod)
 {
@@ -178,15 +200,7 @@ static int rx_try(struct netbk_vif *vif, struct rx_view *v, RING_IDX *prod)
 	need = rx_slots_needed(v, &o);
 	if (netif_rx_back_unconsumed(&vif->rx, *prod) < need) {
 		/* wait for buffers: be kicked when enough have been posted */
-		BH_WRITE_ONCE(vif->rx.sring->hdr.req_event, vif->rx.req_cons + need);
-		bh_mb();
-		*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
-		bh_rmb();
-		if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
-			netbk_vif_break(vif, "RX req_prod more than a ring ahead");
-			return RX_NO_ROOM;
-		}
-		if (netif_rx_back_unconsumed(&vif->rx, *prod) < need)
+		if (!rx_want(vif, need, prod) || netif_rx_back_unconsumed(&vif->rx, *prod) < need)
 			return RX_NO_ROOM;
 	}
 	rx_place(vif, v, &o);
@@ -283,12 +297,8 @@ static int rx_read_in_place(struct netbk_vif *vif, RING_IDX *prod)
 	ssize_t r;
 
 	if (netif_rx_back_unconsumed(&vif->rx, *prod) < RX_SLOTS) {
-		*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
-		bh_rmb();
-		if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
-			netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+		if (!rx_read_prod(vif, prod))
 			return RX_NO_ROOM;
-		}
 		if (netif_rx_back_unconsumed(&vif->rx, *prod) < RX_SLOTS)
 			return RX_SHORT;
 	}
@@ -349,14 +359,8 @@ static int rx_wait(struct netbk_vif *vif, RING_IDX *prod, uint64_t now)
 		vif->rx_wait_ns = now;
 	else if (now - vif->rx_wait_ns >= wait)
 		return RX_COPY;
-	BH_WRITE_ONCE(vif->rx.sring->hdr.req_event, vif->rx.req_cons + RX_SLOTS);
-	bh_mb();
-	*prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
-	bh_rmb();
-	if (netif_rx_back_req_overflow(&vif->rx, *prod)) {
-		netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+	if (!rx_want(vif, RX_SLOTS, prod))
 		return RX_SHORT;
-	}
 	if (netif_rx_back_unconsumed(&vif->rx, *prod) >= RX_SLOTS)
 		return RX_PLACED;
 	vif->rx_blocked = true;
@@ -419,12 +423,8 @@ int netbk_rx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns)
 
 	if (vif->state != NETBK_VIF_CONNECTED)
 		return 0;
-	prod = BH_READ_ONCE(vif->rx.sring->hdr.req_prod);
-	bh_rmb();
-	if (netif_rx_back_req_overflow(&vif->rx, prod)) {
-		netbk_vif_break(vif, "RX req_prod more than a ring ahead");
+	if (!rx_read_prod(vif, &prod))
 		return 0;
-	}
 	moved = rx_drain_queue(vif, budget, &prod);
 	vif->rx_blocked = false;
 	moved += rx_read_device(vif, budget, &prod, now_ns);

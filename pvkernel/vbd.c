@@ -216,6 +216,17 @@ static bool same_ring(const struct blkfront_config *a, const struct blkfront_con
 	       a->poll_ns == b->poll_ns && a->notify == b->notify && a->arg == b->arg;
 }
 
+/* Frees a ring with its grants, and closes its event channel. */
+static void drop_ring(struct blkfront **bf, int *ev)
+{
+	if (*bf)
+		blkfront_destroy(*bf);
+	*bf = NULL;
+	if (*ev >= 0)
+		xen_close(*ev);
+	*ev = -1;
+}
+
 /* The store thread, `lock` not held, disk up: free the old ring and make
  * a spare. The spare's pages are granted to the backend's domid, which
  * the old generation had too while it lived; the core drops a dead
@@ -224,12 +235,7 @@ static bool same_ring(const struct blkfront_config *a, const struct blkfront_con
  * as pages granted after the restart. */
 static void reconnect_housekeeping(struct disk *d)
 {
-	if (d->old_bf)
-		blkfront_destroy(d->old_bf);
-	d->old_bf = NULL;
-	if (d->old_ev >= 0)
-		xen_close(d->old_ev);
-	d->old_ev = -1;
+	drop_ring(&d->old_bf, &d->old_ev);
 	if (!d->spare && d->cfg.gnt && blkfront_create(&d->cfg, &d->spare) < 0)
 		d->spare = NULL; /* the next handshake makes its ring then */
 }
@@ -238,12 +244,7 @@ static void reconnect_housekeeping(struct disk *d)
  * or failed the handshake). Called with no FUSE poll in progress. */
 static void detach(struct disk *d)
 {
-	if (d->bf)
-		blkfront_destroy(d->bf);
-	d->bf = NULL;
-	if (d->ev >= 0)
-		xen_close(d->ev);
-	d->ev = -1;
+	drop_ring(&d->bf, &d->ev);
 }
 
 /* The frontend's half of the handshake once the backend is at InitWait:
