@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bulkhead/hypercall.h"
+#include "bulkhead/xs_wire.h"
 #include "toolstack/xspaths.h"
 #include "xenstored/bhxs.h"
 
@@ -20,46 +21,99 @@ struct wctx {
 	const struct bhtool_dev *dev;
 };
 
-/* PATH with perms: owner OWNER, and READER (if >= 0) may read. */
-static int node(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *val, int owner,
-                int reader)
+/* The requests of one transaction, sent pipelined (bhxs_pipeline): a
+ * device's ~25 keys cost one round trip to the store instead of one
+ * each, which a driver domain's restart waits for. */
+struct batch {
+	struct bhxs_op *op;
+	size_t n, cap;
+	int err;
+};
+
+static void add(struct batch *b, uint32_t type, const char *path, const void *val, size_t len)
 {
-	char p0[16], p1[16];
-	const char *perms[2] = { p0, p1 };
-	int rc;
+	char *p, *v = NULL;
+
+	if (b->err)
+		return;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 32;
+		struct bhxs_op *o = realloc(b->op, cap * sizeof(*o));
+
+		if (!o) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->op = o;
+		b->cap = cap;
+	}
+	if (!(p = strdup(path)) || (len && !(v = malloc(len)))) {
+		free(p);
+		b->err = -ENOMEM;
+		return;
+	}
+	if (len)
+		memcpy(v, val, len);
+	b->op[b->n++] = (struct bhxs_op){ .type = type, .path = p, .val = v, .len = len };
+}
+
+/* Sends the batch in transaction TX and frees it: 0, or the first
+ * request's error (removing what is not there is no error). */
+static int batch_run(struct bhxs *xs, bhxs_tx_t tx, struct batch *b)
+{
+	int rc = b->err;
+
+	if (rc == 0)
+		rc = bhxs_pipeline(xs, tx, b->op, b->n);
+	for (size_t i = 0; rc == 0 && i < b->n; i++)
+		if (b->op[i].rc < 0 && !(b->op[i].type == XS_RM && b->op[i].rc == -ENOENT))
+			rc = b->op[i].rc;
+	bhxs_pipeline_free(b->op, b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->op[i].path);
+		free((void *)b->op[i].val);
+	}
+	free(b->op);
+	*b = (struct batch){ 0 };
+	return rc;
+}
+
+/* PATH with perms: owner OWNER, and READER (if >= 0) may read. */
+static void node(struct batch *b, const char *path, const char *val, int owner, int reader)
+{
+	char perms[32];
+	int n;
 
 	if (val)
-		rc = bhxs_write_str(xs, tx, path, val);
+		add(b, XS_WRITE, path, val, strlen(val));
 	else
-		rc = bhxs_mkdir(xs, tx, path);
-	if (rc < 0)
-		return rc;
-	snprintf(p0, sizeof(p0), "n%d", owner);
-	snprintf(p1, sizeof(p1), "r%d", reader);
-	return bhxs_set_perms(xs, tx, path, perms, reader >= 0 ? 2 : 1);
+		add(b, XS_MKDIR, path, NULL, 0);
+	n = snprintf(perms, sizeof(perms), "n%d", owner) + 1;
+	if (reader >= 0)
+		n += snprintf(perms + n, sizeof(perms) - (size_t)n, "r%d", reader) + 1;
+	add(b, XS_SET_PERMS, path, perms, (size_t)n);
 }
 
 #define W(path_fmt, val, owner, reader, ...)                                                       \
 	do {                                                                                       \
 		char p_[256];                                                                      \
 		snprintf(p_, sizeof(p_), path_fmt, __VA_ARGS__);                                   \
-		if ((rc = node(xs, tx, p_, val, owner, reader)) < 0)                               \
-			return rc;                                                                 \
+		node(b, p_, val, owner, reader);                                                   \
 	} while (0)
 
 /* A key with its directory's permissions: a node dom0 creates inherits
- * its parent's, so only the value is written (a set-permissions round
- * trip per key made a driver domain's restart, which rewrites ~45 keys
- * while its guests wait, ~2 ms slower). Only for keys that are new in a
+ * its parent's, so only the value is written (a set-permissions request
+ * per key made a driver domain's restart, which rewrites ~45 keys while
+ * its guests wait, ~2 ms slower). Only for keys that are new in a
  * directory written in the same transaction (device directories are
- * removed just before), or that only this code ever wrote with the same
+ * removed first in it), or that only this code ever wrote with the same
  * permissions (dom0's keys of a domain's directory). */
 #define WI(path_fmt, val, ...)                                                                     \
 	do {                                                                                       \
 		char p_[256];                                                                      \
+		const char *v_ = (val);                                                            \
 		snprintf(p_, sizeof(p_), path_fmt, __VA_ARGS__);                                   \
-		if ((rc = bhxs_write_str(xs, tx, p_, val)) < 0)                                    \
-			return rc;                                                                 \
+		add(b, XS_WRITE, p_, v_, strlen(v_));                                              \
 	} while (0)
 
 static void uuid_str(const struct bh_domcfg *c, uint16_t domid, char out[37])
@@ -87,7 +141,7 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	const struct bh_domcfg *c = w->cfg;
 	unsigned d = w->domid;
 	char uuid[37], buf[64];
-	int rc;
+	struct batch bb = { 0 }, *b = &bb;
 
 	uuid_str(c, w->domid, uuid);
 	W("/local/domain/%u", NULL, 0, (int)d, d);
@@ -126,7 +180,7 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 		W("/local/domain/%u/backend", NULL, (int)d, -1, d);
 	W("/vm/%s/name", c->name, 0, (int)d, uuid);
 	W("/vm/%s/uuid", uuid, 0, (int)d, uuid);
-	return 0;
+	return batch_run(xs, tx, b);
 }
 
 int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
@@ -166,12 +220,18 @@ static void dev_dirs(uint16_t domid, const struct bhtool_dev *d, char *fe, char 
 	         d->devid);
 }
 
-static int write_common(struct bhxs *xs, bhxs_tx_t tx, uint16_t domid, const struct bhtool_dev *d,
-                        const char *fe, const char *be)
+/* Both directories start afresh in the transaction (removed, then made
+ * with their permissions), so that every key written is new and takes
+ * its directory's permissions (WI), and a backend or frontend watching
+ * sees the old device replaced by the new one in one step. */
+static void write_common(struct batch *b, uint16_t domid, const struct bhtool_dev *d,
+                         const char *fe, const char *be)
 {
-	int fo = domid, bo = d->backend_domid, rc;
+	int fo = domid, bo = d->backend_domid;
 	char buf[32];
 
+	add(b, XS_RM, be, NULL, 0);
+	add(b, XS_RM, fe, NULL, 0);
 	W("%s", NULL, fo, bo, fe);
 	WI("%s/backend", be, fe);
 	snprintf(buf, sizeof(buf), "%u", d->backend_domid);
@@ -183,19 +243,17 @@ static int write_common(struct bhxs *xs, bhxs_tx_t tx, uint16_t domid, const str
 	WI("%s/frontend-id", buf, be);
 	WI("%s/online", "1", be);
 	WI("%s/state", "1", be);
-	return 0;
 }
 
 static int write_vbd_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct wctx *w = arg;
 	const struct bhtool_dev *d = w->dev;
-	int rc;
+	struct batch bb = { 0 }, *b = &bb;
 	char fe[160], be[160], buf[32];
 
 	dev_dirs(w->domid, d, fe, be, sizeof(fe));
-	if ((rc = write_common(xs, tx, w->domid, d, fe, be)) < 0)
-		return rc;
+	write_common(b, w->domid, d, fe, be);
 	snprintf(buf, sizeof(buf), "%d", d->devid);
 	WI("%s/virtual-device", buf, fe);
 	WI("%s/device-type", d->disk.cdrom ? "cdrom" : "disk", fe);
@@ -209,19 +267,13 @@ static int write_vbd_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	WI("%s/bootable", "1", be);
 	if (d->disk.discard >= 0)
 		WI("%s/discard-enable", d->disk.discard ? "1" : "0", be);
-	return 0;
+	return batch_run(xs, tx, b);
 }
 
-/* Both directories are removed first, so that every key written is new
- * and takes its directory's permissions (WI). The removal is outside the
- * transaction because the store used to abort a transaction that removed
- * a node and wrote it again; it no longer does (xenstored/xsd_ops.c,
- * tx_access_subtree), so the removal could move in. */
 int xsp_write_vbd(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
 {
 	struct wctx w = { .domid = domid, .dev = d };
 
-	xsp_remove_dev(xs, domid, d);
 	return bhxs_transaction_run(xs, write_vbd_tx, &w);
 }
 
@@ -229,12 +281,11 @@ static int write_vif_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct wctx *w = arg;
 	const struct bhtool_dev *d = w->dev;
-	int rc;
+	struct batch bb = { 0 }, *b = &bb;
 	char fe[160], be[160], buf[64];
 
 	dev_dirs(w->domid, d, fe, be, sizeof(fe));
-	if ((rc = write_common(xs, tx, w->domid, d, fe, be)) < 0)
-		return rc;
+	write_common(b, w->domid, d, fe, be);
 	xlcfg_mac_format(d->vif.mac, buf);
 	WI("%s/mac", buf, fe);
 	WI("%s/mac", buf, be);
@@ -259,14 +310,13 @@ static int write_vif_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	}
 	snprintf(buf, sizeof(buf), "%u", d->vif.mtu ? d->vif.mtu : 1500);
 	WI("%s/mtu", buf, be);
-	return 0;
+	return batch_run(xs, tx, b);
 }
 
 int xsp_write_vif(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
 {
 	struct wctx w = { .domid = domid, .dev = d };
 
-	xsp_remove_dev(xs, domid, d);
 	return bhxs_transaction_run(xs, write_vif_tx, &w);
 }
 

@@ -1,6 +1,6 @@
 /* bhxs: the store client (see bhxs.h). One connection; requests are sent
- * one at a time and the reply awaited, queueing watch events that arrive
- * in between. The transport is a Unix socket or a ring page. */
+ * one at a time and the reply awaited (or several at once, bhxs_pipeline),
+ * queueing watch events that arrive in between. The transport is a Unix socket or a ring page. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -256,56 +256,195 @@ static void queue_event(struct bhxs *xs, const char *payload, size_t len)
 	queue_signal(xs, true);
 }
 
+/* Frames one request into BUF (room for a header and XENSTORE_PAYLOAD_MAX). */
+static int frame(struct xsd_sockmsg *h, char *buf, const struct iovec *iov, int niov)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < niov; i++) {
+		if (len + iov[i].iov_len > XENSTORE_PAYLOAD_MAX)
+			return -E2BIG;
+		if (iov[i].iov_len)
+			memcpy(buf + sizeof(*h) + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	h->len = (uint32_t)len;
+	memcpy(buf, h, sizeof(*h));
+	return (int)(sizeof(*h) + len);
+}
+
+/* The next reply (watch events that come first are queued): its header
+ * in *R and payload in *P (malloc'd, NUL added). */
+static int next_reply(struct bhxs *xs, struct xsd_sockmsg *r, char **p)
+{
+	int rc;
+
+	for (;;) {
+		if ((rc = read_msg(xs, r, -1)) < 0)
+			return rc;
+		if (!(*p = take_msg(xs, r)))
+			return -ENOMEM;
+		if (r->type != XS_WATCH_EVENT)
+			return 0;
+		queue_event(xs, *p, r->len);
+		free(*p);
+	}
+}
+
 /* One request and its reply: *REPLY (malloc'd, NUL-terminated) and
  * *RLEN, or a negative errno (the store's error names mapped back). */
 int bhxs_talk(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const struct iovec *iov, int niov,
               char **reply, size_t *rlen)
 {
 	char buf[sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
-	struct xsd_sockmsg h = { .type = type, .req_id = ++xs->req_id, .tx_id = tx };
-	size_t len = 0;
+	struct xsd_sockmsg h = { .type = type, .req_id = ++xs->req_id, .tx_id = tx }, r;
+	int rc, len;
+	char *p;
+
+	if ((len = frame(&h, buf, iov, niov)) < 0)
+		return len;
+	if ((rc = xs->t->send(xs, buf, (size_t)len)) < 0)
+		return rc;
+	if ((rc = next_reply(xs, &r, &p)) < 0)
+		return rc;
+	if (r.type == XS_ERROR) {
+		rc = -err_from_name(p);
+		free(p);
+		return rc;
+	}
+	if (r.type != type || r.req_id != h.req_id) {
+		free(p);
+		return -EPROTO;
+	}
+	if (reply) {
+		*reply = p;
+		if (rlen)
+			*rlen = r.len;
+	} else {
+		free(p);
+	}
+	return 0;
+}
+
+/* ---- pipelined requests ----
+ * Every request is sent without waiting for the one before; the store
+ * answers a connection's requests in order, and replies are matched by
+ * req_id. What may be outstanding is bounded so that the daemon never
+ * holds more than half its output queue for us (docs/xenstore.md: a full
+ * queue stops reading our requests and drops our watch events), and never
+ * more requests than Xen's xenstored accepts at once (quota-outstanding,
+ * 20). One send carries as many requests as fit, so a ring connection
+ * kicks the daemon once for them all. */
+#define PIPE_MAX_REQS  16
+#define PIPE_MAX_BYTES 32768
+#define PIPE_SEND_BUF  8192
+
+static size_t reply_budget(uint32_t type)
+{
+	/* A short reply ("OK", an error name) unless it carries data. */
+	return type == XS_READ || type == XS_DIRECTORY || type == XS_GET_PERMS
+	           ? sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX
+	           : sizeof(struct xsd_sockmsg) + 32;
+}
+
+static int op_frame(const struct bhxs_op *op, bhxs_tx_t tx, uint32_t req_id, char *buf)
+{
+	struct xsd_sockmsg h = { .type = op->type, .req_id = req_id, .tx_id = tx };
+	struct iovec iov[2] = { { (void *)op->path, strlen(op->path) + 1 },
+		                { (void *)op->val, op->len } };
+
+	switch (op->type) {
+	case XS_READ:
+	case XS_DIRECTORY:
+	case XS_GET_PERMS:
+	case XS_MKDIR:
+	case XS_RM:
+		return frame(&h, buf, iov, 1);
+	case XS_WRITE:
+	case XS_SET_PERMS:
+		return frame(&h, buf, iov, 2);
+	default:
+		return -EINVAL;
+	}
+}
+
+int bhxs_pipeline(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n)
+{
+	char buf[PIPE_SEND_BUF + sizeof(struct xsd_sockmsg) + XENSTORE_PAYLOAD_MAX];
+	uint32_t base = xs->req_id + 1;
+	size_t sent = 0, done = 0, reqs = 0, bytes = 0;
 	int rc;
 
-	for (int i = 0; i < niov; i++) {
-		if (len + iov[i].iov_len > XENSTORE_PAYLOAD_MAX)
-			return -E2BIG;
-		memcpy(buf + sizeof(h) + len, iov[i].iov_base, iov[i].iov_len);
-		len += iov[i].iov_len;
+	for (size_t i = 0; i < n; i++) {
+		ops[i].reply = NULL;
+		ops[i].rlen = 0;
+		ops[i].rc = 1; /* not answered yet */
 	}
-	h.len = (uint32_t)len;
-	memcpy(buf, &h, sizeof(h));
-	if ((rc = xs->t->send(xs, buf, sizeof(h) + len)) < 0)
-		return rc;
-	for (;;) {
+	while (done < n) {
+		size_t used = 0;
+
+		/* Frame what the window allows, then send it in one go. */
+		while (sent < n && reqs < PIPE_MAX_REQS &&
+		       (reqs == 0 || bytes + reply_budget(ops[sent].type) <= PIPE_MAX_BYTES) &&
+		       used < PIPE_SEND_BUF) {
+			int len = op_frame(&ops[sent], tx, base + (uint32_t)sent, buf + used);
+
+			if (len < 0) {
+				ops[sent++].rc = len; /* not sent: answered here */
+				continue;
+			}
+			used += (size_t)len;
+			reqs++;
+			bytes += reply_budget(ops[sent].type);
+			sent++;
+		}
+		xs->req_id = base + (uint32_t)sent - 1;
+		if (used && (rc = xs->t->send(xs, buf, used)) < 0)
+			return rc;
+		while (done < n && ops[done].rc != 1)
+			done++;
+		if (reqs == 0)
+			continue;
+
 		struct xsd_sockmsg r;
 		char *p;
+		size_t i;
 
-		if ((rc = read_msg(xs, &r, -1)) < 0)
+		if ((rc = next_reply(xs, &r, &p)) < 0)
 			return rc;
-		if (!(p = take_msg(xs, &r)))
-			return -ENOMEM;
-		if (r.type == XS_WATCH_EVENT) {
-			queue_event(xs, p, r.len);
-			free(p);
-			continue;
-		}
-		if (r.type == XS_ERROR) {
-			rc = -err_from_name(p);
-			free(p);
-			return rc;
-		}
-		if (r.type != type || r.req_id != h.req_id) {
+		i = r.req_id - base;
+		if (r.req_id - base >= sent || ops[i].rc != 1 ||
+		    (r.type != XS_ERROR && r.type != ops[i].type)) {
 			free(p);
 			return -EPROTO;
 		}
-		if (reply) {
-			*reply = p;
-			if (rlen)
-				*rlen = r.len;
-		} else {
+		if (r.type == XS_ERROR) {
+			ops[i].rc = -err_from_name(p);
 			free(p);
+		} else {
+			ops[i].rc = 0;
+			ops[i].reply = p;
+			ops[i].rlen = r.len;
 		}
-		return 0;
+		reqs--;
+		bytes -= reply_budget(ops[i].type);
+	}
+	return 0;
+}
+
+int bhxs_pipeline_rc(const struct bhxs_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ops[i].rc < 0)
+			return ops[i].rc;
+	return 0;
+}
+
+void bhxs_pipeline_free(struct bhxs_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ops[i].reply);
+		ops[i].reply = NULL;
 	}
 }
 

@@ -3,8 +3,8 @@
  *
  * One connection, either to the daemon's Unix socket (dom0's tools) or over
  * a domain's store ring page (Xen's xs_wire.h ring with an event channel).
- * Calls are synchronous; watch events that arrive while waiting for a reply
- * are queued and handed out by bhxs_read_watch(). Functions return 0 or a
+ * Calls are synchronous (bhxs_pipeline sends several before waiting); watch
+ * events that arrive while waiting for a reply are queued and handed out by bhxs_read_watch(). Functions return 0 or a
  * negative errno; a store error comes back as its errno (ENOENT, EACCES,
  * EAGAIN, EQUOTA→EDQUOT, ...). Strings returned are malloc'd. Not
  * thread-safe: one connection per thread. */
@@ -55,6 +55,29 @@ int bhxs_transaction_start(struct bhxs *xs, bhxs_tx_t *tx);
 int bhxs_transaction_end(struct bhxs *xs, bhxs_tx_t tx, bool commit);
 /* Runs FN in a transaction, retrying on EAGAIN (bounded). */
 int bhxs_transaction_run(struct bhxs *xs, int (*fn)(struct bhxs *, bhxs_tx_t, void *), void *arg);
+
+/* Pipelined requests: sent without waiting for each reply (a handshake's
+ * dozen keys cost one round trip instead of a dozen). TYPE is XS_READ,
+ * XS_WRITE, XS_MKDIR, XS_RM, XS_DIRECTORY, XS_GET_PERMS or XS_SET_PERMS;
+ * VAL/LEN the payload after PATH's NUL (XS_WRITE: the value; XS_SET_PERMS:
+ * the permissions, each NUL-terminated). The store handles them in order,
+ * all in transaction TX (0: none). bhxs_pipeline returns 0 once every
+ * request is answered, each in its RC (0 or -errno) and REPLY/RLEN (the
+ * payload, malloc'd, NUL added: free with bhxs_pipeline_free), or a
+ * negative errno if the connection failed. */
+struct bhxs_op {
+	uint32_t type;
+	const char *path;
+	const void *val;
+	size_t len;
+	char *reply; /* out */
+	size_t rlen; /* out */
+	int rc;      /* out */
+};
+int bhxs_pipeline(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n);
+/* The first failed request's RC, or 0. */
+int bhxs_pipeline_rc(const struct bhxs_op *ops, size_t n);
+void bhxs_pipeline_free(struct bhxs_op *ops, size_t n);
 
 int bhxs_watch(struct bhxs *xs, const char *path, const char *token);
 int bhxs_unwatch(struct bhxs *xs, const char *path, const char *token);

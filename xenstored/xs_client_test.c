@@ -169,6 +169,109 @@ static void test_transaction_run(void **state)
 	bhxs_close(xs);
 }
 
+/* Many requests in flight at once, more than the client's window: each
+ * answered in its own slot, errors (the store's and the client's own)
+ * confined to their request, watch events that arrive meanwhile kept. */
+static void test_pipeline(void **state)
+{
+	enum { N = 150 };
+	static char paths[N][32], vals[N][2100];
+	struct bhxs_op ops[N + 3];
+	struct bhxs *xs, *other;
+	char *path, *token, huge[5000];
+	bhxs_tx_t tx;
+	char *v;
+	size_t len;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	assert_int_equal(bhxs_open_socket(D.sock, &other), 0);
+	assert_int_equal(bhxs_watch(xs, "/pipe/k7", "w"), 0);
+	assert_int_equal(bhxs_wait_watch(xs, 2000, &path, &token), 0); /* the initial one */
+	free(path);
+	free(token);
+	memset(huge, 'h', sizeof(huge));
+	for (int i = 0; i < N; i++) {
+		size_t l = (size_t)(i * 37) % 2000 + 1;
+
+		snprintf(paths[i], sizeof(paths[i]), "/pipe/k%d", i);
+		memset(vals[i], 'a' + i % 26, l);
+		vals[i][l] = '\0';
+		ops[i] = (struct bhxs_op){
+			.type = XS_WRITE, .path = paths[i], .val = vals[i], .len = l
+		};
+	}
+	ops[N] =
+	    (struct bhxs_op){ .type = XS_WRITE, .path = "/pipe/bad//path", .val = "x", .len = 1 };
+	ops[N + 1] = (struct bhxs_op){
+		.type = XS_WRITE, .path = "/pipe/huge", .val = huge, .len = sizeof(huge)
+	};
+	ops[N + 2] =
+	    (struct bhxs_op){ .type = XS_WRITE, .path = "/pipe/last", .val = "L", .len = 1 };
+	assert_int_equal(bhxs_pipeline(xs, 0, ops, N + 3), 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(ops[i].rc, 0);
+	assert_int_equal(ops[N].rc, -EINVAL);
+	assert_int_equal(ops[N + 1].rc, -E2BIG);
+	assert_int_equal(ops[N + 2].rc, 0);
+	assert_int_equal(bhxs_pipeline_rc(ops, N + 3), -EINVAL);
+	bhxs_pipeline_free(ops, N + 3);
+	/* The write to k7 fired the watch while replies were awaited. */
+	assert_int_equal(bhxs_wait_watch(xs, 2000, &path, &token), 0);
+	assert_string_equal(path, "/pipe/k7");
+	free(path);
+	free(token);
+
+	/* Reads back, in reverse, with a missing key in the middle. */
+	for (int i = 0; i < N; i++)
+		ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[N - 1 - i] };
+	ops[N] = (struct bhxs_op){ .type = XS_READ, .path = "/pipe/none" };
+	ops[N + 1] = (struct bhxs_op){ .type = XS_READ, .path = "/pipe/last" };
+	assert_int_equal(bhxs_pipeline(xs, 0, ops, N + 2), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(ops[i].rc, 0);
+		assert_int_equal(ops[i].rlen, strlen(vals[N - 1 - i]));
+		assert_string_equal(ops[i].reply, vals[N - 1 - i]);
+	}
+	assert_int_equal(ops[N].rc, -ENOENT);
+	assert_null(ops[N].reply);
+	assert_string_equal(ops[N + 1].reply, "L");
+	bhxs_pipeline_free(ops, N + 2);
+
+	/* In a transaction: remove, make again with perms, write; nothing is
+	 * visible to another connection before the commit. */
+	assert_int_equal(bhxs_transaction_start(xs, &tx), 0);
+	ops[0] = (struct bhxs_op){ .type = XS_RM, .path = "/pipe" };
+	ops[1] = (struct bhxs_op){ .type = XS_MKDIR, .path = "/pipe/d" };
+	ops[2] =
+	    (struct bhxs_op){ .type = XS_SET_PERMS, .path = "/pipe/d", .val = "n0\0r5", .len = 6 };
+	ops[3] = (struct bhxs_op){ .type = XS_WRITE, .path = "/pipe/d/x", .val = "1", .len = 1 };
+	ops[4] = (struct bhxs_op){ .type = XS_DIRECTORY, .path = "/pipe" };
+	ops[5] = (struct bhxs_op){ .type = XS_WRITE, .path = "/pipe/d/empty" }; /* "" */
+	ops[6] = (struct bhxs_op){ .type = XS_READ, .path = "/pipe/d/empty" };
+	assert_int_equal(bhxs_pipeline(xs, tx, ops, 7), 0);
+	assert_int_equal(bhxs_pipeline_rc(ops, 7), 0);
+	assert_memory_equal(ops[4].reply, "d", 2);
+	assert_int_equal(ops[6].rlen, 0);
+	bhxs_pipeline_free(ops, 7);
+	assert_int_equal(bhxs_read(other, 0, "/pipe/d/x", &v, &len), -ENOENT);
+	assert_int_equal(bhxs_read(other, 0, "/pipe/k3", &v, &len), 0);
+	free(v);
+	assert_int_equal(bhxs_transaction_end(xs, tx, true), 0);
+	assert_int_equal(bhxs_read(other, 0, "/pipe/k3", &v, &len), -ENOENT);
+	assert_int_equal(bhxs_read(other, 0, "/pipe/d/x", &v, &len), 0);
+	assert_string_equal(v, "1");
+	free(v);
+	/* The key took the permissions set earlier in the same pipeline. */
+	char **perms;
+	size_t np;
+	assert_int_equal(bhxs_get_perms(other, 0, "/pipe/d/x", &perms, &np), 0);
+	assert_int_equal(np, 2);
+	assert_string_equal(perms[1], "r5");
+	bhxs_free_names(perms, np);
+	bhxs_close(other);
+	bhxs_close(xs);
+}
+
 static void test_introduce_release(void **state)
 {
 	struct bhxs *xs;
@@ -272,7 +375,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_daemon_options),     cmocka_unit_test(test_basic_api),
 	cmocka_unit_test(test_perms_other_domain), cmocka_unit_test(test_watch_between_connections),
 	cmocka_unit_test(test_transactions),       cmocka_unit_test(test_transaction_run),
-	cmocka_unit_test(test_introduce_release),  cmocka_unit_test(test_malformed_socket),
+	cmocka_unit_test(test_pipeline),           cmocka_unit_test(test_introduce_release),
+	cmocka_unit_test(test_malformed_socket),
 };
 
 BH_TEST_MAIN_FIXTURES(tests, setup, teardown)

@@ -232,11 +232,45 @@ static void test_ring_timeouts_end(void **state)
 	rig_free(r);
 }
 
+/* Pipelined over the ring: requests and replies far bigger together than
+ * the 1024-byte rings, the client filling one while draining the other. */
+static void test_ring_pipeline(void **state)
+{
+	enum { N = 60 };
+	static char paths[N][16], vals[N][1500];
+	struct bhxs_op ops[N];
+	struct rig *r = rig_new();
+	struct bhxs *xs;
+
+	assert_int_equal(bhxs_open_ring(r->page, r->to_server, r->to_client, false, &xs), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "p/%d", i);
+		memset(vals[i], 'a' + i % 26, sizeof(vals[i]) - 1 - (size_t)i);
+		vals[i][sizeof(vals[i]) - 1 - (size_t)i] = '\0';
+		ops[i] = (struct bhxs_op){
+			.type = XS_WRITE, .path = paths[i], .val = vals[i], .len = strlen(vals[i])
+		};
+	}
+	assert_int_equal(bhxs_pipeline(xs, 0, ops, N), 0);
+	assert_int_equal(bhxs_pipeline_rc(ops, N), 0);
+	bhxs_pipeline_free(ops, N);
+	for (int i = 0; i < N; i++)
+		ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[i] };
+	assert_int_equal(bhxs_pipeline(xs, 0, ops, N), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(ops[i].rc, 0);
+		assert_string_equal(ops[i].reply, vals[i]);
+	}
+	bhxs_pipeline_free(ops, N);
+	bhxs_close(xs);
+	rig_stop(r);
+	rig_free(r);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_ring_ops_and_wrap),
-	cmocka_unit_test(test_ring_too_long_payload),
-	cmocka_unit_test(test_ring_bad_index),
-	cmocka_unit_test(test_ring_timeouts_end),
+	cmocka_unit_test(test_ring_ops_and_wrap), cmocka_unit_test(test_ring_too_long_payload),
+	cmocka_unit_test(test_ring_bad_index),    cmocka_unit_test(test_ring_timeouts_end),
+	cmocka_unit_test(test_ring_pipeline),
 };
 
 BH_TEST_MAIN(tests)
