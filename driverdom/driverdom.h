@@ -52,20 +52,21 @@ const char *xenbus_state_name(int state);
 struct drvdom_dev {
 	struct drvdom *dd;
 	const struct drvdom_backend_ops *ops;
-	char type[16];     /* "vbd", "vif", ... */
-	unsigned fe_domid; /* the frontend's domain */
-	unsigned devid;    /* the virtual device number / handle */
-	char be_path[128]; /* /local/domain/<self>/backend/<type>/<fe>/<devid> */
-	char fe_path[160]; /* from the backend's "frontend" node */
-	int state;         /* the backend state we last wrote */
-	bool probed;       /* probe() succeeded: remove() is owed */
-	bool connected;    /* connect() succeeded, disconnect() not yet called */
-	bool dead;         /* probe failed: the device waits for its removal */
-	bool reported;     /* an error was reported during the current callback */
-	int fe_state;      /* the frontend state we last acted on */
-	bool seen;         /* scan.c's mark */
-	struct bh_log log; /* prefix "<type>/dom<fe>/<devid>" */
-	void *priv;        /* the backend's */
+	char type[16];            /* "vbd", "vif", ... */
+	unsigned fe_domid;        /* the frontend's domain */
+	unsigned devid;           /* the virtual device number / handle */
+	char be_path[128];        /* /local/domain/<self>/backend/<type>/<fe>/<devid> */
+	char fe_path[160];        /* from the backend's "frontend" node */
+	int state;                /* the backend state we last wrote */
+	bool probed;              /* probe() succeeded: remove() is owed */
+	bool connected;           /* connect() succeeded, disconnect() not yet called */
+	bool dead;                /* probe failed: the device waits for its removal */
+	bool reported;            /* an error was reported during the current callback */
+	int fe_state;             /* the frontend state we last acted on */
+	bool seen;                /* scan.c's mark */
+	struct drvdom_snap *snap; /* during probe()/connect(): our/the frontend's keys */
+	struct bh_log log;        /* prefix "<type>/dom<fe>/<devid>" */
+	void *priv;               /* the backend's */
 	struct drvdom_dev *next;
 };
 
@@ -117,10 +118,10 @@ int drvdom_run(struct drvdom *dd);
  * events (for tests that step the runtime). */
 int drvdom_run_once(struct drvdom *dd, int timeout_ms);
 void drvdom_stop(struct drvdom *dd);
-/* Inside a driver domain, once started: pivot into an empty read-only
+/* Inside a driver domain, first thing: pivot into an empty read-only
  * root, keep only CAP_NET_ADMIN, and forbid exec, mount and the other
  * start-up calls with a second seccomp filter. Irreversible. */
-int drvdom_narrow(struct drvdom *dd);
+int drvdom_narrow(struct bh_log *log);
 
 unsigned drvdom_domid(const struct drvdom *dd);
 struct bhxs *drvdom_store(struct drvdom *dd);
@@ -135,7 +136,11 @@ int drvdom_add_fd(struct drvdom *dd, int fd, void (*fn)(void *arg), void *arg,
                   struct drvdom_fd **out);
 void drvdom_del_fd(struct drvdom_fd *f);
 
-/* ---- store helpers for backends ---- */
+/* ---- store helpers for backends ----
+ * Inside probe() the backend directory's keys, inside connect() the
+ * frontend directory's (not its subdirectories'), are answered from one
+ * read of the whole directory taken just before the call: a key written
+ * during that same call is not seen by these reads there. */
 
 /* A node of the frontend's directory; -ENOENT if absent. *out malloc'd. */
 int drvdom_fe_read_str(struct drvdom_dev *dev, const char *key, char **out);

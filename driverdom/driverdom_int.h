@@ -51,6 +51,10 @@ void dd_dev_backend_changed(struct drvdom_dev *dev);
 int dd_dev_switch(struct drvdom_dev *dev, int state);
 void dd_dev_disconnect(struct drvdom_dev *dev);
 void dd_dev_free(struct drvdom_dev *dev);
+/* DIR's keys (dev->fe_path or dev->be_path) read at once, answering
+ * drvdom_fe_read_* / drvdom_be_read_* until dropped (nodes.c). */
+void dd_snap_take(struct drvdom_dev *dev, const char *dir);
+void dd_snap_drop(struct drvdom_dev *dev);
 
 /* inject.c: dom0's fault orders (control/inject) */
 int dd_inject_start(struct drvdom *dd);

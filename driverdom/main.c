@@ -94,19 +94,24 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	} else {
+		struct bh_log log;
+
 		cfg.hc = xen_hcall();
 		if (!cfg.hc) {
 			fprintf(stderr,
 			        "driverdom: not in a Bulkhead domain (no hypercall channel)\n");
 			return 1;
 		}
+		/* Outside a domain (--store-socket) there is no sandbox to
+		 * narrow; inside, it is narrowed before the first call to
+		 * the core, which a standby sandbox waits in. */
+		bh_log_init(&log, "driverdom");
+		if (drvdom_narrow(&log) < 0)
+			return 1;
 	}
 	if ((rc = drvdom_create(&cfg, &dd)) < 0)
 		return 1;
 	rc = drvdom_start(dd);
-	/* Outside a domain (--store-socket) there is no sandbox to narrow. */
-	if (rc == 0 && !o.socket)
-		rc = drvdom_narrow(dd);
 	if (rc == 0)
 		rc = drvdom_run(dd);
 	drvdom_destroy(dd);

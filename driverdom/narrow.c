@@ -1,7 +1,10 @@
-/* A driver domain narrows itself once it runs (the core's sandbox leaves
- * it room for exactly this, see core/seccomp.c): after start-up it needs
- * no file system at all (devices, rings and event channels arrive over the
- * hypercall channel), no CAP_SYS_ADMIN, and never execs or mounts again. */
+/* A driver domain narrows itself as soon as it runs, before its first
+ * call to the core (the core's sandbox leaves it room for exactly this,
+ * see core/seccomp.c): it needs no file system at all (devices, rings and
+ * event channels arrive over the hypercall channel), no CAP_SYS_ADMIN, and
+ * never execs or mounts again. Done first, a standby sandbox (the core
+ * starts the next generation's process ahead, core/domain.c) has done it
+ * before a restart takes it, and the restart does not wait for it. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -77,22 +80,22 @@ static int tighten_seccomp(void)
 	return rc;
 }
 
-int drvdom_narrow(struct drvdom *dd)
+int drvdom_narrow(struct bh_log *log)
 {
 	int rc;
 
 	if ((rc = empty_root()) < 0) {
-		bh_err(&dd->log, "moving into an empty root: %s", bh_strerror(rc));
+		bh_err(log, "moving into an empty root: %s", bh_strerror(rc));
 		return rc;
 	}
 	if ((rc = drop_caps()) < 0) {
-		bh_err(&dd->log, "dropping capabilities: %s", bh_strerror(rc));
+		bh_err(log, "dropping capabilities: %s", bh_strerror(rc));
 		return rc;
 	}
 	if ((rc = tighten_seccomp()) < 0) {
-		bh_err(&dd->log, "narrowing seccomp: %s", bh_strerror(rc));
+		bh_err(log, "narrowing seccomp: %s", bh_strerror(rc));
 		return rc;
 	}
-	bh_info(&dd->log, "narrowed: empty root, only CAP_NET_ADMIN, no exec or mount");
+	bh_info(log, "narrowed: empty root, only CAP_NET_ADMIN, no exec or mount");
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "driverdom/driverdom_int.h"
+#include "bulkhead/xs_wire.h"
 #include "xenstored/bhxs.h"
 
 int dd_read_uint(struct drvdom *dd, const char *path, unsigned long long *out)
@@ -28,15 +29,109 @@ int dd_read_uint(struct drvdom *dd, const char *path, unsigned long long *out)
 	return rc < 0 ? -EINVAL : 0;
 }
 
+/* A directory's keys, read at once: the frontend's before connect() (it
+ * publishes them in one transaction before it switches to Initialised),
+ * ours before probe() (the toolstack wrote them in one transaction). A
+ * listing of the directory and one pipelined read of every key (two
+ * round trips to the store) replace a round trip per key (a vbd's ring
+ * keys are nine) while a guest waits. Keys in subdirectories (a queue's)
+ * are read from the store as before. */
+#define DD_FE_SNAP_MAX 64
+
+struct drvdom_snap {
+	const char *dir; /* dev->fe_path or dev->be_path */
+	struct bhxs_op *ops;
+	char **names;
+	size_t n;
+};
+
+void dd_snap_take(struct drvdom_dev *dev, const char *dir)
+{
+	struct drvdom_snap *s;
+	char **names = NULL, (*paths)[256];
+	size_t n = 0;
+
+	dd_snap_drop(dev);
+	if (!dir[0] || bhxs_directory(dev->dd->xs, 0, dir, &names, &n) < 0)
+		return;
+	if (n > DD_FE_SNAP_MAX) { /* not a frontend we know: key by key */
+		bhxs_free_names(names, n);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	paths = calloc(n ? n : 1, sizeof(*paths));
+	if (!s || !paths || !(s->ops = calloc(n ? n : 1, sizeof(*s->ops)))) {
+		free(s);
+		free(paths);
+		bhxs_free_names(names, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, names[i]);
+		s->ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[i] };
+	}
+	s->dir = dir;
+	s->names = names;
+	s->n = n;
+	if (bhxs_pipeline(dev->dd->xs, 0, s->ops, n) < 0) {
+		free(paths);
+		dev->snap = s;
+		dd_snap_drop(dev);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->ops[i].path = NULL; /* PATHS goes; the names stay */
+	free(paths);
+	dev->snap = s;
+}
+
+void dd_snap_drop(struct drvdom_dev *dev)
+{
+	struct drvdom_snap *s = dev->snap;
+
+	if (!s)
+		return;
+	bhxs_pipeline_free(s->ops, s->n);
+	bhxs_free_names(s->names, s->n);
+	free(s->ops);
+	free(s);
+	dev->snap = NULL;
+}
+
+/* DIR/KEY's value: from the snapshot if it has an answer, else the store. */
+static int read_val(struct drvdom_dev *dev, const char *dir, const char *key, char **out,
+                    size_t *len)
+{
+	const struct drvdom_snap *s = dev->snap;
+	char path[256];
+
+	if (s && dir == s->dir && !strchr(key, '/')) {
+		size_t i = 0;
+
+		while (i < s->n && strcmp(s->names[i], key) != 0)
+			i++;
+		if (i == s->n)
+			return -ENOENT; /* not there when the directory was listed */
+		if (s->ops[i].rc == 0) {
+			if (!(*out = malloc(s->ops[i].rlen + 1)))
+				return -ENOMEM;
+			memcpy(*out, s->ops[i].reply, s->ops[i].rlen + 1);
+			*len = s->ops[i].rlen;
+			return 0;
+		}
+		/* an error (removed meanwhile?): ask the store */
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return bhxs_read(dev->dd->xs, 0, path, out, len);
+}
+
 static int read_str(struct drvdom_dev *dev, const char *dir, const char *key, char **out)
 {
-	char path[256];
 	size_t len;
 	int rc;
 
 	*out = NULL;
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	if ((rc = bhxs_read(dev->dd->xs, 0, path, out, &len)) < 0)
+	if ((rc = read_val(dev, dir, key, out, &len)) < 0)
 		return rc;
 	if (strlen(*out) != len) { /* an embedded NUL: not a string */
 		free(*out);
@@ -49,16 +144,22 @@ static int read_str(struct drvdom_dev *dev, const char *dir, const char *key, ch
 static int read_uint_def(struct drvdom_dev *dev, const char *dir, const char *key, bool has_def,
                          unsigned long long def, unsigned long long *out)
 {
-	char path[256];
-	int rc;
+	char *v = NULL;
+	uint64_t u;
+	int rc = read_str(dev, dir, key, &v);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	rc = dd_read_uint(dev->dd, path, out);
 	if (rc == -ENOENT && has_def) {
 		*out = def;
 		return 0;
 	}
-	return rc;
+	if (rc < 0)
+		return rc;
+	rc = bh_parse_u64(v, 10, &u);
+	free(v);
+	if (rc < 0)
+		return -EINVAL;
+	*out = u;
+	return 0;
 }
 
 int drvdom_fe_read_str(struct drvdom_dev *dev, const char *key, char **out)
@@ -119,18 +220,26 @@ struct publish_arg {
 	const struct drvdom_nodes *ns;
 };
 
+/* The nodes' writes pipelined: one round trip in the transaction. */
 static int publish_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct publish_arg *a = arg;
-	char path[256];
+	char path[DRVDOM_MAX_NODES][256];
+	struct bhxs_op ops[DRVDOM_MAX_NODES];
+	size_t n = a->ns->n;
 	int rc;
 
-	for (size_t i = 0; i < a->ns->n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", a->dev->be_path, a->ns->key[i]);
-		if ((rc = bhxs_write_str(xs, tx, path, a->ns->val[i])) < 0)
-			return rc;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%s", a->dev->be_path, a->ns->key[i]);
+		ops[i] = (struct bhxs_op){ .type = XS_WRITE,
+			                   .path = path[i],
+			                   .val = a->ns->val[i],
+			                   .len = strlen(a->ns->val[i]) };
 	}
-	return 0;
+	if ((rc = bhxs_pipeline(xs, tx, ops, n)) == 0)
+		rc = bhxs_pipeline_rc(ops, n);
+	bhxs_pipeline_free(ops, n);
+	return rc;
 }
 
 int drvdom_publish(struct drvdom_dev *dev, const struct drvdom_nodes *ns)

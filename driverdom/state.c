@@ -9,6 +9,7 @@
 
 #include "common/util.h"
 #include "driverdom/driverdom_int.h"
+#include "bulkhead/xs_wire.h"
 #include "xenstored/bhxs.h"
 
 struct switch_arg {
@@ -17,18 +18,24 @@ struct switch_arg {
 };
 
 /* Writes state only if the node still exists: a device whose directory
- * the toolstack just removed must not be re-created by our write. */
+ * the toolstack just removed must not be re-created by our write. The
+ * read and the write go together (one round trip); if the read finds
+ * nothing, the transaction is abandoned and the write with it. */
 static int switch_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct switch_arg *a = arg;
-	char *v = NULL;
-	size_t len;
-	int rc = bhxs_read(xs, tx, a->path, &v, &len);
+	char val[16];
+	struct bhxs_op ops[2] = {
+		{ .type = XS_READ, .path = a->path },
+		{ .type = XS_WRITE, .path = a->path, .val = val },
+	};
+	int rc;
 
-	free(v);
-	if (rc < 0)
-		return rc;
-	return bhxs_printf(xs, tx, a->path, "%d", a->state);
+	ops[1].len = (size_t)snprintf(val, sizeof(val), "%d", a->state);
+	if ((rc = bhxs_pipeline(xs, tx, ops, 2)) == 0)
+		rc = bhxs_pipeline_rc(ops, 2);
+	bhxs_pipeline_free(ops, 2);
+	return rc;
 }
 
 int dd_dev_switch(struct drvdom_dev *dev, int state)
@@ -92,7 +99,10 @@ static void do_connect(struct drvdom_dev *dev)
 	int rc;
 
 	dev->reported = false;
-	if ((rc = dev->ops->connect(dev)) < 0) {
+	dd_snap_take(dev, dev->fe_path);
+	rc = dev->ops->connect(dev);
+	dd_snap_drop(dev);
+	if (rc < 0) {
 		if (!dev->reported)
 			drvdom_dev_error(dev, rc, "connecting to the frontend");
 		dd_dev_switch(dev, XenbusStateClosing);
@@ -226,7 +236,10 @@ int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const ch
 		return -ENODEV;
 	}
 	dev->reported = false;
-	if ((rc = ops->probe(dev)) < 0) {
+	dd_snap_take(dev, dev->be_path);
+	rc = ops->probe(dev);
+	dd_snap_drop(dev);
+	if (rc < 0) {
 		dev->dead = true;
 		if (!dev->reported)
 			drvdom_dev_error(dev, rc, "probing the device");
@@ -255,6 +268,7 @@ static void unlink_dev(struct drvdom_dev *dev)
 
 void dd_dev_free(struct drvdom_dev *dev)
 {
+	dd_snap_drop(dev);
 	dd_dev_disconnect(dev);
 	if (dev->probed) {
 		watch_frontend(dev, false);

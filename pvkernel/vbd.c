@@ -42,6 +42,7 @@
 
 #include "blkfront/blkfront.h"
 #include "bulkhead/blkif.h"
+#include "bulkhead/xs_wire.h"
 #include "common/util.h"
 #include "ioctl/xendev.h"
 #include "pvkernel/vbd.h"
@@ -150,47 +151,88 @@ static int read_uint(struct bhxs *xs, const char *dir, const char *key, unsigned
 	return rc;
 }
 
+/* A backend key with its default when absent. */
+struct backend_key {
+	const char *key;
+	unsigned long long dflt, *out;
+};
+
+/* Reads the N keys below DIR, pipelined: one round trip to the store. */
+static int read_uints(struct bhxs *xs, const char *dir, struct backend_key *k, size_t n)
+{
+	char paths[16][256];
+	struct bhxs_op ops[16];
+	int rc;
+
+	if (n > 16)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, k[i].key);
+		ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[i] };
+	}
+	if ((rc = bhxs_pipeline(xs, 0, ops, n)) < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char *end;
+
+		if (ops[i].rc == -ENOENT) {
+			*k[i].out = k[i].dflt;
+			continue;
+		}
+		if ((rc = ops[i].rc) < 0)
+			break;
+		errno = 0;
+		*k[i].out = strtoull(ops[i].reply, &end, 10);
+		if (ops[i].reply[0] < '0' || ops[i].reply[0] > '9' || errno || *end)
+			rc = -EINVAL;
+	}
+	bhxs_pipeline_free(ops, n);
+	return rc;
+}
+
+/* Publishes the ring and goes Initialised, in one transaction whose
+ * writes are pipelined (one round trip to the store, not eight). */
 static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint32_t order)
 {
 	uint32_t refs[1u << BLKFRONT_MAX_ORDER], n = 0;
+	char paths[8 + (1u << BLKFRONT_MAX_ORDER)][192], vals[8 + (1u << BLKFRONT_MAX_ORDER)][16];
+	struct bhxs_op ops[8 + (1u << BLKFRONT_MAX_ORDER)];
+	size_t nops = 0;
 	bhxs_tx_t tx;
-	char p[256];
 	int rc;
 
+#define PUT(key_fmt, key_arg, val_fmt, val_arg)                                                    \
+	do {                                                                                       \
+		snprintf(paths[nops], sizeof(paths[nops]), "%s/" key_fmt, fe, key_arg);            \
+		snprintf(vals[nops], sizeof(vals[nops]), val_fmt, val_arg);                        \
+		ops[nops] = (struct bhxs_op){ .type = XS_WRITE,                                    \
+			                      .path = paths[nops],                                 \
+			                      .val = vals[nops],                                   \
+			                      .len = strlen(vals[nops]) };                         \
+		nops++;                                                                            \
+	} while (0)
 	blkfront_ring_refs(d->bf, 0, refs, &n);
+	if (order == 0) {
+		PUT("ring-ref%s", "", "%u", refs[0]);
+	} else {
+		PUT("ring-page-order%s", "", "%u", order);
+		for (uint32_t i = 0; i < n; i++)
+			PUT("ring-ref%u", i, "%u", refs[i]);
+	}
+	PUT("event-channel%s", "", "%u", d->port);
+	/* The pool is granted once at setup (blkfront.h): the backend may
+	 * keep it mapped. Without this key it mapped and unmapped every page
+	 * of every request, two calls to the core each. */
+	PUT("feature-persistent%s", "", "%s", "1");
+	PUT("protocol%s", "", "%s", BLKIF_PROTOCOL_NATIVE);
+	PUT("state%s", "", "%u", XB_INITIALISED);
+#undef PUT
 	for (int tries = 0; tries < 10; tries++) {
 		if ((rc = bhxs_transaction_start(xs, &tx)) < 0)
 			return rc;
-		if (order == 0) {
-			snprintf(p, sizeof(p), "%s/ring-ref", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", refs[0]);
-		} else {
-			snprintf(p, sizeof(p), "%s/ring-page-order", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", order);
-			for (uint32_t i = 0; rc == 0 && i < n; i++) {
-				snprintf(p, sizeof(p), "%s/ring-ref%u", fe, i);
-				rc = bhxs_printf(xs, tx, p, "%u", refs[i]);
-			}
-		}
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/event-channel", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", d->port);
-		}
-		/* The pool is granted once at setup (blkfront.h): the backend
-		 * may keep it mapped. Without this key it mapped and unmapped
-		 * every page of every request, two calls to the core each. */
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/feature-persistent", fe);
-			rc = bhxs_write_str(xs, tx, p, "1");
-		}
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/protocol", fe);
-			rc = bhxs_write_str(xs, tx, p, BLKIF_PROTOCOL_NATIVE);
-		}
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/state", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", XB_INITIALISED);
-		}
+		if ((rc = bhxs_pipeline(xs, tx, ops, nops)) == 0)
+			rc = bhxs_pipeline_rc(ops, nops);
+		bhxs_pipeline_free(ops, nops);
 		if (rc < 0) {
 			bhxs_transaction_end(xs, tx, false);
 			return rc;
@@ -257,13 +299,16 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 	const char *be = d->link.be;
 	int rc;
 
-	if ((rc = read_uint(xs, be, "sectors", 0, &sectors)) < 0 ||
-	    (rc = read_uint(xs, be, "sector-size", 512, &ssize)) < 0 ||
-	    (rc = read_uint(xs, be, "info", 0, &info)) < 0 ||
-	    (rc = read_uint(xs, be, "feature-flush-cache", 0, &flush)) < 0 ||
-	    (rc = read_uint(xs, be, "feature-discard", 0, &discard)) < 0 ||
-	    (rc = read_uint(xs, be, "feature-max-indirect-segments", 0, &indirect)) < 0 ||
-	    (rc = read_uint(xs, be, "max-ring-page-order", 0, &maxorder)) < 0) {
+	struct backend_key keys[] = {
+		{ "sectors", 0, &sectors },
+		{ "sector-size", 512, &ssize },
+		{ "info", 0, &info },
+		{ "feature-flush-cache", 0, &flush },
+		{ "feature-discard", 0, &discard },
+		{ "feature-max-indirect-segments", 0, &indirect },
+		{ "max-ring-page-order", 0, &maxorder },
+	};
+	if ((rc = read_uints(xs, be, keys, BH_ARRAY_SIZE(keys))) < 0) {
 		pvk_fe_say(log, arg, "vbd %s: backend keys unreadable: %s", d->name,
 		           bh_strerror(rc));
 		return rc;

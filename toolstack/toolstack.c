@@ -346,14 +346,14 @@ static int check_supported(struct bhtool *t, const struct bh_domcfg *c)
 	return 0;
 }
 
-static int introduce(struct bhtool *t, struct bhtool_dom *d)
+static int introduce(struct bhtool *t, struct bhtool_dom *d, bool replace)
 {
 	int rc;
 
 	if (!t->xs)
 		return 0;
 	if ((rc = xsp_write_domain(t->xs, d->domid, d->cfg, d->store_port, d->console_port,
-	                           t->store_domid)) < 0)
+	                           t->store_domid, replace)) < 0)
 		return fail(t, rc, "store: cannot write /local/domain/%u: %s", d->domid,
 		            bh_strerror(rc));
 	if (t->store_domid >= 0 &&
@@ -477,7 +477,7 @@ int bhtool_create(struct bhtool *t, const char *name, const char *text,
 			goto undo;
 		}
 	}
-	if ((rc = introduce(t, d)) < 0 || (rc = uplink_add(t, d)) < 0)
+	if ((rc = introduce(t, d, false)) < 0 || (rc = uplink_add(t, d)) < 0)
 		goto undo;
 	for (size_t i = 0; i < d->cfg->ndisks; i++)
 		if ((rc = vbd_add(t, d, &d->cfg->disks[i])) < 0)
@@ -756,10 +756,11 @@ static enum bh_action action_for(const struct bh_domcfg *c, uint32_t reason)
  * directories it owned. Every device it served gets them again, with the
  * frontend's state reset to Initialising as libxl does when it re-adds a
  * backend (the frontend directory written anew), so the restarted backend
- * waits for a fresh handshake instead of attaching to the old ring; then the guest's frontend (pvkernel/vbd.c)
- * sees its backend at InitWait and reconnects. Done before the domain is
- * unpaused, so its first scan finds them. The core keeps a domid's device
- * assignments across a restart; assigning again is for a core that did not. */
+ * waits for a fresh handshake instead of attaching to the old ring; then the
+ * guest's frontend (pvkernel/vbd.c) sees its backend at InitWait and
+ * reconnects. Done right after the domain is unpaused (restart()). The core
+ * keeps a domid's device assignments across a restart; assigning again is
+ * for a core that did not, and comes before the store names the device. */
 static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 {
 	char names[256];
@@ -789,7 +790,7 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 			/* The frontend's own keys (ring-ref, event-channel,
 			 * ...) lost the dead domain's read permission when the
 			 * store released it: both directories start afresh
-			 * (xsp_write_* removes them first). */
+			 * (xsp_write_* removes them first, in its transaction). */
 			rc = dev->kind == BHTOOL_VBD ? xsp_write_vbd(t->xs, g->domid, dev)
 			                             : xsp_write_vif(t->xs, g->domid, dev);
 			if (rc < 0)
@@ -806,21 +807,30 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 		        dd->domid, dd->cfg->name, n, names);
 }
 
+/* A domain restarted in place, in the order its guests need it: the store
+ * and the core first, the domain unpaused as soon as its own directory
+ * is there, the devices it serves written while it starts up, and the
+ * console (whose ring keeps what the domain prints meanwhile) last. */
 static void restart(struct bhtool *t, struct bhtool_dom *d)
 {
 	struct bh_hc_create_resp resp;
 	int rc;
 
-	cleanup_dom(t, d->domid, "restarting");
+	for (struct bhtool_dev *dev = d->devs; dev; dev = dev->next)
+		dev_remove(t, d->domid, dev);
+	if (t->xs && t->store_domid >= 0)
+		bhxs_release(t->xs, d->domid);
 	if ((rc = bhctl_domain_restart(t->hc, d->domid, &resp)) < 0) {
 		bh_warn(&t->log, "domain %u: restart failed: %s", d->domid, bh_strerror(rc));
+		cleanup_dom(t, d->domid, "restart failed");
 		bhtool_destroy(t, d->domid);
 		return;
 	}
 	d->generation = resp.generation;
 	d->store_port = resp.store_port;
 	d->console_port = resp.console_port;
-	if (introduce(t, d) < 0)
+	/* The old life's directory goes in the same transaction. */
+	if (introduce(t, d, true) < 0)
 		bh_warn(&t->log, "domain %u: %s", d->domid, t->err);
 	if ((rc = uplink_publish(t, d)) < 0)
 		bh_warn(&t->log, "domain %u: uplink: store: %s", d->domid, bh_strerror(rc));
@@ -837,12 +847,19 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 			                    dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY
 			                                                          : 0);
 	}
-	if (d->cfg->driver_domain)
-		reattach_served(t, d);
-	if (t->console.add)
-		t->console.add(t->console.arg, d->domid, d->cfg->name, d->console_port);
 	if ((rc = bhctl_domain_unpause(t->hc, d->domid)) < 0)
 		bh_warn(&t->log, "domain %u: unpause after restart: %s", d->domid, bh_strerror(rc));
+	/* After the unpause: the driver domain starts up (store connection,
+	 * watch, first scan) while the devices it served are written, and
+	 * finds them by its watch; each device is one transaction, so it
+	 * never sees half of one. Its guests wait for the longer of the two,
+	 * not the sum. */
+	if (d->cfg->driver_domain)
+		reattach_served(t, d);
+	if (t->console.remove)
+		t->console.remove(t->console.arg, d->domid, "restarting");
+	if (t->console.add)
+		t->console.add(t->console.arg, d->domid, d->cfg->name, d->console_port);
 	bh_info(&t->log, "domain %u (%s) restarted, generation %u", d->domid, d->cfg->name,
 	        d->generation);
 }

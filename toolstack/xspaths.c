@@ -18,6 +18,7 @@ struct wctx {
 	const struct bh_domcfg *cfg;
 	uint32_t store_port, console_port;
 	int store_domid;
+	bool replace;
 	const struct bhtool_dev *dev;
 };
 
@@ -144,6 +145,10 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	struct batch bb = { 0 }, *b = &bb;
 
 	uuid_str(c, w->domid, uuid);
+	if (w->replace) {
+		snprintf(buf, sizeof(buf), "/local/domain/%u", d);
+		add(b, XS_RM, buf, NULL, 0);
+	}
 	W("/local/domain/%u", NULL, 0, (int)d, d);
 	WI("/local/domain/%u/name", c->name, d);
 	snprintf(buf, sizeof(buf), "%u", d);
@@ -184,13 +189,14 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 }
 
 int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
-                     uint32_t store_port, uint32_t console_port, int store_domid)
+                     uint32_t store_port, uint32_t console_port, int store_domid, bool replace)
 {
 	struct wctx w = { .domid = domid,
 		          .cfg = c,
 		          .store_port = store_port,
 		          .console_port = console_port,
-		          .store_domid = store_domid };
+		          .store_domid = store_domid,
+		          .replace = replace };
 	return bhxs_transaction_run(xs, write_domain_tx, &w);
 }
 

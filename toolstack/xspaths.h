@@ -7,8 +7,10 @@
 
 #include "toolstack/toolstack.h"
 
+/* REPLACE: the directory a previous life of DOMID left is removed first,
+ * in the same transaction (a restart in place). */
 int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
-                     uint32_t store_port, uint32_t console_port, int store_domid);
+                     uint32_t store_port, uint32_t console_port, int store_domid, bool replace);
 void xsp_remove_domain(struct bhxs *xs, uint16_t domid);
 int xsp_write_vbd(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);
 int xsp_write_vif(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);

@@ -121,7 +121,17 @@ static void test_domain_keys_perms(void **state)
 	assert_int_equal(
 	    xlcfg_parse_string("t", "name=\"dd\"\nvcpus=2\ndriver_domain=1\n", NULL, 0, &c, &dg),
 	    0);
-	assert_int_equal(xsp_write_domain(X, 5, c, 7, 8, 1), 0);
+	assert_int_equal(xsp_write_domain(X, 5, c, 7, 8, 1, false), 0);
+	/* A restart in place: what the dead life wrote goes, the rest is
+	 * written again with the same permissions. */
+	assert_int_equal(bhxs_write_str(X, 0, "/local/domain/5/data/stale", "1"), 0);
+	assert_int_equal(xsp_write_domain(X, 5, c, 7, 9, 1, true), 0);
+	char *v = NULL;
+	size_t len;
+	assert_int_equal(bhxs_read(X, 0, "/local/domain/5/data/stale", &v, &len), -ENOENT);
+	assert_int_equal(bhxs_read(X, 0, "/local/domain/5/console/port", &v, &len), 0);
+	assert_string_equal(v, "9");
+	free(v);
 	perms_of("/local/domain/5", got, sizeof(got));
 	assert_string_equal(got, "n0 r5");
 	static const char *const dom0s[] = { "name",       "domid",         "vm",
