@@ -209,7 +209,7 @@ static int vbd_add(struct bhtool *t, struct bhtool_dom *dom, const struct bh_dis
 			goto out;
 		}
 	}
-	if (t->xs && (rc = xsp_write_vbd(t->xs, dom->domid, d)) < 0) {
+	if (t->xs && (rc = xsp_write_dev(t->xs, dom->domid, d)) < 0) {
 		bhctl_device_revoke(t->hc, d->backend_domid, d->token);
 		rc = fail(t, rc, "disk %s: store: %s", disk->vdev, bh_strerror(rc));
 		goto out;
@@ -264,7 +264,7 @@ static int vif_add(struct bhtool *t, struct bhtool_dom *dom, const struct bh_vif
 	}
 	if ((rc = backend_of(t, vif->backend, &d->backend_domid, d->backend_name)) < 0)
 		goto out;
-	if (t->xs && (rc = xsp_write_vif(t->xs, dom->domid, d)) < 0) {
+	if (t->xs && (rc = xsp_write_dev(t->xs, dom->domid, d)) < 0) {
 		rc = fail(t, rc, "vif %d: store: %s", d->devid, bh_strerror(rc));
 		goto out;
 	}
@@ -346,21 +346,29 @@ static int check_supported(struct bhtool *t, const struct bh_domcfg *c)
 	return 0;
 }
 
-static int introduce(struct bhtool *t, struct bhtool_dom *d, bool replace)
+/* The store learns of the domain (its directory is written first). */
+static int store_introduce(struct bhtool *t, struct bhtool_dom *d)
+{
+	int rc;
+
+	if (t->xs && t->store_domid >= 0 &&
+	    (rc = bhxs_introduce(t->xs, d->domid, BH_GNTTAB_STORE_REF, d->store_port)) < 0)
+		return fail(t, rc, "store: introducing domain %u failed: %s", d->domid,
+		            bh_strerror(rc));
+	return 0;
+}
+
+static int introduce(struct bhtool *t, struct bhtool_dom *d)
 {
 	int rc;
 
 	if (!t->xs)
 		return 0;
 	if ((rc = xsp_write_domain(t->xs, d->domid, d->cfg, d->store_port, d->console_port,
-	                           t->store_domid, replace)) < 0)
+	                           t->store_domid, false)) < 0)
 		return fail(t, rc, "store: cannot write /local/domain/%u: %s", d->domid,
 		            bh_strerror(rc));
-	if (t->store_domid >= 0 &&
-	    (rc = bhxs_introduce(t->xs, d->domid, BH_GNTTAB_STORE_REF, d->store_port)) < 0)
-		return fail(t, rc, "store: introducing domain %u failed: %s", d->domid,
-		            bh_strerror(rc));
-	return 0;
+	return store_introduce(t, d);
 }
 
 /* A driver domain's uplink (xl.cfg `uplink`): the core makes the veth pair
@@ -371,19 +379,29 @@ static int introduce(struct bhtool *t, struct bhtool_dom *d, bool replace)
 #define UPLINK_DOM_IFNAME "uplink0"
 #define UPLINK_BRIDGE     "xenbr0"
 
-static int uplink_publish(struct bhtool *t, struct bhtool_dom *d)
+static void uplink_keys(const struct bhtool_dom *d, struct xsp_set *set)
 {
 	const struct bh_uplink *u = &d->cfg->uplink;
 	char p[96];
-	int rc;
 
-	if (!u->enabled || !t->xs)
-		return 0;
+	if (!u->enabled)
+		return;
 	snprintf(p, sizeof(p), "/local/domain/%u/uplink/ifname", d->domid);
-	if ((rc = bhxs_write_str(t->xs, 0, p, UPLINK_DOM_IFNAME)) < 0)
-		return rc;
+	xsp_set_key(set, p, UPLINK_DOM_IFNAME);
 	snprintf(p, sizeof(p), "/local/domain/%u/uplink/bridge", d->domid);
-	return bhxs_write_str(t->xs, 0, p, u->bridge ? u->bridge : UPLINK_BRIDGE);
+	xsp_set_key(set, p, u->bridge ? u->bridge : UPLINK_BRIDGE);
+}
+
+static int uplink_publish(struct bhtool *t, struct bhtool_dom *d)
+{
+	struct xsp_set *set;
+
+	if (!d->cfg->uplink.enabled || !t->xs)
+		return 0;
+	set = xsp_set_new();
+	if (set)
+		uplink_keys(d, set);
+	return xsp_set_write(t->xs, set);
 }
 
 static int uplink_add(struct bhtool *t, struct bhtool_dom *d)
@@ -477,7 +495,7 @@ int bhtool_create(struct bhtool *t, const char *name, const char *text,
 			goto undo;
 		}
 	}
-	if ((rc = introduce(t, d, false)) < 0 || (rc = uplink_add(t, d)) < 0)
+	if ((rc = introduce(t, d)) < 0 || (rc = uplink_add(t, d)) < 0)
 		goto undo;
 	for (size_t i = 0; i < d->cfg->ndisks; i++)
 		if ((rc = vbd_add(t, d, &d->cfg->disks[i])) < 0)
@@ -758,10 +776,11 @@ static enum bh_action action_for(const struct bh_domcfg *c, uint32_t reason)
  * backend (the frontend directory written anew), so the restarted backend
  * waits for a fresh handshake instead of attaching to the old ring; then the
  * guest's frontend (pvkernel/vbd.c) sees its backend at InitWait and
- * reconnects. Done right after the domain is unpaused (restart()). The core
- * keeps a domid's device assignments across a restart; assigning again is
- * for a core that did not, and comes before the store names the device. */
-static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
+ * reconnects. The keys go into SET, which restart() writes with the domain's
+ * own directory in one transaction before the unpause. The core keeps a
+ * domid's device assignments across a restart; assigning again is for a
+ * core that did not, and comes before the store names the device. */
+static void reattach_served(struct bhtool *t, struct bhtool_dom *dd, struct xsp_set *set)
 {
 	char names[256];
 	size_t used = 0;
@@ -785,17 +804,12 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 			    rc != -EEXIST)
 				bh_warn(&t->log, "domain %u (%s): disk %s: assigning again: %s",
 				        g->domid, g->cfg->name, dev->disk.vdev, bh_strerror(rc));
-			if (!t->xs)
-				continue;
 			/* The frontend's own keys (ring-ref, event-channel,
 			 * ...) lost the dead domain's read permission when the
 			 * store released it: both directories start afresh
-			 * (xsp_write_* removes them first, in its transaction). */
-			rc = dev->kind == BHTOOL_VBD ? xsp_write_vbd(t->xs, g->domid, dev)
-			                             : xsp_write_vif(t->xs, g->domid, dev);
-			if (rc < 0)
-				bh_warn(&t->log, "domain %u (%s): device %d: backend again: %s",
-				        g->domid, g->cfg->name, dev->devid, bh_strerror(rc));
+			 * (removed first, in the same transaction). */
+			if (set)
+				xsp_set_dev(set, g->domid, dev);
 		}
 		if (affected && used < sizeof(names))
 			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s(%u)",
@@ -807,13 +821,17 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd)
 		        dd->domid, dd->cfg->name, n, names);
 }
 
-/* A domain restarted in place, in the order its guests need it: the store
- * and the core first, the domain unpaused as soon as its own directory
- * is there, the devices it serves written while it starts up, and the
- * console (whose ring keeps what the domain prints meanwhile) last. */
+/* A domain restarted in place, in the order its guests need it: the
+ * store released and the core restarted; then everything the store must
+ * say about the domain (its directory, the old one removed; its uplink;
+ * its own devices; for a driver domain, every device it serves) in one
+ * pipelined transaction, so that the new generation's first scan finds
+ * its devices; the store introduced, the domain unpaused; the console
+ * (whose ring keeps what the domain prints meanwhile) last. */
 static void restart(struct bhtool *t, struct bhtool_dom *d)
 {
 	struct bh_hc_create_resp resp;
+	struct xsp_set *set = NULL;
 	int rc;
 
 	for (struct bhtool_dev *dev = d->devs; dev; dev = dev->next)
@@ -829,33 +847,30 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 	d->generation = resp.generation;
 	d->store_port = resp.store_port;
 	d->console_port = resp.console_port;
-	/* The old life's directory goes in the same transaction. */
-	if (introduce(t, d, true) < 0)
-		bh_warn(&t->log, "domain %u: %s", d->domid, t->err);
-	if ((rc = uplink_publish(t, d)) < 0)
-		bh_warn(&t->log, "domain %u: uplink: store: %s", d->domid, bh_strerror(rc));
+	if (t->xs && !(set = xsp_set_new()))
+		bh_warn(&t->log, "domain %u: store: %s", d->domid, bh_strerror(-ENOMEM));
+	if (set) {
+		xsp_set_domain(set, d->domid, d->cfg, d->store_port, d->console_port,
+		               t->store_domid, true);
+		uplink_keys(d, set);
+	}
 	for (struct bhtool_dev *dev = d->devs; dev; dev = dev->next) {
-		if (!t->xs)
-			break;
-		rc = dev->kind == BHTOOL_VBD ? xsp_write_vbd(t->xs, d->domid, dev)
-		                             : xsp_write_vif(t->xs, d->domid, dev);
-		if (rc < 0)
-			bh_warn(&t->log, "domain %u: device %d: %s", d->domid, dev->devid,
-			        bh_strerror(rc));
+		if (set)
+			xsp_set_dev(set, d->domid, dev);
 		if (dev->kind == BHTOOL_VBD && dev->disk.target && dev->disk.target[0])
 			bhctl_device_assign(t->hc, dev->backend_domid, dev->token, dev->disk.target,
 			                    dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY
 			                                                          : 0);
 	}
+	if (d->cfg->driver_domain)
+		reattach_served(t, d, set);
+	if (set && (rc = xsp_set_write(t->xs, set)) < 0)
+		bh_warn(&t->log, "domain %u: store: cannot write its directory and devices: %s",
+		        d->domid, bh_strerror(rc));
+	if (store_introduce(t, d) < 0)
+		bh_warn(&t->log, "domain %u: %s", d->domid, t->err);
 	if ((rc = bhctl_domain_unpause(t->hc, d->domid)) < 0)
 		bh_warn(&t->log, "domain %u: unpause after restart: %s", d->domid, bh_strerror(rc));
-	/* After the unpause: the driver domain starts up (store connection,
-	 * watch, first scan) while the devices it served are written, and
-	 * finds them by its watch; each device is one transaction, so it
-	 * never sees half of one. Its guests wait for the longer of the two,
-	 * not the sum. */
-	if (d->cfg->driver_domain)
-		reattach_served(t, d);
 	if (t->console.remove)
 		t->console.remove(t->console.arg, d->domid, "restarting");
 	if (t->console.add)

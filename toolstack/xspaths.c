@@ -13,25 +13,16 @@
 
 #define XENBUS_STATE_INITIALISING 1
 
-struct wctx {
-	uint16_t domid;
-	const struct bh_domcfg *cfg;
-	uint32_t store_port, console_port;
-	int store_domid;
-	bool replace;
-	const struct bhtool_dev *dev;
-};
-
 /* The requests of one transaction, sent pipelined (bhxs_pipeline): a
  * device's ~25 keys cost one round trip to the store instead of one
  * each, which a driver domain's restart waits for. */
-struct batch {
+struct xsp_set {
 	struct bhxs_op *op;
 	size_t n, cap;
 	int err;
 };
 
-static void add(struct batch *b, uint32_t type, const char *path, const void *val, size_t len)
+static void add(struct xsp_set *b, uint32_t type, const char *path, const void *val, size_t len)
 {
 	char *p, *v = NULL;
 
@@ -58,29 +49,57 @@ static void add(struct batch *b, uint32_t type, const char *path, const void *va
 	b->op[b->n++] = (struct bhxs_op){ .type = type, .path = p, .val = v, .len = len };
 }
 
-/* Sends the batch in transaction TX and frees it: 0, or the first
- * request's error (removing what is not there is no error). */
-static int batch_run(struct bhxs *xs, bhxs_tx_t tx, struct batch *b)
+/* Sends the set in transaction TX: 0, or the first request's error
+ * (removing what is not there is no error). The set is kept: a
+ * conflicting transaction sends it again. */
+static int set_send(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
-	int rc = b->err;
+	struct xsp_set *b = arg;
+	int rc = bhxs_pipeline(xs, tx, b->op, b->n);
 
-	if (rc == 0)
-		rc = bhxs_pipeline(xs, tx, b->op, b->n);
 	for (size_t i = 0; rc == 0 && i < b->n; i++)
 		if (b->op[i].rc < 0 && !(b->op[i].type == XS_RM && b->op[i].rc == -ENOENT))
 			rc = b->op[i].rc;
+	bhxs_pipeline_free(b->op, b->n);
+	return rc;
+}
+
+struct xsp_set *xsp_set_new(void)
+{
+	return calloc(1, sizeof(struct xsp_set));
+}
+
+void xsp_set_free(struct xsp_set *b)
+{
+	if (!b)
+		return;
 	bhxs_pipeline_free(b->op, b->n);
 	for (size_t i = 0; i < b->n; i++) {
 		free((char *)b->op[i].path);
 		free((void *)b->op[i].val);
 	}
 	free(b->op);
-	*b = (struct batch){ 0 };
+	free(b);
+}
+
+int xsp_set_write(struct bhxs *xs, struct xsp_set *b)
+{
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	rc = b->err ? b->err : bhxs_transaction_run(xs, set_send, b);
+	xsp_set_free(b);
 	return rc;
 }
 
+void xsp_set_key(struct xsp_set *b, const char *path, const char *val)
+{
+	add(b, XS_WRITE, path, val, strlen(val));
+}
+
 /* PATH with perms: owner OWNER, and READER (if >= 0) may read. */
-static void node(struct batch *b, const char *path, const char *val, int owner, int reader)
+static void node(struct xsp_set *b, const char *path, const char *val, int owner, int reader)
 {
 	char perms[32];
 	int n;
@@ -136,16 +155,14 @@ static void uuid_str(const struct bh_domcfg *c, uint16_t domid, char out[37])
 	         u[13], u[14], u[15]);
 }
 
-static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+void xsp_set_domain(struct xsp_set *b, uint16_t domid, const struct bh_domcfg *c,
+                    uint32_t store_port, uint32_t console_port, int store_domid, bool replace)
 {
-	const struct wctx *w = arg;
-	const struct bh_domcfg *c = w->cfg;
-	unsigned d = w->domid;
+	unsigned d = domid;
 	char uuid[37], buf[64];
-	struct batch bb = { 0 }, *b = &bb;
 
-	uuid_str(c, w->domid, uuid);
-	if (w->replace) {
+	uuid_str(c, domid, uuid);
+	if (replace) {
 		snprintf(buf, sizeof(buf), "/local/domain/%u", d);
 		add(b, XS_RM, buf, NULL, 0);
 	}
@@ -162,13 +179,13 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	for (unsigned i = 0; i < (c->maxvcpus ? c->maxvcpus : (c->vcpus ? c->vcpus : 1)); i++)
 		WI("/local/domain/%u/cpu/%u/availability",
 		   i < (c->vcpus ? c->vcpus : 1) ? "online" : "offline", d, i);
-	if (w->store_domid >= 0) {
+	if (store_domid >= 0) {
 		WI("/local/domain/%u/store/ring-ref", "1", d);
-		snprintf(buf, sizeof(buf), "%u", w->store_port);
+		snprintf(buf, sizeof(buf), "%u", store_port);
 		WI("/local/domain/%u/store/port", buf, d);
 	}
 	WI("/local/domain/%u/console/ring-ref", "0", d);
-	snprintf(buf, sizeof(buf), "%u", w->console_port);
+	snprintf(buf, sizeof(buf), "%u", console_port);
 	WI("/local/domain/%u/console/port", buf, d);
 	WI("/local/domain/%u/console/type", "xenconsoled", d);
 	WI("/local/domain/%u/console/output", "pty", d);
@@ -185,19 +202,16 @@ static int write_domain_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 		W("/local/domain/%u/backend", NULL, (int)d, -1, d);
 	W("/vm/%s/name", c->name, 0, (int)d, uuid);
 	W("/vm/%s/uuid", uuid, 0, (int)d, uuid);
-	return batch_run(xs, tx, b);
 }
 
 int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
                      uint32_t store_port, uint32_t console_port, int store_domid, bool replace)
 {
-	struct wctx w = { .domid = domid,
-		          .cfg = c,
-		          .store_port = store_port,
-		          .console_port = console_port,
-		          .store_domid = store_domid,
-		          .replace = replace };
-	return bhxs_transaction_run(xs, write_domain_tx, &w);
+	struct xsp_set *b = xsp_set_new();
+
+	if (b)
+		xsp_set_domain(b, domid, c, store_port, console_port, store_domid, replace);
+	return xsp_set_write(xs, b);
 }
 
 void xsp_remove_domain(struct bhxs *xs, uint16_t domid)
@@ -230,7 +244,7 @@ static void dev_dirs(uint16_t domid, const struct bhtool_dev *d, char *fe, char 
  * with their permissions), so that every key written is new and takes
  * its directory's permissions (WI), and a backend or frontend watching
  * sees the old device replaced by the new one in one step. */
-static void write_common(struct batch *b, uint16_t domid, const struct bhtool_dev *d,
+static void write_common(struct xsp_set *b, uint16_t domid, const struct bhtool_dev *d,
                          const char *fe, const char *be)
 {
 	int fo = domid, bo = d->backend_domid;
@@ -251,15 +265,12 @@ static void write_common(struct batch *b, uint16_t domid, const struct bhtool_de
 	WI("%s/state", "1", be);
 }
 
-static int write_vbd_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+static void vbd_keys(struct xsp_set *b, uint16_t domid, const struct bhtool_dev *d)
 {
-	const struct wctx *w = arg;
-	const struct bhtool_dev *d = w->dev;
-	struct batch bb = { 0 }, *b = &bb;
 	char fe[160], be[160], buf[32];
 
-	dev_dirs(w->domid, d, fe, be, sizeof(fe));
-	write_common(b, w->domid, d, fe, be);
+	dev_dirs(domid, d, fe, be, sizeof(fe));
+	write_common(b, domid, d, fe, be);
 	snprintf(buf, sizeof(buf), "%d", d->devid);
 	WI("%s/virtual-device", buf, fe);
 	WI("%s/device-type", d->disk.cdrom ? "cdrom" : "disk", fe);
@@ -273,25 +284,14 @@ static int write_vbd_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	WI("%s/bootable", "1", be);
 	if (d->disk.discard >= 0)
 		WI("%s/discard-enable", d->disk.discard ? "1" : "0", be);
-	return batch_run(xs, tx, b);
 }
 
-int xsp_write_vbd(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
+static void vif_keys(struct xsp_set *b, uint16_t domid, const struct bhtool_dev *d)
 {
-	struct wctx w = { .domid = domid, .dev = d };
-
-	return bhxs_transaction_run(xs, write_vbd_tx, &w);
-}
-
-static int write_vif_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
-{
-	const struct wctx *w = arg;
-	const struct bhtool_dev *d = w->dev;
-	struct batch bb = { 0 }, *b = &bb;
 	char fe[160], be[160], buf[64];
 
-	dev_dirs(w->domid, d, fe, be, sizeof(fe));
-	write_common(b, w->domid, d, fe, be);
+	dev_dirs(domid, d, fe, be, sizeof(fe));
+	write_common(b, domid, d, fe, be);
 	xlcfg_mac_format(d->vif.mac, buf);
 	WI("%s/mac", buf, fe);
 	WI("%s/mac", buf, be);
@@ -316,14 +316,23 @@ static int write_vif_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	}
 	snprintf(buf, sizeof(buf), "%u", d->vif.mtu ? d->vif.mtu : 1500);
 	WI("%s/mtu", buf, be);
-	return batch_run(xs, tx, b);
 }
 
-int xsp_write_vif(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
+void xsp_set_dev(struct xsp_set *b, uint16_t domid, const struct bhtool_dev *d)
 {
-	struct wctx w = { .domid = domid, .dev = d };
+	if (d->kind == BHTOOL_VBD)
+		vbd_keys(b, domid, d);
+	else
+		vif_keys(b, domid, d);
+}
 
-	return bhxs_transaction_run(xs, write_vif_tx, &w);
+int xsp_write_dev(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)
+{
+	struct xsp_set *b = xsp_set_new();
+
+	if (b)
+		xsp_set_dev(b, domid, d);
+	return xsp_set_write(xs, b);
 }
 
 void xsp_remove_dev(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d)

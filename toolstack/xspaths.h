@@ -12,8 +12,21 @@
 int xsp_write_domain(struct bhxs *xs, uint16_t domid, const struct bh_domcfg *c,
                      uint32_t store_port, uint32_t console_port, int store_domid, bool replace);
 void xsp_remove_domain(struct bhxs *xs, uint16_t domid);
-int xsp_write_vbd(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);
-int xsp_write_vif(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);
+/* A device's frontend and backend directories, both made afresh. */
+int xsp_write_dev(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);
+
+/* Several directories written in one transaction, their requests
+ * pipelined: a restart writes the domain's own directory and every device
+ * it has or serves at once. xsp_set_write commits (retrying a conflict)
+ * and frees the set; a set that ran out of memory fails there. */
+struct xsp_set;
+struct xsp_set *xsp_set_new(void);
+void xsp_set_domain(struct xsp_set *s, uint16_t domid, const struct bh_domcfg *c,
+                    uint32_t store_port, uint32_t console_port, int store_domid, bool replace);
+void xsp_set_dev(struct xsp_set *s, uint16_t domid, const struct bhtool_dev *d);
+void xsp_set_key(struct xsp_set *s, const char *path, const char *val);
+int xsp_set_write(struct bhxs *xs, struct xsp_set *s);
+void xsp_set_free(struct xsp_set *s);
 void xsp_remove_dev(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);
 /* XenbusState of the frontend or backend of D, or -errno. */
 int xsp_dev_state(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d, bool backend);

@@ -93,7 +93,7 @@ static void test_vbd_keys_take_their_dirs_perms(void **state)
 	    bhxs_set_perms(X, 0, "/local/domain/3/device/vbd/51712/ring-ref", stale, 2), 0);
 	assert_int_equal(bhxs_write_str(X, 0, "/local/domain/2/backend/vbd/3/51712/old", "1"), 0);
 	for (int round = 0; round < 2; round++) { /* and written over itself */
-		assert_int_equal(xsp_write_vbd(X, 3, &d), 0);
+		assert_int_equal(xsp_write_dev(X, 3, &d), 0);
 		assert_dir_perms("/local/domain/3/device/vbd/51712", "n3 r2", 5);
 		assert_dir_perms("/local/domain/2/backend/vbd/3/51712", "n2 r3", 11);
 	}
