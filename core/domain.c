@@ -423,8 +423,8 @@ static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
  * driver domain's next generation is built STANDBY_DELAY_MS after each
  * generation starts (not at once: the new generation and its guests'
  * reconnections have the CPU first) and let go at once: it execs and runs
- * until its first hypercall (bulkhead-driverdom asks for its start info
- * before anything else), whose answer waits, unread in the channel, until
+ * until its first hypercall (bulkhead-driverdom narrows its own sandbox,
+ * then asks for its start info before anything else), whose answer waits, unread in the channel, until
  * a restart takes the standby and the core starts serving that channel.
  * Anything that goes wrong with it means only that the restart builds a
  * sandbox as before.
