@@ -291,6 +291,28 @@ static int next_reply(struct bhxs *xs, struct xsd_sockmsg *r, char **p)
 	}
 }
 
+/* Whole messages read along with a reply stay in the buffer, and the kick
+ * that announced them is spent: a watch event among them would wait for
+ * the next kick to be noticed by a poll loop on bhxs_fd(). So after each
+ * call they are queued now (events), which makes bhxs_fd() readable. */
+static void drain_buffered(struct bhxs *xs)
+{
+	struct xsd_sockmsg h;
+
+	while (xs->inlen >= sizeof(h)) {
+		char *p;
+
+		memcpy(&h, xs->in, sizeof(h));
+		if (h.len > XENSTORE_PAYLOAD_MAX || xs->inlen < sizeof(h) + h.len)
+			return; /* the rest comes with its own kick; a bad one fails the next read */
+		if (!(p = take_msg(xs, &h)))
+			return;
+		if (h.type == XS_WATCH_EVENT)
+			queue_event(xs, p, h.len);
+		free(p); /* a reply nobody waits for: dropped */
+	}
+}
+
 /* One request and its reply: *REPLY (malloc'd, NUL-terminated) and
  * *RLEN, or a negative errno (the store's error names mapped back). */
 int bhxs_talk(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const struct iovec *iov, int niov,
@@ -307,6 +329,7 @@ int bhxs_talk(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const struct iovec *
 		return rc;
 	if ((rc = next_reply(xs, &r, &p)) < 0)
 		return rc;
+	drain_buffered(xs);
 	if (r.type == XS_ERROR) {
 		rc = -err_from_name(p);
 		free(p);
@@ -429,6 +452,7 @@ int bhxs_pipeline(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n)
 		reqs--;
 		bytes -= reply_budget(ops[i].type);
 	}
+	drain_buffered(xs);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bulkhead/xs_wire.h"
 #include "common/bhtest.h"
 #include "common/util.h"
 #include "xenstored/bhxs.h"
@@ -267,10 +268,103 @@ static void test_ring_pipeline(void **state)
 	rig_free(r);
 }
 
+/* A daemon that answers every request with its reply and a watch event
+ * written into the ring together, behind a single kick (as xenstored does
+ * when a write fires the writer's own watch and the client is slow to be
+ * scheduled). */
+struct twofer {
+	struct xenstore_domain_interface *page;
+	int to_server, to_client, n;
+};
+
+static void *twofer_daemon(void *arg)
+{
+	struct twofer *t = arg;
+	struct pollfd p = { .fd = t->to_server, .events = POLLIN };
+	uint64_t v;
+
+	for (int done = 0; done < t->n && poll(&p, 1, 5000) == 1;) {
+		struct xsd_sockmsg h;
+		uint32_t cons = t->page->req_cons;
+
+		if (read(t->to_server, &v, sizeof(v)) < 0) {
+		}
+		while (__atomic_load_n(&t->page->req_prod, __ATOMIC_ACQUIRE) - cons >= sizeof(h)) {
+			char out[128];
+			size_t len = 0;
+
+			for (size_t k = 0; k < sizeof(h); k++)
+				((char *)&h)[k] =
+				    t->page->req[MASK_XENSTORE_IDX(cons + (uint32_t)k)];
+			while (__atomic_load_n(&t->page->req_prod, __ATOMIC_ACQUIRE) - cons <
+			       sizeof(h) + h.len)
+				;
+			cons += (uint32_t)(sizeof(h) + h.len);
+			__atomic_store_n(&t->page->req_cons, cons, __ATOMIC_RELEASE);
+			struct xsd_sockmsg rep = { .type = h.type, .req_id = h.req_id, .len = 3 };
+			struct xsd_sockmsg ev = { .type = XS_WATCH_EVENT, .len = 7 };
+			memcpy(out, &rep, sizeof(rep));
+			memcpy(out + sizeof(rep), "OK", 3);
+			len = sizeof(rep) + 3;
+			memcpy(out + len, &ev, sizeof(ev));
+			memcpy(out + len + sizeof(ev), "wk/x\0t", 7);
+			len += sizeof(ev) + 7;
+			uint32_t prod = t->page->rsp_prod;
+			for (size_t k = 0; k < len; k++)
+				t->page->rsp[MASK_XENSTORE_IDX(prod + (uint32_t)k)] = out[k];
+			__atomic_store_n(&t->page->rsp_prod, prod + (uint32_t)len,
+			                 __ATOMIC_RELEASE);
+			done++;
+		}
+		v = 1;
+		if (write(t->to_client, &v, sizeof(v)) < 0) { /* one kick for both */
+		}
+	}
+	return NULL;
+}
+
+/* The event read along with the reply still makes bhxs_fd() readable: the
+ * kick that announced it is spent, so a poll loop would otherwise sleep on
+ * it until some later kick. */
+static void test_ring_event_behind_a_reply_wakes_poll(void **state)
+{
+	struct twofer t = { .n = 50 };
+	struct bhxs *xs;
+	pthread_t th;
+	char *path, *token;
+
+	t.page = aligned_alloc(4096, 4096);
+	memset(t.page, 0, 4096);
+	t.to_server = eventfd(0, EFD_NONBLOCK);
+	t.to_client = eventfd(0, EFD_NONBLOCK);
+	assert_int_equal(bhxs_open_ring(t.page, t.to_server, t.to_client, false, &xs), 0);
+	pthread_create(&th, NULL, twofer_daemon, &t);
+	for (int i = 0; i < t.n; i++) {
+		struct pollfd p = { .fd = bhxs_fd(xs), .events = POLLIN };
+
+		assert_int_equal(bhxs_printf(xs, 0, "wk/x", "%d", i), 0);
+		assert_int_equal(poll(&p, 1, 2000), 1);
+		assert_int_equal(bhxs_read_watch(xs, &path, &token), 0);
+		assert_string_equal(path, "wk/x");
+		assert_string_equal(token, "t");
+		free(path);
+		free(token);
+		assert_int_equal(bhxs_read_watch(xs, &path, &token), -EAGAIN);
+	}
+	pthread_join(th, NULL);
+	bhxs_close(xs);
+	close(t.to_server);
+	close(t.to_client);
+	free(t.page);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_ring_ops_and_wrap), cmocka_unit_test(test_ring_too_long_payload),
-	cmocka_unit_test(test_ring_bad_index),    cmocka_unit_test(test_ring_timeouts_end),
+	cmocka_unit_test(test_ring_ops_and_wrap),
+	cmocka_unit_test(test_ring_too_long_payload),
+	cmocka_unit_test(test_ring_bad_index),
+	cmocka_unit_test(test_ring_timeouts_end),
 	cmocka_unit_test(test_ring_pipeline),
+	cmocka_unit_test(test_ring_event_behind_a_reply_wakes_poll),
 };
 
 BH_TEST_MAIN(tests)
