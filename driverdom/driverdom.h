@@ -52,21 +52,23 @@ const char *xenbus_state_name(int state);
 struct drvdom_dev {
 	struct drvdom *dd;
 	const struct drvdom_backend_ops *ops;
-	char type[16];            /* "vbd", "vif", ... */
-	unsigned fe_domid;        /* the frontend's domain */
-	unsigned devid;           /* the virtual device number / handle */
-	char be_path[128];        /* /local/domain/<self>/backend/<type>/<fe>/<devid> */
-	char fe_path[160];        /* from the backend's "frontend" node */
-	int state;                /* the backend state we last wrote */
-	bool probed;              /* probe() succeeded: remove() is owed */
-	bool connected;           /* connect() succeeded, disconnect() not yet called */
-	bool dead;                /* probe failed: the device waits for its removal */
-	bool reported;            /* an error was reported during the current callback */
-	int fe_state;             /* the frontend state we last acted on */
-	bool seen;                /* scan.c's mark */
-	struct drvdom_snap *snap; /* during probe()/connect(): our/the frontend's keys */
-	struct bh_log log;        /* prefix "<type>/dom<fe>/<devid>" */
-	void *priv;               /* the backend's */
+	char type[16];                /* "vbd", "vif", ... */
+	unsigned fe_domid;            /* the frontend's domain */
+	unsigned devid;               /* the virtual device number / handle */
+	char be_path[128];            /* /local/domain/<self>/backend/<type>/<fe>/<devid> */
+	char fe_path[160];            /* from the backend's "frontend" node */
+	int state;                    /* the backend state we last wrote */
+	bool probed;                  /* probe() succeeded: remove() is owed */
+	bool connected;               /* connect() succeeded, disconnect() not yet called */
+	bool dead;                    /* probe failed: the device waits for its removal */
+	bool reported;                /* an error was reported during the current callback */
+	int fe_state;                 /* the frontend state we last acted on */
+	bool seen;                    /* scan.c's mark */
+	bool probing;                 /* in probe(): drvdom_publish keeps the nodes... */
+	struct drvdom_nodes *pending; /* ...here, written with the InitWait after it */
+	struct drvdom_snap *snap;     /* during probe()/connect(): our/the frontend's keys */
+	struct bh_log log;            /* prefix "<type>/dom<fe>/<devid>" */
+	void *priv;                   /* the backend's */
 	struct drvdom_dev *next;
 };
 
@@ -164,7 +166,9 @@ struct drvdom_nodes {
 void drvdom_nodes_init(struct drvdom_nodes *ns);
 void drvdom_nodes_add(struct drvdom_nodes *ns, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* All of NS or none (-E2BIG if too many were added). */
+/* All of NS or none (-E2BIG if too many were added). Called from probe(),
+ * the nodes are written in the transaction that then switches the device
+ * to InitWait (the frontend sees the features and the state together). */
 int drvdom_publish(struct drvdom_dev *dev, const struct drvdom_nodes *ns);
 
 /* Reports ERR (negative errno) with a message the way Xen's backends do:

@@ -251,6 +251,19 @@ int drvdom_publish(struct drvdom_dev *dev, const struct drvdom_nodes *ns)
 		return -E2BIG;
 	if (ns->n == 0)
 		return 0;
+	if (dev->probing) {
+		/* Kept for the InitWait that follows probe() (state.c). */
+		struct drvdom_nodes *p = dev->pending;
+
+		if (!p && !(p = dev->pending = calloc(1, sizeof(*p))))
+			return -ENOMEM;
+		if (p->n + ns->n > DRVDOM_MAX_NODES)
+			return -E2BIG;
+		memcpy(p->key[p->n], ns->key, ns->n * sizeof(ns->key[0]));
+		memcpy(p->val[p->n], ns->val, ns->n * sizeof(ns->val[0]));
+		p->n += ns->n;
+		return 0;
+	}
 	if ((rc = bhxs_transaction_run(dev->dd->xs, publish_tx, &a)) < 0)
 		bh_warn(&dev->log, "publishing %zu node(s): %s", ns->n, bh_strerror(rc));
 	return rc;

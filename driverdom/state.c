@@ -13,46 +13,64 @@
 #include "xenstored/bhxs.h"
 
 struct switch_arg {
+	const struct drvdom_dev *dev;
 	const char *path;
 	int state;
 };
 
 /* Writes state only if the node still exists: a device whose directory
  * the toolstack just removed must not be re-created by our write. The
- * read and the write go together (one round trip); if the read finds
- * nothing, the transaction is abandoned and the write with it. */
+ * read and the writes go together (one round trip); if the read finds
+ * nothing, the transaction is abandoned and the writes with it. What
+ * probe() published goes with its InitWait (dev->pending): the frontend
+ * sees the features and the state at once, one transaction fewer. */
 static int switch_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct switch_arg *a = arg;
-	char val[16];
-	struct bhxs_op ops[2] = {
-		{ .type = XS_READ, .path = a->path },
-		{ .type = XS_WRITE, .path = a->path, .val = val },
-	};
+	const struct drvdom_nodes *ns = a->dev->pending;
+	char val[16], path[DRVDOM_MAX_NODES][256];
+	struct bhxs_op ops[2 + DRVDOM_MAX_NODES];
+	size_t n = 0;
 	int rc;
 
-	ops[1].len = (size_t)snprintf(val, sizeof(val), "%d", a->state);
-	if ((rc = bhxs_pipeline(xs, tx, ops, 2)) == 0)
-		rc = bhxs_pipeline_rc(ops, 2);
-	bhxs_pipeline_free(ops, 2);
+	ops[n++] = (struct bhxs_op){ .type = XS_READ, .path = a->path };
+	for (size_t i = 0; ns && i < ns->n; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%s", a->dev->be_path, ns->key[i]);
+		ops[n++] = (struct bhxs_op){ .type = XS_WRITE,
+			                     .path = path[i],
+			                     .val = ns->val[i],
+			                     .len = strlen(ns->val[i]) };
+	}
+	ops[n] = (struct bhxs_op){ .type = XS_WRITE, .path = a->path, .val = val };
+	ops[n++].len = (size_t)snprintf(val, sizeof(val), "%d", a->state);
+	if ((rc = bhxs_pipeline(xs, tx, ops, n)) == 0)
+		rc = bhxs_pipeline_rc(ops, n);
+	bhxs_pipeline_free(ops, n);
 	return rc;
 }
 
 int dd_dev_switch(struct drvdom_dev *dev, int state)
 {
 	char path[160];
-	struct switch_arg a = { path, state };
+	struct switch_arg a = { dev, path, state };
 	int rc;
 
-	if (dev->state == state)
+	if (dev->state == state && !dev->pending)
 		return 0;
 	snprintf(path, sizeof(path), "%s/state", dev->be_path);
-	if ((rc = bhxs_transaction_run(dev->dd->xs, switch_tx, &a)) < 0) {
+	rc = bhxs_transaction_run(dev->dd->xs, switch_tx, &a);
+	if (dev->pending && rc < 0)
+		bh_warn(&dev->log, "publishing %zu node(s): %s", dev->pending->n, bh_strerror(rc));
+	free(dev->pending);
+	dev->pending = NULL;
+	if (rc < 0) {
 		bh_warn(&dev->log, "switching to %s: %s", xenbus_state_name(state),
 		        bh_strerror(rc));
 		return rc;
 	}
-	bh_info(&dev->log, "%s -> %s", xenbus_state_name(dev->state), xenbus_state_name(state));
+	if (dev->state != state)
+		bh_info(&dev->log, "%s -> %s", xenbus_state_name(dev->state),
+		        xenbus_state_name(state));
 	dev->state = state;
 	return 0;
 }
@@ -237,9 +255,13 @@ int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const ch
 	}
 	dev->reported = false;
 	dd_snap_take(dev, dev->be_path);
+	dev->probing = true;
 	rc = ops->probe(dev);
+	dev->probing = false;
 	dd_snap_drop(dev);
 	if (rc < 0) {
+		free(dev->pending); /* features of a device that will not serve */
+		dev->pending = NULL;
 		dev->dead = true;
 		if (!dev->reported)
 			drvdom_dev_error(dev, rc, "probing the device");
@@ -269,6 +291,8 @@ static void unlink_dev(struct drvdom_dev *dev)
 void dd_dev_free(struct drvdom_dev *dev)
 {
 	dd_snap_drop(dev);
+	free(dev->pending);
+	dev->pending = NULL;
 	dd_dev_disconnect(dev);
 	if (dev->probed) {
 		watch_frontend(dev, false);
