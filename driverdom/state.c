@@ -85,13 +85,15 @@ void dd_dev_disconnect(struct drvdom_dev *dev)
 	bh_info(&dev->log, "disconnected");
 }
 
+/* DIR is dev->fe_path or dev->be_path (read through the snapshot, if one
+ * is taken: nodes.c). */
 static int read_state(struct drvdom_dev *dev, const char *dir)
 {
-	char path[200];
 	unsigned long long v;
+	int rc = dir == dev->be_path ? drvdom_be_read_uint_def(dev, "state", ~0ull, &v)
+	                             : drvdom_fe_read_uint_def(dev, "state", ~0ull, &v);
 
-	snprintf(path, sizeof(path), "%s/state", dir);
-	if (dd_read_uint(dev->dd, path, &v) < 0 || v > XenbusStateReconfigured)
+	if (rc < 0 || v > XenbusStateReconfigured)
 		return XenbusStateUnknown; /* missing or garbage: the peer is gone */
 	return (int)v;
 }
@@ -220,6 +222,9 @@ static void init_dev(struct drvdom_dev *dev, struct drvdom *dd, const char *type
 	dev->fe_domid = fe;
 	dev->devid = devid;
 	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%s/%u/%u", dd->be_root, type, fe, devid);
+	/* Our directory read at once: "frontend" and "state" here, then
+	 * probe()'s keys (dd_dev_add drops it after probe()). */
+	dd_snap_take(dev, dev->be_path);
 	bh_log_init(&dev->log, "");
 	bh_log_set_prefix(&dev->log, "%s/%s/dom%u/%u", dd->log.prefix, type, fe, devid);
 	/* The toolstack names the frontend; Xen's layout is the fallback. */
@@ -249,12 +254,12 @@ int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const ch
 	dd->devs = dev;
 	bh_info(&dev->log, "new device (frontend %s)", dev->fe_path);
 	if (!ops) {
+		dd_snap_drop(dev);
 		dev->dead = true;
 		drvdom_dev_fatal(dev, -ENODEV, "no backend for device type %s", type);
 		return -ENODEV;
 	}
 	dev->reported = false;
-	dd_snap_take(dev, dev->be_path);
 	dev->probing = true;
 	rc = ops->probe(dev);
 	dev->probing = false;
