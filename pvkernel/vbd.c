@@ -190,15 +190,18 @@ static int read_uints(struct bhxs *xs, const char *dir, struct backend_key *k, s
 	return rc;
 }
 
-/* Publishes the ring and goes Initialised, in one transaction whose
- * writes are pipelined (one round trip to the store, not eight). */
+/* Publishes the ring and goes Initialised: the writes pipelined, the
+ * state last (one round trip to the store, not eight). No transaction:
+ * the store handles one connection's requests in order, so when the
+ * backend sees Initialised every key is there, and the backend reads
+ * them only then (as Linux's blkback does); a transaction would add two
+ * round trips and guard against no reader. */
 static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint32_t order)
 {
 	uint32_t refs[1u << BLKFRONT_MAX_ORDER], n = 0;
 	char paths[8 + (1u << BLKFRONT_MAX_ORDER)][192], vals[8 + (1u << BLKFRONT_MAX_ORDER)][16];
 	struct bhxs_op ops[8 + (1u << BLKFRONT_MAX_ORDER)];
 	size_t nops = 0;
-	bhxs_tx_t tx;
 	int rc;
 
 #define PUT(key_fmt, key_arg, val_fmt, val_arg)                                                    \
@@ -227,21 +230,10 @@ static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint3
 	PUT("protocol%s", "", "%s", BLKIF_PROTOCOL_NATIVE);
 	PUT("state%s", "", "%u", XB_INITIALISED);
 #undef PUT
-	for (int tries = 0; tries < 10; tries++) {
-		if ((rc = bhxs_transaction_start(xs, &tx)) < 0)
-			return rc;
-		if ((rc = bhxs_pipeline(xs, tx, ops, nops)) == 0)
-			rc = bhxs_pipeline_rc(ops, nops);
-		bhxs_pipeline_free(ops, nops);
-		if (rc < 0) {
-			bhxs_transaction_end(xs, tx, false);
-			return rc;
-		}
-		rc = bhxs_transaction_end(xs, tx, true);
-		if (rc != -EAGAIN)
-			return rc;
-	}
-	return -EAGAIN;
+	if ((rc = bhxs_pipeline(xs, 0, ops, nops)) == 0)
+		rc = bhxs_pipeline_rc(ops, nops);
+	bhxs_pipeline_free(ops, nops);
+	return rc;
 }
 
 /* A ring made ahead for configuration CFG does for B when the backend
