@@ -35,13 +35,16 @@ cat >"$T/g1.cfg" <<'CFG'
 name = "g1"
 memory = 64
 on_reboot = "restart"
-cmdline = "echo guest-says-hello; while true; do sleep 1; done"
+cmdline = 'GREETING="hello quoted world" echo guest-says-hello $GREETING; while true; do sleep 1; done'
 CFG
 bh create "$T/g1.cfg" || fail "create g1"
 id=$(bh domid g1) || fail "domid"
 [ "$(bh domname "$id")" = g1 ] || fail "domname"
 bh list g1 | grep -q "^g1 .* r-----" || fail "g1 running: $(bh list)"
 wait_for grep -q guest-says-hello "$BULKHEAD_RUNDIR/dom0/console/g1.log" || fail "console log"
+# quotes group words as on Linux: one environment variable with spaces
+wait_for grep -q "guest-says-hello hello quoted world" "$BULKHEAD_RUNDIR/dom0/console/g1.log" ||
+  fail "quoted kernel command line: $(tail -n 3 "$BULKHEAD_RUNDIR/dom0/console/g1.log")"
 grep -q '^\[20[0-9-]* [0-9:.]*\] guest-says-hello' "$BULKHEAD_RUNDIR/dom0/console/g1.log" || fail "log lines are timestamped"
 [ "$(xenstore-read "/local/domain/$id/name")" = g1 ] || fail "xenstore-read name"
 xenstore-ls "/local/domain/$id" | grep -q "^console" || fail "xenstore-ls console dir"

@@ -1,4 +1,5 @@
 /* Domain building and teardown (see toolstack.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,14 +128,33 @@ int bhtool_lookup(struct bhtool *t, const char *s, uint16_t *domid)
 
 /* ---- the command line the PV kernel boots with ---- */
 
+/* Splits S in place into words the way Linux reads its command line
+ * (next_arg, and pvk_cmdline_split in the PV kernel): whitespace
+ * separates, double quotes group and are dropped, so `x="a b"` and
+ * `"echo a; echo b"` are one word each. */
 static int split_words(char *s, const char **argv, size_t *n, size_t cap)
 {
-	for (char *p = strtok(s, " \t\n"); p; p = strtok(NULL, " \t\n")) {
+	for (;;) {
+		char *o;
+		bool quoted = false;
+
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			return 0;
 		if (*n + 1 >= cap)
 			return -E2BIG;
-		argv[(*n)++] = p;
+		argv[(*n)++] = o = s;
+		for (; *s && (quoted || !isspace((unsigned char)*s)); s++) {
+			if (*s == '"')
+				quoted = !quoted;
+			else
+				*o++ = *s;
+		}
+		if (*s)
+			s++; /* the separator; the word ends at o */
+		*o = '\0';
 	}
-	return 0;
 }
 
 static char *compose_cmdline(const struct bh_domcfg *c)
