@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if.h>
+#include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct netsvc {
 	unsigned nvifs;
 	struct vif *vifs; /* connected, for the engine's reports */
 	struct bh_log log;
+	bool persist_warned;
 };
 
 struct vif {
@@ -465,6 +467,17 @@ static int vif_connect(struct drvdom_dev *dev)
 		close(tap);
 		goto unbind;
 	}
+	/* Persistent, so that a crash of this process does not unregister
+	 * the interface on its way out: closing a TAP that is not persistent
+	 * unregisters it in the exiting task (~20 ms each, RCU waits), and
+	 * the core sees the death, and restarts us, only after that. A dead
+	 * generation's persistent TAPs go with its network namespace, which
+	 * the kernel takes down asynchronously. A disconnect clears it. */
+	if (ioctl(tap, TUNSETPERSIST, 1) < 0 && !svc.persist_warned) {
+		svc.persist_warned = true;
+		bh_warn(&dev->log, "%s: TUNSETPERSIST: %s (a crash takes longer to notice)",
+		        v->ifname, bh_strerror(-errno));
+	}
 	drvdom_add_fd(dev->dd, tap, on_tap, v, &v->tap_fd);
 	v->broken = false;
 	v->next = svc.vifs;
@@ -509,6 +522,9 @@ static void vif_disconnect(struct drvdom_dev *dev)
 		}
 	drvdom_del_fd(v->tap_fd);
 	v->tap_fd = NULL;
+	if (ioctl(v->cfg.tap_fd, TUNSETPERSIST, 0) < 0) {
+		/* not persistent (see vif_connect): the close removes it anyway */
+	}
 	netback_vif_disconnect(v->nv); /* closes the TAP: the interface goes */
 	v->nv = NULL;
 	unbind_ports(v);

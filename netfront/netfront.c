@@ -83,7 +83,8 @@ int netfront_create(const struct netfront_config *cfg, const struct netfront_ops
 		netfront_destroy(nf);
 		return rc;
 	}
-	netfront_flush(nf); /* post the first RX buffers */
+	if (!nf->cfg.unbound)
+		netfront_flush(nf); /* post the first RX buffers */
 	*out = nf;
 	return 0;
 }
@@ -104,6 +105,15 @@ void netfront_destroy(struct netfront *nf)
 	if (nf->rx_pages)
 		nf->ops.free(ctx, nf->rx_pages, nf->rx_refs, NF_RING);
 	free(nf);
+}
+
+void netfront_bind(struct netfront *nf, uint32_t tx_port, uint32_t rx_port, uint32_t features)
+{
+	nf->cfg.tx_port = tx_port;
+	nf->cfg.rx_port = rx_port;
+	nf->cfg.features = features;
+	nf->cfg.unbound = false;
+	netfront_flush(nf); /* post the first RX buffers */
 }
 
 void netfront_info(const struct netfront *nf, struct netfront_info *out)
@@ -311,7 +321,7 @@ void netfront_flush(struct netfront *nf)
 {
 	bool rx_kick, tx_kick;
 
-	if (nf->broken)
+	if (nf->broken || nf->cfg.unbound)
 		return;
 	rx_post(nf);
 	rx_kick = netif_rx_front_push(&nf->rx);

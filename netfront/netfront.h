@@ -46,6 +46,10 @@ struct netfront_config {
 	uint32_t tx_port, rx_port; /* our ends; equal unless split */
 	uint32_t features;         /* NETFRONT_F_* */
 	unsigned rx_target;        /* RX buffers kept posted (1..256; 0 = 256) */
+	/* Rings and buffers made ahead (a spare for the next reconnection):
+	 * nothing is posted or notified, and the ports and features are not
+	 * known, until netfront_bind(). */
+	bool unbound;
 };
 
 /* What the handshake publishes (tx-ring-ref, rx-ring-ref, ...). */
@@ -64,6 +68,9 @@ struct netfront;
 int netfront_create(const struct netfront_config *cfg, const struct netfront_ops *ops,
                     const struct bh_log *log, struct netfront **out);
 void netfront_destroy(struct netfront *nf);
+/* The event channels and features of rings made `unbound`: posts the
+ * first RX buffers and notifies, as netfront_create() does for others. */
+void netfront_bind(struct netfront *nf, uint32_t tx_port, uint32_t rx_port, uint32_t features);
 void netfront_info(const struct netfront *nf, struct netfront_info *out);
 void netfront_stats(const struct netfront *nf, struct netfront_stats *out);
 bool netfront_broken(const struct netfront *nf);

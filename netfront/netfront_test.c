@@ -27,8 +27,18 @@ struct pair {
 	uint32_t fe_tx, be_tx, fe_rx, be_rx;
 };
 
-static void pair_init(struct pair *p, bool split, uint32_t nf_features, uint32_t nb_features,
-                      unsigned rx_target)
+static bool port_fired(struct memgnt *m, uint32_t port)
+{
+	struct pollfd pf = { .fd = memgnt_port_fd(m, port), .events = POLLIN };
+
+	return poll(&pf, 1, 0) == 1;
+}
+
+/* UNBOUND: the rings are made first (a spare) and bound to their event
+ * channels after, as the PV kernel does across a restart; nothing must
+ * reach the backend before the bind. */
+static void pair_init_ex(struct pair *p, bool split, uint32_t nf_features, uint32_t nb_features,
+                         unsigned rx_target, bool unbound)
 {
 	struct netfront_config fc = { .backend_domid = RIG_BE,
 		                      .features = nf_features,
@@ -45,9 +55,20 @@ static void pair_init(struct pair *p, bool split, uint32_t nf_features, uint32_t
 		assert_int_equal(memgnt_evtchn_pair(p->r.m, &p->fe_rx, &p->be_rx), 0);
 	else
 		p->fe_rx = p->fe_tx, p->be_rx = p->be_tx;
-	fc.tx_port = p->fe_tx;
-	fc.rx_port = p->fe_rx;
-	assert_int_equal(netfront_create(&fc, &p->fops, NULL, &p->nf), 0);
+	if (unbound) {
+		fc.unbound = true;
+		fc.features = 0;
+		assert_int_equal(netfront_create(&fc, &p->fops, NULL, &p->nf), 0);
+		netfront_flush(p->nf);
+		assert_false(port_fired(p->r.m, p->be_tx));
+		assert_false(port_fired(p->r.m, p->be_rx));
+		netfront_bind(p->nf, p->fe_tx, p->fe_rx, nf_features);
+		assert_true(port_fired(p->r.m, p->be_rx)); /* the first RX buffers */
+	} else {
+		fc.tx_port = p->fe_tx;
+		fc.rx_port = p->fe_rx;
+		assert_int_equal(netfront_create(&fc, &p->fops, NULL, &p->nf), 0);
+	}
 	netfront_info(p->nf, &info);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	p->host_fd = sv[1];
@@ -58,6 +79,12 @@ static void pair_init(struct pair *p, bool split, uint32_t nf_features, uint32_t
 	bc.tx_port = p->be_tx;
 	bc.rx_port = p->be_rx;
 	assert_int_equal(netback_vif_connect(p->r.nb, &bc, &p->vif), 0);
+}
+
+static void pair_init(struct pair *p, bool split, uint32_t nf_features, uint32_t nb_features,
+                      unsigned rx_target)
+{
+	pair_init_ex(p, split, nf_features, nb_features, rx_target, false);
 }
 
 static void pair_fini(struct pair *p)
@@ -77,15 +104,41 @@ static void settle(struct pair *p)
 	}
 }
 
-static bool port_fired(struct memgnt *m, uint32_t port)
-{
-	struct pollfd pf = { .fd = memgnt_port_fd(m, port), .events = POLLIN };
-
-	return poll(&pf, 1, 0) == 1;
-}
-
 #define ALL_NF (NETFRONT_F_SG | NETFRONT_F_GSO_TCPV4 | NETFRONT_F_GSO_TCPV6 | NETFRONT_F_CSUM)
 #define ALL_NB (NETBK_F_RX_COPY | NETBK_F_SG | NETBK_F_GSO_TCPV4 | NETBK_F_GSO_TCPV6)
+
+/* Rings made unbound and bound later carry packets both ways, with the
+ * features given at the bind (SG: a 65000-byte GSO packet). */
+static void test_unbound_then_bind(void **state)
+{
+	struct pair p;
+	struct virtio_net_hdr gso = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                      .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		                      .gso_size = 1448,
+		                      .csum_start = 34,
+		                      .csum_offset = 16 },
+	                      vh, none = { 0 };
+	size_t len;
+	struct iovec iov[2];
+
+	(void)state;
+	pair_init_ex(&p, true, ALL_NF, ALL_NB, 0, true);
+	len = rig_frame_tcp4(frame, 65000, htonl(0x0a000001), 2);
+	assert_int_equal(netfront_send(p.nf, &gso, frame, len), 0);
+	settle(&p);
+	assert_int_equal(
+	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
+	    (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+	len = rig_frame_tcp4(frame, 100, htonl(0x0a000001), 3);
+	iov[0] = (struct iovec){ &none, sizeof(none) };
+	iov[1] = (struct iovec){ frame, len };
+	assert_true(writev(p.host_fd, iov, 2) > 0);
+	settle(&p);
+	assert_int_equal(netfront_recv(p.nf, &vh, got, sizeof(got)), (int)len);
+	assert_memory_equal(got, frame, len);
+	pair_fini(&p);
+}
 
 static void test_roundtrip_small_and_gso(void **state)
 {
@@ -320,9 +373,13 @@ static void test_pump(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_roundtrip_small_and_gso), cmocka_unit_test(test_rx_buffers_bounded),
-	cmocka_unit_test(test_tx_ring_full_is_eagain),  cmocka_unit_test(test_hostile_tx_responses),
-	cmocka_unit_test(test_hostile_rx_responses),    cmocka_unit_test(test_pump),
+	cmocka_unit_test(test_unbound_then_bind),
+	cmocka_unit_test(test_roundtrip_small_and_gso),
+	cmocka_unit_test(test_rx_buffers_bounded),
+	cmocka_unit_test(test_tx_ring_full_is_eagain),
+	cmocka_unit_test(test_hostile_tx_responses),
+	cmocka_unit_test(test_hostile_rx_responses),
+	cmocka_unit_test(test_pump),
 };
 
 BH_TEST_MAIN(tests)

@@ -46,18 +46,31 @@
 #include "pvkernel/xbfront.h"
 #include "xenstored/bhxs.h"
 
-#define HANDSHAKE_MS 10000
-#define MAX_VIFS     8
+#define HANDSHAKE_MS  10000
+#define MAX_VIFS      8
+#define TIDY_DELAY_MS 200
+
+/* One set of rings, their buffers' grants and event channels. */
+struct rings {
+	struct vif *v;
+	struct netfront_xen x;    /* x.evtchn < 0: no event channel */
+	struct netfront_ops xops; /* over x */
+	struct netfront *nf;
+};
 
 struct vif {
 	char ifname[IFNAMSIZ];
 	struct pvk_fe_link link;
 	uint16_t backend_id;
-	uint32_t features;        /* NETFRONT_F_* of the current rings */
-	uint32_t tap_features;    /* what the TAP's offloads were set for */
-	struct netfront_xen x;    /* x.evtchn < 0: detached */
-	struct netfront_ops xops; /* over x */
-	struct netfront *nf;
+	uint32_t features;     /* NETFRONT_F_* of the current rings */
+	uint32_t tap_features; /* what the TAP's offloads were set for */
+	uint8_t mac[6];
+	/* cur: in use (NULL: detached). spare: made ahead, never published,
+	 * for the next reconnection (allocating and granting 514 pages took
+	 * ~10-20 ms of it). old: a dead backend's, freed after the link is
+	 * back (freeing them took as long). Only the store thread changes
+	 * them; the pump uses cur->nf while `pumping`. */
+	struct rings *cur, *spare, *old;
 	int tap;
 	/* The pump's poll waits on `poll_fd`, an epoll set of the event
 	 * channel and `wake`, an eventfd the store thread writes to stop it
@@ -76,43 +89,43 @@ struct vif {
 static struct vif *vifs[MAX_VIFS];
 static unsigned nvifs;
 
-/* netfront_ops over netfront_xen, but polling poll_fd. */
+/* netfront_ops over a rings' netfront_xen, but polling the vif's poll_fd. */
 static void *op_alloc(void *ctx, uint16_t backend, unsigned count, bool writable, uint32_t *refs)
 {
-	struct vif *v = ctx;
+	struct rings *r = ctx;
 
-	return v->xops.alloc(v->xops.ctx, backend, count, writable, refs);
+	return r->xops.alloc(r->xops.ctx, backend, count, writable, refs);
 }
 
 static void op_free(void *ctx, void *pages, const uint32_t *refs, unsigned count)
 {
-	struct vif *v = ctx;
+	struct rings *r = ctx;
 
-	v->xops.free(v->xops.ctx, pages, refs, count);
+	r->xops.free(r->xops.ctx, pages, refs, count);
 }
 
 static int op_notify(void *ctx, uint32_t port)
 {
-	struct vif *v = ctx;
+	struct rings *r = ctx;
 
-	return v->xops.notify(v->xops.ctx, port);
+	return r->xops.notify(r->xops.ctx, port);
 }
 
 static int op_port_fd(void *ctx, uint32_t port)
 {
 	(void)port;
-	return ((struct vif *)ctx)->poll_fd;
+	return ((struct rings *)ctx)->v->poll_fd;
 }
 
 static void op_port_ack(void *ctx, uint32_t port)
 {
-	struct vif *v = ctx;
+	struct rings *r = ctx;
 	uint64_t n;
 
-	if (read(v->wake, &n, sizeof(n)) < 0) {
+	if (read(r->v->wake, &n, sizeof(n)) < 0) {
 		/* EAGAIN: it was the event channel */
 	}
-	v->xops.port_ack(v->xops.ctx, port);
+	r->xops.port_ack(r->xops.ctx, port);
 }
 
 static const struct netfront_ops vif_ops = {
@@ -242,17 +255,62 @@ static void set_carrier(struct vif *v, bool on)
 	}
 }
 
+static void rings_free(struct rings *r)
+{
+	if (!r)
+		return;
+	if (r->nf)
+		netfront_destroy(r->nf);
+	netfront_xen_close(&r->x);
+	free(r);
+}
+
+/* Rings, buffers and grants for the backend, with no event channel and
+ * nothing posted yet (netfront_bind at attach). */
+static int rings_make(struct vif *v, struct rings **out)
+{
+	struct netfront_config cfg = { .backend_domid = v->backend_id, .unbound = true };
+	struct netfront_ops ops = vif_ops;
+	struct rings *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	r->v = v;
+	r->x.gntalloc = r->x.evtchn = -1;
+	if ((rc = netfront_xen_open(&r->x)) < 0) {
+		rings_free(r);
+		return rc;
+	}
+	netfront_xen_ops(&r->x, &r->xops);
+	ops.ctx = r;
+	if ((rc = netfront_create(&cfg, &ops, &v->log, &r->nf)) < 0) {
+		rings_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* No more events from R's channels: they are closed. */
+static void rings_stop(struct vif *v, struct rings *r)
+{
+	if (r->x.evtchn >= 0) {
+		epoll_ctl(v->poll_fd, EPOLL_CTL_DEL, r->x.evtchn, NULL);
+		xen_close(r->x.evtchn);
+		r->x.evtchn = -1;
+	}
+}
+
 /* Drops the rings with their grants and packets, and the event channel.
  * The pump thread is not pumping. */
 static void detach(struct vif *v)
 {
-	if (v->nf)
-		netfront_destroy(v->nf);
-	v->nf = NULL;
-	if (v->x.evtchn >= 0) {
-		epoll_ctl(v->poll_fd, EPOLL_CTL_DEL, v->x.evtchn, NULL);
-		netfront_xen_close(&v->x);
+	if (v->cur) {
+		rings_stop(v, v->cur);
+		rings_free(v->cur);
 	}
+	v->cur = NULL;
 }
 
 /* Our half of the handshake once the backend is at InitWait: its
@@ -261,11 +319,11 @@ static void detach(struct vif *v)
 static int attach(struct bhxs *xs, struct vif *v)
 {
 	struct netfront_config cfg = { 0 };
-	struct netfront_ops ops = vif_ops;
 	struct netfront_info ni;
 	struct epoll_event ev = { .events = EPOLLIN };
 	const char *be = v->link.be;
 	uint32_t port = 0, rx_port;
+	struct rings *r = v->spare;
 	int rc;
 
 	if (!flag(xs, be, "feature-rx-copy")) {
@@ -281,30 +339,27 @@ static int attach(struct bhxs *xs, struct vif *v)
 		cfg.features |= NETFRONT_F_GSO_TCPV4;
 	if (flag(xs, be, "feature-gso-tcpv6"))
 		cfg.features |= NETFRONT_F_GSO_TCPV6;
-	rc = netfront_xen_open(&v->x);
-	if (rc == 0)
-		rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &port);
+	/* The spare made while the link was up, else new ones. */
+	v->spare = NULL;
+	if (!r && (rc = rings_make(v, &r)) < 0) {
+		pvk_fe_say(v->say, v->say_arg, "%s: rings: %s", v->ifname, bh_strerror(rc));
+		return rc;
+	}
+	v->cur = r;
+	rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &port);
 	rx_port = port;
 	/* TX and RX apart when offered, as Linux's netfront does. */
 	if (rc == 0 && flag(xs, be, "feature-split-event-channels"))
-		rc = netfront_xen_unbound_port(&v->x, cfg.backend_domid, &rx_port);
-	if (rc == 0 && epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, v->x.evtchn, &ev) < 0)
+		rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &rx_port);
+	if (rc == 0 && epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, r->x.evtchn, &ev) < 0)
 		rc = -errno;
 	if (rc < 0) {
 		pvk_fe_say(v->say, v->say_arg, "%s: event channel: %s", v->ifname, bh_strerror(rc));
 		detach(v);
 		return rc;
 	}
-	cfg.tx_port = port;
-	cfg.rx_port = rx_port;
-	netfront_xen_ops(&v->x, &v->xops);
-	ops.ctx = v;
-	if ((rc = netfront_create(&cfg, &ops, &v->log, &v->nf)) < 0) {
-		pvk_fe_say(v->say, v->say_arg, "%s: rings: %s", v->ifname, bh_strerror(rc));
-		detach(v);
-		return rc;
-	}
-	netfront_info(v->nf, &ni);
+	netfront_bind(r->nf, port, rx_port, cfg.features);
+	netfront_info(r->nf, &ni);
 	if ((rc = write_frontend(xs, v->link.fe, &ni, port, rx_port, cfg.features)) < 0) {
 		pvk_fe_say(v->say, v->say_arg, "%s: publishing the rings: %s", v->ifname,
 		           bh_strerror(rc));
@@ -323,9 +378,10 @@ static void *pump_thread(void *arg)
 	for (;;) {
 		while (v->link.phase != PVK_FE_UP || v->broken)
 			pthread_cond_wait(&v->cond, &v->lock);
+		struct netfront *nf = v->cur->nf;
 		v->pumping = true;
 		pthread_mutex_unlock(&v->lock);
-		int rc = netfront_pump(v->nf, v->tap, 1000);
+		int rc = netfront_pump(nf, v->tap, 1000);
 		pthread_mutex_lock(&v->lock);
 		v->pumping = false;
 		pthread_cond_broadcast(&v->cond);
@@ -354,7 +410,14 @@ static void link_down(void *arg, long long st)
 	}
 	while (v->pumping)
 		pthread_cond_wait(&v->cond, &v->lock);
-	detach(v);
+	/* The rings are dead from now on (their channels closed at once) but
+	 * freed only after the link is back: not on the way. */
+	if (v->cur) {
+		rings_stop(v, v->cur);
+		rings_free(v->old);
+		v->old = v->cur;
+		v->cur = NULL;
+	}
 	v->broken = false;
 	pvk_fe_say(v->say, v->say_arg,
 	           "%s: backend %s went away (state %s): link down until it is back", v->ifname,
@@ -371,6 +434,54 @@ static int link_attach(struct bhxs *xs, void *arg)
 	return attach(xs, arg);
 }
 
+/* After a reconnection, as Linux netfront does (netdev_notify_peers): a
+ * gratuitous ARP request for each IPv4 address of the interface, put on
+ * the new TX ring before the pump starts. The guests' stacks forgot each
+ * other's MACs when their carriers went off; a request for a peer whose
+ * backend had not reconnected yet was lost (its TAP was not on the new
+ * bridge), and Linux asks again only after a second: packets stopped
+ * ~1 s instead of ~40 ms, now and then. The announcement completes such
+ * a pending resolution on the peer (its incomplete entry for us is
+ * updated), whichever of the two reconnects last. */
+static void announce(struct vif *v)
+{
+	struct ifconf ifc;
+	struct ifreq ifrs[16];
+	size_t len = strlen(v->ifname);
+	unsigned sent = 0;
+	int s;
+
+	if (!v->cur || (s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	ifc.ifc_len = sizeof(ifrs);
+	ifc.ifc_req = ifrs;
+	if (ioctl(s, SIOCGIFCONF, &ifc) < 0)
+		ifc.ifc_len = 0;
+	close(s);
+	for (size_t i = 0; i < (size_t)ifc.ifc_len / sizeof(ifrs[0]); i++) {
+		const char *n = ifrs[i].ifr_name;
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ifrs[i].ifr_addr;
+		uint8_t f[60] = { 0 }; /* the shortest Ethernet frame */
+
+		/* eth0 and its aliases (eth0:1) */
+		if (strncmp(n, v->ifname, len) != 0 || (n[len] && n[len] != ':') ||
+		    sin->sin_family != AF_INET)
+			continue;
+		memset(f, 0xff, 6);                            /* broadcast */
+		memcpy(f + 6, v->mac, 6);                      /* from us */
+		f[12] = 0x08, f[13] = 0x06;                    /* ARP */
+		f[15] = 1, f[16] = 0x08, f[18] = 6, f[19] = 4; /* Ethernet, IPv4 */
+		f[21] = 1;                                     /* request */
+		memcpy(f + 22, v->mac, 6);                     /* sender: us */
+		memcpy(f + 28, &sin->sin_addr, 4);
+		memcpy(f + 38, &sin->sin_addr, 4); /* target: our own address */
+		if (netfront_send(v->cur->nf, NULL, f, sizeof(f)) == 0)
+			sent++;
+	}
+	if (sent)
+		netfront_flush(v->cur->nf);
+}
+
 static void link_up(struct bhxs *xs, void *arg, uint64_t down_ms)
 {
 	struct vif *v = arg;
@@ -384,9 +495,56 @@ static void link_up(struct bhxs *xs, void *arg, uint64_t down_ms)
 		v->tap_features = v->features;
 	}
 	set_carrier(v, true);
+	announce(v);
 	pvk_fe_say(v->say, v->say_arg, "%s: reconnected to %s after %llu ms", v->ifname, v->link.be,
 	           (unsigned long long)down_ms);
 	pthread_cond_broadcast(&v->cond);
+}
+
+/* With the link up: free a dead backend's rings and make a spare for the
+ * next time, TIDY_DELAY_MS after the link came back, on a thread of its
+ * own. Done at once on the store thread it took the CPU (~20-40 ms on 2
+ * cores) while the other guests and the driver domain were still
+ * reconnecting: packets flowed again 20-30 ms later. A restart within
+ * the delay finds no spare and makes its rings then. */
+static void *tidy_thread(void *arg)
+{
+	struct vif *v = arg;
+	struct rings *old, *r;
+	bool make;
+
+	pthread_mutex_lock(&v->lock);
+	for (;;) {
+		while (v->link.phase != PVK_FE_UP || (!v->old && v->spare))
+			pthread_cond_wait(&v->cond, &v->lock);
+		pthread_mutex_unlock(&v->lock);
+		usleep(TIDY_DELAY_MS * 1000);
+		pthread_mutex_lock(&v->lock);
+		if (v->link.phase != PVK_FE_UP)
+			continue;
+		old = v->old;
+		v->old = NULL;
+		make = !v->spare;
+		pthread_mutex_unlock(&v->lock);
+		rings_free(old);
+		r = NULL;
+		if (make && rings_make(v, &r) < 0)
+			r = NULL;
+		pthread_mutex_lock(&v->lock);
+		if (r && !v->spare) {
+			v->spare = r;
+			r = NULL;
+		}
+		if (r) {
+			pthread_mutex_unlock(&v->lock);
+			rings_free(r);
+			pthread_mutex_lock(&v->lock);
+		}
+		if (!v->spare)
+			break; /* cannot make one: reconnections make their rings */
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
 }
 
 bool pvk_vif_watch(struct bhxs *xs, const char *path, const char *token)
@@ -440,7 +598,7 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 		return -ENOSPC;
 	if (!(v = calloc(1, sizeof(*v))))
 		return -ENOMEM;
-	v->tap = v->wake = v->poll_fd = v->x.evtchn = v->x.gntalloc = -1;
+	v->tap = v->wake = v->poll_fd = -1;
 	v->say = log;
 	v->say_arg = arg;
 	pthread_mutex_init(&v->lock, NULL);
@@ -471,6 +629,7 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 		rc = -EINVAL;
 		goto out_free;
 	}
+	memcpy(v->mac, mac, sizeof(v->mac));
 	v->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	v->poll_fd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -511,6 +670,8 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 	pthread_detach(th);
 	pvk_fe_say(log, arg, "%s: %s, backend %s%s%s", v->ifname, macs, be,
 	           cmd->ip.client[0] ? ", address " : "", cmd->ip.client);
+	if ((rc = pthread_create(&th, NULL, tidy_thread, v)) == 0)
+		pthread_detach(th);
 	/* From now on the store loop follows the backend (pvk_vif_watch);
 	 * v lives as long as the pump. */
 	vifs[nvifs] = v;
@@ -524,6 +685,7 @@ int pvk_vif_connect(struct bhxs *xs, const char *id, unsigned index, const struc
 	return 0;
 out_free:
 	detach(v);
+	rings_free(v->spare);
 	if (v->tap >= 0)
 		close(v->tap);
 	if (v->wake >= 0)
