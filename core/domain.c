@@ -213,7 +213,7 @@ static int setup_cgroup(struct domain *d, struct bh_cgroup *cg, uint32_t incarna
 static void reset_generation_state(struct domain *d)
 {
 	d->pid = 0;
-	d->pidfd = d->go_fd = -1;
+	d->pidfd = d->go_fd = d->netns_fd = -1;
 	d->pid_ev = NULL;
 	d->grace_ev = NULL;
 	d->chan.fd = -1;
@@ -297,6 +297,8 @@ fail:
 	return rc;
 }
 
+static void netns_hold(struct domain *d);
+
 static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 {
 	struct core *c = d->core;
@@ -316,6 +318,7 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 	d->pid = sb.pid;
 	d->pidfd = sb.pidfd;
 	d->go_fd = sb.go_fd;
+	netns_hold(d);
 	sv[0] = sb.chan_fd;
 	d->state = standby ? BH_DOMSTATE_RUNNING : BH_DOMSTATE_BUILDING;
 	d->start_time = (uint64_t)time(NULL);
@@ -522,6 +525,49 @@ static void standby_arm(struct domain *d)
 	}
 }
 
+/* ---- a driver domain's network namespace, let go late ----------------
+ *
+ * When a driver domain's process dies, its network namespace goes with
+ * it, and the kernel takes it down (its bridge, its TAPs, the domain end
+ * of its uplink) holding the RTNL lock for tens of milliseconds. The next
+ * generation, meanwhile, makes its own bridge and the core its TAPs, which
+ * need that lock: the restart waited for the old namespace's teardown. So
+ * the core holds each generation's namespace open and lets it go
+ * NETNS_LINGER_MS after the generation ended, when the next one has its
+ * devices. (The uplink's host end is deleted at once, as before: its name
+ * is the next generation's.) The old namespace is unreachable meanwhile:
+ * no process is in it and only this descriptor refers to it. */
+#define NETNS_LINGER_MS 2000
+
+static void netns_hold(struct domain *d)
+{
+	char path[64];
+
+	if (d->role != BH_ROLE_DRIVER)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)d->pid);
+	d->netns_fd = open(path, O_RDONLY | O_CLOEXEC); /* -1: let go with the process */
+}
+
+static void netns_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	close((int)(intptr_t)arg);
+}
+
+static void netns_let_go(struct domain *d)
+{
+	struct timeval tv = { NETNS_LINGER_MS / 1000, (NETNS_LINGER_MS % 1000) * 1000 };
+
+	if (d->netns_fd < 0)
+		return;
+	if (event_base_once(d->core->base, -1, EV_TIMEOUT, netns_close_cb,
+	                    (void *)(intptr_t)d->netns_fd, &tv) < 0)
+		close(d->netns_fd);
+	d->netns_fd = -1;
+}
+
 /* Everything a generation holds, in reverse order of setup. Idempotent. */
 static void release_generation(struct domain *d)
 {
@@ -539,6 +585,7 @@ static void release_generation(struct domain *d)
 		d->pid_ev = NULL;
 	}
 	uplink_release(d); /* before the pid goes: its name is free for the next */
+	netns_let_go(d);
 	bh_closep(&d->pidfd);
 	bh_closep(&d->go_fd);
 	d->pid = 0;
