@@ -394,14 +394,25 @@ int blkback_process(struct blkback *bb)
 			last_work = now;
 			continue;
 		}
-		if (bh_spinpoll_spin(&bb->poll, last_work, work_waiting_cb, bb)) {
+		/* With I/O at the device and no request waiting, sleep: the
+		 * completion wakes us through the io_uring fd as soon as a spin
+		 * would see it, and a spin here only takes CPU from the device's
+		 * own completion path (on a VM, from the host emulating the
+		 * disk): measured on O_DIRECT 4 KiB reads, ~10 us longer per
+		 * read while the engine spun (docs/blkif.md). */
+		bool device_wait = bb->uring_inflight > 0;
+		if (!device_wait && bh_spinpoll_spin(&bb->poll, last_work, work_waiting_cb, bb)) {
 			last_work = bh_now_ns();
 			bb_reap(bb, false);
 			continue;
 		}
 		if (!arm_all(bb)) {
-			/* Asleep from here: the next call tells how long. */
-			bb->poll.idle_since = last_work;
+			/* Asleep from here: the next call tells how long. A sleep
+			 * on the device says nothing about how soon the frontend
+			 * comes back, so it leaves the budget alone: the spin for
+			 * the next request (the frontend answers a response within
+			 * microseconds) survives a slow disk. */
+			bb->poll.idle_since = device_wait ? 0 : last_work;
 			break;
 		}
 	}

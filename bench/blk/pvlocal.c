@@ -35,9 +35,18 @@ struct pvlocal {
 	uint32_t zlen[BB_MAX_DEPTH];
 };
 
+int bb_engine_cpu = -1;
+
 static void *backend_thread(void *arg)
 {
 	struct pvlocal *p = arg;
+
+	if (bb_engine_cpu >= 0) {
+		cpu_set_t cs;
+		CPU_ZERO(&cs);
+		CPU_SET(bb_engine_cpu, &cs);
+		pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs);
+	}
 
 	while (!atomic_load(&p->stop)) {
 		struct pollfd pf = { .fd = blkback_fd(p->bb), .events = POLLIN };
