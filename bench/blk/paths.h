@@ -19,6 +19,9 @@ void bb_direct_close(struct bb_target *t);
 /* The CPU the engine thread runs on (-1: wherever the scheduler puts it;
  * bench-blk -a). */
 extern int bb_engine_cpu;
+/* The frontend sleeps this long (ns, < 1 s) before it reaps and polls
+ * (0: not at all; bench-blk -H). */
+extern long bb_front_sleep_ns;
 int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_target *t);
 void bb_local_close(struct bb_target *t);
 /* The backend's grant maps so far (persistent: once per page; transient:
