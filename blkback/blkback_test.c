@@ -1084,6 +1084,53 @@ static void test_polling_sleeps_on_device_io(void **state)
 	close(pfd[1]);
 }
 
+/* With device I/O in flight, a polling engine that just published a
+ * response spins only briefly (BB_SPIN_AFTER_RSP_NS) for new requests,
+ * not its whole budget, then sleeps. */
+static void test_polling_short_spin_after_response(void **state)
+{
+	poll_ns = 50000000; /* 50 ms */
+	struct fx *f = fx_new();
+	int pfd[2];
+
+	(void)state;
+	fx_engine(f, 0);
+	poll_ns = 0;
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	int slow = add_vbd(f, pfd[0], 512, false, 2048, 0);
+	f->vbd = add_vbd(f, f->img, 512, false, 0, 0);
+	assert_true(slow >= 0 && f->vbd >= 0);
+	ring_attach(f, &f->r[0], slow, 0, true);
+	ring_attach(f, &f->r[1], f->vbd, 0, true);
+	struct blkif_request q = {
+		.operation = BLKIF_OP_READ, .nr_segments = 1, .id = 1, .sector_number = 0
+	};
+	q.seg[0] = (struct blkif_request_segment){ .gref = f->dref[3], .last_sect = 7 };
+	push(&f->r[0], &q, sizeof(q));
+	process_once(f);
+	assert_int_equal(f->bb->uring_inflight, 1); /* the pipe read waits */
+	q.id = 2;
+	q.seg[0].gref = f->dref[4];
+	push(&f->r[1], &q, sizeof(q));
+	uint64_t pre = f->bb->poll.preempted, t0 = bh_now_ns();
+	assert_int_equal(blkback_process(f->bb), 0);
+	uint64_t took = bh_now_ns() - t0;
+	/* the file read was answered ... */
+	assert_int_equal(BH_READ_ONCE(f->r[1].fr.sring->hdr.rsp_prod), 1);
+	/* ... and the engine did not spin its 50 ms budget on the pipe */
+	assert_true(took < 25000000ull);
+	assert_int_equal(f->bb->poll.idle_since, 0);
+	if (f->bb->poll.preempted == pre)
+		assert_int_equal(f->bb->poll.cur, 50000000);
+	assert_int_equal(write(pfd[1], page(f, 5), 4096), 4096);
+	struct blkif_response r = next_rsp(f, &f->r[0]);
+	assert_int_equal(r.id, 1);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	fx_free(f);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* A ring whose notifications are being dropped (bh inject) does not keep
  * a polling engine busy: it returns and does not wake itself again. */
 static void test_polling_ignores_deaf_ring(void **state)
@@ -1164,6 +1211,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_polling_budget_adapts),
 	cmocka_unit_test(test_polling_ignores_deaf_ring),
 	cmocka_unit_test(test_polling_sleeps_on_device_io),
+	cmocka_unit_test(test_polling_short_spin_after_response),
 	cmocka_unit_test(test_bad_parameters),
 };
 
