@@ -12,13 +12,15 @@
 #include "bulkhead/blkif.h"
 #include "common/util.h"
 
-#define BB_MAX_VBDS       64
-#define BB_MAX_RINGS      64
-#define BB_MAX_SEGS       (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLKIF_SEGS_PER_INDIRECT_FRAME)
-#define BB_MAP_CHUNK      16      /* grants per transient map call */
-#define BB_MAX_ROUNDS     8       /* round-robin rounds per blkback_process() */
-#define BB_MAX_POLL_NS    2000000 /* the longest one blkback_process() polls */
-#define BB_MAX_RING_ORDER 4
+#define BB_MAX_VBDS    64
+#define BB_MAX_RINGS   64
+#define BB_MAX_SEGS    (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLKIF_SEGS_PER_INDIRECT_FRAME)
+#define BB_MAP_CHUNK   16      /* grants per transient map call */
+#define BB_MAX_ROUNDS  8       /* round-robin rounds per blkback_process() */
+#define BB_MAX_POLL_NS 2000000 /* the longest one blkback_process() polls */
+/* With device I/O in flight, the spin for new requests after responses. */
+#define BB_SPIN_AFTER_RSP_NS 10000
+#define BB_MAX_RING_ORDER    4
 
 struct bb_vbd {
 	bool used;

@@ -1037,6 +1037,100 @@ static void test_polling_budget_adapts(void **state)
 	fx_free(f);
 }
 
+/* With the rings empty and I/O at the device (here a read from an empty
+ * pipe: it stays in flight until the pipe has data), a polling engine does
+ * not spin: it arms the ring and returns at once, its budget untouched
+ * (the sleep measures the device, not the frontend); the completion wakes
+ * it through blkback_fd(). */
+static void test_polling_sleeps_on_device_io(void **state)
+{
+	poll_ns = 50000000; /* 50 ms: a spin would be seen */
+	struct fx *f = fx_new();
+	int pfd[2];
+
+	(void)state;
+	fx_engine(f, 0);
+	poll_ns = 0;
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	f->vbd = add_vbd(f, pfd[0], 512, false, 2048, 0);
+	assert_true(f->vbd >= 0);
+	ring_attach(f, &f->r[0], f->vbd, 0, true);
+	struct tring *t = &f->r[0];
+	struct blkif_request q = {
+		.operation = BLKIF_OP_READ, .nr_segments = 1, .id = 5, .sector_number = 0
+	};
+	q.seg[0] = (struct blkif_request_segment){ .gref = f->dref[3], .last_sect = 7 };
+	push(t, &q, sizeof(q));
+	process_once(f);
+	assert_int_equal(f->bb->uring_inflight, 1); /* at the "device" */
+	assert_int_equal(BH_READ_ONCE(t->fr.sring->hdr.rsp_prod), 0);
+	assert_int_equal(f->bb->poll.cur, 50000000);
+	assert_int_equal(f->bb->poll.idle_since, 0);
+	assert_int_equal(f->bb->poll.preempted, 0);
+	assert_int_equal(BH_READ_ONCE(t->fr.sring->hdr.req_event), t->fr.req_prod_pvt + 1);
+	/* the device answers: the engine is woken and responds */
+	char data[4096];
+	for (int i = 0; i < 4096; i++)
+		data[i] = (char)(i * 7 + 1);
+	assert_int_equal(write(pfd[1], data, sizeof(data)), (ssize_t)sizeof(data));
+	struct pollfd pf = { .fd = blkback_fd(f->bb), .events = POLLIN };
+	assert_int_equal(poll(&pf, 1, 5000), 1);
+	struct blkif_response r = next_rsp(f, t);
+	assert_int_equal(r.id, 5);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	assert_memory_equal(page(f, 3), data, 4096);
+	fx_free(f);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/* With device I/O in flight, a polling engine that just published a
+ * response spins only briefly (BB_SPIN_AFTER_RSP_NS) for new requests,
+ * not its whole budget, then sleeps. */
+static void test_polling_short_spin_after_response(void **state)
+{
+	poll_ns = 50000000; /* 50 ms */
+	struct fx *f = fx_new();
+	int pfd[2];
+
+	(void)state;
+	fx_engine(f, 0);
+	poll_ns = 0;
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	int slow = add_vbd(f, pfd[0], 512, false, 2048, 0);
+	f->vbd = add_vbd(f, f->img, 512, false, 0, 0);
+	assert_true(slow >= 0 && f->vbd >= 0);
+	ring_attach(f, &f->r[0], slow, 0, true);
+	ring_attach(f, &f->r[1], f->vbd, 0, true);
+	struct blkif_request q = {
+		.operation = BLKIF_OP_READ, .nr_segments = 1, .id = 1, .sector_number = 0
+	};
+	q.seg[0] = (struct blkif_request_segment){ .gref = f->dref[3], .last_sect = 7 };
+	push(&f->r[0], &q, sizeof(q));
+	process_once(f);
+	assert_int_equal(f->bb->uring_inflight, 1); /* the pipe read waits */
+	q.id = 2;
+	q.seg[0].gref = f->dref[4];
+	push(&f->r[1], &q, sizeof(q));
+	uint64_t pre = f->bb->poll.preempted, t0 = bh_now_ns();
+	assert_int_equal(blkback_process(f->bb), 0);
+	uint64_t took = bh_now_ns() - t0;
+	/* the file read was answered ... */
+	assert_int_equal(BH_READ_ONCE(f->r[1].fr.sring->hdr.rsp_prod), 1);
+	/* ... and the engine did not spin its 50 ms budget on the pipe */
+	assert_true(took < 25000000ull);
+	assert_int_equal(f->bb->poll.idle_since, 0);
+	if (f->bb->poll.preempted == pre)
+		assert_int_equal(f->bb->poll.cur, 50000000);
+	assert_int_equal(write(pfd[1], page(f, 5), 4096), 4096);
+	struct blkif_response r = next_rsp(f, &f->r[0]);
+	assert_int_equal(r.id, 1);
+	assert_int_equal(r.status, BLKIF_RSP_OKAY);
+	fx_free(f);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* A ring whose notifications are being dropped (bh inject) does not keep
  * a polling engine busy: it returns and does not wake itself again. */
 static void test_polling_ignores_deaf_ring(void **state)
@@ -1116,6 +1210,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_injected_faults),
 	cmocka_unit_test(test_polling_budget_adapts),
 	cmocka_unit_test(test_polling_ignores_deaf_ring),
+	cmocka_unit_test(test_polling_sleeps_on_device_io),
+	cmocka_unit_test(test_polling_short_spin_after_response),
 	cmocka_unit_test(test_bad_parameters),
 };
 

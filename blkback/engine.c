@@ -302,12 +302,16 @@ static void take_events(struct blkback *bb)
 	}
 }
 
-static void push_all(struct blkback *bb)
+/* Publish responses; true if any were. */
+static bool push_all(struct blkback *bb)
 {
+	bool pushed = false;
+
 	for (int i = 0; i < BB_MAX_RINGS; i++) {
 		struct bb_ring *r = bb->ring[i];
 		if (r && r->need_push && !r->dead) {
 			r->need_push = false;
+			pushed = true;
 			if (blkif_back_push(&r->br)) {
 				if (!bb_ring_deaf(r))
 					r->notify(r->evt_arg);
@@ -316,6 +320,7 @@ static void push_all(struct blkback *bb)
 			}
 		}
 	}
+	return pushed;
 }
 
 /* Anything to do now: requests on a ring, or completed I/O. A deaf ring
@@ -353,7 +358,7 @@ static bool work_waiting_cb(void *bb)
 
 int blkback_process(struct blkback *bb)
 {
-	uint64_t start = bb->cfg.poll_ns ? bh_now_ns() : 0, last_work = start;
+	uint64_t start = bb->cfg.poll_ns ? bh_now_ns() : 0, last_work = start, last_rsp = 0;
 	int round = 0;
 
 	bh_spinpoll_adapt(&bb->poll, start);
@@ -370,7 +375,8 @@ int blkback_process(struct blkback *bb)
 		bb_uring_flush(bb);
 		/* Completions free slots for the next round. */
 		bb_reap(bb, false);
-		push_all(bb);
+		if (push_all(bb) && polling)
+			last_rsp = bh_now_ns();
 		if (!polling) {
 			if (!more) {
 				if (bb->cfg.poll_ns)
@@ -394,14 +400,31 @@ int blkback_process(struct blkback *bb)
 			last_work = now;
 			continue;
 		}
-		if (bh_spinpoll_spin(&bb->poll, last_work, work_waiting_cb, bb)) {
+		/* With I/O at the device and no request waiting, sleep: the
+		 * completion wakes us through the io_uring fd as soon as a spin
+		 * would see it, and a spin here only takes CPU from the device's
+		 * own completion path (on a VM, from the host emulating the
+		 * disk): measured on O_DIRECT 4 KiB reads, ~10 us longer per
+		 * read while the engine spun (docs/blkif.md). */
+		bool device_wait = bb->uring_inflight > 0;
+		/* Except right after responses: their frontend answers with new
+		 * requests within microseconds (at QD32 the device is never
+		 * idle, and without this every batch cost a wake-up). */
+		uint64_t until = last_work + bb->poll.cur;
+		if (device_wait)
+			until = BH_MIN(until, last_rsp ? last_rsp + BB_SPIN_AFTER_RSP_NS : 0);
+		if (until > now && bh_spinpoll_spin_until(&bb->poll, until, work_waiting_cb, bb)) {
 			last_work = bh_now_ns();
 			bb_reap(bb, false);
 			continue;
 		}
 		if (!arm_all(bb)) {
-			/* Asleep from here: the next call tells how long. */
-			bb->poll.idle_since = last_work;
+			/* Asleep from here: the next call tells how long. A sleep
+			 * on the device says nothing about how soon the frontend
+			 * comes back, so it leaves the budget alone: the spin for
+			 * the next request (the frontend answers a response within
+			 * microseconds) survives a slow disk. */
+			bb->poll.idle_since = device_wait ? 0 : last_work;
 			break;
 		}
 	}

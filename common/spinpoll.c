@@ -34,7 +34,12 @@ void bh_spinpoll_adapt(struct bh_spinpoll *p, uint64_t now)
 
 bool bh_spinpoll_spin(struct bh_spinpoll *p, uint64_t from, bool (*ready)(void *), void *arg)
 {
-	uint64_t until = from + p->cur, prev = bh_now_ns(), now;
+	return bh_spinpoll_spin_until(p, from + p->cur, ready, arg);
+}
+
+bool bh_spinpoll_spin_until(struct bh_spinpoll *p, uint64_t until, bool (*ready)(void *), void *arg)
+{
+	uint64_t prev = bh_now_ns(), now;
 
 	do {
 		for (int i = 0; i < 64; i++) {

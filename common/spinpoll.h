@@ -33,5 +33,9 @@ void bh_spinpoll_adapt(struct bh_spinpoll *p, uint64_t now);
 /* Spin until READY(ARG) or the budget past FROM runs out; true if ready.
  * Losing the CPU meanwhile zeroes the budget and starts the back-off. */
 bool bh_spinpoll_spin(struct bh_spinpoll *p, uint64_t from, bool (*ready)(void *), void *arg);
+/* The same up to the time UNTIL instead of the budget (the caller keeps
+ * it within the budget). */
+bool bh_spinpoll_spin_until(struct bh_spinpoll *p, uint64_t until, bool (*ready)(void *),
+                            void *arg);
 
 #endif

@@ -3,7 +3,9 @@
  *
  *   bench-blk [-s image_MiB] [-t secs_per_run | -n ms] [-r runs] [-m pc|direct|both]
  *            [-p uring,local,zc,xdom,xzc,nbd] [-w workload_mask]
- *            [-P poll_ns (default 50000, 0: off)] [-q: smoke run] [-h]
+ *            [-P poll_ns (default 50000, 0: off)] [-a main_cpu,engine_cpu] [-H ns]
+ *            [-q: smoke run]
+ *            [-h]
  *
  * Paths (-p):
  *   uring  io_uring on the image in this process (the baseline)
@@ -21,10 +23,21 @@
  * machine hits them alike; the guest domain runs its runs in one block,
  * followed by io_uring again ("io_uring again"), which the cross-domain
  * paths are divided by.
+ * -a pins this process's main thread (io_uring, the frontend, the NBD
+ * client) and the one-process engine's thread to the given CPUs: on a VM
+ * the vCPU that takes the disk's interrupt answers an O_DIRECT read
+ * ~15 us sooner than the other one, for the baseline and the engine alike,
+ * so unpinned O_DIRECT ratios depend on where the scheduler put whom.
+ * -H NS: in the one-process paths the frontend sleeps NS before it waits
+ * for a completion (then blkfront_reap polls as usual): a hand-tuned
+ * hybrid poll, to measure what sleeping through most of an O_DIRECT read
+ * and polling only for its end would give (bench/results/blkbench.md).
  * Prints, per workload and path, the medians over the runs of IOPS, MiB/s,
  * p50 and p99 latency, and the ratio to io_uring and to NBD. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +251,24 @@ static int parse_paths(char *s)
 	return 0;
 }
 
+/* -a MAIN,ENGINE: pin the main thread now, the engine thread when it starts. */
+static int pin(const char *arg)
+{
+	int main_cpu, engine_cpu;
+	cpu_set_t cs;
+
+	if (sscanf(arg, "%d,%d", &main_cpu, &engine_cpu) != 2 || main_cpu < 0 ||
+	    main_cpu >= CPU_SETSIZE || engine_cpu < 0 || engine_cpu >= CPU_SETSIZE)
+		return -1;
+	CPU_ZERO(&cs);
+	CPU_SET(main_cpu, &cs);
+	if (sched_setaffinity(0, sizeof(cs), &cs) < 0)
+		return perror("sched_setaffinity"), -1;
+	bb_engine_cpu = engine_cpu;
+	printf("blkbench: main thread on CPU %d, engine thread on CPU %d\n", main_cpu, engine_cpu);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char paths[64] = "uring,local,zc,xdom,xzc,nbd";
@@ -245,7 +276,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "s:t:r:n:m:p:w:P:qh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:r:n:m:p:w:P:a:H:qh")) != -1) {
 		switch (opt) {
 		case 'q': /* one short smoke run of the paths that need no root */
 			img = 16 << 20;
@@ -259,7 +290,7 @@ int main(int argc, char **argv)
 		case 'h':
 			printf("usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
 			       "[-m pc|direct|both] [-p uring,local,zc,xdom,xzc,nbd] [-w mask] "
-			       "[-P poll_ns] [-q]\n",
+			       "[-P poll_ns] [-a main_cpu,engine_cpu] [-H ns] [-q]\n",
 			       BB_MAX_RUNS);
 			return 0;
 		case 's':
@@ -282,6 +313,17 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			loads = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'H':
+			bb_front_sleep_ns = strtol(optarg, NULL, 10);
+			if (bb_front_sleep_ns < 0 || bb_front_sleep_ns >= 1000000000)
+				goto usage;
+			/* the default 50 us timer slack would swamp the sleep */
+			prctl(PR_SET_TIMERSLACK, 1000UL);
+			break;
+		case 'a':
+			if (pin(optarg) < 0)
+				goto usage;
 			break;
 		default:
 			goto usage;
@@ -323,9 +365,10 @@ int main(int argc, char **argv)
 		rc = -1;
 	return rc ? 1 : 0;
 usage:
-	fprintf(stderr,
-	        "usage: bench-blk [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
-	        "[-p uring,local,zc,xdom,xzc,nbd] [-w mask] [-P poll_ns]\n",
-	        BB_MAX_RUNS);
+	fprintf(
+	    stderr,
+	    "usage: bench-blk [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
+	    "[-p uring,local,zc,xdom,xzc,nbd] [-w mask] [-P poll_ns] [-a main,engine] [-H ns]\n",
+	    BB_MAX_RUNS);
 	return 2;
 }

@@ -16,6 +16,12 @@ void bb_direct_close(struct bb_target *t);
 /* blkfront -> blkback in this process (pvlocal.c). */
 /* poll_ns: blkback_config.poll_ns and blkfront_config.poll_ns; zc: the
  * I/O goes from buffers lent by blkfront (blkfront_buf_alloc), no copy. */
+/* The CPU the engine thread runs on (-1: wherever the scheduler puts it;
+ * bench-blk -a). */
+extern int bb_engine_cpu;
+/* The frontend sleeps this long (ns, < 1 s) before it reaps and polls
+ * (0: not at all; bench-blk -H). */
+extern long bb_front_sleep_ns;
 int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_target *t);
 void bb_local_close(struct bb_target *t);
 /* The backend's grant maps so far (persistent: once per page; transient:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench/blk/paths.h"
 #include "blkback/blkback.h"
@@ -35,9 +36,19 @@ struct pvlocal {
 	uint32_t zlen[BB_MAX_DEPTH];
 };
 
+int bb_engine_cpu = -1;
+long bb_front_sleep_ns;
+
 static void *backend_thread(void *arg)
 {
 	struct pvlocal *p = arg;
+
+	if (bb_engine_cpu >= 0) {
+		cpu_set_t cs;
+		CPU_ZERO(&cs);
+		CPU_SET(bb_engine_cpu, &cs);
+		pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs);
+	}
 
 	while (!atomic_load(&p->stop)) {
 		struct pollfd pf = { .fd = blkback_fd(p->bb), .events = POLLIN };
@@ -93,6 +104,13 @@ static int l_wait(void *pp, int *slots, int max, uint64_t *errors)
 	struct blkfront_cpl cpl[BB_MAX_DEPTH];
 	int n;
 
+	if (bb_front_sleep_ns) {
+		/* -H: a hybrid poll by hand: sleep through most of the I/O,
+		 * then let blkfront_reap spin for the rest (see blkbench.c);
+		 * unconditional, so meant for O_DIRECT (-m direct). */
+		struct timespec ts = { 0, bb_front_sleep_ns };
+		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+	}
 	for (;;) {
 		n = blkfront_reap(p->bf, cpl, BH_MIN(max, BB_MAX_DEPTH));
 		if (n > 0 || blkfront_broken(p->bf))
