@@ -372,14 +372,10 @@ static void test_daemon_options(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_daemon_options),
-	cmocka_unit_test(test_basic_api),
-	cmocka_unit_test(test_perms_other_domain),
-	cmocka_unit_test(test_watch_between_connections),
-	cmocka_unit_test(test_transactions),
-	cmocka_unit_test(test_transaction_run),
-	cmocka_unit_test(test_pipeline),
-	cmocka_unit_test(test_introduce_release),
+	cmocka_unit_test(test_daemon_options),     cmocka_unit_test(test_basic_api),
+	cmocka_unit_test(test_perms_other_domain), cmocka_unit_test(test_watch_between_connections),
+	cmocka_unit_test(test_transactions),       cmocka_unit_test(test_transaction_run),
+	cmocka_unit_test(test_pipeline),           cmocka_unit_test(test_introduce_release),
 	cmocka_unit_test(test_malformed_socket),
 };
 
