@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "driverdom/driverdom.h"
+#include "xenstored/bhxs.h"
 
 /* Watch tokens: the backend tree, and a device's frontend state (followed
  * by the device's backend path). */
@@ -54,6 +55,10 @@ void dd_dev_free(struct drvdom_dev *dev);
 /* DIR's keys (dev->fe_path or dev->be_path) read at once, answering
  * drvdom_fe_read_* / drvdom_be_read_* until dropped (nodes.c). */
 void dd_snap_take(struct drvdom_dev *dev, const char *dir);
+/* NS as write requests below dev->be_path into OPS, the paths in PATH:
+ * how many (nodes.c). */
+size_t dd_nodes_ops(const struct drvdom_dev *dev, const struct drvdom_nodes *ns, char (*path)[256],
+                    struct bhxs_op *ops);
 void dd_snap_drop(struct drvdom_dev *dev);
 
 /* inject.c: dom0's fault orders (control/inject) */

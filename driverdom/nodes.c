@@ -220,26 +220,28 @@ struct publish_arg {
 	const struct drvdom_nodes *ns;
 };
 
+size_t dd_nodes_ops(const struct drvdom_dev *dev, const struct drvdom_nodes *ns, char (*path)[256],
+                    struct bhxs_op *ops)
+{
+	for (size_t i = 0; i < ns->n; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%s", dev->be_path, ns->key[i]);
+		ops[i] = (struct bhxs_op){ .type = XS_WRITE,
+			                   .path = path[i],
+			                   .val = ns->val[i],
+			                   .len = strlen(ns->val[i]) };
+	}
+	return ns->n;
+}
+
 /* The nodes' writes pipelined: one round trip in the transaction. */
 static int publish_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct publish_arg *a = arg;
 	char path[DRVDOM_MAX_NODES][256];
 	struct bhxs_op ops[DRVDOM_MAX_NODES];
-	size_t n = a->ns->n;
-	int rc;
+	size_t n = dd_nodes_ops(a->dev, a->ns, path, ops);
 
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path[i], sizeof(path[i]), "%s/%s", a->dev->be_path, a->ns->key[i]);
-		ops[i] = (struct bhxs_op){ .type = XS_WRITE,
-			                   .path = path[i],
-			                   .val = a->ns->val[i],
-			                   .len = strlen(a->ns->val[i]) };
-	}
-	if ((rc = bhxs_pipeline(xs, tx, ops, n)) == 0)
-		rc = bhxs_pipeline_rc(ops, n);
-	bhxs_pipeline_free(ops, n);
-	return rc;
+	return bhxs_pipeline_run(xs, tx, ops, n);
 }
 
 int drvdom_publish(struct drvdom_dev *dev, const struct drvdom_nodes *ns)

@@ -31,22 +31,13 @@ static int switch_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	char val[16], path[DRVDOM_MAX_NODES][256];
 	struct bhxs_op ops[2 + DRVDOM_MAX_NODES];
 	size_t n = 0;
-	int rc;
 
 	ops[n++] = (struct bhxs_op){ .type = XS_READ, .path = a->path };
-	for (size_t i = 0; ns && i < ns->n; i++) {
-		snprintf(path[i], sizeof(path[i]), "%s/%s", a->dev->be_path, ns->key[i]);
-		ops[n++] = (struct bhxs_op){ .type = XS_WRITE,
-			                     .path = path[i],
-			                     .val = ns->val[i],
-			                     .len = strlen(ns->val[i]) };
-	}
+	if (ns)
+		n += dd_nodes_ops(a->dev, ns, path, ops + n);
 	ops[n] = (struct bhxs_op){ .type = XS_WRITE, .path = a->path, .val = val };
 	ops[n++].len = (size_t)snprintf(val, sizeof(val), "%d", a->state);
-	if ((rc = bhxs_pipeline(xs, tx, ops, n)) == 0)
-		rc = bhxs_pipeline_rc(ops, n);
-	bhxs_pipeline_free(ops, n);
-	return rc;
+	return bhxs_pipeline_run(xs, tx, ops, n);
 }
 
 int dd_dev_switch(struct drvdom_dev *dev, int state)

@@ -173,18 +173,10 @@ static int read_uints(struct bhxs *xs, const char *dir, struct backend_key *k, s
 	if ((rc = bhxs_pipeline(xs, 0, ops, n)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char *end;
-
-		if (ops[i].rc == -ENOENT) {
+		if (ops[i].rc == -ENOENT)
 			*k[i].out = k[i].dflt;
-			continue;
-		}
-		if ((rc = ops[i].rc) < 0)
-			break;
-		errno = 0;
-		*k[i].out = strtoull(ops[i].reply, &end, 10);
-		if (ops[i].reply[0] < '0' || ops[i].reply[0] > '9' || errno || *end)
-			rc = -EINVAL;
+		else if ((rc = ops[i].rc) == 0)
+			rc = bhxs_parse_uint(ops[i].reply, k[i].out);
 	}
 	bhxs_pipeline_free(ops, n);
 	return rc;
@@ -202,7 +194,6 @@ static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint3
 	char paths[8 + (1u << BLKFRONT_MAX_ORDER)][192], vals[8 + (1u << BLKFRONT_MAX_ORDER)][16];
 	struct bhxs_op ops[8 + (1u << BLKFRONT_MAX_ORDER)];
 	size_t nops = 0;
-	int rc;
 
 #define PUT(key_fmt, key_arg, val_fmt, val_arg)                                                    \
 	do {                                                                                       \
@@ -230,10 +221,7 @@ static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint3
 	PUT("protocol%s", "", "%s", BLKIF_PROTOCOL_NATIVE);
 	PUT("state%s", "", "%u", XB_INITIALISED);
 #undef PUT
-	if ((rc = bhxs_pipeline(xs, 0, ops, nops)) == 0)
-		rc = bhxs_pipeline_rc(ops, nops);
-	bhxs_pipeline_free(ops, nops);
-	return rc;
+	return bhxs_pipeline_run(xs, 0, ops, nops);
 }
 
 /* A ring made ahead for configuration CFG does for B when the backend

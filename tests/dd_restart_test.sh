@@ -47,15 +47,13 @@ CFG
 
 bh up "$L" || fail "bh up"
 log="$BULKHEAD_RUNDIR/dom0/console/guest.log"
-ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
-storage_pid() { ctl list | awk '$1 == "storage" { print $7 }'; }
 wait_acks 5 20 || fail "the guest does not write: $(tail -n 20 "$log")"
 pass "the guest writes numbered blocks"
 
 times=""
 k=0
 while [ $k -lt "$KILLS" ]; do
-  pid=$(storage_pid)
+  pid=$(dom_pid storage)
   [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for storage: $(ctl list)"
   before=$(acks)
   t0=$(date +%s%N)

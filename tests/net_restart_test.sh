@@ -46,8 +46,6 @@ CFG
 bh up "$L" || fail "bh up"
 la="$BULKHEAD_RUNDIR/dom0/console/a.log"
 lb="$BULKHEAD_RUNDIR/dom0/console/b.log"
-ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
-net_pid() { ctl list | awk '$1 == "net" { print $7 }'; }
 replies() { c=$(grep -c "bytes from 10.9.1.1: seq=" "$lb" 2>/dev/null); echo "${c:-0}"; }
 reconnects() { c=$(grep -c "eth0: reconnected to " "$1" 2>/dev/null); echo "${c:-0}"; }
 done_yet() { grep -q "GOT-42 " "$lb" 2>/dev/null; }
@@ -62,7 +60,7 @@ pass "a sends to b over TCP, b pings a"
 kills=""
 k=0
 while [ $k -lt "$KILLS" ]; do
-  pid=$(net_pid)
+  pid=$(dom_pid net)
   [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for net: $(ctl list)"
   ra=$(reconnects "$la")
   rb=$(reconnects "$lb")
@@ -125,10 +123,6 @@ since_kill() { # since_kill PATTERN [MINS]: ms from each kill to the first match
         }
     }'
 }
-pct() { # pct P TIMES
-  echo "$2" | tr ' ' '\n' | grep . | sort -n | awk -v p="$1" '{ v[NR] = $1 }
-    END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; print v[i] }'
-}
 link=$(since_kill "eth0: reconnected to ")
 [ "$(echo "$link" | wc -w)" -eq "$KILLS" ] || fail "reconnection times for $(echo "$link" | wc -w) of $KILLS kills: $link"
 times=$(since_kill "bytes from 10.9.1.1: seq=" "$link")
@@ -136,7 +130,12 @@ cnt=$(echo "$times" | wc -w)
 [ "$cnt" -eq "$KILLS" ] || fail "recovery times for $cnt of $KILLS kills: $times"
 pass "kill to b's eth0 reconnected (ms): $link"
 pass "kill to the first ping reply (ms): $times"
-pass "recovery over $KILLS kills: link p50 $(pct 50 "$link") ms p99 $(pct 99 "$link") ms; ping p50 $(pct 50 "$times") ms p99 $(pct 99 "$times") ms max $(pct 100 "$times") ms"
+echo "$link" | tr ' ' '\n' | grep . >"$RUN/link_ms"
+echo "$times" | tr ' ' '\n' | grep . >"$RUN/ping_ms"
+set -- $(pct "$RUN/link_ms")
+l50=$1 l99=$3
+set -- $(pct "$RUN/ping_ms")
+pass "recovery over $KILLS kills: link p50 $l50 ms p99 $l99 ms; ping p50 $1 ms p99 $3 ms max $4 ms"
 grep -q "driver domain [0-9]* (net) restarted: 2 device(s) set up again" \
   "$BULKHEAD_RUNDIR/logs/Domain-0.log" || fail "the toolstack did not say which guests it served"
 grep -q "eth0: backend .* went away (state " "$lb" || fail "b's kernel did not say the link went down"

@@ -21,8 +21,6 @@ OTHER=$(ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; e
 FETCH_IP=${OTHER:-$HOST_IP}
 
 sys_start
-ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
-net_pid() { ctl list | awk '$1 == "net" { print $7 }'; }
 
 # The host's server: busybox httpd on all addresses, a file only the host has.
 WWW="$RUN/www"
@@ -108,13 +106,13 @@ pass "rate=500KB/s: a guest sends at $bps bytes/s, within 10% of 500000"
 # guest's netfront does not reconnect to a restarted network driver domain
 # yet, docs/watchdog.md, so this checks the uplink itself, from both ends.)
 idx1=$(cat "/sys/class/net/$UP/ifindex")
-pid=$(net_pid)
+pid=$(dom_pid net)
 [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for net: $(ctl list)"
 kill -9 "$pid"
 ok=
 for _ in $(seq 200); do
   idx2=$(cat "/sys/class/net/$UP/ifindex" 2>/dev/null)
-  pid2=$(net_pid)
+  pid2=$(dom_pid net)
   if [ -n "$idx2" ] && [ "$idx2" != "$idx1" ] && [ -n "$pid2" ] && [ "$pid2" != "$pid" ] &&
     nsenter -t "$pid2" -n ip -o link show uplink0 2>/dev/null | grep -q "master br0 state UP"; then
     ok=1; break

@@ -67,6 +67,19 @@ sys_stop() {
   [ -n "${KEEP:-}" ] || rm -rf "$RUN"
 }
 
+# ctl ARGS...: bulkhead-ctl on this host's core
+ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
+
+# dom_pid NAME: the process of domain NAME's current generation
+dom_pid() { ctl list | awk -v n="$1" '$1 == n { print $7 }'; }
+
+# pct LIST-FILE: p50 p90 p99 max of the numbers in it (one a line)
+pct() {
+  sort -n "$1" | awk '{ v[NR] = $1 } END { if (!NR) { print "- - - -"; exit }
+    i50 = int(NR * 0.50 + 0.999); i90 = int(NR * 0.90 + 0.999); i99 = int(NR * 0.99 + 0.999)
+    printf "%.1f %.1f %.1f %.1f\n", v[i50], v[i90], v[i99], v[NR] }'
+}
+
 # wait_for CMD... : retry for up to 10 s
 wait_for() {
   for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done

@@ -790,6 +790,21 @@ static enum bh_action action_for(const struct bh_domcfg *c, uint32_t reason)
 	}
 }
 
+/* G's disk DEV handed to its backend again after a restart (the core
+ * normally still has it: -EEXIST). */
+static void assign_again(struct bhtool *t, const struct bhtool_dom *g, const struct bhtool_dev *dev)
+{
+	int rc;
+
+	if (dev->kind != BHTOOL_VBD || !dev->disk.target || !dev->disk.target[0])
+		return;
+	rc = bhctl_device_assign(t->hc, dev->backend_domid, dev->token, dev->disk.target,
+	                         dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY : 0);
+	if (rc < 0 && rc != -EEXIST)
+		bh_warn(&t->log, "domain %u (%s): disk %s: assigning again: %s", g->domid,
+		        g->cfg->name, dev->disk.vdev, bh_strerror(rc));
+}
+
 /* A driver domain restarted in place: the store dropped the backend
  * directories it owned. Every device it served gets them again, with the
  * frontend's state reset to Initialising as libxl does when it re-adds a
@@ -805,7 +820,6 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd, struct xsp_
 	char names[256];
 	size_t used = 0;
 	unsigned n = 0;
-	int rc;
 
 	names[0] = '\0';
 	for (struct bhtool_dom *g = t->doms; g; g = g->next) {
@@ -817,13 +831,7 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd, struct xsp_
 				continue;
 			affected = true;
 			n++;
-			if (dev->kind == BHTOOL_VBD && dev->disk.target && dev->disk.target[0] &&
-			    (rc = bhctl_device_assign(
-			         t->hc, dd->domid, dev->token, dev->disk.target,
-			         dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY : 0)) < 0 &&
-			    rc != -EEXIST)
-				bh_warn(&t->log, "domain %u (%s): disk %s: assigning again: %s",
-				        g->domid, g->cfg->name, dev->disk.vdev, bh_strerror(rc));
+			assign_again(t, g, dev);
 			/* The frontend's own keys (ring-ref, event-channel,
 			 * ...) lost the dead domain's read permission when the
 			 * store released it: both directories start afresh
@@ -877,10 +885,7 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 	for (struct bhtool_dev *dev = d->devs; dev; dev = dev->next) {
 		if (set)
 			xsp_set_dev(set, d->domid, dev);
-		if (dev->kind == BHTOOL_VBD && dev->disk.target && dev->disk.target[0])
-			bhctl_device_assign(t->hc, dev->backend_domid, dev->token, dev->disk.target,
-			                    dev->disk.readonly || dev->disk.cdrom ? BH_DEV_RDONLY
-			                                                          : 0);
+		assign_again(t, d, dev);
 	}
 	if (d->cfg->driver_domain)
 		reattach_served(t, d, set);

@@ -464,6 +464,16 @@ int bhxs_pipeline_rc(const struct bhxs_op *ops, size_t n)
 	return 0;
 }
 
+int bhxs_pipeline_run(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n)
+{
+	int rc = bhxs_pipeline(xs, tx, ops, n);
+
+	if (rc == 0)
+		rc = bhxs_pipeline_rc(ops, n);
+	bhxs_pipeline_free(ops, n);
+	return rc;
+}
+
 void bhxs_pipeline_free(struct bhxs_op *ops, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -513,20 +523,25 @@ int bhxs_printf(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *fmt
 	return rc;
 }
 
+int bhxs_parse_uint(const char *v, unsigned long long *out)
+{
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return (errno || *end) ? -EINVAL : 0;
+}
+
 int bhxs_read_uint(struct bhxs *xs, bhxs_tx_t tx, const char *path, unsigned long long *out)
 {
-	char *v = NULL, *end;
+	char *v = NULL;
 	int rc = bhxs_read(xs, tx, path, &v, NULL);
 
 	if (rc < 0)
 		return rc;
-	errno = 0;
-	if (v[0] < '0' || v[0] > '9') {
-		free(v);
-		return -EINVAL;
-	}
-	*out = strtoull(v, &end, 10);
-	rc = (errno || *end) ? -EINVAL : 0;
+	rc = bhxs_parse_uint(v, out);
 	free(v);
 	return rc;
 }

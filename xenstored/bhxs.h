@@ -78,6 +78,12 @@ int bhxs_pipeline(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n);
 /* The first failed request's RC, or 0. */
 int bhxs_pipeline_rc(const struct bhxs_op *ops, size_t n);
 void bhxs_pipeline_free(struct bhxs_op *ops, size_t n);
+/* For requests whose replies are not wanted: bhxs_pipeline, then the
+ * connection's error or the first request's, the replies freed. */
+int bhxs_pipeline_run(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n);
+/* A store value as an unsigned decimal (what bhxs_read_uint accepts):
+ * 0, or -EINVAL. */
+int bhxs_parse_uint(const char *v, unsigned long long *out);
 
 int bhxs_watch(struct bhxs *xs, const char *path, const char *token);
 int bhxs_unwatch(struct bhxs *xs, const char *path, const char *token);

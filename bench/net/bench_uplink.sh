@@ -29,7 +29,6 @@ command -v iperf3 pasta slirp4netns >/dev/null || fail "needs iperf3, passt (pas
 [ -n "$GW" ] || fail "pasta needs a default route on the host"
 
 sys_start
-ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
 
 # The guest's ramdisk: the default one and iperf3 with what it links.
 iperf_ramdisk "$IMAGES/bench.cpio"

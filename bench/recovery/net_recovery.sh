@@ -60,8 +60,6 @@ cmdline = "ip=10.9.2.2::0.0.0.0:255.255.255.0::eth0:off -- net_probe echo 7000"
 CFG
 bh up "$L" || fail "bh up"
 log="$BULKHEAD_RUNDIR/dom0/console/a.log"
-ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
-net_pid() { ctl list | awk '$1 == "net" { print $7 }'; }
 gaps() { c=$(grep -c "\] G [0-9]" "$log" 2>/dev/null); echo "${c:-0}"; }
 answers() { tr -d '\r' <"$log" | sed -n 's/.*\] A \([0-9]*\)$/\1/p' | tail -n 1; }
 for _ in $(seq 300); do [ "$(answers)" -gt 100 ] 2>/dev/null && break; sleep 0.1; done
@@ -71,7 +69,7 @@ echo "bench-net-recovery: $KILLS kills, restart_window 1 s (no backoff), $SPAWNS
 : >"$RUN/kills"
 k=0
 while [ $k -lt "$KILLS" ]; do
-  pid=$(net_pid)
+  pid=$(dom_pid net)
   [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for net: $(ctl list)"
   before=$(gaps)
   "$killer" kill "$pid" >>"$RUN/kills" || fail "kill $pid"
@@ -88,11 +86,6 @@ grep -q "waiting [0-9]* ms first" "$BULKHEAD_RUNDIR/logs/Domain-0.log" &&
 "$killer" spawn "$SPAWNS" "$LIBEXEC/bulkhead-driverdom" --help >"$RUN/spawns" || fail "spawn baseline"
 bh down "$L" >/dev/null 2>&1
 
-pct() {
-  sort -n "$1" | awk '{ v[NR] = $1 } END { if (!NR) { print "- - - -"; exit }
-    i50 = int(NR * 0.50 + 0.999); i90 = int(NR * 0.90 + 0.999); i99 = int(NR * 0.99 + 0.999)
-    printf "%.1f %.1f %.1f %.1f\n", v[i50], v[i90], v[i99], v[NR] }'
-}
 tr -d '\r' <"$log" | sed -n 's/.*\] G \([0-9]*\) \([0-9]*\) \([0-9]*\)$/\1 \2/p' | sort -k2n >"$RUN/gaps"
 # per kill: the first gap that ends after it (2 ms: an answer already on
 # its way when the process died)

@@ -57,8 +57,6 @@ cmdline = "-- dd if=/dev/xvda bs=4096 skip=$BIN_BLK count=$(((size + 4095) / 409
 CFG
 bh up "$L" || fail "bh up"
 log="$BULKHEAD_RUNDIR/dom0/console/guest.log"
-ctl() { bulkhead-ctl --rundir "$BULKHEAD_RUNDIR" "$@"; }
-storage_pid() { ctl list | awk '$1 == "storage" { print $7 }'; }
 ops() { c=$(grep -c "\] O [0-9]" "$log" 2>/dev/null); echo "${c:-0}"; }
 for _ in $(seq 300); do [ "$(ops)" -gt 20 ] && break; sleep 0.1; done
 [ "$(ops)" -gt 20 ] || fail "the guest does not write: $(tail -n 5 "$log")"
@@ -70,7 +68,7 @@ if [ -n "${HBLOG:-}" ]; then
       a=$(bh list -l storage 2>/dev/null | grep heartbeat_age_ms | tr -dc 0-9)
       echo "$(date +%T.%N | cut -c1-12) $a"
       if [ "${a:-0}" -gt 2500 ]; then
-        p=$(storage_pid)
+        p=$(dom_pid storage)
         { echo "== $(date +%T) pid $p wchan $(cat /proc/$p/wchan) syscall $(cat /proc/$p/syscall)"
           gdb "$LIBEXEC/bulkhead-driverdom" -p "$p" -batch -ex "thread apply all bt" 2>/dev/null | grep "^#\|^Thread"; } >>"$RUN/stuck"
         sleep 3
@@ -89,7 +87,7 @@ sleep "${GAP:-1.1}"
 : >"$RUN/kills"
 k=0
 while [ $k -lt "$KILLS" ]; do
-  pid=$(storage_pid)
+  pid=$(dom_pid storage)
   [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for storage: $(ctl list)"
   before=$(ops)
   "$killer" kill "$pid" >>"$RUN/kills" || fail "kill $pid"
@@ -110,12 +108,6 @@ errors=$(grep -c "\] E [0-9]" "$log")
 "$killer" spawn "$SPAWNS" "$LIBEXEC/bulkhead-driverdom" --help >"$RUN/spawns" || fail "spawn baseline"
 bh down "$L" >/dev/null 2>&1
 
-# p LIST-FILE: p50 p90 p99 max of the numbers in it (one a line)
-pct() {
-  sort -n "$1" | awk '{ v[NR] = $1 } END { if (!NR) { print "- - - -"; exit }
-    i50 = int(NR * 0.50 + 0.999); i90 = int(NR * 0.90 + 0.999); i99 = int(NR * 0.99 + 0.999)
-    printf "%.1f %.1f %.1f %.1f\n", v[i50], v[i90], v[i99], v[NR] }'
-}
 tr -d '\r' <"$log" | sed -n 's/.*\] O \([0-9]*\) \([0-9]*\) \([0-9]*\)$/\2 \3/p' | sort -n >"$RUN/ops"
 # per kill: recovery and stall (ms); every other write's latency (ms)
 sort -n "$RUN/kills" | awk -v rec="$RUN/rec" -v stall="$RUN/stall" -v lat="$RUN/lat" '
