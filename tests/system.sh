@@ -32,7 +32,9 @@ sys_dump() {
 
 sys_start() {
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-  RUN=$(mktemp -d "${TMPDIR:-/tmp}/bhsys.XXXXXX")
+  # An empty RUN would put the run directory at / and the core's at /run.
+  RUN=$(mktemp -d "${TMPDIR:-/tmp}/bhsys.XXXXXX") && [ -d "$RUN" ] ||
+    fail "cannot make a run directory under ${TMPDIR:-/tmp}"
   chmod 755 "$RUN"
   IMAGES="$RUN/images"
   mkdir -p "$IMAGES"

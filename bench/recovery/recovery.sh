@@ -20,7 +20,8 @@
 #
 #   sudo bench-recovery [KILLS (100)] [SPAWNS (100)]
 # Environment: KEEP=1 keeps the run directory; OUT=FILE also writes the
-# summary there; GAP=S the pause after each recovery (1.1); HBLOG=1
+# summary there; GAP=S the pause after each recovery (1.1); QUIET=MS how long
+# the script does not poll after a kill (300); HBLOG=1
 # records the driver domain's heartbeat age every 200 ms ($RUN/hb) and,
 # when it passes 2.5 s, where its thread waits ($RUN/stuck, with gdb).
 BH_SOURCE_DIR=${BH_SOURCE_DIR:-@BH_SOURCE_DIR@}
@@ -90,7 +91,8 @@ while [ $k -lt "$KILLS" ]; do
   pid=$(dom_pid storage)
   [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for storage: $(ctl list)"
   before=$(ops)
-  "$killer" kill "$pid" >>"$RUN/kills" || fail "kill $pid"
+  # QUIET ms without polling: the recovery runs without our forks
+  "$killer" kill "$pid" "${QUIET:-300}" >>"$RUN/kills" || fail "kill $pid"
   # the guest writes again (a few completions), then over a second passes
   # since the restart before the next kill
   end=$(($(date +%s) + 30))
