@@ -85,6 +85,10 @@ static int own_domid(struct drvdom *dd)
 		dd->domid = (unsigned)dd->cfg.domid;
 		return 0;
 	}
+	if (bhxs_domain_id(dd->xs) >= 0) { /* bhxs_open_domain asked the core */
+		dd->domid = (unsigned)bhxs_domain_id(dd->xs);
+		return 0;
+	}
 	if (!dd->cfg.hc)
 		return -EINVAL;
 	if ((rc = bhctl_start_info(dd->cfg.hc, &si, fds, &nfds)) < 0)
@@ -203,14 +207,17 @@ int drvdom_start(struct drvdom *dd)
 {
 	int rc;
 
-	if (dd->cfg.hc)
-		heartbeat(dd); /* the watchdog sees us alive from the start */
 	/* The tree may not exist yet when the toolstack has not made it. */
 	if ((rc = bhxs_watch(dd->xs, dd->be_root, DD_TOKEN_TREE)) < 0) {
 		bh_err(&dd->log, "watching %s: %s", dd->be_root, bh_strerror(rc));
 		return rc;
 	}
 	dd_scan(dd);
+	/* The watchdog sees us alive from the start; after the scan, so that
+	 * a restart's devices go to InitWait one round trip to the core
+	 * sooner (the heartbeat timeout is seconds). */
+	if (dd->cfg.hc)
+		heartbeat(dd);
 	/* dom0's fault orders (bh inject); a runtime without them still serves. */
 	if ((rc = dd_inject_start(dd)) < 0)
 		bh_warn(&dd->log, "watching control/inject: %s: bh inject cannot reach us",

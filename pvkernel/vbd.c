@@ -152,36 +152,6 @@ static int read_uint(struct bhxs *xs, const char *dir, const char *key, unsigned
 }
 
 /* A backend key with its default when absent. */
-struct backend_key {
-	const char *key;
-	unsigned long long dflt, *out;
-};
-
-/* Reads the N keys below DIR, pipelined: one round trip to the store. */
-static int read_uints(struct bhxs *xs, const char *dir, struct backend_key *k, size_t n)
-{
-	char paths[16][256];
-	struct bhxs_op ops[16];
-	int rc;
-
-	if (n > 16)
-		return -E2BIG;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, k[i].key);
-		ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[i] };
-	}
-	if ((rc = bhxs_pipeline(xs, 0, ops, n)) < 0)
-		return rc;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (ops[i].rc == -ENOENT)
-			*k[i].out = k[i].dflt;
-		else if ((rc = ops[i].rc) == 0)
-			rc = bhxs_parse_uint(ops[i].reply, k[i].out);
-	}
-	bhxs_pipeline_free(ops, n);
-	return rc;
-}
-
 /* Publishes the ring and goes Initialised: the writes pipelined, the
  * state last (one round trip to the store, not eight). No transaction:
  * the store handles one connection's requests in order, so when the
@@ -191,37 +161,32 @@ static int read_uints(struct bhxs *xs, const char *dir, struct backend_key *k, s
 static int write_frontend(struct bhxs *xs, const char *fe, struct disk *d, uint32_t order)
 {
 	uint32_t refs[1u << BLKFRONT_MAX_ORDER], n = 0;
-	char paths[8 + (1u << BLKFRONT_MAX_ORDER)][192], vals[8 + (1u << BLKFRONT_MAX_ORDER)][16];
-	struct bhxs_op ops[8 + (1u << BLKFRONT_MAX_ORDER)];
-	size_t nops = 0;
+	struct pvk_fe_batch *b = calloc(1, sizeof(*b));
+	char key[32];
+	int rc;
 
-#define PUT(key_fmt, key_arg, val_fmt, val_arg)                                                    \
-	do {                                                                                       \
-		snprintf(paths[nops], sizeof(paths[nops]), "%s/" key_fmt, fe, key_arg);            \
-		snprintf(vals[nops], sizeof(vals[nops]), val_fmt, val_arg);                        \
-		ops[nops] = (struct bhxs_op){ .type = XS_WRITE,                                    \
-			                      .path = paths[nops],                                 \
-			                      .val = vals[nops],                                   \
-			                      .len = strlen(vals[nops]) };                         \
-		nops++;                                                                            \
-	} while (0)
+	if (!b)
+		return -ENOMEM;
 	blkfront_ring_refs(d->bf, 0, refs, &n);
 	if (order == 0) {
-		PUT("ring-ref%s", "", "%u", refs[0]);
+		pvk_fe_put(b, fe, "ring-ref", "%u", refs[0]);
 	} else {
-		PUT("ring-page-order%s", "", "%u", order);
-		for (uint32_t i = 0; i < n; i++)
-			PUT("ring-ref%u", i, "%u", refs[i]);
+		pvk_fe_put(b, fe, "ring-page-order", "%u", order);
+		for (uint32_t i = 0; i < n; i++) {
+			snprintf(key, sizeof(key), "ring-ref%u", i);
+			pvk_fe_put(b, fe, key, "%u", refs[i]);
+		}
 	}
-	PUT("event-channel%s", "", "%u", d->port);
+	pvk_fe_put(b, fe, "event-channel", "%u", d->port);
 	/* The pool is granted once at setup (blkfront.h): the backend may
 	 * keep it mapped. Without this key it mapped and unmapped every page
 	 * of every request, two calls to the core each. */
-	PUT("feature-persistent%s", "", "%s", "1");
-	PUT("protocol%s", "", "%s", BLKIF_PROTOCOL_NATIVE);
-	PUT("state%s", "", "%u", XB_INITIALISED);
-#undef PUT
-	return bhxs_pipeline_run(xs, 0, ops, nops);
+	pvk_fe_put(b, fe, "feature-persistent", "%s", "1");
+	pvk_fe_put(b, fe, "protocol", "%s", BLKIF_PROTOCOL_NATIVE);
+	pvk_fe_put(b, fe, "state", "%u", XB_INITIALISED);
+	rc = pvk_fe_write_batch(xs, b);
+	free(b);
+	return rc;
 }
 
 /* A ring made ahead for configuration CFG does for B when the backend
@@ -279,7 +244,7 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 	const char *be = d->link.be;
 	int rc;
 
-	struct backend_key keys[] = {
+	struct pvk_fe_key keys[] = {
 		{ "sectors", 0, &sectors },
 		{ "sector-size", 512, &ssize },
 		{ "info", 0, &info },
@@ -288,7 +253,7 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 		{ "feature-max-indirect-segments", 0, &indirect },
 		{ "max-ring-page-order", 0, &maxorder },
 	};
-	if ((rc = read_uints(xs, be, keys, BH_ARRAY_SIZE(keys))) < 0) {
+	if ((rc = pvk_fe_read_uints(xs, be, keys, BH_ARRAY_SIZE(keys))) < 0) {
 		pvk_fe_say(log, arg, "vbd %s: backend keys unreadable: %s", d->name,
 		           bh_strerror(rc));
 		return rc;

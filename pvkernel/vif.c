@@ -136,16 +136,29 @@ static const struct netfront_ops vif_ops = {
 	.port_ack = op_port_ack,
 };
 
-static bool flag(struct bhxs *xs, const char *dir, const char *key)
+/* The backend's features, one batch. As Linux's xenbus_read_unsigned, a
+ * key that is missing or not a number is 0 (the feature is off). */
+enum { BE_RX_COPY, BE_SG, BE_GSO_TCPV4, BE_GSO_TCPV6, BE_SPLIT, BE_NKEYS };
+static int read_backend(struct bhxs *xs, const char *be, unsigned long long v[BE_NKEYS])
 {
-	char p[256];
-	unsigned long long v;
+	struct pvk_fe_key k[BE_NKEYS] = {
+		[BE_RX_COPY] = { "feature-rx-copy", 0, &v[BE_RX_COPY] },
+		[BE_SG] = { "feature-sg", 0, &v[BE_SG] },
+		[BE_GSO_TCPV4] = { "feature-gso-tcpv4", 0, &v[BE_GSO_TCPV4] },
+		[BE_GSO_TCPV6] = { "feature-gso-tcpv6", 0, &v[BE_GSO_TCPV6] },
+		[BE_SPLIT] = { "feature-split-event-channels", 0, &v[BE_SPLIT] },
+	};
+	int rc = pvk_fe_read_uints(xs, be, k, BE_NKEYS);
+	bool bad_key = false;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, key);
-	return bhxs_read_uint(xs, 0, p, &v) == 0 && v == 1;
+	for (size_t i = 0; i < BE_NKEYS; i++)
+		bad_key |= k[i].rc < 0;
+	return bad_key ? 0 : rc; /* a bad key is an offer not made; else the connection's */
 }
 
-/* RX_PORT != PORT: split event channels (event-channel-tx/-rx). */
+/* RX_PORT != PORT: split event channels (event-channel-tx/-rx). One batch,
+ * the state last (pvk_fe_write_batch): one round trip to the store where
+ * a transaction took thirteen. */
 static int write_frontend(struct bhxs *xs, const char *fe, const struct netfront_info *ni,
                           uint32_t port, uint32_t rx_port, uint32_t features)
 {
@@ -161,45 +174,25 @@ static int write_frontend(struct bhxs *xs, const char *fe, const struct netfront
 		{ "feature-gso-tcpv6", NETFRONT_F_GSO_TCPV6, false },
 		{ "feature-no-csum-offload", NETFRONT_F_CSUM, true },
 	};
-	bhxs_tx_t tx;
-	char p[256];
+	struct pvk_fe_batch *b = calloc(1, sizeof(*b));
 	int rc;
 
-	for (int tries = 0; tries < 10; tries++) {
-		if ((rc = bhxs_transaction_start(xs, &tx)) < 0)
-			return rc;
-		snprintf(p, sizeof(p), "%s/tx-ring-ref", fe);
-		rc = bhxs_printf(xs, tx, p, "%u", ni->tx_ring_ref);
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/rx-ring-ref", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", ni->rx_ring_ref);
-		}
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/event-channel%s", fe,
-			         rx_port != port ? "-tx" : "");
-			rc = bhxs_printf(xs, tx, p, "%u", port);
-		}
-		if (rc == 0 && rx_port != port) {
-			snprintf(p, sizeof(p), "%s/event-channel-rx", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", rx_port);
-		}
-		for (size_t i = 0; rc == 0 && i < BH_ARRAY_SIZE(keys); i++) {
-			bool on = keys[i].feature == 0 || (features & keys[i].feature);
-			snprintf(p, sizeof(p), "%s/%s", fe, keys[i].key);
-			rc = bhxs_write_str(xs, tx, p, on != keys[i].negate ? "1" : "0");
-		}
-		if (rc == 0) {
-			snprintf(p, sizeof(p), "%s/state", fe);
-			rc = bhxs_printf(xs, tx, p, "%u", XB_CONNECTED);
-		}
-		if (rc < 0) {
-			bhxs_transaction_end(xs, tx, false);
-			return rc;
-		}
-		if ((rc = bhxs_transaction_end(xs, tx, true)) != -EAGAIN)
-			return rc;
+	if (!b)
+		return -ENOMEM;
+	pvk_fe_put(b, fe, "tx-ring-ref", "%u", ni->tx_ring_ref);
+	pvk_fe_put(b, fe, "rx-ring-ref", "%u", ni->rx_ring_ref);
+	pvk_fe_put(b, fe, rx_port != port ? "event-channel-tx" : "event-channel", "%u", port);
+	if (rx_port != port)
+		pvk_fe_put(b, fe, "event-channel-rx", "%u", rx_port);
+	for (size_t i = 0; i < BH_ARRAY_SIZE(keys); i++) {
+		bool on = keys[i].feature == 0 || (features & keys[i].feature);
+
+		pvk_fe_put(b, fe, keys[i].key, "%s", on != keys[i].negate ? "1" : "0");
 	}
-	return -EAGAIN;
+	pvk_fe_put(b, fe, "state", "%u", XB_CONNECTED);
+	rc = pvk_fe_write_batch(xs, b);
+	free(b);
+	return rc;
 }
 
 /* ip=client::gw:netmask:...:device — addresses by the classic ioctls. */
@@ -326,18 +319,22 @@ static int attach(struct bhxs *xs, struct vif *v)
 	struct rings *r = v->spare;
 	int rc;
 
-	if (!flag(xs, be, "feature-rx-copy")) {
+	unsigned long long bef[BE_NKEYS];
+
+	if ((rc = read_backend(xs, be, bef)) < 0)
+		return rc;
+	if (bef[BE_RX_COPY] != 1) {
 		pvk_fe_say(v->say, v->say_arg, "%s: backend %s does not offer rx-copy: refused",
 		           v->ifname, be);
 		return -EOPNOTSUPP;
 	}
 	cfg.backend_domid = v->backend_id;
 	cfg.features = NETFRONT_F_CSUM;
-	if (flag(xs, be, "feature-sg"))
+	if (bef[BE_SG] == 1)
 		cfg.features |= NETFRONT_F_SG;
-	if (flag(xs, be, "feature-gso-tcpv4"))
+	if (bef[BE_GSO_TCPV4] == 1)
 		cfg.features |= NETFRONT_F_GSO_TCPV4;
-	if (flag(xs, be, "feature-gso-tcpv6"))
+	if (bef[BE_GSO_TCPV6] == 1)
 		cfg.features |= NETFRONT_F_GSO_TCPV6;
 	/* The spare made while the link was up, else new ones. */
 	v->spare = NULL;
@@ -349,7 +346,7 @@ static int attach(struct bhxs *xs, struct vif *v)
 	rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &port);
 	rx_port = port;
 	/* TX and RX apart when offered, as Linux's netfront does. */
-	if (rc == 0 && flag(xs, be, "feature-split-event-channels"))
+	if (rc == 0 && bef[BE_SPLIT] == 1)
 		rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &rx_port);
 	if (rc == 0 && epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, r->x.evtchn, &ev) < 0)
 		rc = -errno;

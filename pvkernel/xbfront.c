@@ -3,7 +3,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "bulkhead/xs_wire.h"
 #include "common/util.h"
 #include "pvkernel/xbfront.h"
 #include "xenstored/bhxs.h"
@@ -108,4 +110,57 @@ void pvk_fe_follow(struct bhxs *xs, struct pvk_fe_link *l, long long st,
 		l->recoveries++;
 		ops->up(xs, arg, (bh_now_ns() - l->down_ns) / 1000000);
 	}
+}
+
+int pvk_fe_read_uints(struct bhxs *xs, const char *dir, struct pvk_fe_key *k, size_t n)
+{
+	char paths[PVK_FE_BATCH_MAX][256];
+	struct bhxs_op ops[PVK_FE_BATCH_MAX];
+	int rc;
+
+	if (n > PVK_FE_BATCH_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, k[i].key);
+		ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[i] };
+	}
+	if ((rc = bhxs_pipeline(xs, 0, ops, n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		k[i].rc = ops[i].rc == -ENOENT ? 0 : ops[i].rc;
+		if (ops[i].rc == 0)
+			k[i].rc = bhxs_parse_uint(ops[i].reply, k[i].out);
+		if (ops[i].rc == -ENOENT || k[i].rc < 0)
+			*k[i].out = k[i].dflt;
+		if (rc == 0)
+			rc = k[i].rc;
+	}
+	bhxs_pipeline_free(ops, n);
+	return rc;
+}
+
+void pvk_fe_put(struct pvk_fe_batch *b, const char *dir, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->n >= PVK_FE_BATCH_MAX) {
+		b->error = -E2BIG;
+		return;
+	}
+	snprintf(b->paths[b->n], sizeof(b->paths[b->n]), "%s/%s", dir, key);
+	va_start(ap, fmt);
+	vsnprintf(b->vals[b->n], sizeof(b->vals[b->n]), fmt, ap);
+	va_end(ap);
+	b->ops[b->n] = (struct bhxs_op){ .type = XS_WRITE,
+		                         .path = b->paths[b->n],
+		                         .val = b->vals[b->n],
+		                         .len = strlen(b->vals[b->n]) };
+	b->n++;
+}
+
+int pvk_fe_write_batch(struct bhxs *xs, struct pvk_fe_batch *b)
+{
+	if (b->error)
+		return b->error;
+	return bhxs_pipeline_run(xs, 0, b->ops, b->n);
 }

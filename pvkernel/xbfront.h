@@ -4,7 +4,10 @@
 #ifndef BH_PVK_XBFRONT_H
 #define BH_PVK_XBFRONT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "xenstored/bhxs.h"
 
 #define XB_INITIALISING 1
 #define XB_INITWAIT     2
@@ -17,6 +20,38 @@ struct bhxs;
 /* Formats a message and hands it to LOG (may be NULL). */
 void pvk_fe_say(void (*log)(void *, const char *), void *arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- a handshake's keys, pipelined (one round trip to the store) ---- */
+
+/* DIR/KEY as a number into *OUT, DFLT when the key is missing; RC (out)
+ * that key's error, *OUT then DFLT too. */
+struct pvk_fe_key {
+	const char *key;
+	unsigned long long dflt, *out;
+	int rc;
+};
+/* Reads N (<= PVK_FE_BATCH_MAX) keys below DIR in one batch: 0, the
+ * connection's error, or the first key's (one that is there but not a
+ * number: -EINVAL). */
+int pvk_fe_read_uints(struct bhxs *xs, const char *dir, struct pvk_fe_key *k, size_t n);
+
+/* Writes gathered with pvk_fe_put and sent by pvk_fe_write_batch in one
+ * batch, in the order put. No transaction: the store handles one
+ * connection's requests in order, so a state key put last is seen only
+ * after every other key is there (what a handshake's transaction would
+ * guard, for two round trips more). */
+#define PVK_FE_BATCH_MAX 24
+struct pvk_fe_batch {
+	size_t n;
+	int error; /* -E2BIG: more than PVK_FE_BATCH_MAX puts */
+	char paths[PVK_FE_BATCH_MAX][256];
+	char vals[PVK_FE_BATCH_MAX][24];
+	struct bhxs_op ops[PVK_FE_BATCH_MAX];
+};
+/* Adds DIR/KEY = the formatted value. */
+void pvk_fe_put(struct pvk_fe_batch *b, const char *dir, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int pvk_fe_write_batch(struct bhxs *xs, struct pvk_fe_batch *b);
 
 /* Waits up to TIMEOUT_MS until DIR/state is WANT (or Connected when WANT
  * is earlier). -ECONNRESET when it goes to Closing or beyond, -ETIMEDOUT.

@@ -118,6 +118,11 @@ int bhxs_open_socket(const char *path, struct bhxs **out)
 
 /* ---- common ---- */
 
+int bhxs_domain_id(const struct bhxs *xs)
+{
+	return xs->domid;
+}
+
 struct bhxs *bhxs_alloc(const struct bhxs_transport *t)
 {
 	struct bhxs *xs = calloc(1, sizeof(*xs));
@@ -126,6 +131,7 @@ struct bhxs *bhxs_alloc(const struct bhxs_transport *t)
 		return NULL;
 	xs->t = t;
 	xs->fd = xs->notify_fd = xs->event_fd = xs->evtchn_fd = -1;
+	xs->domid = -1;
 	xs->epfd = xs->qfd = -1;
 	return xs;
 }

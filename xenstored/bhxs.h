@@ -26,6 +26,9 @@ int bhxs_open_socket(const char *path, struct bhxs **out);
 int bhxs_open_ring(void *page, int notify_fd, int event_fd, bool own, struct bhxs **out);
 /* Inside a Bulkhead domain: START_INFO's store page and port, via the core. */
 int bhxs_open_domain(struct bhxs **out);
+/* The domain id START_INFO gave bhxs_open_domain (asking the core again
+ * costs a round trip); -1 for other connections. */
+int bhxs_domain_id(const struct bhxs *xs);
 void bhxs_close(struct bhxs *xs);
 /* Readable when a watch event or reply may be waiting (for poll loops). */
 int bhxs_fd(const struct bhxs *xs);

@@ -30,6 +30,7 @@ struct bhxs {
 	bool own;
 	int evtchn_fd; /* bhxs_open_domain: /dev/xen/evtchn (xen_*), port bound */
 	unsigned port;
+	int domid; /* bhxs_open_domain: START_INFO's, else -1 */
 	/* bhxs_fd(): an epoll set of the transport's fd and QFD, an eventfd
 	 * that is readable while events are queued in EVENTS. */
 	int epfd, qfd;

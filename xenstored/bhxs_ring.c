@@ -215,6 +215,7 @@ int bhxs_open_domain(struct bhxs **out)
 	xs->page = page;
 	xs->evtchn_fd = efd;
 	xs->port = si.store_port;
+	xs->domid = si.domid;
 	if ((rc = bhxs_poll_setup(xs, efd)) < 0) {
 		bhxs_close(xs);
 		return rc;
