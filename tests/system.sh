@@ -3,7 +3,8 @@
 # directory, so that tests run side by side. Source it; needs root.
 #
 #   . "$BH_SOURCE_DIR/tests/system.sh"
-#   sys_start            # sets RUN, BULKHEAD_RUNDIR, IMAGES, L (an empty layout
+#   sys_start [CORE OPTIONS...]  # ($BH_CORE_OPTS too, e.g. "--nice 0")
+#                        # sets RUN, BULKHEAD_RUNDIR, IMAGES, L (an empty layout
 #                        # directory) and XENSTORED_PATH; bh is on PATH
 #   bh create ...        # the real CLI
 #   sys_stop             # also on exit
@@ -48,7 +49,7 @@ sys_start() {
     --device-dir "$IMAGES" --uid-base $((300000 + ($$ % 500) * 1000)) \
     --xenstore bulkhead-xenstored --xenstore-arg=--socket --xenstore-arg=/run/xenstored/socket \
     --xenstore-arg=--domain-rings \
-    --dom0 bulkhead-dom0 "$@" >"$RUN/core.log" 2>&1 &
+    --dom0 bulkhead-dom0 ${BH_CORE_OPTS:-} "$@" >"$RUN/core.log" 2>&1 &
   CORE_PID=$!
   trap sys_stop EXIT
   for _ in $(seq 200); do
