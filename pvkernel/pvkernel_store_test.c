@@ -147,12 +147,21 @@ static void test_control_shutdown_reboots(void **state)
 	assert_non_null(v);
 	assert_string_equal(v, "1");
 	free(v);
-	/* idle while waiting on the store: no busy loop on its descriptor */
+	/* idle while waiting on the store: no busy loop on its descriptor. A
+	 * busy loop takes most of every second; a second that caught the end
+	 * of boot on a loaded host (seen once at load 3-4) is sampled again. */
 	struct bh_dominfo a, b;
-	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &a), 0);
-	sleep_ms(1000);
-	assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &b), 0);
-	assert_true(b.cpu_time_ns - a.cpu_time_ns < 300000000ull);
+	uint64_t used = UINT64_MAX;
+	for (int i = 0; i < 3 && used >= 300000000ull; i++) {
+		assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &a), 0);
+		sleep_ms(1000);
+		assert_int_equal(bhctl_domain_getinfo(&f->h.cl, GUEST, &b), 0);
+		used = b.cpu_time_ns - a.cpu_time_ns;
+	}
+	if (used >= 300000000ull)
+		fprintf(stderr, "guest used %llu ms of CPU in each of 3 idle seconds\n",
+		        (unsigned long long)(used / 1000000));
+	assert_true(used < 300000000ull);
 	node(f, "/local/domain/40/control/shutdown", "reboot");
 	/* taken: the guest clears the request (before it goes, and the store
 	 * releases it) */
