@@ -51,12 +51,14 @@ struct queue {
 struct blkfront {
 	struct blkfront_config cfg;
 	uint32_t nq, rr;
-	bool plugged;            /* requests are written, not yet published */
-	struct bh_spinpoll poll; /* adaptive polling up to cfg.poll_ns; idle_since:
+	bool plugged;             /* requests are written, not yet published */
+	struct bh_spinpoll poll;  /* adaptive polling up to cfg.poll_ns; idle_since:
 	                          * when reap last returned 0 with requests in flight */
-	struct bh_tsleep tsleep; /* the hybrid poll's timed sleep */
+	struct bh_tsleep tsleep;  /* the hybrid poll's timed sleep */
 	enum bh_hybrid_mode mode; /* how the last wait was done */
-	uint32_t max_pages;      /* data pages per request */
+	uint32_t misses;          /* timed sleeps in a row whose spin found nothing */
+	uint64_t hybrid_off;      /* no timed sleep before then (ns) */
+	uint32_t max_pages;       /* data pages per request */
 	uint32_t inflight;
 	uint64_t seq;
 	int broken;
@@ -682,8 +684,9 @@ static bool poll_wait(struct blkfront *bf, uint64_t now)
 		break;
 	}
 	/* Losing the CPU in a spin stops spinning for a while
-	 * (bh_spinpoll): then this wait is the event's. */
-	if (now < bf->poll.off_until) {
+	 * (bh_spinpoll), and so do spins that keep missing: then this wait
+	 * is the event's. */
+	if (now < bf->poll.off_until || now < bf->hybrid_off) {
 		bf->st.poll_events++;
 		return responses_waiting(bf);
 	}
@@ -694,9 +697,18 @@ static bool poll_wait(struct blkfront *bf, uint64_t now)
 	    (now < end && bh_spinpoll_spin_until(&bf->poll, end, responses_waiting_cb, bf)) ||
 	    responses_waiting(bf)) {
 		bf->st.poll_hits++;
+		bf->misses = 0;
 		return true;
 	}
+	/* The spin found nothing. A few in a row (each ~1 in 10 at random)
+	 * mean the spin keeps the answer from coming, e.g. the backend's
+	 * thread waits for this CPU: leave the waits to the event for a
+	 * while. */
 	bf->st.poll_misses++;
+	if (++bf->misses >= BH_HYBRID_MISSES) {
+		bf->misses = 0;
+		bf->hybrid_off = bh_now_ns() + BH_SPIN_BACKOFF_NS;
+	}
 	return false;
 }
 

@@ -105,7 +105,8 @@ enum bh_hybrid_mode bh_hybrid_plan(struct bh_waitest *w, uint32_t late_ns, uint3
 {
 	uint32_t med = bh_waitest_median(w), wake, end;
 
-	if (med < BH_MAX((uint32_t)BH_HYBRID_MIN_NS, 2 * late_ns))
+	(void)late_ns;
+	if (med < BH_HYBRID_MIN_NS)
 		return BH_HYBRID_SPIN;
 	wake = BH_MIN(BH_MAX(w->q25, med / 2), med / 4 * 3);
 	end = w->q90 + BH_HYBRID_SLACK_NS;
@@ -144,7 +145,7 @@ uint64_t bh_tsleep_until(struct bh_tsleep *t, uint64_t until)
 	now = bh_now_ns();
 	/* EWMA (1/4) of how late past what was asked the thread ran again. */
 	int64_t late = (int64_t)(now - ask);
-	if (late > 0 && late < 1000000)
+	if (late > 0 && late < BH_TSLEEP_LATE_MAX_NS)
 		t->late_ns = (uint32_t)((int64_t)t->late_ns + (late - (int64_t)t->late_ns) / 4);
 	return now;
 }

@@ -51,9 +51,9 @@ bool bh_spinpoll_spin_until(struct bh_spinpoll *p, uint64_t until, bool (*ready)
  * one wait that lost the CPU for milliseconds does not move it.
  * bh_hybrid_plan() picks how to wait from them:
  *  - SPIN: too few samples yet, or the median wait is shorter than
- *    BH_HYBRID_MIN_NS (or twice what a timed sleep overshoots): a timed
- *    sleep would cost more than the wait (page-cache I/O): spin as
- *    bh_spinpoll does, or nothing.
+ *    BH_HYBRID_MIN_NS: a timed sleep (~11 us at the least here) would
+ *    cost more than the wait (page-cache I/O): spin as bh_spinpoll does,
+ *    or nothing.
  *  - SLEEP: sleep until *wake_ns past the wait's start (the 25th
  *    percentile, kept within 1/2 to 3/4 of the median: a wake-up that
  *    comes too late is then seen as a shorter wait next time, so an
@@ -63,11 +63,14 @@ bool bh_spinpoll_spin_until(struct bh_spinpoll *p, uint64_t until, bool (*ready)
  *    BH_HYBRID_SPIN_NS): a spin there misses as often as it hits; arm and
  *    sleep at once. */
 #define BH_WAITEST_N       16
-#define BH_WAITEST_MIN     4           /* samples before the plan leaves SPIN */
-#define BH_HYBRID_MIN_NS   20000       /* waits shorter than this: no timed sleep */
-#define BH_HYBRID_SPIN_NS  50000       /* the longest spin after a timed sleep */
-#define BH_HYBRID_SLACK_NS 5000        /* spin this far past the 90th percentile */
-#define BH_WAITEST_MAX_NS  1000000000u /* longer samples count as this */
+#define BH_WAITEST_MIN     4     /* samples before the plan leaves SPIN */
+#define BH_HYBRID_MIN_NS   20000 /* waits shorter than this: no timed sleep */
+#define BH_HYBRID_SPIN_NS  50000 /* the longest spin after a timed sleep */
+#define BH_HYBRID_SLACK_NS 5000  /* spin this far past the 90th percentile */
+/* after this many timed sleeps in a row whose spin found nothing, no
+ * timed sleep for BH_SPIN_BACKOFF_NS (the caller's business) */
+#define BH_HYBRID_MISSES  4
+#define BH_WAITEST_MAX_NS 1000000000u /* longer samples count as this */
 
 struct bh_waitest {
 	uint32_t s[BH_WAITEST_N]; /* the last waits (ns), a ring */
@@ -96,6 +99,11 @@ enum bh_hybrid_mode bh_hybrid_plan(struct bh_waitest *w, uint32_t late_ns, uint3
  * VM, against 39 us for the timerfd). It learns how late it wakes
  * (late_ns: ~11-19 us here, the vCPU's halt and the timer's exit) and
  * asks the timer for that much less. */
+/* A wake-up later than this lost the CPU to another thread: not the
+ * timer's own lateness, and not learnt (learning it could make late_ns
+ * so large that no sleep is asked for again, and so never unlearnt). */
+#define BH_TSLEEP_LATE_MAX_NS 40000
+
 struct bh_tsleep {
 	int fd; /* -1: not opened yet (opened at the first sleep) */
 	uint32_t late_ns;

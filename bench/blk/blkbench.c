@@ -52,10 +52,10 @@
 #include "blkback/blkback.h"
 
 enum { P_URING, P_LOCAL, P_ZC, P_SPIN, P_XDOM, P_XZC, P_NBD, P_URING2, P_N };
-static const char *const pname[P_N] = { "io_uring",           "blkif 1 process",
-	                                "blkif 1p zerocopy",  "blkif 1p no hybrid",
-	                                "blkif domains",      "blkif doms zerocopy",
-	                                "qsd+NBD",            "io_uring again" };
+static const char *const pname[P_N] = { "io_uring",          "blkif 1 process",
+	                                "blkif 1p zerocopy", "blkif 1p no hybrid",
+	                                "blkif domains",     "blkif doms zerocopy",
+	                                "qsd+NBD",           "io_uring again" };
 static const char *const pkey[P_N] = { "uring", "local", "zc",  "spin",
 	                               "xdom",  "xzc",   "nbd", "uring2" };
 /* The table's order: the cross-domain blocks run after the in-process
@@ -222,12 +222,11 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 		       (unsigned long long)(tm1 - tm0[p]), (unsigned long long)pm0[p]);
 	}
 	if (x && use[P_XDOM] &&
-	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, false, no_hybrid,
-	                res[P_XDOM]) < 0)
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, false, no_hybrid, res[P_XDOM]) <
+	        0)
 		rc = -EIO;
 	if (x && use[P_XZC] &&
-	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, no_hybrid,
-	                res[P_XZC]) < 0)
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, no_hybrid, res[P_XZC]) < 0)
 		rc = -EIO;
 	/* The baseline again, next to the cross-domain blocks. */
 	for (int k = 0; rc == 0 && use[P_URING2] && k < BB_NLOADS; k++)
@@ -305,10 +304,11 @@ int main(int argc, char **argv)
 			secs = atof(optarg) / 1000;
 			break;
 		case 'h':
-			printf("usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
-			       "[-m pc|direct|both] [-p uring,local,zc,spin,xdom,xzc,nbd] [-w mask] "
-			       "[-P poll_ns] [-Y] [-a main_cpu,engine_cpu] [-H ns] [-q]\n",
-			       BB_MAX_RUNS);
+			printf(
+			    "usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
+			    "[-m pc|direct|both] [-p uring,local,zc,spin,xdom,xzc,nbd] [-w mask] "
+			    "[-P poll_ns] [-Y] [-a main_cpu,engine_cpu] [-H ns] [-q]\n",
+			    BB_MAX_RUNS);
 			return 0;
 		case 's':
 			img = strtoull(optarg, NULL, 10) << 20;
