@@ -793,6 +793,8 @@ static int requeue_queue(struct blkfront *bf, uint32_t qi)
 			list[n++] = &q->sh[id];
 	qsort(list, n, sizeof(*list), cmp_seq);
 	blkif_front_init(&q->fr, q->area, 1u << bf->cfg.ring_page_order);
+	/* a wait open on the dead backend says nothing about the new one */
+	q->wait_start = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		union blkif_sring_entry *slot =
 		    (union blkif_sring_entry *)blkif_front_req_slot(&q->fr, q->fr.req_prod_pvt);
