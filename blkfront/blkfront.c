@@ -42,15 +42,23 @@ struct queue {
 	uint32_t *ind_refs;
 	char *ind;
 	void *ind_cookie;
+	/* hybrid polling: the recent waits for this ring's responses, and
+	 * when the one now open began (0: none open) */
+	struct bh_waitest waits;
+	uint64_t wait_start;
 };
 
 struct blkfront {
 	struct blkfront_config cfg;
 	uint32_t nq, rr;
-	bool plugged;            /* requests are written, not yet published */
-	struct bh_spinpoll poll; /* adaptive polling up to cfg.poll_ns; idle_since:
+	bool plugged;             /* requests are written, not yet published */
+	struct bh_spinpoll poll;  /* adaptive polling up to cfg.poll_ns; idle_since:
 	                          * when reap last returned 0 with requests in flight */
-	uint32_t max_pages;      /* data pages per request */
+	struct bh_tsleep tsleep;  /* the hybrid poll's timed sleep */
+	enum bh_hybrid_mode mode; /* how the last wait was done */
+	uint32_t misses;          /* timed sleeps in a row whose spin found nothing */
+	uint64_t hybrid_off;      /* no timed sleep before then (ns) */
+	uint32_t max_pages;       /* data pages per request */
 	uint32_t inflight;
 	uint64_t seq;
 	int broken;
@@ -158,6 +166,7 @@ int blkfront_create(const struct blkfront_config *cfg, struct blkfront **out)
 		return -ENOMEM;
 	bf->cfg = *cfg;
 	bh_spinpoll_init(&bf->poll, cfg->poll_ns);
+	bh_tsleep_init(&bf->tsleep);
 	bf->nq = cfg->nr_queues ? cfg->nr_queues : 1;
 	bf->max_pages = BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	if (cfg->max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
@@ -180,6 +189,7 @@ void blkfront_destroy(struct blkfront *bf)
 		return;
 	for (uint32_t i = 0; i < bf->nq; i++)
 		queue_free(bf, &bf->q[i]);
+	bh_tsleep_dispose(&bf->tsleep);
 	free(bf->failed);
 	free(bf);
 }
@@ -574,6 +584,11 @@ static int reap_queue(struct blkfront *bf, struct queue *q, struct blkfront_cpl 
 			}
 			n++;
 		}
+		if (n > 0 && q->wait_start) {
+			/* the wait this ring's first response ended */
+			bh_waitest_add(&q->waits, bh_now_ns() - q->wait_start);
+			q->wait_start = 0;
+		}
 		/* Out of room with responses left: the caller calls again. All
 		 * taken: re-arm rsp_event (even when out of room, or the next
 		 * response would never be signalled) and look once more. */
@@ -614,6 +629,89 @@ static bool spin(struct blkfront *bf, uint64_t now)
 	return bh_spinpoll_spin(&bf->poll, now, responses_waiting_cb, bf) || responses_waiting(bf);
 }
 
+static uint32_t queue_inflight(const struct queue *q)
+{
+	return q->nr_ents - q->nfree_sh;
+}
+
+/* Nothing to take, requests in flight: wait for a response the way the
+ * recent waits say pays (common/spinpoll.h, bh_hybrid_plan): a spin as
+ * before when they are short, a timed sleep and a bounded spin when they
+ * are tens of microseconds, nothing (the caller sleeps on the event) when
+ * they are unpredictable. Opens the wait on every ring with requests in
+ * flight. true: a response is waiting. Sets bf->mode. */
+static bool poll_wait(struct blkfront *bf, uint64_t now)
+{
+	enum bh_hybrid_mode mode = BH_HYBRID_EVENT;
+	uint64_t wake = UINT64_MAX, end = 0;
+	bool any = false;
+
+	for (uint32_t qi = 0; qi < bf->nq; qi++) {
+		struct queue *q = &bf->q[qi];
+		uint32_t w, e;
+		if (!queue_inflight(q))
+			continue;
+		if (!q->wait_start)
+			q->wait_start = now;
+		any = true;
+		if (bf->cfg.no_hybrid) {
+			mode = BH_HYBRID_SPIN;
+			continue;
+		}
+		switch (bh_hybrid_plan(&q->waits, bf->tsleep.late_ns, &w, &e)) {
+		case BH_HYBRID_SPIN: /* some ring answers fast: spin for it */
+			mode = BH_HYBRID_SPIN;
+			break;
+		case BH_HYBRID_SLEEP:
+			if (mode == BH_HYBRID_SPIN)
+				break;
+			mode = BH_HYBRID_SLEEP;
+			wake = BH_MIN(wake, q->wait_start + w);
+			end = BH_MAX(end, q->wait_start + e);
+			break;
+		case BH_HYBRID_EVENT:
+			break;
+		}
+	}
+	bf->mode = any ? mode : BH_HYBRID_EVENT;
+	switch (bf->mode) {
+	case BH_HYBRID_SPIN:
+		return spin(bf, now);
+	case BH_HYBRID_EVENT:
+		bf->st.poll_events++;
+		return responses_waiting(bf);
+	case BH_HYBRID_SLEEP:
+		break;
+	}
+	/* Losing the CPU in a spin stops spinning for a while
+	 * (bh_spinpoll), and so do spins that keep missing: then this wait
+	 * is the event's. */
+	if (now < bf->poll.off_until || now < bf->hybrid_off) {
+		bf->st.poll_events++;
+		return responses_waiting(bf);
+	}
+	bf->st.poll_sleeps++;
+	now = bh_tsleep_until(&bf->tsleep, wake);
+	end = BH_MIN(end, BH_MAX(now, wake) + BH_HYBRID_SPIN_NS);
+	if (responses_waiting(bf) ||
+	    (now < end && bh_spinpoll_spin_until(&bf->poll, end, responses_waiting_cb, bf)) ||
+	    responses_waiting(bf)) {
+		bf->st.poll_hits++;
+		bf->misses = 0;
+		return true;
+	}
+	/* The spin found nothing. A few in a row (each ~1 in 10 at random)
+	 * mean the spin keeps the answer from coming, e.g. the backend's
+	 * thread waits for this CPU: leave the waits to the event for a
+	 * while. */
+	bf->st.poll_misses++;
+	if (++bf->misses >= BH_HYBRID_MISSES) {
+		bf->misses = 0;
+		bf->hybrid_off = bh_now_ns() + BH_SPIN_BACKOFF_NS;
+	}
+	return false;
+}
+
 bool blkfront_spin(struct blkfront *bf)
 {
 	uint64_t now;
@@ -624,7 +722,7 @@ bool blkfront_spin(struct blkfront *bf)
 		return false; /* reap armed rsp_event when it returned 0 */
 	now = bh_now_ns();
 	bh_spinpoll_adapt(&bf->poll, now);
-	if (spin(bf, now))
+	if (poll_wait(bf, now))
 		return true;
 	/* The caller sleeps now: ask for an event (a reap that took
 	 * responses without arming left rsp_event behind) and look again. */
@@ -632,7 +730,7 @@ bool blkfront_spin(struct blkfront *bf)
 	for (uint32_t qi = 0; qi < bf->nq; qi++)
 		if (blkif_front_final_check(&bf->q[qi].fr))
 			ready = true;
-	if (!ready)
+	if (!ready && bf->mode == BH_HYBRID_SPIN)
 		bf->poll.idle_since = now;
 	return ready;
 }
@@ -644,14 +742,16 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max)
 	if (bf->cfg.poll_ns && !bf->broken) {
 		uint64_t now = bh_now_ns();
 		bh_spinpoll_adapt(&bf->poll, now);
-		/* Take what is there without arming; else spin a while. */
+		/* Take what is there without arming; else wait a while. */
 		n = reap_all(bf, out, max, false);
-		if (n == 0 && bf->inflight > 0 && spin(bf, now))
+		if (n == 0 && bf->inflight > 0 && poll_wait(bf, now))
 			n = reap_all(bf, out, max, false);
 		if (n == 0)
 			n = reap_all(bf, out, max, true);
-		if (n == 0 && bf->inflight > 0)
-			bf->poll.idle_since = now; /* the caller sleeps now */
+		/* The caller sleeps now. Only a spin's budget learns from
+		 * that sleep: the other modes chose it. */
+		if (n == 0 && bf->inflight > 0 && bf->mode == BH_HYBRID_SPIN)
+			bf->poll.idle_since = now;
 	} else {
 		n = reap_all(bf, out, max, true);
 	}
@@ -660,6 +760,13 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max)
 	while (bf->broken && bf->nfailed > 0 && n < max)
 		out[n++] = bf->failed[--bf->nfailed];
 	return n;
+}
+
+uint32_t blkfront_wait_median(const struct blkfront *bf, uint32_t q)
+{
+	if (q >= bf->nq)
+		return 0;
+	return bh_waitest_median((struct bh_waitest *)&bf->q[q].waits);
 }
 
 static int cmp_seq(const void *a, const void *b)
@@ -686,6 +793,8 @@ static int requeue_queue(struct blkfront *bf, uint32_t qi)
 			list[n++] = &q->sh[id];
 	qsort(list, n, sizeof(*list), cmp_seq);
 	blkif_front_init(&q->fr, q->area, 1u << bf->cfg.ring_page_order);
+	/* a wait open on the dead backend says nothing about the new one */
+	q->wait_start = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		union blkif_sring_entry *slot =
 		    (union blkif_sring_entry *)blkif_front_req_slot(&q->fr, q->fr.req_prod_pvt);

@@ -53,6 +53,8 @@ struct blkfront_config {
 	/* Busy-poll for responses this long (ns) in blkfront_reap() before
 	 * arming rsp_event (0: never; see blkfront_reap). */
 	uint32_t poll_ns;
+	/* With poll_ns: no hybrid polling (blkfront_reap), only the spin. */
+	bool no_hybrid;
 	/* Kick the backend for queue q (the queue's event channel). */
 	void (*notify)(void *arg, uint32_t q);
 	void *arg;
@@ -83,6 +85,10 @@ struct blkfront_stats {
 	uint64_t submitted, completed, errors, requeued;
 	uint64_t bad_responses;
 	uint64_t zero_copy; /* requests sent from lent buffers */
+	/* hybrid polling (blkfront_reap): waits that slept on the timer and
+	 * then found a response (hits) or gave up to the event (misses);
+	 * waits left to the event at once (unpredictable, or backing off) */
+	uint64_t poll_sleeps, poll_hits, poll_misses, poll_events;
 };
 
 struct blkfront;
@@ -127,6 +133,16 @@ void blkfront_unplug(struct blkfront *bf);
  * only a 0 return means "wait for the event channel now": call it again
  * after any non-zero return before waiting. */
 int blkfront_reap(struct blkfront *bf, struct blkfront_cpl *out, int max);
+/* Hybrid polling (with poll_ns, unless no_hybrid): each ring keeps its
+ * last 16 waits for a response (from a reap that found nothing to the
+ * response seen). When their median is tens of microseconds (a read at a
+ * device), a reap that finds nothing sleeps on a timer through most of
+ * the expected wait, spins at most BH_HYBRID_SPIN_NS for its end, then
+ * arms rsp_event and returns 0; when the waits are short (page cache) it
+ * spins as above; when they are too spread to aim at, it returns 0 at
+ * once (armed). See common/spinpoll.h and docs/blkif.md. The median wait
+ * of queue q (ns; 0 while there are fewer than 4): */
+uint32_t blkfront_wait_median(const struct blkfront *bf, uint32_t q);
 /* With poll_ns: spin (adaptively, as blkfront_reap does) until a
  * response is waiting; true if one is, false when the caller should wait
  * for the event channel. Without poll_ns it only looks. For callers that

@@ -2,7 +2,8 @@
  * blkfront against a backend domain, with the ring handed over on the
  * command line and the log (the store handshake is a separate piece):
  *
- *   blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES] [bench SECS RUNS [POLL_NS [zc]]]
+ *   blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES]
+ *                  [bench SECS RUNS [POLL_NS[:nohybrid] [zc]]]
  *
  * Prints "RING ORDER PORT REF..." (and "QUEUE Q PORT REF..." for further
  * queues, each with its own event channel) for the test to hand over,
@@ -11,7 +12,9 @@
  * "FAIL what". With "bench" it instead runs the workloads of
  * bench/blk/workload.h RUNS times for SECS seconds each and prints
  * "BENCH workload run iops p50_us p99_us errors" (for blkbench); with zc
- * from buffers blkfront lends out of its granted pool (no copy). */
+ * from buffers blkfront lends out of its granted pool (no copy); POLL_NS
+ * is blkfront_config.poll_ns (its hybrid polling off with ":nohybrid"),
+ * and the frontend's polling counters follow as "POLLSTATS ...". */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -175,6 +178,12 @@ static int bench(struct ctx *c, uint64_t sectors, double secs, int runs)
 			printf("BENCH %zu %d %.0f %.2f %.2f %llu\n", k, i, r.iops, r.p50_us,
 			       r.p99_us, (unsigned long long)r.errors);
 		}
+	struct blkfront_stats st;
+	blkfront_stats(c->bf, &st);
+	printf("POLLSTATS sleeps %llu hits %llu misses %llu events %llu median_wait_us %.1f\n",
+	       (unsigned long long)st.poll_sleeps, (unsigned long long)st.poll_hits,
+	       (unsigned long long)st.poll_misses, (unsigned long long)st.poll_events,
+	       blkfront_wait_median(c->bf, 0) / 1000.0);
 	printf("BENCH-DONE\n");
 	bb_bufs_free(bufs);
 	blkfront_destroy(c->bf);
@@ -200,7 +209,7 @@ int main(int argc, char **argv)
 		return fprintf(
 		           stderr,
 		           "usage: blkfront-probe BACK_DOMID SECTORS ORDER[:QUEUES] [bench SECS "
-		           "RUNS [POLL_NS [zc]]]\n"),
+		           "RUNS [POLL_NS[:nohybrid] [zc]]]\n"),
 		       2;
 	c.ev = xen_open("/dev/xen/evtchn", O_NONBLOCK);
 	struct ioctl_evtchn_bind_unbound_port ub = { .remote_domain = (uint32_t)back };
@@ -220,6 +229,7 @@ int main(int argc, char **argv)
 		                       .discard = true,
 		                       .pool_pages = argc == 9 ? 2048 : 1024,
 		                       .poll_ns = argc >= 8 ? (uint32_t)atol(argv[7]) : 0,
+		                       .no_hybrid = argc >= 8 && strstr(argv[7], ":nohybrid"),
 		                       .notify = kick,
 		                       .arg = &c };
 	if ((rc = blkfront_create(&cfg, &c.bf)) < 0)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blkback/blkback.h"
@@ -17,6 +18,7 @@
 #include "blkfront/blkfront.h"
 #include "bulkhead/blkif.h"
 #include "common/bhtest.h"
+#include "common/spinpoll.h"
 #include "common/util.h"
 
 #define FRONT     9
@@ -37,8 +39,10 @@ struct fx {
 	int status[64];
 };
 
-/* poll_ns for both sides of the next fx_new(). */
+/* poll_ns for both sides of the next fx_new() (only the frontend's with
+ * fx_back_no_poll). */
 static uint32_t fx_poll_ns;
+static bool fx_back_no_poll;
 
 static void kick(void *arg, uint32_t q)
 {
@@ -82,7 +86,7 @@ static struct fx *fx_new(uint32_t nq, uint32_t order, bool ro, bool with_backend
 		assert_int_equal(bh_levt_init(&f->ev[q]), 0);
 	struct blkback_config bc = { .gnt = &bh_lgnt_back_ops,
 		                     .gnt_priv = f->g,
-		                     .poll_ns = fx_poll_ns };
+		                     .poll_ns = fx_back_no_poll ? 0 : fx_poll_ns };
 	assert_int_equal(blkback_create(&bc, &f->bb), 0);
 	struct blkback_vbd_params vp = {
 		.fd = f->img, .sector_size = 512, .readonly = ro, .discard = true
@@ -668,6 +672,251 @@ static void test_requeue_all_after_backend_death(void **state)
 	fx_free(f);
 }
 
+/* ---- hybrid polling ---- */
+
+static void add_waits(struct bh_waitest *w, uint32_t n, uint32_t from_ns, uint32_t step_ns)
+{
+	for (uint32_t i = 0; i < n; i++)
+		bh_waitest_add(w, from_ns + i * step_ns);
+}
+
+/* The plan follows the recent waits: spin while there are few or they
+ * are short, sleep-then-spin around tens of microseconds, the event when
+ * they are too spread to aim at; one wild sample does not move it. */
+static void test_hybrid_plan_follows_the_waits(void **state)
+{
+	struct bh_waitest w = { 0 };
+	uint32_t wake = 0, end = 0;
+
+	(void)state;
+	add_waits(&w, BH_WAITEST_MIN - 1, 40000, 0);
+	assert_int_equal(bh_waitest_median(&w), 0);
+	assert_int_equal(bh_hybrid_plan(&w, 0, &wake, &end), BH_HYBRID_SPIN);
+	/* page-cache completions: a few microseconds */
+	add_waits(&w, BH_WAITEST_N, 2000, 100);
+	assert_true(bh_waitest_median(&w) < 4000);
+	assert_int_equal(bh_hybrid_plan(&w, 15000, &wake, &end), BH_HYBRID_SPIN);
+	/* one wait that lost the CPU for 5 ms changes nothing */
+	bh_waitest_add(&w, 5000000);
+	assert_int_equal(bh_hybrid_plan(&w, 15000, &wake, &end), BH_HYBRID_SPIN);
+	/* a device read: 38..46 us */
+	add_waits(&w, BH_WAITEST_N, 38000, 500);
+	uint32_t med = bh_waitest_median(&w);
+	assert_true(med >= 38000 && med <= 46000);
+	assert_int_equal(bh_hybrid_plan(&w, 15000, &wake, &end), BH_HYBRID_SLEEP);
+	assert_true(wake >= med / 2 && wake <= med / 4 * 3);
+	assert_true(end >= 44000 && end - wake <= BH_HYBRID_SPIN_NS);
+	/* the same reads at 20-40x the spread: nothing to aim at */
+	add_waits(&w, BH_WAITEST_N, 30000, 15000);
+	assert_int_equal(bh_hybrid_plan(&w, 15000, &wake, &end), BH_HYBRID_EVENT);
+	/* and back to the page cache: off again */
+	add_waits(&w, BH_WAITEST_N, 3000, 0);
+	assert_int_equal(bh_hybrid_plan(&w, 15000, &wake, &end), BH_HYBRID_SPIN);
+}
+
+/* The timed sleep never returns before what it asked the timer for, and
+ * what it learns as its lateness stays within bounds. */
+static void test_tsleep_wakes_not_before_asked(void **state)
+{
+	struct bh_tsleep t;
+
+	(void)state;
+	bh_tsleep_init(&t);
+	for (int i = 0; i < 20; i++) {
+		uint64_t until = bh_now_ns() + 200000;
+		uint64_t late = t.late_ns;
+		uint64_t back = bh_tsleep_until(&t, until);
+		assert_true(back >= until - late);
+		assert_true(t.late_ns < BH_TSLEEP_LATE_MAX_NS);
+	}
+	/* a time already past: at once */
+	uint64_t t0 = bh_now_ns();
+	assert_true(bh_tsleep_until(&t, t0 - 1000) >= t0);
+	bh_tsleep_dispose(&t);
+	assert_int_equal(t.fd, -1);
+}
+
+/* A hand-written backend that answers each read DELAY_NS after it sees it
+ * (0: stop). */
+struct slow_backend {
+	struct evil *e;
+	atomic_uint delay_ns;
+	atomic_bool stop;
+	atomic_uint answered;
+};
+
+static void *slow_backend_loop(void *arg)
+{
+	struct slow_backend *b = arg;
+	struct evil *e = b->e;
+
+	while (!atomic_load(&b->stop)) {
+		RING_IDX prod = BH_READ_ONCE(e->br.sring->hdr.req_prod);
+		bh_rmb();
+		if (e->br.req_cons == prod) {
+			struct timespec ts = { 0, 20000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		struct blkif_request r;
+		memcpy(&r, &e->br.sring->ring[e->br.req_cons & (e->br.nr_ents - 1)].req, sizeof(r));
+		e->br.req_cons++;
+		struct timespec ts = { 0, (long)atomic_load(&b->delay_ns) };
+		nanosleep(&ts, NULL);
+		evil_respond(e, r.id, r.operation, BLKIF_RSP_OKAY);
+		atomic_fetch_add(&b->answered, 1);
+	}
+	return NULL;
+}
+
+/* Reap one completion of a QD1 read, sleeping on the event when reap
+ * says so. */
+static void reap_one(struct fx *f)
+{
+	struct blkfront_cpl c[4];
+
+	for (int tries = 0; tries < 500; tries++) {
+		int n = blkfront_reap(f->bf, c, 4);
+		if (n) {
+			assert_int_equal(n, 1);
+			assert_int_equal(c[0].status, 0);
+			return;
+		}
+		struct pollfd p = { .fd = f->ev[0].to_front, .events = POLLIN };
+		poll(&p, 1, 10);
+		if (p.revents)
+			bh_levt_front_ack(&f->ev[0]);
+	}
+	fail_msg("no completion");
+}
+
+/* The estimate adapts: reads answered 400 us late take the frontend out of
+ * spinning (it sleeps, on the timer or the event); with a backend that
+ * does not answer, a reap gives up in bounded time having armed the
+ * event; and once answers come at once, the spin is back and no timed
+ * sleep is taken. */
+static void test_hybrid_poll_adapts_and_gives_up(void **state)
+{
+	fx_poll_ns = 5000;
+	struct fx *f = fx_new(1, 0, false, false);
+	struct evil e;
+	struct slow_backend b = { .e = &e, .delay_ns = 400000 };
+	struct blkfront_stats st0, st1;
+	pthread_t t;
+	char buf[4096];
+
+	fx_poll_ns = 0;
+	(void)state;
+	evil_attach(f, &e);
+	assert_int_equal(pthread_create(&t, NULL, slow_backend_loop, &b), 0);
+	for (int i = 0; i < 24; i++) {
+		assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, i), 0);
+		reap_one(f);
+	}
+	atomic_store(&b.stop, true);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&b.answered), 24);
+	/* each answer came >= 400 us after its request */
+	assert_true(blkfront_wait_median(f->bf, 0) >= 300000);
+	blkfront_stats(f->bf, &st0);
+	assert_true(st0.poll_sleeps + st0.poll_events > 0);
+
+	/* nobody answers: reap and spin give up (bounded), armed */
+	struct blkfront_cpl c[4];
+	assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, 99), 0);
+	uint64_t t0 = bh_now_ns();
+	assert_int_equal(blkfront_reap(f->bf, c, 4), 0);
+	assert_false(blkfront_spin(f->bf));
+	assert_true(bh_now_ns() - t0 < 1000000000ull);
+	struct blkif_request r;
+	memcpy(&r, &e.br.sring->ring[e.br.req_cons & (e.br.nr_ents - 1)].req, sizeof(r));
+	e.br.req_cons++;
+	struct blkif_response *rsp = blkif_back_rsp_slot(&e.br, e.br.rsp_prod_pvt);
+	*rsp = (struct blkif_response){ .id = r.id, .operation = r.operation };
+	e.br.rsp_prod_pvt++;
+	assert_true(blkif_back_push(&e.br)); /* rsp_event was armed */
+	assert_int_equal(blkfront_reap(f->bf, c, 4), 1);
+
+	/* answers at once (the backend is this thread: between a reap that
+	 * found nothing and the next) */
+	for (int i = 0; i < 48; i++) {
+		if (i == 40)
+			blkfront_stats(f->bf, &st0);
+		assert_int_equal(io(f, BLKFRONT_READ, 0, buf, 4096, i), 0);
+		uint64_t s0 = bh_now_ns();
+		int n = blkfront_reap(f->bf, c, 4);
+		assert_true(bh_now_ns() - s0 < 1000000000ull);
+		if (n == 0) {
+			memcpy(&r, &e.br.sring->ring[e.br.req_cons & (e.br.nr_ents - 1)].req,
+			       sizeof(r));
+			e.br.req_cons++;
+			evil_respond(&e, r.id, r.operation, BLKIF_RSP_OKAY);
+			n = blkfront_reap(f->bf, c, 4);
+		}
+		assert_int_equal(n, 1);
+		assert_int_equal(c[0].status, 0);
+	}
+	assert_true(blkfront_wait_median(f->bf, 0) < BH_HYBRID_MIN_NS);
+	blkfront_stats(f->bf, &st1);
+	assert_int_equal(st1.poll_sleeps, st0.poll_sleeps);
+	assert_int_equal(st1.bad_responses, 0);
+	evil_detach(f, &e);
+	fx_free(f);
+}
+
+static void *slow_engine_loop(void *arg)
+{
+	struct poller *p = arg;
+
+	while (!atomic_load(&p->stop)) {
+		struct pollfd pf = { .fd = blkback_fd(p->f->bb), .events = POLLIN };
+		if (poll(&pf, 1, 10) > 0) {
+			struct timespec ts = { 0, 150000 };
+			nanosleep(&ts, NULL);
+			blkback_process(p->f->bb);
+		}
+	}
+	return NULL;
+}
+
+/* The real engine answering 150 us late: the frontend's waits go to the
+ * timed sleep or the event, and every byte still comes back. */
+static void test_hybrid_poll_keeps_data_intact(void **state)
+{
+	fx_poll_ns = 20000;
+	fx_back_no_poll = true;
+	struct fx *f = fx_new(1, 0, false, true);
+	struct poller p = { .f = f };
+	struct blkfront_stats st;
+	pthread_t t;
+	char *w = malloc(64 * 4096), *r = calloc(64, 4096);
+
+	fx_poll_ns = 0;
+	fx_back_no_poll = false;
+	(void)state;
+	for (size_t i = 0; i < 64 * 4096; i++)
+		w[i] = (char)(i * 11 + i / 4096);
+	assert_int_equal(pthread_create(&t, NULL, slow_engine_loop, &p), 0);
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < 64; i++) {
+			char *buf = (pass ? r : w) + (size_t)i * 4096;
+			assert_int_equal(io(f, pass ? BLKFRONT_READ : BLKFRONT_WRITE,
+			                    (uint64_t)i * 8, buf, 4096, i),
+			                 0);
+			reap_one(f);
+		}
+	atomic_store(&p.stop, true);
+	pthread_join(t, NULL);
+	assert_memory_equal(w, r, 64 * 4096);
+	assert_true(blkfront_wait_median(f->bf, 0) >= BH_HYBRID_MIN_NS);
+	blkfront_stats(f->bf, &st);
+	assert_true(st.poll_sleeps + st.poll_events > 0);
+	assert_int_equal(st.bad_responses, 0);
+	free(w);
+	free(r);
+	fx_free(f);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_scatter_write_then_read),
 	cmocka_unit_test(test_large_io_two_queues),
@@ -684,6 +933,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_response_with_wrong_op_breaks_device),
 	cmocka_unit_test(test_rsp_prod_overrun_breaks_device),
 	cmocka_unit_test(test_requeue_all_after_backend_death),
+	cmocka_unit_test(test_hybrid_plan_follows_the_waits),
+	cmocka_unit_test(test_tsleep_wakes_not_before_asked),
+	cmocka_unit_test(test_hybrid_poll_adapts_and_gives_up),
+	cmocka_unit_test(test_hybrid_poll_keeps_data_intact),
 };
 
 BH_TEST_MAIN(tests)

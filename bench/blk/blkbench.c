@@ -2,8 +2,8 @@
  * and against qemu-storage-daemon + NBD, side by side in one run.
  *
  *   bench-blk [-s image_MiB] [-t secs_per_run | -n ms] [-r runs] [-m pc|direct|both]
- *            [-p uring,local,zc,xdom,xzc,nbd] [-w workload_mask]
- *            [-P poll_ns (default 50000, 0: off)] [-a main_cpu,engine_cpu] [-H ns]
+ *            [-p uring,local,zc,spin,xdom,xzc,nbd] [-w workload_mask]
+ *            [-P poll_ns (default 50000, 0: off)] [-Y] [-a main_cpu,engine_cpu] [-H ns]
  *            [-q: smoke run]
  *            [-h]
  *
@@ -12,6 +12,9 @@
  *   local  blkfront -> ring -> blkback engine in this process (two threads)
  *   zc     the same, the I/O in buffers blkfront lends out of its granted
  *          pool (blkfront_buf_alloc): no copy in the frontend
+ *   spin   "local" with blkfront's hybrid polling off (only the adaptive
+ *          spin, as before it): the hybrid poll against the spin, in the
+ *          same run
  *   xdom   blkfront in a guest domain -> blkback in a driver domain, through
  *          a real core (root)
  *   xzc    the same with zero-copy buffers in the guest
@@ -28,6 +31,8 @@
  * the vCPU that takes the disk's interrupt answers an O_DIRECT read
  * ~15 us sooner than the other one, for the baseline and the engine alike,
  * so unpinned O_DIRECT ratios depend on where the scheduler put whom.
+ * -Y turns blkfront's hybrid polling off on every path (local, zc, and
+ * the guest's frontend): the behaviour before it, for A/B runs.
  * -H NS: in the one-process paths the frontend sleeps NS before it waits
  * for a completion (then blkfront_reap polls as usual): a hand-tuned
  * hybrid poll, to measure what sleeping through most of an O_DIRECT read
@@ -46,15 +51,17 @@
 #include "bench/blk/paths.h"
 #include "blkback/blkback.h"
 
-enum { P_URING, P_LOCAL, P_ZC, P_XDOM, P_XZC, P_NBD, P_URING2, P_N };
-static const char *const pname[P_N] = { "io_uring",      "blkif 1 process",     "blkif 1p zerocopy",
-	                                "blkif domains", "blkif doms zerocopy", "qsd+NBD",
-	                                "io_uring again" };
-static const char *const pkey[P_N] = { "uring", "local", "zc", "xdom", "xzc", "nbd", "uring2" };
+enum { P_URING, P_LOCAL, P_ZC, P_SPIN, P_XDOM, P_XZC, P_NBD, P_URING2, P_N };
+static const char *const pname[P_N] = { "io_uring",          "blkif 1 process",
+	                                "blkif 1p zerocopy", "blkif 1p no hybrid",
+	                                "blkif domains",     "blkif doms zerocopy",
+	                                "qsd+NBD",           "io_uring again" };
+static const char *const pkey[P_N] = { "uring", "local", "zc",  "spin",
+	                               "xdom",  "xzc",   "nbd", "uring2" };
 /* The table's order: the cross-domain blocks run after the in-process
  * paths, then io_uring again; they are divided by that second baseline,
  * measured next to them. */
-static const int order[P_N] = { P_URING, P_LOCAL, P_ZC, P_NBD, P_XDOM, P_XZC, P_URING2 };
+static const int order[P_N] = { P_URING, P_LOCAL, P_ZC, P_SPIN, P_NBD, P_XDOM, P_XZC, P_URING2 };
 
 /* The baseline path p is divided by. */
 static int base_of(int p)
@@ -66,6 +73,7 @@ static uint64_t img = 256ull << 20;
 static double secs = 1.0;
 static int runs = 5;
 static uint32_t poll_ns = BLKBACK_POLL_DEFAULT_NS; /* -P */
+static bool no_hybrid;                             /* -Y */
 static unsigned loads = (1u << BB_NLOADS) - 1;     /* -w: which workloads */
 static bool use[P_N];
 static struct bb_result res[P_N][BB_NLOADS][BB_MAX_RUNS];
@@ -168,12 +176,16 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 	if (use[P_URING] && (rc = bb_direct_open(fd, &t[P_URING])) < 0)
 		goto out;
 	open_ok[P_URING] = use[P_URING];
-	if (use[P_LOCAL] && (rc = bb_local_open(fd, img, poll_ns, false, &t[P_LOCAL])) < 0)
+	if (use[P_LOCAL] &&
+	    (rc = bb_local_open(fd, img, poll_ns, false, no_hybrid, &t[P_LOCAL])) < 0)
 		goto out;
 	open_ok[P_LOCAL] = use[P_LOCAL];
-	if (use[P_ZC] && (rc = bb_local_open(fd, img, poll_ns, true, &t[P_ZC])) < 0)
+	if (use[P_ZC] && (rc = bb_local_open(fd, img, poll_ns, true, no_hybrid, &t[P_ZC])) < 0)
 		goto out;
 	open_ok[P_ZC] = use[P_ZC];
+	if (use[P_SPIN] && (rc = bb_local_open(fd, img, poll_ns, false, true, &t[P_SPIN])) < 0)
+		goto out;
+	open_ok[P_SPIN] = use[P_SPIN];
 	if (use[P_NBD] && (rc = bb_nbd_open(path, direct, &t[P_NBD])) < 0)
 		goto out;
 	open_ok[P_NBD] = use[P_NBD];
@@ -187,7 +199,7 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 				goto out;
 	/* Persistent grants make the steady state map-free: count the maps. */
 	uint64_t pm0[P_N] = { 0 }, tm0[P_N] = { 0 }, pm1, tm1;
-	for (int p = P_LOCAL; p <= P_ZC; p++)
+	for (int p = P_LOCAL; p <= P_SPIN; p++)
 		if (open_ok[p])
 			bb_local_maps(&t[p], &pm0[p], &tm0[p]);
 	for (int k = 0; k < BB_NLOADS; k++)
@@ -199,9 +211,10 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 					        strerror(-rc));
 					goto out;
 				}
-	for (int p = P_LOCAL; p <= P_ZC; p++) {
+	for (int p = P_LOCAL; p <= P_SPIN; p++) {
 		if (!open_ok[p])
 			continue;
+		bb_local_poll_report(&t[p], pname[p]);
 		bb_local_maps(&t[p], &pm1, &tm1);
 		printf("%s: backend grant maps during the timed runs: %llu persistent, %llu "
 		       "transient (%llu persistent in the warm-up)\n",
@@ -209,10 +222,11 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 		       (unsigned long long)(tm1 - tm0[p]), (unsigned long long)pm0[p]);
 	}
 	if (x && use[P_XDOM] &&
-	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, false, res[P_XDOM]) < 0)
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, false, no_hybrid, res[P_XDOM]) <
+	        0)
 		rc = -EIO;
 	if (x && use[P_XZC] &&
-	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, res[P_XZC]) < 0)
+	    bb_xdom_run(x, path, img, direct, secs, runs, poll_ns, true, no_hybrid, res[P_XZC]) < 0)
 		rc = -EIO;
 	/* The baseline again, next to the cross-domain blocks. */
 	for (int k = 0; rc == 0 && use[P_URING2] && k < BB_NLOADS; k++)
@@ -223,6 +237,8 @@ static int run_mode(const char *path, bool direct, struct bb_xdom *x, char **buf
 out:
 	if (open_ok[P_NBD])
 		bb_nbd_close(&t[P_NBD]);
+	if (open_ok[P_SPIN])
+		bb_local_close(&t[P_SPIN]);
 	if (open_ok[P_ZC])
 		bb_local_close(&t[P_ZC]);
 	if (open_ok[P_LOCAL])
@@ -276,7 +292,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "s:t:r:n:m:p:w:P:a:H:qh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:r:n:m:p:w:P:a:H:Yqh")) != -1) {
 		switch (opt) {
 		case 'q': /* one short smoke run of the paths that need no root */
 			img = 16 << 20;
@@ -288,10 +304,11 @@ int main(int argc, char **argv)
 			secs = atof(optarg) / 1000;
 			break;
 		case 'h':
-			printf("usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
-			       "[-m pc|direct|both] [-p uring,local,zc,xdom,xzc,nbd] [-w mask] "
-			       "[-P poll_ns] [-a main_cpu,engine_cpu] [-H ns] [-q]\n",
-			       BB_MAX_RUNS);
+			printf(
+			    "usage: bench-blk [-s MiB>=16] [-t secs | -n ms] [-r runs<=%d] "
+			    "[-m pc|direct|both] [-p uring,local,zc,spin,xdom,xzc,nbd] [-w mask] "
+			    "[-P poll_ns] [-Y] [-a main_cpu,engine_cpu] [-H ns] [-q]\n",
+			    BB_MAX_RUNS);
 			return 0;
 		case 's':
 			img = strtoull(optarg, NULL, 10) << 20;
@@ -311,6 +328,9 @@ int main(int argc, char **argv)
 		case 'P':
 			poll_ns = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
+		case 'Y':
+			no_hybrid = true;
+			break;
 		case 'w':
 			loads = (unsigned)strtoul(optarg, NULL, 0);
 			break;
@@ -329,7 +349,8 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	printf("blkbench: paths %s, poll %u ns\n", paths, poll_ns);
+	printf("blkbench: paths %s, poll %u ns, hybrid polling %s\n", paths, poll_ns,
+	       no_hybrid ? "off" : "on");
 	if (parse_paths(paths) < 0 || runs < 1 || runs > BB_MAX_RUNS || img < (16 << 20) ||
 	    secs <= 0 || (strcmp(mode, "pc") && strcmp(mode, "direct") && strcmp(mode, "both")))
 		goto usage;
@@ -368,7 +389,8 @@ usage:
 	fprintf(
 	    stderr,
 	    "usage: bench-blk [-s MiB>=16] [-t secs] [-r runs<=%d] [-m pc|direct|both] "
-	    "[-p uring,local,zc,xdom,xzc,nbd] [-w mask] [-P poll_ns] [-a main,engine] [-H ns]\n",
+	    "[-p uring,local,zc,spin,xdom,xzc,nbd] [-w mask] [-P poll_ns] [-Y] [-a main,engine] "
+	    "[-H ns]\n",
 	    BB_MAX_RUNS);
 	return 2;
 }

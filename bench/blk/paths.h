@@ -22,7 +22,11 @@ extern int bb_engine_cpu;
 /* The frontend sleeps this long (ns, < 1 s) before it reaps and polls
  * (0: not at all; bench-blk -H). */
 extern long bb_front_sleep_ns;
-int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_target *t);
+/* no_hybrid: blkfront_config.no_hybrid (only the spin). */
+int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, bool no_hybrid,
+                  struct bb_target *t);
+/* Print the frontend's polling counters (blkfront_stats) and median wait. */
+void bb_local_poll_report(struct bb_target *t, const char *name);
 void bb_local_close(struct bb_target *t);
 /* The backend's grant maps so far (persistent: once per page; transient:
  * per request: must stay 0 in the steady state). */
@@ -36,7 +40,8 @@ void bb_nbd_close(struct bb_target *t);
 struct bb_xdom;
 int bb_xdom_start(struct bb_xdom **out, char *img_path, size_t len);
 int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool direct, double secs,
-                int runs, uint32_t poll_ns, bool zc, struct bb_result res[BB_NLOADS][BB_MAX_RUNS]);
+                int runs, uint32_t poll_ns, bool zc, bool no_hybrid,
+                struct bb_result res[BB_NLOADS][BB_MAX_RUNS]);
 int bb_xdom_stop(struct bb_xdom *x);
 
 #endif

@@ -130,7 +130,8 @@ static int l_wait(void *pp, int *slots, int max, uint64_t *errors)
 	return n;
 }
 
-int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_target *t)
+int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, bool no_hybrid,
+                  struct bb_target *t)
 {
 	struct pvlocal *p = calloc(1, sizeof(*p));
 	uint32_t refs[16], n;
@@ -166,6 +167,7 @@ int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_tar
 		                      .flush = true,
 		                      .pool_pages = zc ? 2048 : 1024,
 		                      .poll_ns = poll_ns,
+		                      .no_hybrid = no_hybrid,
 		                      .notify = kick,
 		                      .arg = &p->ev };
 	if ((rc = blkfront_create(&fc, &p->bf)) < 0)
@@ -190,6 +192,19 @@ int bb_local_open(int fd, uint64_t img, uint32_t poll_ns, bool zc, struct bb_tar
 fail:
 	bb_local_close(t);
 	return rc;
+}
+
+void bb_local_poll_report(struct bb_target *t, const char *name)
+{
+	struct pvlocal *p = t->p;
+	struct blkfront_stats st;
+
+	blkfront_stats(p->bf, &st);
+	printf("%s: frontend waits: %llu timed sleeps (%llu then found a response, %llu "
+	       "fell back to the event), %llu left to the event; median wait now %.1f us\n",
+	       name, (unsigned long long)st.poll_sleeps, (unsigned long long)st.poll_hits,
+	       (unsigned long long)st.poll_misses, (unsigned long long)st.poll_events,
+	       blkfront_wait_median(p->bf, 0) / 1000.0);
 }
 
 void bb_local_maps(struct bb_target *t, uint64_t *persistent, uint64_t *transient)

@@ -36,7 +36,8 @@ int bb_xdom_start(struct bb_xdom **out, char *img_path, size_t len)
 }
 
 int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool direct, double secs,
-                int runs, uint32_t poll_ns, bool zc, struct bb_result res[BB_NLOADS][BB_MAX_RUNS])
+                int runs, uint32_t poll_ns, bool zc, bool no_hybrid,
+                struct bb_result res[BB_NLOADS][BB_MAX_RUNS])
 {
 	struct th_host *h = &x->h;
 	struct bh_hc_create_resp r;
@@ -55,8 +56,11 @@ int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool dire
 	snprintf(s_runs, sizeof(s_runs), "%d", runs);
 	snprintf(s_back, sizeof(s_back), "%u", back);
 	snprintf(s_poll, sizeof(s_poll), "%u", poll_ns);
+	/* POLL_NS for the guest's frontend, ":nohybrid" with -Y */
+	char f_poll[32];
+	snprintf(f_poll, sizeof(f_poll), "%u%s", poll_ns, no_hybrid ? ":nohybrid" : "");
 	const char *fargv[] = {
-		th_prog("blkfront-probe"), s_back, sectors, "0", "bench", s_secs, s_runs, s_poll,
+		th_prog("blkfront-probe"), s_back, sectors, "0", "bench", s_secs, s_runs, f_poll,
 		zc ? "zc" : "copy",        NULL
 	};
 	if (th_create(h, fname, BH_ROLE_GUEST, 512, 0, front, fargv, &r) < 0)
@@ -102,6 +106,10 @@ int bb_xdom_run(struct bb_xdom *x, const char *img_path, uint64_t img, bool dire
 			res[k][run] = b;
 		}
 	}
+	char *ps = strstr(log, "POLLSTATS ");
+	if (ps)
+		printf("%s frontend: %.*s\n", zc ? "blkif doms zerocopy" : "blkif domains",
+		       (int)strcspn(ps, "\r\n"), ps);
 	free(log);
 	rc = 0;
 out:
