@@ -96,6 +96,7 @@ int netback_vif_connect(struct netback *nb, const struct netbk_vif_config *cfg,
 	bh_log_set_prefix(&vif->log, "%s/dom%u/vif%u", nb->log.prefix, cfg->frontend_domid,
 	                  cfg->devid);
 	vif->credit_left = cfg->rate_bytes;
+	vif->tx_prefetch_left = NETBK_TX_PREFETCH;
 	vif->credit_next_ns = bh_now_ns() + (uint64_t)cfg->rate_usec * 1000;
 	if (!(vif->pktbuf = malloc(NETBK_PKTBUF))) {
 		rc = -ENOMEM;

@@ -57,6 +57,13 @@ struct netbk_gntmap_ops {
 	 * another of the same call. Without it, netback copies. */
 	int (*pages)(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
 	             uint8_t **out);
+	/* Optional: REFS are about to be used (a batch of TX requests): make
+	 * them ready in one go, as pages would one at a time (mapping each
+	 * was a call to the core: after a driver domain's restart, the first
+	 * packets each paid one). A hint only: refs that fail are left to
+	 * pages and copy, which answer them as usual. */
+	void (*prefetch)(void *ctx, uint16_t domid, bool writable, const uint32_t *refs,
+	                 unsigned n);
 	/* Optional: drop whatever copy keeps for domid (mappings of its pages);
 	 * called when one of its vifs disconnects. */
 	void (*forget)(void *ctx, uint16_t domid);

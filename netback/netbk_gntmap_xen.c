@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "bulkhead/hypercall.h"
+#include "common/util.h"
 #include "ioctl/xendev.h"
 
 /* From Xen's grant_table.h (the uapi header leaves them to it). */
@@ -101,6 +102,14 @@ static void xm_unmap_ring(void *ctx, void *page)
  * and there are at most NETBK_XEN_PMAP_PER_DOM per frontend and
  * NETBK_XEN_PMAP_MAX in all: a frontend that names ever new refs only
  * makes its own copies slow again (each evicts one of its own). */
+/* Pages mapped ahead together (xm_prefetch) are one gntdev mapping: it
+ * goes when the last of its pages is dropped. */
+struct netbk_xen_pgroup {
+	uint64_t index;
+	uint8_t *base;
+	unsigned count, live;
+};
+
 struct netbk_xen_pmap {
 	struct netbk_xen_pmap *next;
 	uint16_t domid;
@@ -108,6 +117,7 @@ struct netbk_xen_pmap {
 	uint32_t ref;
 	uint64_t index; /* gntdev's */
 	uint8_t *page;
+	struct netbk_xen_pgroup *grp; /* NULL: a mapping of its own */
 };
 
 static unsigned pmap_hash(uint16_t domid, uint32_t ref, bool writable)
@@ -123,8 +133,20 @@ static void pmap_drop(struct netbk_xen *x, struct netbk_xen_pmap **pp)
 	struct ioctl_gntdev_unmap_grant_ref u = { .index = m->index, .count = 1 };
 
 	*pp = m->next;
-	xen_munmap(m->page, 4096);
-	xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+	if (m->grp) {
+		struct netbk_xen_pgroup *g = m->grp;
+
+		if (--g->live == 0) {
+			u = (struct ioctl_gntdev_unmap_grant_ref){ .index = g->index,
+				                                   .count = g->count };
+			xen_munmap(g->base, (size_t)g->count * 4096);
+			xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+			free(g);
+		}
+	} else {
+		xen_munmap(m->page, 4096);
+		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+	}
 	x->pmap_live--;
 	x->pmap_dom[m->domid]--;
 	x->pst.unmaps++;
@@ -247,15 +269,130 @@ static int xm_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcop
 	return 0;
 }
 
+static struct netbk_xen_pmap *pmap_find(struct netbk_xen *x, uint16_t domid, uint32_t ref,
+                                        bool writable)
+{
+	for (struct netbk_xen_pmap *m = x->pmap[pmap_hash(domid, ref, writable)]; m; m = m->next)
+		if (m->ref == ref && m->domid == domid && m->writable == writable)
+			return m;
+	return NULL;
+}
+
+/* K refs mapped in one gntdev mapping and one mmap (one call to the
+ * core), each a pmap entry of one group. If any ref fails, none is kept:
+ * each is left to pmap_get. */
+static void prefetch_batch(struct netbk_xen *x, uint16_t domid, bool writable, const uint32_t *miss,
+                           unsigned k)
+{
+	struct ioctl_gntdev_map_grant_ref *mr =
+	    calloc(1, sizeof(*mr) + (k - 1) * sizeof(mr->refs[0]));
+	struct ioctl_gntdev_unmap_grant_ref u = { .count = k };
+	struct netbk_xen_pgroup *g = calloc(1, sizeof(*g));
+	void *p;
+
+	if (!mr || !g)
+		goto out;
+	mr->count = k;
+	for (unsigned i = 0; i < k; i++) {
+		mr->refs[i].domid = domid;
+		mr->refs[i].ref = miss[i];
+	}
+	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, mr) < 0)
+		goto out;
+	u.index = mr->index;
+	p = xen_mmap(NULL, (size_t)k * 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+	             MAP_SHARED, x->gntdev, (off_t)mr->index);
+	if (p == MAP_FAILED) {
+		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+		goto out;
+	}
+	*g = (struct netbk_xen_pgroup){ .index = mr->index, .base = p, .count = k };
+	x->pst.prefetch_calls++;
+	for (unsigned i = 0; i < k; i++) {
+		struct netbk_xen_pmap *m = calloc(1, sizeof(*m));
+		unsigned b = pmap_hash(domid, miss[i], writable);
+
+		if (!m)
+			continue; /* its page stays mapped with the group, unused */
+		*m = (struct netbk_xen_pmap){ .next = x->pmap[b],
+			                      .domid = domid,
+			                      .writable = writable,
+			                      .ref = miss[i],
+			                      .index = mr->index + (uint64_t)i * 4096,
+			                      .page = (uint8_t *)p + (size_t)i * 4096,
+			                      .grp = g };
+		x->pmap[b] = m;
+		g->live++;
+		x->pmap_live++;
+		x->pmap_dom[domid]++;
+		x->pst.maps++;
+		x->pst.prefetched++;
+	}
+	if (g->live == 0) {
+		xen_munmap(p, (size_t)k * 4096);
+		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+		goto out;
+	}
+	g = NULL;
+out:
+	free(g);
+	free(mr);
+}
+
+/* The refs not mapped yet, BH_GNT_MAX_BATCH to a call, while the frontend
+ * has room under its limits (nothing is evicted for them). */
+static void xm_prefetch(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n)
+{
+	struct netbk_xen *x = ctx;
+	uint32_t miss[BH_GNT_MAX_BATCH];
+	unsigned i = 0;
+
+	if (!x->pmap_dom && !(x->pmap_dom = calloc(65536, sizeof(*x->pmap_dom))))
+		return;
+	while (i < n) {
+		unsigned room = (unsigned)NETBK_XEN_PMAP_PER_DOM - x->pmap_dom[domid], k = 0;
+
+		room = BH_MIN(room, (unsigned)NETBK_XEN_PMAP_MAX - x->pmap_live);
+		room = BH_MIN(room, (unsigned)BH_GNT_MAX_BATCH);
+		for (; i < n && k < room; i++) {
+			bool dup = false;
+
+			for (unsigned j = 0; j < k && !dup; j++)
+				dup = miss[j] == refs[i];
+			if (!dup && !pmap_find(x, domid, refs[i], writable))
+				miss[k++] = refs[i];
+		}
+		if (k < 2)
+			return; /* one is what pages does anyway; no room: done */
+		prefetch_batch(x, domid, writable, miss, k);
+	}
+}
+
 /* The mapped pages themselves: netback reads and writes packet data in
  * place (writev from TX pages, readv into RX pages). */
 static int xm_pages(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n,
                     uint8_t **out)
 {
 	struct netbk_xen *x = ctx;
+	uint32_t miss[BH_GNT_MAX_BATCH];
+	unsigned k = 0;
 
+	for (unsigned i = 0; i < n; i++) {
+		struct netbk_xen_pmap *m = pmap_find(x, domid, refs[i], writable);
+
+		out[i] = m ? m->page : NULL;
+		if (m)
+			x->pst.hits++;
+		else if (k < BH_GNT_MAX_BATCH)
+			miss[k++] = refs[i];
+	}
+	/* Several pages not mapped yet (RX in place takes RX_SLOTS at once
+	 * on a new connection): one call to the core for them, not one each. */
+	if (k > 1)
+		xm_prefetch(ctx, domid, writable, miss, k);
 	for (unsigned i = 0; i < n; i++)
-		out[i] = pmap_get(x, domid, refs[i], writable, out, i);
+		if (!out[i])
+			out[i] = pmap_get(x, domid, refs[i], writable, out, i);
 	return 0;
 }
 
@@ -295,6 +432,7 @@ void netbk_gntmap_xen_ops(struct netbk_xen *x, struct netbk_gntmap_ops *out)
 		                          .unmap_ring = xm_unmap_ring,
 		                          .copy = xm_copy,
 		                          .pages = xm_pages,
+		                          .prefetch = xm_prefetch,
 		                          .forget = xm_forget,
 		                          .notify = xm_notify,
 		                          .port_fd = xm_port_fd,

@@ -24,6 +24,7 @@ struct netbk_xen_pmap;
 
 struct netbk_xen_pmap_stats {
 	uint64_t hits, maps, unmaps, map_errors;
+	uint64_t prefetched, prefetch_calls; /* of maps: made ahead, in that many calls */
 	unsigned live;
 };
 

@@ -58,6 +58,10 @@ struct netbk_vif {
 	 * when (0: not waiting), and whether the device is left unread now */
 	uint64_t rx_wait_ns;
 	bool rx_blocked;
+	/* ops->prefetch: the TX requests of the first NETBK_TX_PREFETCH after
+	 * connect (a frontend's pool of TX pages is its first few hundred
+	 * distinct refs), a batch's together */
+	uint32_t tx_prefetch_left;
 	uint8_t *pktbuf;     /* one linear packet, vnet header first */
 	uint64_t bad_logged; /* malformed packets seen, for the log limit */
 	/* injected faults (netback_vif_inject); all zero in normal service */
@@ -84,7 +88,8 @@ struct netback {
 	void *broken_arg;
 };
 
-#define NETBK_PKTBUF (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
+#define NETBK_PKTBUF      (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
+#define NETBK_TX_PREFETCH (2 * NETIF_TX_RING_SIZE)
 /* TX in place: bytes of a packet copied out of the frontend's pages to be
  * checked and sent from our copy (Ethernet + VLAN + IPv4 or IPv6 with
  * options + TCP with options fit in 18 + 60 + 60). */

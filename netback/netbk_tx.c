@@ -29,6 +29,10 @@ static bool tx_copy_new(struct netbk_vif *vif)
 		netbk_vif_break(vif, "TX req_prod moved backwards");
 		return false;
 	}
+	uint32_t refs[NETIF_TX_RING_SIZE];
+	unsigned nrefs = 0;
+	bool extra = false;
+
 	for (RING_IDX i = vif->tx_copied; i != vif->tx.req_cons + n; i++) {
 		volatile struct netif_tx_request *s =
 		    &vif->tx.sring->ring[i & (NETIF_TX_RING_SIZE - 1)].req;
@@ -39,8 +43,23 @@ static bool tx_copy_new(struct netbk_vif *vif)
 		d->flags = s->flags;
 		d->id = s->id;
 		d->size = s->size;
+		if (extra)
+			extra = false; /* an extra-info slot: no ref in it */
+		else
+			refs[nrefs++] = d->gref; /* from our copy */
+		if (d->flags & NETTXF_extra_info)
+			extra = true;
 	}
 	vif->tx_copied = vif->tx.req_cons + n;
+	/* A new frontend's (or a restarted backend's) first packets each
+	 * named pages not mapped yet: map a batch's together. (An extra slot
+	 * that starts this batch, its request in the last one, is taken for a
+	 * ref: a hint only, one that fails leaves the batch to pages.) */
+	if (vif->tx_prefetch_left && nrefs > 1 && vif->nb->ops.prefetch && vif->nb->ops.pages) {
+		vif->nb->ops.prefetch(vif->nb->ops.ctx, vif->cfg.frontend_domid, false, refs,
+		                      nrefs);
+		vif->tx_prefetch_left -= BH_MIN(vif->tx_prefetch_left, nrefs);
+	}
 	return true;
 }
 
