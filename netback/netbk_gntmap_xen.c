@@ -102,12 +102,16 @@ static void xm_unmap_ring(void *ctx, void *page)
  * and there are at most NETBK_XEN_PMAP_PER_DOM per frontend and
  * NETBK_XEN_PMAP_MAX in all: a frontend that names ever new refs only
  * makes its own copies slow again (each evicts one of its own). */
-/* Pages mapped ahead together (xm_prefetch) are one gntdev mapping: it
- * goes when the last of its pages is dropped. */
+/* Pages mapped together (xm_prefetch) are one gntdev mapping: it goes
+ * when the last of its pages is dropped. A group is evicted whole, so
+ * that the pages mapped never exceed the entries counted against the
+ * quotas (a page dropped alone would stay mapped with its group). */
+struct netbk_xen_pmap;
 struct netbk_xen_pgroup {
 	uint64_t index;
 	uint8_t *base;
 	unsigned count, live;
+	struct netbk_xen_pmap *members[]; /* count; NULL once dropped */
 };
 
 struct netbk_xen_pmap {
@@ -118,6 +122,7 @@ struct netbk_xen_pmap {
 	uint64_t index; /* gntdev's */
 	uint8_t *page;
 	struct netbk_xen_pgroup *grp; /* NULL: a mapping of its own */
+	unsigned slot;                /* in grp->members */
 };
 
 static unsigned pmap_hash(uint16_t domid, uint32_t ref, bool writable)
@@ -136,6 +141,7 @@ static void pmap_drop(struct netbk_xen *x, struct netbk_xen_pmap **pp)
 	if (m->grp) {
 		struct netbk_xen_pgroup *g = m->grp;
 
+		g->members[m->slot] = NULL;
 		if (--g->live == 0) {
 			u = (struct ioctl_gntdev_unmap_grant_ref){ .index = g->index,
 				                                   .count = g->count };
@@ -153,12 +159,34 @@ static void pmap_drop(struct netbk_xen *x, struct netbk_xen_pmap **pp)
 	free(m);
 }
 
-static bool pmap_kept(const struct netbk_xen_pmap *m, uint8_t *const *keep, unsigned nkeep)
+static bool page_kept(const uint8_t *page, uint8_t *const *keep, unsigned nkeep)
 {
 	for (unsigned i = 0; i < nkeep; i++)
-		if (keep[i] == m->page)
+		if (keep[i] == page)
 			return true;
 	return false;
+}
+
+/* M, or for a grouped entry any page of its group, is in keep[]. */
+static bool pmap_kept(const struct netbk_xen_pmap *m, uint8_t *const *keep, unsigned nkeep)
+{
+	if (!m->grp)
+		return page_kept(m->page, keep, nkeep);
+	for (unsigned i = 0; i < m->grp->count; i++)
+		if (m->grp->members[i] && page_kept(m->grp->members[i]->page, keep, nkeep))
+			return true;
+	return false;
+}
+
+/* Drop M wherever it is in its bucket. */
+static void pmap_drop_entry(struct netbk_xen *x, struct netbk_xen_pmap *m)
+{
+	for (struct netbk_xen_pmap **pp = &x->pmap[pmap_hash(m->domid, m->ref, m->writable)]; *pp;
+	     pp = &(*pp)->next)
+		if (*pp == m) {
+			pmap_drop(x, pp);
+			return;
+		}
 }
 
 /* Unmap one mapping, of `domid` if it is at its quota, else any (a clock
@@ -172,7 +200,21 @@ static void pmap_evict(struct netbk_xen *x, uint16_t domid, bool own, uint8_t *c
 
 		for (struct netbk_xen_pmap **pp = &x->pmap[b]; *pp; pp = &(*pp)->next)
 			if ((!own || (*pp)->domid == domid) && !pmap_kept(*pp, keep, nkeep)) {
-				pmap_drop(x, pp);
+				struct netbk_xen_pgroup *g = (*pp)->grp;
+
+				if (!g) {
+					pmap_drop(x, pp);
+					return;
+				}
+				/* the whole group: its last drop frees it, so
+				 * count down and stop there */
+				unsigned left = g->live;
+
+				for (unsigned i = g->count; i-- > 0 && left;)
+					if (g->members[i]) {
+						left--;
+						pmap_drop_entry(x, g->members[i]);
+					}
 				return;
 			}
 	}
@@ -287,7 +329,7 @@ static void prefetch_batch(struct netbk_xen *x, uint16_t domid, bool writable, c
 	struct ioctl_gntdev_map_grant_ref *mr =
 	    calloc(1, sizeof(*mr) + (k - 1) * sizeof(mr->refs[0]));
 	struct ioctl_gntdev_unmap_grant_ref u = { .count = k };
-	struct netbk_xen_pgroup *g = calloc(1, sizeof(*g));
+	struct netbk_xen_pgroup *g = calloc(1, sizeof(*g) + k * sizeof(g->members[0]));
 	void *p;
 
 	if (!mr || !g)
@@ -320,7 +362,9 @@ static void prefetch_batch(struct netbk_xen *x, uint16_t domid, bool writable, c
 			                      .ref = miss[i],
 			                      .index = mr->index + (uint64_t)i * 4096,
 			                      .page = (uint8_t *)p + (size_t)i * 4096,
-			                      .grp = g };
+			                      .grp = g,
+			                      .slot = i };
+		g->members[i] = m;
 		x->pmap[b] = m;
 		g->live++;
 		x->pmap_live++;
