@@ -6,6 +6,7 @@
  * starts the next generation's process ahead, core/domain.c) has done it
  * before a restart takes it, and the restart does not wait for it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -80,10 +81,35 @@ static int tighten_seccomp(void)
 	return rc;
 }
 
+/* The domain's own IPv6 off, while /proc is still there. Its interfaces
+ * are bridge ports (bridging is below IP and goes on); with IPv6 each new
+ * vif would get a link-local address, run duplicate address detection and
+ * send MLD reports into the guests' network, work and frames in the middle
+ * of every restart, and a way to address the driver domain itself. */
+static void ipv6_off(struct bh_log *log)
+{
+	static const char *const knobs[] = {
+		"/proc/sys/net/ipv6/conf/all/disable_ipv6",
+		"/proc/sys/net/ipv6/conf/default/disable_ipv6",
+	};
+
+	for (size_t i = 0; i < BH_ARRAY_SIZE(knobs); i++) {
+		int fd = open(knobs[i], O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "1", 1) != 1) {
+			if (errno != ENOENT) /* a kernel without IPv6 */
+				bh_warn(log, "%s: %s", knobs[i], bh_strerror(-errno));
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 int drvdom_narrow(struct bh_log *log)
 {
 	int rc;
 
+	ipv6_off(log);
 	if ((rc = empty_root()) < 0) {
 		bh_err(log, "moving into an empty root: %s", bh_strerror(rc));
 		return rc;
