@@ -30,9 +30,11 @@ struct drvdom {
 	char be_root[64]; /* /local/domain/<self>/backend */
 	struct event_base *base;
 	struct event *xs_ev, *hb_ev, *sig_ev[2];
+	struct event *prep_ev; /* runs the devices' ops->prepare (state.c) */
 	uint64_t heartbeats;
 	bool started, stop;
-	int fatal; /* a store error that ends the loop */
+	bool tree_initial; /* the tree watch's first event is still to come */
+	int fatal;         /* a store error that ends the loop */
 	struct drvdom_dev *devs;
 	/* inject.c: the last order seen on control/inject (its sequence) */
 	unsigned long long inject_seq;
@@ -52,6 +54,8 @@ void dd_dev_backend_changed(struct drvdom_dev *dev);
 int dd_dev_switch(struct drvdom_dev *dev, int state);
 void dd_dev_disconnect(struct drvdom_dev *dev);
 void dd_dev_free(struct drvdom_dev *dev);
+/* Every probed device's ops->prepare that is still owed. */
+void dd_prepare_all(struct drvdom *dd);
 /* DIR's keys (dev->fe_path or dev->be_path) read at once, answering
  * drvdom_fe_read_* / drvdom_be_read_* until dropped (nodes.c). */
 void dd_snap_take(struct drvdom_dev *dev, const char *dir);

@@ -120,6 +120,14 @@ static int setup_signals(struct drvdom *dd)
 	return 0;
 }
 
+static void on_prepare(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dd_prepare_all(arg);
+	drain_store(arg);
+}
+
 static int setup_loop(struct drvdom *dd)
 {
 	struct timeval tv;
@@ -129,6 +137,8 @@ static int setup_loop(struct drvdom *dd)
 		return -ENOMEM;
 	dd->xs_ev = event_new(dd->base, bhxs_fd(dd->xs), EV_READ | EV_PERSIST, on_store, dd);
 	if (!dd->xs_ev || event_add(dd->xs_ev, NULL) < 0)
+		return -ENOMEM;
+	if (!(dd->prep_ev = event_new(dd->base, -1, 0, on_prepare, dd)))
 		return -ENOMEM;
 	if (dd->cfg.stop_on_signals && setup_signals(dd) < 0)
 		return -ENOMEM;
@@ -185,6 +195,8 @@ void drvdom_destroy(struct drvdom *dd)
 		event_free(dd->xs_ev);
 	if (dd->hb_ev)
 		event_free(dd->hb_ev);
+	if (dd->prep_ev)
+		event_free(dd->prep_ev);
 	for (size_t i = 0; i < 2; i++)
 		if (dd->sig_ev[i])
 			event_free(dd->sig_ev[i]);
@@ -208,11 +220,16 @@ int drvdom_start(struct drvdom *dd)
 	int rc;
 
 	/* The tree may not exist yet when the toolstack has not made it. */
+	dd->tree_initial = true; /* the scan below covers the watch's first event */
 	if ((rc = bhxs_watch(dd->xs, dd->be_root, DD_TOKEN_TREE)) < 0) {
 		bh_err(&dd->log, "watching %s: %s", dd->be_root, bh_strerror(rc));
 		return rc;
 	}
 	dd_scan(dd);
+	/* Every device found is at InitWait now: their interfaces are made
+	 * while the frontends answer (the loop would run this only after
+	 * the frontends' answers queued meanwhile). */
+	dd_prepare_all(dd);
 	/* The watchdog sees us alive from the start; after the scan, so that
 	 * a restart's devices go to InitWait one round trip to the core
 	 * sooner (the heartbeat timeout is seconds). */

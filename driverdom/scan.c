@@ -167,16 +167,19 @@ static void tree_event(struct drvdom *dd, const char *rel)
 	 * (the toolstack's rewrite and our own feature keys). */
 	if (d && n == 4 && strcmp(part[3], "state") != 0 && strcmp(part[3], "online") != 0)
 		return;
+	/* Nor for its state or online, for the same reason: a state node
+	 * that is gone reads as Unknown, which dd_dev_backend_changed
+	 * ignores. Each of our own state switches fires this. */
+	if (d && n == 4) {
+		dd_dev_backend_changed(d);
+		return;
+	}
 	if (d && !dir_exists(dd, d->be_path)) {
 		dd_dev_gone(d);
 		return;
 	}
-	if (!d) {
+	if (!d)
 		found(dd, part[0], part[1], part[2]);
-		return;
-	}
-	if (n == 4 && (strcmp(part[3], "state") == 0 || strcmp(part[3], "online") == 0))
-		dd_dev_backend_changed(d);
 }
 
 void dd_handle_watch(struct drvdom *dd, const char *path, const char *token)
@@ -184,7 +187,14 @@ void dd_handle_watch(struct drvdom *dd, const char *path, const char *token)
 	size_t rl = strlen(dd->be_root);
 
 	if (strcmp(token, DD_TOKEN_TREE) == 0) {
-		if (strncmp(path, dd->be_root, rl) == 0 && (path[rl] == '/' || path[rl] == 0))
+		/* A store fires a new watch once, for the watched path, before
+		 * any change: drvdom_start scanned after setting it. Rescanning
+		 * cost a restart ~5 round trips before its first connect. */
+		bool initial = dd->tree_initial && strcmp(path, dd->be_root) == 0;
+
+		dd->tree_initial = false;
+		if (!initial && strncmp(path, dd->be_root, rl) == 0 &&
+		    (path[rl] == '/' || path[rl] == 0))
 			tree_event(dd, path + rl);
 		return;
 	}

@@ -105,10 +105,25 @@ static void clear_error(struct drvdom_dev *dev)
 	bhxs_rm(dev->dd->xs, 0, path);
 }
 
+static void prepare(struct drvdom_dev *dev)
+{
+	if (!dev->unprepared)
+		return;
+	dev->unprepared = false;
+	dev->ops->prepare(dev);
+}
+
+void dd_prepare_all(struct drvdom *dd)
+{
+	for (struct drvdom_dev *dev = dd->devs; dev; dev = dev->next)
+		prepare(dev);
+}
+
 static void do_connect(struct drvdom_dev *dev)
 {
 	int rc;
 
+	prepare(dev);
 	dev->reported = false;
 	dd_snap_take(dev, dev->fe_path);
 	rc = dev->ops->connect(dev);
@@ -266,6 +281,11 @@ int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const ch
 	}
 	dev->probed = true;
 	dd_dev_switch(dev, XenbusStateInitWait);
+	/* From the loop, once this scan's devices are all at InitWait. */
+	if (ops->prepare && dd->prep_ev) {
+		dev->unprepared = true;
+		event_active(dd->prep_ev, 0, 0);
+	}
 	if ((rc = watch_frontend(dev, true)) < 0) {
 		drvdom_dev_fatal(dev, rc, "watching the frontend's state");
 		return rc;

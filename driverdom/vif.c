@@ -1,10 +1,11 @@
 /* The "vif" backend: the xenbus side of netback (Linux's
  * drivers/net/xen-netback/xenbus.c next to the engine). One bhnetback
  * engine serves every vif of this driver domain. Probe publishes the
- * features and makes sure the vif's bridge exists; connect reads the
- * frontend's ring refs and event channel, asks the core for a TAP in our
- * network namespace (named vif<fe>.<devid> or the config's vifname), plugs
- * it into the bridge and attaches it to the engine. The engine runs from
+ * features and makes sure the vif's bridge exists; right after the
+ * InitWait, prepare asks the core for a TAP in our network namespace
+ * (named vif<fe>.<devid> or the config's vifname) and plugs it into the
+ * bridge; connect reads the frontend's ring refs and event channel and
+ * attaches the TAP to the engine. The engine runs from
  * the runtime's loop: the event-channel descriptor and each TAP drive it;
  * a 10 ms timer opens rate-limit windows and is a safety net. */
 #include <arpa/inet.h>
@@ -54,6 +55,7 @@ struct vif {
 	struct vif *next;            /* svc.vifs */
 	struct netbk_vif_config cfg; /* from the store */
 	char ifname[IFNAMSIZ];
+	int tap; /* made by vif_prepare, for the next connect; -1 none */
 };
 
 static struct netsvc svc = { .timer = -1 };
@@ -366,6 +368,7 @@ static int vif_probe(struct drvdom_dev *dev)
 	if (!(v = calloc(1, sizeof(*v))))
 		return -ENOMEM;
 	v->dev = dev;
+	v->tap = -1;
 	if ((rc = read_config(v)) < 0)
 		goto fail;
 	if ((rc = bridge_ensure(v->cfg.bridge)) < 0) {
@@ -413,6 +416,60 @@ static uint32_t frontend_features(struct drvdom_dev *dev)
 	return f & (OFFERED | NETBK_F_NO_CSUM);
 }
 
+/* The vif's interface: a TAP the core makes in our network namespace, up
+ * and on its bridge. Persistent, so that a crash of this process does not
+ * unregister the interface on its way out: closing a TAP that is not
+ * persistent unregisters it in the exiting task (~20 ms each, RCU waits),
+ * and the core sees the death, and restarts us, only after that. A dead
+ * generation's persistent TAPs go with its network namespace, which the
+ * kernel takes down asynchronously. tap_discard and a disconnect clear
+ * it. */
+static int tap_make(struct vif *v, int *out)
+{
+	int tap = -1, rc;
+
+	if ((rc = bhctl_device_tap(xen_hcall(), v->ifname, BH_TAP_VNET_HDR, &tap)) < 0)
+		return rc;
+	if ((rc = link_up(v->ifname)) < 0 || (rc = bridge_add(v->cfg.bridge, v->ifname)) < 0) {
+		close(tap);
+		return rc;
+	}
+	if (ioctl(tap, TUNSETPERSIST, 1) < 0 && !svc.persist_warned) {
+		svc.persist_warned = true;
+		bh_warn(&v->dev->log, "%s: TUNSETPERSIST: %s (a crash takes longer to notice)",
+		        v->ifname, bh_strerror(-errno));
+	}
+	*out = tap;
+	return 0;
+}
+
+/* A TAP no engine took: not persistent any more, so the close removes it. */
+static void tap_discard(int tap)
+{
+	if (ioctl(tap, TUNSETPERSIST, 0) < 0) {
+		/* it was not persistent: the close removes it anyway */
+	}
+	close(tap);
+}
+
+/* After the InitWait: the interface is made and bridged while the
+ * frontend does its half (a core call and two RTNL ioctls that the
+ * connect, which the guest waits for, does not do any more). Frames the
+ * bridge sends it meanwhile wait in the TAP for the connect. */
+static void vif_prepare(struct drvdom_dev *dev)
+{
+	struct vif *v = dev->priv;
+	int rc;
+
+	if (!v || v->tap >= 0)
+		return;
+	if ((rc = tap_make(v, &v->tap)) < 0) {
+		v->tap = -1;
+		bh_warn(&dev->log, "making %s ahead: %s (the connect tries again)", v->ifname,
+		        bh_strerror(rc));
+	}
+}
+
 static int vif_connect(struct drvdom_dev *dev)
 {
 	struct vif *v = dev->priv;
@@ -456,32 +513,22 @@ static int vif_connect(struct drvdom_dev *dev)
 	v->cfg.tx_port = v->port;
 	v->cfg.rx_port = split ? v->rx_port : v->port;
 	v->cfg.features = frontend_features(dev);
-	if ((rc = bhctl_device_tap(xen_hcall(), v->ifname, BH_TAP_VNET_HDR, &tap)) < 0) {
-		drvdom_dev_error(dev, rc, "creating %s", v->ifname);
+	tap = v->tap; /* vif_prepare's, if it worked */
+	v->tap = -1;
+	if (tap < 0 && (rc = tap_make(v, &tap)) < 0) {
+		drvdom_dev_error(dev, rc, "setting up %s on %s", v->ifname, v->cfg.bridge);
 		goto unbind;
 	}
-	if ((rc = netback_tap_prepare(tap, v->cfg.features)) < 0 || (rc = link_up(v->ifname)) < 0 ||
-	    (rc = bridge_add(v->cfg.bridge, v->ifname)) < 0) {
-		drvdom_dev_error(dev, rc, "setting up %s on %s", v->ifname, v->cfg.bridge);
-		close(tap);
+	if ((rc = netback_tap_prepare(tap, v->cfg.features)) < 0) {
+		drvdom_dev_error(dev, rc, "setting up %s's offloads", v->ifname);
+		tap_discard(tap);
 		goto unbind;
 	}
 	v->cfg.tap_fd = tap;
 	if ((rc = netback_vif_connect(svc.nb, &v->cfg, &v->nv)) < 0) {
 		drvdom_dev_error(dev, rc, "mapping the rings");
-		close(tap);
+		tap_discard(tap);
 		goto unbind;
-	}
-	/* Persistent, so that a crash of this process does not unregister
-	 * the interface on its way out: closing a TAP that is not persistent
-	 * unregisters it in the exiting task (~20 ms each, RCU waits), and
-	 * the core sees the death, and restarts us, only after that. A dead
-	 * generation's persistent TAPs go with its network namespace, which
-	 * the kernel takes down asynchronously. A disconnect clears it. */
-	if (ioctl(tap, TUNSETPERSIST, 1) < 0 && !svc.persist_warned) {
-		svc.persist_warned = true;
-		bh_warn(&dev->log, "%s: TUNSETPERSIST: %s (a crash takes longer to notice)",
-		        v->ifname, bh_strerror(-errno));
 	}
 	drvdom_add_fd(dev->dd, tap, on_tap, v, &v->tap_fd);
 	v->broken = false;
@@ -562,6 +609,10 @@ static int vif_inject(struct drvdom_dev *dev, const char *fault, unsigned ms)
 
 static void vif_remove(struct drvdom_dev *dev)
 {
+	struct vif *v = dev->priv;
+
+	if (v && v->tap >= 0)
+		tap_discard(v->tap);
 	free(dev->priv);
 	dev->priv = NULL;
 }
@@ -569,6 +620,7 @@ static void vif_remove(struct drvdom_dev *dev)
 const struct drvdom_backend_ops vif_backend = {
 	.type = "vif",
 	.probe = vif_probe,
+	.prepare = vif_prepare,
 	.connect = vif_connect,
 	.disconnect = vif_disconnect,
 	.remove = vif_remove,
