@@ -97,6 +97,7 @@ int netback_vif_connect(struct netback *nb, const struct netbk_vif_config *cfg,
 	                  cfg->devid);
 	vif->credit_left = cfg->rate_bytes;
 	vif->tx_prefetch_left = NETBK_TX_PREFETCH;
+	vif->rx_warm_left = NETBK_RX_WARM;
 	vif->credit_next_ns = bh_now_ns() + (uint64_t)cfg->rate_usec * 1000;
 	if (!(vif->pktbuf = malloc(NETBK_PKTBUF))) {
 		rc = -ENOMEM;

@@ -457,6 +457,7 @@ static void rx_placement_and_flags(unsigned posted)
 	struct netif_extra_info ex;
 
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	r.vif->rx_warm_left = 0; /* in place from the first packet */
 	real_ops = r.bops;
 	hook_calls = 0;
 	r.nb->ops.copy = counting_copy; /* white-box: which path placed it */
@@ -542,18 +543,67 @@ static void test_rx_in_place_no_gso(void **state)
 	rig_fini(&r);
 }
 
+/* The first packets after connect (rx_warm_left) go by the copying path,
+ * a page each rather than RX in place's RX_SLOTS, and each is pushed to
+ * the frontend before the next one is placed; then RX in place. */
+static struct rig *warm_rig;
+static unsigned warm_seen_prod[4];
+
+static int warm_copy(void *ctx, uint16_t domid, bool to_grant, struct netbk_gntcopy_seg *s,
+                     unsigned n)
+{
+	if (hook_calls < 4)
+		warm_seen_prod[hook_calls] = warm_rig->rx.sring->hdr.rsp_prod;
+	hook_calls++;
+	return real_ops.copy(real_ops.ctx, domid, to_grant, s, n);
+}
+
+static void test_rx_warm_up(void **state)
+{
+	struct rig r;
+	size_t len = rig_frame_tcp4(frame, 200, IP_B, 5);
+
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	assert_int_equal(r.vif->rx_warm_left, NETBK_RX_WARM); /* a new vif warms up */
+	r.vif->rx_warm_left = 2;
+	real_ops = r.bops;
+	hook_calls = 0;
+	warm_rig = &r;
+	r.nb->ops.copy = warm_copy;
+	rig_rx_post(&r, 30, 100);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
+	serve(&r);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 3);
+	assert_int_equal(hook_calls, 2); /* two copied; the third read in place */
+	assert_int_equal(warm_seen_prod[0], 0);
+	assert_int_equal(warm_seen_prod[1], 1); /* the first was out before the second */
+	assert_int_equal(r.vif->rx_warm_left, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r.rx.sring->ring[i].rsp.id, 100 + i);
+		assert_int_equal(r.rx.sring->ring[i].rsp.status, (int)len);
+		assert_memory_equal(rig_page(&r, RIG_DATA / 2 + i), frame, len);
+	}
+	rig_fini(&r);
+}
+
 /* ops->prefetch: a batch of TX requests is offered as read-only refs
  * from netback's own copy, during the first NETBK_TX_PREFETCH requests;
- * RX offers none; the data still moves through the pages path. */
+ * RX, warming up, offers the next NETBK_RX_WARM_PREFETCH posted buffers
+ * as writable refs when a round has more than one packet; the data still
+ * moves through the pages and copy paths. */
 static struct {
-	unsigned rx_calls, tx_calls, tx_n;
-	uint32_t tx_refs[8];
+	unsigned rx_calls, tx_calls, tx_n, rx_n;
+	uint32_t tx_refs[8], rx_refs[NETBK_RX_WARM_PREFETCH];
 } pf;
 
 static void rec_prefetch(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n)
 {
 	if (writable) {
 		pf.rx_calls++;
+		pf.rx_n = n;
+		memcpy(pf.rx_refs, refs,
+		       BH_MIN(n, (unsigned)NETBK_RX_WARM_PREFETCH) * sizeof(refs[0]));
 		return;
 	}
 	pf.tx_calls++;
@@ -588,13 +638,25 @@ static void test_prefetch_hints(void **state)
 	serve(&r);
 	assert_int_equal(pf.tx_calls, 1);
 	expect_status(&r, 1, NETIF_RSP_OKAY);
-	/* RX: its pages come through pages, batched there */
-	rig_rx_post(&r, 40, 100);
+	/* RX warming up: with the second packet of a round, the next 16
+	 * posted buffers (the first went alone), once for 16 packets */
+	rig_rx_post(&r, 20, 100);
 	len = rig_frame_tcp4(frame, 100, IP_B, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	assert_int_equal(pf.rx_calls, 1);
+	assert_int_equal(pf.rx_n, NETBK_RX_WARM_PREFETCH);
+	for (int i = 0; i < NETBK_RX_WARM_PREFETCH; i++)
+		assert_int_equal(pf.rx_refs[i], r.data_refs[RIG_DATA / 2 + 1 + i]);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 3);
+	assert_memory_equal(rig_page(&r, RIG_DATA / 2 + 2), frame, len);
+	/* warm no more: nothing is offered ahead */
+	r.vif->rx_warm_left = 0;
 	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
 	serve(&r);
-	assert_int_equal(pf.rx_calls, 0);
-	assert_int_equal(r.rx.sring->hdr.rsp_prod, 1);
+	assert_int_equal(pf.rx_calls, 1);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 4);
 	rig_fini(&r);
 }
 
@@ -637,6 +699,7 @@ static void test_rx_waits_for_buffers(void **state)
 	size_t len = rig_frame_tcp4(frame, 10000, IP_B, 8);
 
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	r.vif->rx_warm_left = 0; /* in place from the first packet */
 	netback_set_rx_wait(r.nb, 10000);
 	rig_rx_post(&r, 8, 100);
 	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
@@ -666,6 +729,7 @@ static void test_rx_wait_ends(void **state)
 	size_t len = rig_frame_tcp4(frame, 1000, IP_B, 9);
 
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	r.vif->rx_warm_left = 0; /* in place from the first packet */
 	netback_set_rx_wait(r.nb, 20);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(rig_host_write(&r, NULL, frame, len), 0);
@@ -1040,6 +1104,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_rx_placement_and_flags),
 	cmocka_unit_test(test_rx_placement_and_flags_in_place),
 	cmocka_unit_test(test_rx_in_place_no_gso),
+	cmocka_unit_test(test_rx_warm_up),
 	cmocka_unit_test(test_prefetch_hints),
 	cmocka_unit_test(test_rx_gso_needs_feature),
 	cmocka_unit_test(test_rx_no_buffers_bounded),

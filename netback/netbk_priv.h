@@ -62,6 +62,12 @@ struct netbk_vif {
 	 * connect (a frontend's pool of TX pages is its first few hundred
 	 * distinct refs), a batch's together */
 	uint32_t tx_prefetch_left;
+	/* The first NETBK_RX_WARM packets after connect: each lands in pages
+	 * that are new to us, a call to the core apiece (~50 us on a PVM), so
+	 * each goes by the copying path (a page, not RX in place's RX_SLOTS)
+	 * and is pushed to the frontend at once, not with the round's last. */
+	uint32_t rx_warm_left;
+	RING_IDX rx_warm_pf; /* requests offered to ops->prefetch up to here */
 	uint8_t *pktbuf;     /* one linear packet, vnet header first */
 	uint64_t bad_logged; /* malformed packets seen, for the log limit */
 	/* injected faults (netback_vif_inject); all zero in normal service */
@@ -90,6 +96,9 @@ struct netback {
 
 #define NETBK_PKTBUF      (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
 #define NETBK_TX_PREFETCH (2 * NETIF_TX_RING_SIZE)
+#define NETBK_RX_WARM     64
+/* ...whose posted buffers are offered to ops->prefetch this many ahead */
+#define NETBK_RX_WARM_PREFETCH 16
 /* TX in place: bytes of a packet copied out of the frontend's pages to be
  * checked and sent from our copy (Ethernet + VLAN + IPv4 or IPv6 with
  * options + TCP with options fit in 18 + 60 + 60). */

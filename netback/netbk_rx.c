@@ -207,6 +207,48 @@ static int rx_try(struct netbk_vif *vif, struct rx_view *v, RING_IDX *prod)
 	return RX_PLACED;
 }
 
+/* A packet placed during the warm-up (rx_warm_left): pushed and signalled
+ * now, so that the frontend takes it while the next one's pages are
+ * mapped. After a driver-domain restart every page is new and the first
+ * packets through, a guest's backlog and the answers it waits for, went
+ * to the frontend together at the round's end: ~1.3 ms later per hop. */
+static void rx_warm_push(struct netbk_vif *vif)
+{
+	struct netbk_gntmap_ops *ops = &vif->nb->ops;
+
+	if (!vif->rx_warm_left)
+		return;
+	vif->rx_warm_left--;
+	if (netif_rx_back_push(&vif->rx) && !netbk_vif_deaf(vif))
+		ops->notify(ops->ctx, vif->cfg.rx_port);
+}
+
+/* Warming up, a backlog (a guest's packets held while we were away) costs
+ * a map per packet: the next NETBK_RX_WARM_PREFETCH posted buffers are
+ * offered to ops->prefetch together (one call to the core instead of one
+ * each; ~17 us a page in a batch against ~60-120 us alone, measured on
+ * this PVM). Called with a packet in hand that is not the round's first
+ * (MOVED): the first one goes alone and at once, its single map being the
+ * quickest way to it, and the batch is mapped while the frontend takes
+ * it. A lone packet costs no batch. */
+static void rx_warm_prefetch(struct netbk_vif *vif, RING_IDX prod, int moved)
+{
+	struct netbk_gntmap_ops *ops = &vif->nb->ops;
+	uint32_t refs[NETBK_RX_WARM_PREFETCH];
+	RING_IDX from = vif->rx.req_cons, to;
+	unsigned n = 0;
+
+	if (!moved || !vif->rx_warm_left || !ops->prefetch || (int32_t)(vif->rx_warm_pf - from) > 0)
+		return;
+	to = from +
+	     BH_MIN(netif_rx_back_unconsumed(&vif->rx, prod), (unsigned)NETBK_RX_WARM_PREFETCH);
+	for (RING_IDX i = from; i != to; i++)
+		refs[n++] = vif->rx.sring->ring[i & (NETIF_RX_RING_SIZE - 1)].req.gref;
+	vif->rx_warm_pf = to;
+	if (n > 1)
+		ops->prefetch(ops->ctx, vif->cfg.frontend_domid, true, refs, n);
+}
+
 static void rxq_pop(struct netbk_vif *vif)
 {
 	struct netbk_rxq_pkt *p = vif->rxq_head;
@@ -228,9 +270,11 @@ static int rx_drain_queue(struct netbk_vif *vif, unsigned budget, RING_IDX *prod
 		struct netbk_rxq_pkt *p = vif->rxq_head;
 		struct rx_view v = { &p->vh, p->data, p->len };
 
+		rx_warm_prefetch(vif, *prod, moved);
 		if (rx_try(vif, &v, prod) == RX_NO_ROOM)
 			break;
 		rxq_pop(vif);
+		rx_warm_push(vif);
 		moved++;
 	}
 	return moved;
@@ -378,7 +422,8 @@ static int rx_read_device(struct netbk_vif *vif, unsigned budget, RING_IDX *prod
 	int moved = 0;
 
 	for (unsigned i = 0; i < budget && vif->state == NETBK_VIF_CONNECTED; i++) {
-		if (in_place && !vif->rxq_head) {
+		/* warming up: a packet maps the page it needs, not RX_SLOTS */
+		if (in_place && !vif->rxq_head && !vif->rx_warm_left) {
 			int k = rx_read_in_place(vif, prod);
 
 			if (k == RX_EMPTY || vif->state != NETBK_VIF_CONNECTED)
@@ -406,7 +451,10 @@ static int rx_read_device(struct netbk_vif *vif, unsigned budget, RING_IDX *prod
 			vif->st.rx_errors++;
 			continue;
 		}
+		if (!vif->rxq_head)
+			rx_warm_prefetch(vif, *prod, moved);
 		if (!vif->rxq_head && rx_try(vif, &v, prod) != RX_NO_ROOM) {
+			rx_warm_push(vif);
 			moved++;
 			continue;
 		}
