@@ -65,6 +65,7 @@ struct drvdom_dev {
 	int fe_state;                 /* the frontend state we last acted on */
 	bool seen;                    /* scan.c's mark */
 	bool unprepared;              /* ops->prepare() is owed */
+	bool connect_due;             /* the frontend is ready: connect soon */
 	bool probing;                 /* in probe(): drvdom_publish keeps the nodes... */
 	struct drvdom_nodes *pending; /* ...here, written with the InitWait after it */
 	struct drvdom_snap *snap;     /* during probe()/connect(): our/the frontend's keys */

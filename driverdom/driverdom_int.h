@@ -34,6 +34,7 @@ struct drvdom {
 	uint64_t heartbeats;
 	bool started, stop;
 	bool tree_initial; /* the tree watch's first event is still to come */
+	bool connect_due;  /* some device's connect_due is set */
 	int fatal;         /* a store error that ends the loop */
 	struct drvdom_dev *devs;
 	/* inject.c: the last order seen on control/inject (its sequence) */
@@ -46,8 +47,6 @@ void dd_handle_watch(struct drvdom *dd, const char *path, const char *token);
 void dd_scan(struct drvdom *dd);
 
 /* state.c */
-int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const char *type,
-               unsigned fe, unsigned devid);
 void dd_dev_gone(struct drvdom_dev *dev);
 void dd_dev_frontend_changed(struct drvdom_dev *dev);
 void dd_dev_backend_changed(struct drvdom_dev *dev);
@@ -56,6 +55,15 @@ void dd_dev_disconnect(struct drvdom_dev *dev);
 void dd_dev_free(struct drvdom_dev *dev);
 /* Every probed device's ops->prepare that is still owed. */
 void dd_prepare_all(struct drvdom *dd);
+/* The devices whose frontends are ready, connected together. */
+void dd_connect_due(struct drvdom *dd);
+/* Devices found together (a scan), added together. */
+struct dd_found {
+	const struct drvdom_backend_ops *ops;
+	char type[16];
+	unsigned fe, devid;
+};
+void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n);
 /* DIR's keys (dev->fe_path or dev->be_path) read at once, answering
  * drvdom_fe_read_* / drvdom_be_read_* until dropped (nodes.c). */
 void dd_snap_take(struct drvdom_dev *dev, const char *dir);
@@ -64,6 +72,12 @@ void dd_snap_take(struct drvdom_dev *dev, const char *dir);
 size_t dd_nodes_ops(const struct drvdom_dev *dev, const struct drvdom_nodes *ns, char (*path)[256],
                     struct bhxs_op *ops);
 void dd_snap_drop(struct drvdom_dev *dev);
+/* Snapshots of several devices' directories (their frontends' if
+ * FRONTEND, else ours), two round trips for all. */
+void dd_snap_take_many(struct drvdom_dev **devs, size_t n, bool frontend);
+/* Whether DIR (the snapshot's) had KEY when it was listed: 1 or 0; -1 if
+ * no snapshot of DIR is taken. */
+int dd_snap_has(const struct drvdom_dev *dev, const char *dir, const char *key);
 
 /* inject.c: dom0's fault orders (control/inject) */
 int dd_inject_start(struct drvdom *dd);

@@ -45,44 +45,90 @@ struct drvdom_snap {
 	size_t n;
 };
 
+/* Several devices' snapshots in two round trips for all: one pipelined
+ * batch of listings, then one of every key's read (devices found or
+ * connecting together: a restart's). A device whose listing fails, or
+ * whose directory is too big, gets none (key by key, as before). */
+void dd_snap_take_many(struct drvdom_dev **devs, size_t ndev, bool frontend)
+{
+	struct bhxs_op *dir_ops = calloc(ndev ? ndev : 1, sizeof(*dir_ops)), *reads = NULL;
+	char(*paths)[256] = NULL;
+	size_t total = 0, k = 0;
+	struct bhxs *xs;
+
+	if (!dir_ops || !ndev)
+		goto out;
+	xs = devs[0]->dd->xs;
+	for (size_t d = 0; d < ndev; d++) {
+		dd_snap_drop(devs[d]);
+		dir_ops[d] =
+		    (struct bhxs_op){ .type = XS_DIRECTORY,
+			              .path = frontend ? devs[d]->fe_path : devs[d]->be_path };
+	}
+	if (bhxs_pipeline(xs, 0, dir_ops, ndev) < 0)
+		goto out;
+	for (size_t d = 0; d < ndev; d++) {
+		struct drvdom_snap *s = NULL;
+		char **names = NULL;
+		size_t n = 0;
+
+		if (dir_ops[d].rc < 0 || !dir_ops[d].path[0] ||
+		    bhxs_split_names(dir_ops[d].reply, dir_ops[d].rlen, &names, &n) < 0)
+			continue;
+		if (n > DD_FE_SNAP_MAX || !(s = calloc(1, sizeof(*s))) ||
+		    !(s->ops = calloc(n ? n : 1, sizeof(*s->ops)))) {
+			if (n <= DD_FE_SNAP_MAX && s)
+				free(s);
+			bhxs_free_names(names, n);
+			continue;
+		}
+		s->dir = dir_ops[d].path;
+		s->names = names;
+		s->n = n;
+		devs[d]->snap = s;
+		total += n;
+	}
+	paths = calloc(total ? total : 1, sizeof(*paths));
+	reads = calloc(total ? total : 1, sizeof(*reads));
+	if (!paths || !reads) {
+		for (size_t d = 0; d < ndev; d++)
+			dd_snap_drop(devs[d]);
+		goto out;
+	}
+	for (size_t d = 0; d < ndev; d++) {
+		struct drvdom_snap *s = devs[d]->snap;
+
+		for (size_t i = 0; s && i < s->n; i++, k++) {
+			snprintf(paths[k], sizeof(paths[k]), "%s/%s", s->dir, s->names[i]);
+			reads[k] = (struct bhxs_op){ .type = XS_READ, .path = paths[k] };
+		}
+	}
+	if (bhxs_pipeline(xs, 0, reads, total) < 0) {
+		bhxs_pipeline_free(reads, total);
+		for (size_t d = 0; d < ndev; d++)
+			dd_snap_drop(devs[d]);
+		goto out;
+	}
+	k = 0;
+	for (size_t d = 0; d < ndev; d++) {
+		struct drvdom_snap *s = devs[d]->snap;
+
+		for (size_t i = 0; s && i < s->n; i++, k++) {
+			s->ops[i] = reads[k];  /* the reply moves to the snapshot */
+			s->ops[i].path = NULL; /* PATHS goes; the names stay */
+		}
+	}
+out:
+	if (dir_ops)
+		bhxs_pipeline_free(dir_ops, ndev);
+	free(dir_ops);
+	free(reads);
+	free(paths);
+}
+
 void dd_snap_take(struct drvdom_dev *dev, const char *dir)
 {
-	struct drvdom_snap *s;
-	char **names = NULL, (*paths)[256];
-	size_t n = 0;
-
-	dd_snap_drop(dev);
-	if (!dir[0] || bhxs_directory(dev->dd->xs, 0, dir, &names, &n) < 0)
-		return;
-	if (n > DD_FE_SNAP_MAX) { /* not a frontend we know: key by key */
-		bhxs_free_names(names, n);
-		return;
-	}
-	s = calloc(1, sizeof(*s));
-	paths = calloc(n ? n : 1, sizeof(*paths));
-	if (!s || !paths || !(s->ops = calloc(n ? n : 1, sizeof(*s->ops)))) {
-		free(s);
-		free(paths);
-		bhxs_free_names(names, n);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, names[i]);
-		s->ops[i] = (struct bhxs_op){ .type = XS_READ, .path = paths[i] };
-	}
-	s->dir = dir;
-	s->names = names;
-	s->n = n;
-	if (bhxs_pipeline(dev->dd->xs, 0, s->ops, n) < 0) {
-		free(paths);
-		dev->snap = s;
-		dd_snap_drop(dev);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		s->ops[i].path = NULL; /* PATHS goes; the names stay */
-	free(paths);
-	dev->snap = s;
+	dd_snap_take_many(&dev, 1, dir == dev->fe_path);
 }
 
 void dd_snap_drop(struct drvdom_dev *dev)
@@ -96,6 +142,18 @@ void dd_snap_drop(struct drvdom_dev *dev)
 	free(s->ops);
 	free(s);
 	dev->snap = NULL;
+}
+
+int dd_snap_has(const struct drvdom_dev *dev, const char *dir, const char *key)
+{
+	const struct drvdom_snap *s = dev->snap;
+
+	if (!s || dir != s->dir)
+		return -1;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], key) == 0)
+			return 1;
+	return 0;
 }
 
 /* DIR/KEY's value: from the snapshot if it has an answer, else the store. */

@@ -31,11 +31,18 @@ static void drain_store(struct drvdom *dd)
 	char *path, *token;
 	int rc;
 
-	while (!dd->fatal && (rc = bhxs_read_watch(dd->xs, &path, &token)) == 0) {
-		if (!dd_inject_watch(dd, path, token))
-			dd_handle_watch(dd, path, token);
-		free(path);
-		free(token);
+	for (;;) {
+		while (!dd->fatal && (rc = bhxs_read_watch(dd->xs, &path, &token)) == 0) {
+			if (!dd_inject_watch(dd, path, token))
+				dd_handle_watch(dd, path, token);
+			free(path);
+			free(token);
+		}
+		/* The frontends ready now, connected together; what that
+		 * queued is handled in the next turn. */
+		if (dd->fatal || rc != -EAGAIN || !dd->connect_due)
+			break;
+		dd_connect_due(dd);
 	}
 	if (!dd->fatal && rc != -EAGAIN) {
 		bh_err(&dd->log, "store connection: %s", bh_strerror(rc));

@@ -53,26 +53,20 @@ static int parse_id(const char *s, unsigned *out)
 	return rc;
 }
 
-/* The toolstack writes a device in one transaction, but a writer that
- * does not would show us a directory without its nodes yet: a device is
- * there once its state node is. */
-static bool complete(struct drvdom *dd, const char *type, unsigned fe, unsigned devid)
-{
-	char path[256], *v = NULL;
-	size_t len;
-	int rc;
+/* Devices found by one scan, added together (dd_devs_add). */
+struct found_list {
+	struct dd_found *v;
+	size_t n, cap;
+};
 
-	snprintf(path, sizeof(path), "%s/%s/%u/%u/state", dd->be_root, type, fe, devid);
-	rc = bhxs_read(dd->xs, 0, path, &v, &len);
-	free(v);
-	return rc != -ENOENT;
-}
-
-/* A device directory that exists: make it known. */
-static void found(struct drvdom *dd, const char *type, const char *fe_s, const char *devid_s)
+/* A device directory that exists: make it known, now or (with a list)
+ * with the others of the scan. */
+static void found(struct drvdom *dd, const char *type, const char *fe_s, const char *devid_s,
+                  struct found_list *fl)
 {
 	unsigned fe = 0, devid = 0;
 	struct drvdom_dev *d;
+	struct dd_found one;
 
 	if (strlen(type) >= sizeof(d->type) || parse_id(fe_s, &fe) < 0 ||
 	    parse_id(devid_s, &devid) < 0) {
@@ -84,9 +78,21 @@ static void found(struct drvdom *dd, const char *type, const char *fe_s, const c
 		d->seen = true;
 		return;
 	}
-	if (!complete(dd, type, fe, devid))
-		return; /* the rest of its nodes will fire the watch again */
-	dd_dev_add(dd, lookup(dd, type), type, fe, devid);
+	one = (struct dd_found){ .ops = lookup(dd, type), .fe = fe, .devid = devid };
+	bh_strlcpy(one.type, type, sizeof(one.type));
+	if (fl && fl->n == fl->cap) {
+		size_t cap = fl->cap ? 2 * fl->cap : 8;
+		struct dd_found *v = realloc(fl->v, cap * sizeof(*v));
+
+		if (v) {
+			fl->v = v;
+			fl->cap = cap;
+		}
+	}
+	if (fl && fl->n < fl->cap)
+		fl->v[fl->n++] = one;
+	else
+		dd_devs_add(dd, &one, 1);
 }
 
 static int scan_dir(struct drvdom *dd, const char *path, char ***names, size_t *n)
@@ -103,7 +109,8 @@ static int scan_dir(struct drvdom *dd, const char *path, char ***names, size_t *
 	return rc;
 }
 
-static void scan_frontend(struct drvdom *dd, const char *type, const char *fe)
+static void scan_frontend(struct drvdom *dd, const char *type, const char *fe,
+                          struct found_list *fl)
 {
 	char path[192], **ids;
 	size_t n;
@@ -112,7 +119,7 @@ static void scan_frontend(struct drvdom *dd, const char *type, const char *fe)
 	if (scan_dir(dd, path, &ids, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++)
-		found(dd, type, fe, ids[i]);
+		found(dd, type, fe, ids[i], fl);
 	bhxs_free_names(ids, n);
 }
 
@@ -122,6 +129,7 @@ void dd_scan(struct drvdom *dd)
 {
 	char path[160], **types, **fes;
 	size_t nt, nf;
+	struct found_list fl = { 0 };
 
 	for (struct drvdom_dev *d = dd->devs; d; d = d->next)
 		d->seen = false;
@@ -132,10 +140,12 @@ void dd_scan(struct drvdom *dd)
 		if (scan_dir(dd, path, &fes, &nf) < 0)
 			continue;
 		for (size_t j = 0; j < nf; j++)
-			scan_frontend(dd, types[i], fes[j]);
+			scan_frontend(dd, types[i], fes[j], &fl);
 		bhxs_free_names(fes, nf);
 	}
 	bhxs_free_names(types, nt);
+	dd_devs_add(dd, fl.v, fl.n);
+	free(fl.v);
 	for (struct drvdom_dev *d = dd->devs, *next; d; d = next) {
 		next = d->next;
 		if (!d->seen && !dir_exists(dd, d->be_path))
@@ -179,7 +189,7 @@ static void tree_event(struct drvdom *dd, const char *rel)
 		return;
 	}
 	if (!d)
-		found(dd, part[0], part[1], part[2]);
+		found(dd, part[0], part[1], part[2], NULL);
 }
 
 void dd_handle_watch(struct drvdom *dd, const char *path, const char *token)

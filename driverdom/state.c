@@ -12,44 +12,84 @@
 #include "bulkhead/xs_wire.h"
 #include "xenstored/bhxs.h"
 
+/* One device's requests of a state switch (switch_tx): its state read
+ * (the node must still exist), what probe() published (dev->pending),
+ * an old error node to remove (RM, or NULL), the state. PATH holds the
+ * state node's path, VAL the value, NODES the published keys' paths. */
+static size_t switch_ops(const struct drvdom_dev *dev, int state, const char *rm, char *path,
+                         char *val, char (*nodes)[256], struct bhxs_op *ops)
+{
+	size_t n = 0;
+
+	snprintf(path, 160, "%s/state", dev->be_path);
+	ops[n++] = (struct bhxs_op){ .type = XS_READ, .path = path };
+	if (dev->pending)
+		n += dd_nodes_ops(dev, dev->pending, nodes, ops + n);
+	if (rm)
+		ops[n++] = (struct bhxs_op){ .type = XS_RM, .path = rm };
+	ops[n] = (struct bhxs_op){ .type = XS_WRITE, .path = path, .val = val };
+	ops[n++].len = (size_t)snprintf(val, 16, "%d", state);
+	return n;
+}
+
+#define SWITCH_OPS (3 + DRVDOM_MAX_NODES) /* a device's at most */
+
 struct switch_arg {
-	const struct drvdom_dev *dev;
-	const char *path;
+	struct drvdom_dev *const *devs;
+	size_t ndev;
 	int state;
+	bool clear_error;
 };
+
+static void error_path(const struct drvdom_dev *dev, char *buf, size_t cap);
 
 /* Writes state only if the node still exists: a device whose directory
  * the toolstack just removed must not be re-created by our write. The
  * read and the writes go together (one round trip); if the read finds
  * nothing, the transaction is abandoned and the writes with it. What
  * probe() published goes with its InitWait (dev->pending): the frontend
- * sees the features and the state at once, one transaction fewer. */
+ * sees the features and the state at once, one transaction fewer; an
+ * old error node goes with the Connected, one round trip fewer. Devices
+ * found, or ready to connect, together go in one transaction: a
+ * restart's devices each paid three round trips for their own. */
 static int switch_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 {
 	const struct switch_arg *a = arg;
-	const struct drvdom_nodes *ns = a->dev->pending;
-	char val[16], path[DRVDOM_MAX_NODES][256];
-	struct bhxs_op ops[2 + DRVDOM_MAX_NODES];
+	struct sw_bufs {
+		char path[160], val[16], err[200], nodes[DRVDOM_MAX_NODES][256];
+	} *b = calloc(a->ndev, sizeof(*b));
+	struct bhxs_op *ops = calloc(a->ndev * SWITCH_OPS, sizeof(*ops));
 	size_t n = 0;
+	int rc = -ENOMEM;
 
-	ops[n++] = (struct bhxs_op){ .type = XS_READ, .path = a->path };
-	if (ns)
-		n += dd_nodes_ops(a->dev, ns, path, ops + n);
-	ops[n] = (struct bhxs_op){ .type = XS_WRITE, .path = a->path, .val = val };
-	ops[n++].len = (size_t)snprintf(val, sizeof(val), "%d", a->state);
-	return bhxs_pipeline_run(xs, tx, ops, n);
+	if (!b || !ops)
+		goto out;
+	for (size_t d = 0; d < a->ndev; d++) {
+		if (a->clear_error)
+			error_path(a->devs[d], b[d].err, sizeof(b[d].err));
+		n += switch_ops(a->devs[d], a->state, a->clear_error ? b[d].err : NULL, b[d].path,
+		                b[d].val, b[d].nodes, ops + n);
+	}
+	if ((rc = bhxs_pipeline(xs, tx, ops, n)) == 0)
+		for (size_t i = 0; i < n && rc == 0; i++)
+			if (ops[i].rc < 0 && !(ops[i].type == XS_RM && ops[i].rc == -ENOENT))
+				rc = ops[i].rc; /* no error to remove is fine */
+	bhxs_pipeline_free(ops, n);
+out:
+	free(ops);
+	free(b);
+	return rc;
 }
 
-int dd_dev_switch(struct drvdom_dev *dev, int state)
+static void error_path(const struct drvdom_dev *dev, char *buf, size_t cap)
 {
-	char path[160];
-	struct switch_arg a = { dev, path, state };
-	int rc;
+	snprintf(buf, cap, "/local/domain/%u/error/backend/%s/%u/%u", dev->dd->domid, dev->type,
+	         dev->fe_domid, dev->devid);
+}
 
-	if (dev->state == state && !dev->pending)
-		return 0;
-	snprintf(path, sizeof(path), "%s/state", dev->be_path);
-	rc = bhxs_transaction_run(dev->dd->xs, switch_tx, &a);
+/* The bookkeeping of a switch that was written (or failed). */
+static void switched(struct drvdom_dev *dev, int state, int rc)
+{
 	if (dev->pending && rc < 0)
 		bh_warn(&dev->log, "publishing %zu node(s): %s", dev->pending->n, bh_strerror(rc));
 	free(dev->pending);
@@ -57,13 +97,46 @@ int dd_dev_switch(struct drvdom_dev *dev, int state)
 	if (rc < 0) {
 		bh_warn(&dev->log, "switching to %s: %s", xenbus_state_name(state),
 		        bh_strerror(rc));
-		return rc;
+		return;
 	}
 	if (dev->state != state)
 		bh_info(&dev->log, "%s -> %s", xenbus_state_name(dev->state),
 		        xenbus_state_name(state));
 	dev->state = state;
-	return 0;
+}
+
+static int switch_state(struct drvdom_dev *dev, int state, bool clear_error)
+{
+	struct switch_arg a = { &dev, 1, state, clear_error };
+	int rc;
+
+	if (dev->state == state && !dev->pending && !clear_error)
+		return 0;
+	rc = bhxs_transaction_run(dev->dd->xs, switch_tx, &a);
+	switched(dev, state, rc);
+	return rc;
+}
+
+/* N devices to STATE in one transaction; if it fails (one device's
+ * directory gone), each alone, so that the others still switch. */
+static void switch_many(struct drvdom_dev **devs, size_t n, int state, bool clear_error)
+{
+	struct switch_arg a = { devs, n, state, clear_error };
+
+	if (n == 0)
+		return;
+	if (n == 1 || bhxs_transaction_run(devs[0]->dd->xs, switch_tx, &a) < 0) {
+		for (size_t d = 0; d < n; d++)
+			switch_state(devs[d], state, clear_error);
+		return;
+	}
+	for (size_t d = 0; d < n; d++)
+		switched(devs[d], state, 0);
+}
+
+int dd_dev_switch(struct drvdom_dev *dev, int state)
+{
+	return switch_state(dev, state, false);
 }
 
 void dd_dev_disconnect(struct drvdom_dev *dev)
@@ -100,8 +173,7 @@ static void clear_error(struct drvdom_dev *dev)
 {
 	char path[200];
 
-	snprintf(path, sizeof(path), "/local/domain/%u/error/backend/%s/%u/%u", dev->dd->domid,
-	         dev->type, dev->fe_domid, dev->devid);
+	error_path(dev, path, sizeof(path));
 	bhxs_rm(dev->dd->xs, 0, path);
 }
 
@@ -119,24 +191,73 @@ void dd_prepare_all(struct drvdom *dd)
 		prepare(dev);
 }
 
-static void do_connect(struct drvdom_dev *dev)
+/* connect() with the frontend's keys taken (dev->snap); false if it
+ * failed, and the device is closing. */
+static bool connect_one(struct drvdom_dev *dev)
 {
 	int rc;
 
-	prepare(dev);
 	dev->reported = false;
-	dd_snap_take(dev, dev->fe_path);
 	rc = dev->ops->connect(dev);
 	dd_snap_drop(dev);
 	if (rc < 0) {
 		if (!dev->reported)
 			drvdom_dev_error(dev, rc, "connecting to the frontend");
 		dd_dev_switch(dev, XenbusStateClosing);
-		return;
+		return false;
 	}
 	dev->connected = true;
-	clear_error(dev); /* an earlier attempt's error no longer holds */
-	dd_dev_switch(dev, XenbusStateConnected);
+	return true;
+}
+
+/* The devices whose frontends are ready (connect_due), connected
+ * together: their frontends' keys in two round trips for all, connect()
+ * each, Connected in one transaction. Run once the store's queued events
+ * are handled (drain_store), so that a restart's frontends, which answer
+ * at about the same time, are taken together; each alone paid six round
+ * trips of its own. */
+void dd_connect_due(struct drvdom *dd)
+{
+	struct drvdom_dev **due, **ok;
+	size_t n = 0, m = 0, cap = 0;
+
+	if (!dd->connect_due)
+		return;
+	dd->connect_due = false;
+	for (struct drvdom_dev *dev = dd->devs; dev; dev = dev->next)
+		cap += dev->connect_due;
+	due = calloc(cap ? cap : 1, sizeof(*due));
+	ok = calloc(cap ? cap : 1, sizeof(*ok));
+	for (struct drvdom_dev *dev = dd->devs; dev; dev = dev->next) {
+		if (!dev->connect_due)
+			continue;
+		dev->connect_due = false;
+		/* Only from InitWait: a watch may fire more than once, and a
+		 * device closed on an error waits for the frontend to start
+		 * over. */
+		if (dev->dead || dev->connected || dev->state != XenbusStateInitWait ||
+		    (dev->fe_state != XenbusStateInitialised &&
+		     dev->fe_state != XenbusStateConnected))
+			continue;
+		if (!due || !ok) { /* no memory for the batch: one at a time */
+			struct drvdom_dev *one[1] = { dev };
+			prepare(dev);
+			dd_snap_take_many(one, 1, true);
+			if (connect_one(dev))
+				switch_state(dev, XenbusStateConnected, true);
+			continue;
+		}
+		prepare(dev);
+		due[n++] = dev;
+	}
+	dd_snap_take_many(due, n, true);
+	for (size_t i = 0; i < n; i++)
+		if (connect_one(due[i]))
+			ok[m++] = due[i];
+	/* an earlier attempt's error no longer holds: removed with the switch */
+	switch_many(ok, m, XenbusStateConnected, true);
+	free(due);
+	free(ok);
 }
 
 /* The frontend left Closed/Closing (or a stale Connected) for
@@ -170,11 +291,11 @@ void dd_dev_frontend_changed(struct drvdom_dev *dev)
 		break;
 	case XenbusStateInitialised:
 	case XenbusStateConnected:
-		/* Only from InitWait: a watch may fire more than once, and a
-		 * device closed on an error waits for the frontend to start
-		 * over. */
-		if (dev->state == XenbusStateInitWait && !dev->connected)
-			do_connect(dev);
+		/* connected with the others ready now (dd_connect_due) */
+		if (dev->state == XenbusStateInitWait && !dev->connected) {
+			dev->connect_due = true;
+			dev->dd->connect_due = true;
+		}
 		break;
 	case XenbusStateClosing:
 		closing(dev, XenbusStateClosing);
@@ -221,39 +342,58 @@ static int watch_frontend(struct drvdom_dev *dev, bool on)
 static void init_dev(struct drvdom_dev *dev, struct drvdom *dd, const char *type, unsigned fe,
                      unsigned devid)
 {
-	char *fe_path = NULL;
-
 	dev->dd = dd;
 	bh_strlcpy(dev->type, type, sizeof(dev->type));
 	dev->fe_domid = fe;
 	dev->devid = devid;
 	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%s/%u/%u", dd->be_root, type, fe, devid);
-	/* Our directory read at once: "frontend" and "state" here, then
-	 * probe()'s keys (dd_dev_add drops it after probe()). */
-	dd_snap_take(dev, dev->be_path);
 	bh_log_init(&dev->log, "");
 	bh_log_set_prefix(&dev->log, "%s/%s/dom%u/%u", dd->log.prefix, type, fe, devid);
+	dev->fe_state = -1; /* nothing seen yet */
+}
+
+/* From our directory's snapshot: "frontend" and "state" (probe() reads
+ * its keys from it next). */
+static void init_from_dir(struct drvdom_dev *dev)
+{
+	char *fe_path = NULL;
+
 	/* The toolstack names the frontend; Xen's layout is the fallback. */
 	if (drvdom_be_read_str(dev, "frontend", &fe_path) == 0 &&
 	    strlen(fe_path) < sizeof(dev->fe_path))
 		bh_strlcpy(dev->fe_path, fe_path, sizeof(dev->fe_path));
 	else
-		snprintf(dev->fe_path, sizeof(dev->fe_path), "/local/domain/%u/device/%s/%u", fe,
-		         type, devid);
+		snprintf(dev->fe_path, sizeof(dev->fe_path), "/local/domain/%u/device/%s/%u",
+		         dev->fe_domid, dev->type, dev->devid);
 	free(fe_path);
 	dev->state = read_state(dev, dev->be_path);
-	dev->fe_state = -1; /* nothing seen yet */
 }
 
-int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const char *type,
-               unsigned fe, unsigned devid)
+/* The toolstack writes a device in one transaction, but a writer that
+ * does not would show us a directory without its nodes yet: a device is
+ * there once its state node is (the rest of its nodes will fire the watch
+ * again). Asked of the snapshot's listing, which saves a read. */
+static bool state_listed(struct drvdom_dev *dev)
 {
-	struct drvdom_dev *dev = calloc(1, sizeof(*dev));
+	char path[200], *v = NULL;
+	size_t len;
+	int rc = dd_snap_has(dev, dev->be_path, "state");
+
+	if (rc >= 0)
+		return rc == 1;
+	snprintf(path, sizeof(path), "%s/state", dev->be_path);
+	rc = bhxs_read(dev->dd->xs, 0, path, &v, &len);
+	free(v);
+	return rc != -ENOENT;
+}
+
+/* A listed device known from now on, probed: true if it is to go to
+ * InitWait. Its snapshot is dropped. */
+static bool add_probe(struct drvdom_dev *dev, const struct drvdom_backend_ops *ops)
+{
+	struct drvdom *dd = dev->dd;
 	int rc;
 
-	if (!dev)
-		return -ENOMEM;
-	init_dev(dev, dd, type, fe, devid);
 	dev->ops = ops;
 	dev->seen = true;
 	dev->next = dd->devs;
@@ -262,8 +402,8 @@ int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const ch
 	if (!ops) {
 		dd_snap_drop(dev);
 		dev->dead = true;
-		drvdom_dev_fatal(dev, -ENODEV, "no backend for device type %s", type);
-		return -ENODEV;
+		drvdom_dev_fatal(dev, -ENODEV, "no backend for device type %s", dev->type);
+		return false;
 	}
 	dev->reported = false;
 	dev->probing = true;
@@ -277,21 +417,61 @@ int dd_dev_add(struct drvdom *dd, const struct drvdom_backend_ops *ops, const ch
 		if (!dev->reported)
 			drvdom_dev_error(dev, rc, "probing the device");
 		dd_dev_switch(dev, XenbusStateClosing);
-		return rc;
+		return false;
 	}
 	dev->probed = true;
-	dd_dev_switch(dev, XenbusStateInitWait);
-	/* From the loop, once this scan's devices are all at InitWait. */
-	if (ops->prepare && dd->prep_ev) {
-		dev->unprepared = true;
-		event_active(dd->prep_ev, 0, 0);
+	return true;
+}
+
+/* Devices found together (a restart's scan finds all of a driver
+ * domain's): their directories read in two round trips for all, each
+ * probed, all at InitWait in one transaction, then each frontend watched
+ * (its state comes with the watch's first event, which a store sends at
+ * once). One by one, each cost ~8 round trips before the next was
+ * looked at. */
+void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n)
+{
+	struct drvdom_dev **devs = calloc(n ? n : 1, sizeof(*devs));
+	size_t nd = 0, np = 0;
+	int rc;
+
+	if (!devs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct drvdom_dev *dev = calloc(1, sizeof(*dev));
+
+		if (!dev)
+			continue;
+		init_dev(dev, dd, f[i].type, f[i].fe, f[i].devid);
+		dev->ops = f[i].ops;
+		devs[nd++] = dev;
 	}
-	if ((rc = watch_frontend(dev, true)) < 0) {
-		drvdom_dev_fatal(dev, rc, "watching the frontend's state");
-		return rc;
+	dd_snap_take_many(devs, nd, false);
+	for (size_t i = 0; i < nd; i++) {
+		struct drvdom_dev *dev = devs[i];
+
+		init_from_dir(dev);
+		if (!state_listed(dev)) {
+			dd_snap_drop(dev);
+			free(dev);
+			continue;
+		}
+		if (add_probe(dev, dev->ops))
+			devs[np++] = dev;
 	}
-	dd_dev_frontend_changed(dev); /* in case the watch's first event is late */
-	return 0;
+	switch_many(devs, np, XenbusStateInitWait, false);
+	for (size_t i = 0; i < np; i++) {
+		struct drvdom_dev *dev = devs[i];
+
+		/* From the loop, once this scan's devices are all at InitWait. */
+		if (dev->ops->prepare && dd->prep_ev) {
+			dev->unprepared = true;
+			event_active(dd->prep_ev, 0, 0);
+		}
+		if ((rc = watch_frontend(dev, true)) < 0)
+			drvdom_dev_fatal(dev, rc, "watching the frontend's state");
+	}
+	free(devs);
 }
 
 static void unlink_dev(struct drvdom_dev *dev)

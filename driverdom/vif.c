@@ -43,6 +43,7 @@ struct netsvc {
 	struct vif *vifs; /* connected, for the engine's reports */
 	struct bh_log log;
 	bool persist_warned;
+	bool uplink_tried; /* uplink_plug, at the first vif's prepare */
 };
 
 struct vif {
@@ -197,7 +198,6 @@ static int svc_up(struct drvdom *dd)
 		return -errno;
 	if ((rc = drvdom_add_fd(dd, svc.timer, on_timer, NULL, &svc.timer_fd)) < 0)
 		return rc;
-	uplink_plug(dd);
 	return 0;
 }
 
@@ -262,8 +262,9 @@ static int bridge_add(const char *br, const char *ifname)
 
 /* The core may have given this domain an uplink (xl.cfg `uplink`): a veth
  * end in our namespace, named in /local/domain/<self>/uplink/ifname, that
- * joins the bridge named in .../uplink/bridge. Plugged when the engine
- * starts (the first vif), so that guests on that bridge reach the host.
+ * joins the bridge named in .../uplink/bridge. Plugged at the first vif's
+ * prepare (after its InitWait: the two reads are not in the way of the
+ * handshake), so that guests on that bridge reach the host.
  * A missing or broken uplink is logged; the guests still reach each other. */
 static void uplink_plug(struct drvdom *dd)
 {
@@ -461,6 +462,10 @@ static void vif_prepare(struct drvdom_dev *dev)
 	struct vif *v = dev->priv;
 	int rc;
 
+	if (!svc.uplink_tried) {
+		svc.uplink_tried = true;
+		uplink_plug(dev->dd);
+	}
 	if (!v || v->tap >= 0)
 		return;
 	if ((rc = tap_make(v, &v->tap)) < 0) {

@@ -563,7 +563,7 @@ int bhxs_rm(struct bhxs *xs, bhxs_tx_t tx, const char *path)
 }
 
 /* Splits NUL-terminated strings into a malloc'd array. */
-static int split(const char *p, size_t len, char ***names, size_t *n)
+int bhxs_split_names(const char *p, size_t len, char ***names, size_t *n)
 {
 	size_t cnt = 0, i = 0;
 	char **v;
@@ -603,7 +603,7 @@ int bhxs_directory(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***name
 
 	if (rc < 0)
 		return rc;
-	rc = split(r, len, names, n);
+	rc = bhxs_split_names(r, len, names, n);
 	free(r);
 	return rc;
 }
@@ -616,7 +616,7 @@ int bhxs_get_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***perm
 
 	if (rc < 0)
 		return rc;
-	rc = split(r, len, perms, n);
+	rc = bhxs_split_names(r, len, perms, n);
 	free(r);
 	return rc;
 }

@@ -47,6 +47,9 @@ int bhxs_rm(struct bhxs *xs, bhxs_tx_t tx, const char *path);
 /* *names: malloc'd array of malloc'd names. */
 int bhxs_directory(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***names, size_t *n);
 void bhxs_free_names(char **names, size_t n);
+/* A listing's reply (names, each NUL-terminated; a pipelined
+ * XS_DIRECTORY's) split into NAMES, freed with bhxs_free_names. */
+int bhxs_split_names(const char *p, size_t len, char ***names, size_t *n);
 /* Permissions as strings of xenstore's form: "n0", "r5", "b3" ... first is
  * the owner. */
 int bhxs_get_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, char ***perms, size_t *n);
