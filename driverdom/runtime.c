@@ -237,9 +237,14 @@ int drvdom_start(struct drvdom *dd)
 	 * while the frontends answer (the loop would run this only after
 	 * the frontends' answers queued meanwhile). */
 	dd_prepare_all(dd);
-	/* The watchdog sees us alive from the start; after the scan, so that
-	 * a restart's devices go to InitWait one round trip to the core
-	 * sooner (the heartbeat timeout is seconds). */
+	/* The frontends that answered meanwhile (a restart's have, by now)
+	 * are connected before the rest: their guests wait for it. */
+	drain_store(dd);
+	if (dd->fatal)
+		return dd->fatal;
+	/* The watchdog sees us alive from the start; after the scan and the
+	 * first connects, so that a restart's devices come back a few round
+	 * trips sooner (the heartbeat timeout is seconds). */
 	if (dd->cfg.hc)
 		heartbeat(dd);
 	/* dom0's fault orders (bh inject); a runtime without them still serves. */
