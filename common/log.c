@@ -34,9 +34,9 @@ void bh_logv(const struct bh_log *lg, enum bh_log_level level, const char *fmt, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s%s%s",
+	snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s: %s%s%s",
 	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	         ts.tv_nsec / 1000000, lg->prefix, level <= BH_LOG_WARN ? level_names[level] : "",
+	         ts.tv_nsec / 1000, lg->prefix, level <= BH_LOG_WARN ? level_names[level] : "",
 	         level <= BH_LOG_WARN ? ": " : "", msg);
 	if (lg->to_stderr)
 		fprintf(stderr, "%s\n", line);
