@@ -116,6 +116,6 @@ nrec=$(wc -l <"$RUN/rec")
   awk -v a="$r99" -v b="$b99" -v c="$r50" -v d="$b50" 'BEGIN {
     printf "recovery / spawn: p99 %.1fx (goal <= 3x), p50 %.1fx\n", a / b, c / d }'
 } | tee "${OUT:-/dev/null}"
-[ -n "${KEEP:-}" ] && echo "run directory kept: $RUN (kills, gaps, rec, logs)"
+[ -n "${KEEP:-}" ] && echo "run directory kept: $RUN (kills, gaps, rec, logs; bench-net-phases $RUN)"
 sys_stop
 exit 0
