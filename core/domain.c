@@ -347,6 +347,7 @@ fail:
 /* ---- ending a generation -------------------------------------------- */
 
 static void cg_remove_retry(evutil_socket_t fd, short what, void *arg);
+#define CG_REMOVE_LATER_MS 100 /* an ended generation's cgroup, see below */
 
 struct cg_pending {
 	struct core *c;
@@ -377,29 +378,44 @@ void domain_cg_pending_flush(struct core *c)
 	}
 }
 
-/* A cgroup can stay busy for a moment after its last task is reaped. */
-static void cg_remove(struct core *c, struct bh_cgroup *cg)
+/* Removes CG now or, with LATER_MS, that much later. A cgroup can stay
+ * busy for a moment after its last task is reaped: removals that fail
+ * are retried every 50 ms. Names are never reused (incarnations), so a
+ * removal that waits cannot hit a newer domain's cgroup. */
+static void cg_remove_in(struct core *c, struct bh_cgroup *cg, unsigned later_ms)
 {
 	struct cg_pending *p;
+	struct timeval tv = { 0, 50000 };
 
-	if (c->cgctl.ops->remove(&c->cgctl, cg) == 0)
+	if (!later_ms && c->cgctl.ops->remove(&c->cgctl, cg) == 0)
 		return;
+	if (later_ms)
+		tv = (struct timeval){ later_ms / 1000, (later_ms % 1000) * 1000 };
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p) {
+		if (later_ms)
+			c->cgctl.ops->remove(&c->cgctl, cg);
 		return;
+	}
 	p->c = c;
 	p->cg = *cg;
 	p->ev = evtimer_new(c->base, cg_remove_retry, p);
-	struct timeval tv = { 0, 50000 };
 	if (!p->ev || evtimer_add(p->ev, &tv) < 0) {
 		if (p->ev)
 			event_free(p->ev);
 		free(p);
+		if (later_ms)
+			c->cgctl.ops->remove(&c->cgctl, cg);
 	} else {
 		p->next = c->cg_pending;
 		c->cg_pending = p;
 	}
 	cg->created = false;
+}
+
+static void cg_remove(struct core *c, struct bh_cgroup *cg)
+{
+	cg_remove_in(c, cg, 0);
 }
 
 static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
@@ -593,7 +609,9 @@ static void release_generation(struct domain *d)
 	maptrack_dispose(c, d);
 	grant_table_dispose(c, d);
 	d->store_port = d->console_port = 0;
-	cg_remove(c, &d->cg);
+	/* Not now: an rmdir per controller (~150 us) was on the way of dom0
+	 * hearing of the death, and so of a restart. */
+	cg_remove_in(c, &d->cg, CG_REMOVE_LATER_MS);
 }
 
 static void classify_exit(struct domain *d, const siginfo_t *si)
@@ -659,8 +677,10 @@ static void handle_exit(struct domain *d, const siginfo_t *si)
 	classify_exit(d, si);
 	release_generation(d);
 	d->state = BH_DOMSTATE_SHUTDOWN;
-	log_end(d);
+	/* dom0 first, the log after: two lines were ~0.1 ms (file writes)
+	 * before the watchdog heard of it. */
 	evtchn_raise_virq(d->core, BH_VIRQ_DOM_EXC);
+	log_end(d);
 	if (d->destroy_pending)
 		reap(d);
 	else if (d->restart_pending)
