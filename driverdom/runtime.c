@@ -29,7 +29,7 @@ const char *xenbus_state_name(int state)
 static void drain_store(struct drvdom *dd)
 {
 	char *path, *token;
-	int rc;
+	int rc = -EAGAIN;
 
 	for (;;) {
 		while (!dd->fatal && (rc = bhxs_read_watch(dd->xs, &path, &token)) == 0) {
