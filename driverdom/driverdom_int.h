@@ -64,16 +64,15 @@ struct dd_found {
 	unsigned fe, devid;
 };
 void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n);
-/* DIR's keys (dev->fe_path or dev->be_path) read at once, answering
- * drvdom_fe_read_* / drvdom_be_read_* until dropped (nodes.c). */
-void dd_snap_take(struct drvdom_dev *dev, const char *dir);
 /* NS as write requests below dev->be_path into OPS, the paths in PATH:
  * how many (nodes.c). */
 size_t dd_nodes_ops(const struct drvdom_dev *dev, const struct drvdom_nodes *ns, char (*path)[256],
                     struct bhxs_op *ops);
 void dd_snap_drop(struct drvdom_dev *dev);
 /* Snapshots of several devices' directories (their frontends' if
- * FRONTEND, else ours), two round trips for all. */
+ * FRONTEND, else ours), two round trips for all: each directory's keys
+ * read at once, answering drvdom_fe_read_* / drvdom_be_read_* until
+ * dropped (nodes.c). */
 void dd_snap_take_many(struct drvdom_dev **devs, size_t n, bool frontend);
 /* Whether DIR (the snapshot's) had KEY when it was listed: 1 or 0; -1 if
  * no snapshot of DIR is taken. */

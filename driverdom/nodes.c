@@ -126,11 +126,6 @@ out:
 	free(paths);
 }
 
-void dd_snap_take(struct drvdom_dev *dev, const char *dir)
-{
-	dd_snap_take_many(&dev, 1, dir == dev->fe_path);
-}
-
 void dd_snap_drop(struct drvdom_dev *dev)
 {
 	struct drvdom_snap *s = dev->snap;
