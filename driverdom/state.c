@@ -210,16 +210,32 @@ static bool connect_one(struct drvdom_dev *dev)
 	return true;
 }
 
+/* N devices whose frontends are ready, connected together: their
+ * frontends' keys in two round trips for all, connect() each, Connected
+ * (and the removal of an earlier attempt's error node, which no longer
+ * holds) in one transaction. */
+static void connect_batch(struct drvdom_dev **devs, size_t n)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		prepare(devs[i]);
+	dd_snap_take_many(devs, n, true);
+	for (size_t i = 0; i < n; i++)
+		if (connect_one(devs[i]))
+			devs[m++] = devs[i];
+	switch_many(devs, m, XenbusStateConnected, true);
+}
+
 /* The devices whose frontends are ready (connect_due), connected
- * together: their frontends' keys in two round trips for all, connect()
- * each, Connected in one transaction. Run once the store's queued events
- * are handled (drain_store), so that a restart's frontends, which answer
- * at about the same time, are taken together; each alone paid six round
+ * together (connect_batch). Run once the store's queued events are
+ * handled (drain_store), so that a restart's frontends, which answer at
+ * about the same time, are taken together; each alone paid six round
  * trips of its own. */
 void dd_connect_due(struct drvdom *dd)
 {
-	struct drvdom_dev **due, **ok;
-	size_t n = 0, m = 0, cap = 0;
+	struct drvdom_dev **due;
+	size_t n = 0, cap = 0;
 
 	if (!dd->connect_due)
 		return;
@@ -227,7 +243,6 @@ void dd_connect_due(struct drvdom *dd)
 	for (struct drvdom_dev *dev = dd->devs; dev; dev = dev->next)
 		cap += dev->connect_due;
 	due = calloc(cap ? cap : 1, sizeof(*due));
-	ok = calloc(cap ? cap : 1, sizeof(*ok));
 	for (struct drvdom_dev *dev = dd->devs; dev; dev = dev->next) {
 		if (!dev->connect_due)
 			continue;
@@ -239,25 +254,14 @@ void dd_connect_due(struct drvdom *dd)
 		    (dev->fe_state != XenbusStateInitialised &&
 		     dev->fe_state != XenbusStateConnected))
 			continue;
-		if (!due || !ok) { /* no memory for the batch: one at a time */
-			struct drvdom_dev *one[1] = { dev };
-			prepare(dev);
-			dd_snap_take_many(one, 1, true);
-			if (connect_one(dev))
-				switch_state(dev, XenbusStateConnected, true);
-			continue;
-		}
-		prepare(dev);
-		due[n++] = dev;
+		if (due)
+			due[n++] = dev;
+		else
+			connect_batch(&dev, 1); /* no memory for the batch */
 	}
-	dd_snap_take_many(due, n, true);
-	for (size_t i = 0; i < n; i++)
-		if (connect_one(due[i]))
-			ok[m++] = due[i];
-	/* an earlier attempt's error no longer holds: removed with the switch */
-	switch_many(ok, m, XenbusStateConnected, true);
+	if (due)
+		connect_batch(due, n);
 	free(due);
-	free(ok);
 }
 
 /* The frontend left Closed/Closing (or a stale Connected) for

@@ -444,12 +444,18 @@ static int tap_make(struct vif *v, int *out)
 	return 0;
 }
 
-/* A TAP no engine took: not persistent any more, so the close removes it. */
-static void tap_discard(int tap)
+/* Not persistent any more: its last close removes the interface. */
+static void tap_unpersist(int tap)
 {
 	if (ioctl(tap, TUNSETPERSIST, 0) < 0) {
-		/* it was not persistent: the close removes it anyway */
+		/* it was not persistent (tap_make): the close removes it anyway */
 	}
+}
+
+/* A TAP no engine took. */
+static void tap_discard(int tap)
+{
+	tap_unpersist(tap);
 	close(tap);
 }
 
@@ -583,9 +589,7 @@ static void vif_disconnect(struct drvdom_dev *dev)
 		}
 	drvdom_del_fd(v->tap_fd);
 	v->tap_fd = NULL;
-	if (ioctl(v->cfg.tap_fd, TUNSETPERSIST, 0) < 0) {
-		/* not persistent (see vif_connect): the close removes it anyway */
-	}
+	tap_unpersist(v->cfg.tap_fd);
 	netback_vif_disconnect(v->nv); /* closes the TAP: the interface goes */
 	v->nv = NULL;
 	unbind_ports(v);
