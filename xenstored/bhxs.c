@@ -297,6 +297,18 @@ static int next_reply(struct bhxs *xs, struct xsd_sockmsg *r, char **p)
 	}
 }
 
+/* A whole message (a reply or an event) is in the buffer: reading it does
+ * not wait. */
+static bool whole_msg_buffered(const struct bhxs *xs)
+{
+	struct xsd_sockmsg h;
+
+	if (xs->inlen < sizeof(h))
+		return false;
+	memcpy(&h, xs->in, sizeof(h));
+	return h.len <= XENSTORE_PAYLOAD_MAX && xs->inlen >= sizeof(h) + h.len;
+}
+
 /* Whole messages read along with a reply stay in the buffer, and the kick
  * that announced them is spent: a watch event among them would wait for
  * the next kick to be noticed by a poll loop on bhxs_fd(). So after each
@@ -412,8 +424,12 @@ int bhxs_pipeline(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n)
 	while (done < n) {
 		size_t used = 0;
 
-		/* Frame what the window allows, then send it in one go. */
-		while (sent < n && reqs < PIPE_MAX_REQS &&
+		/* Frame what the window allows, then send it in one go; but
+		 * the replies already here are taken first. Else each reply
+		 * let one more request go, with its own kick, and the rest of
+		 * a batch went by in ping-pong: a window of 7 reads (the byte
+		 * budget's limit), then one request per round trip. */
+		while (sent < n && reqs < PIPE_MAX_REQS && !(reqs && whole_msg_buffered(xs)) &&
 		       (reqs == 0 || bytes + reply_budget(ops[sent].type) <= PIPE_MAX_BYTES) &&
 		       used < PIPE_SEND_BUF) {
 			int len = op_frame(&ops[sent], tx, base + (uint32_t)sent, buf + used);

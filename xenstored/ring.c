@@ -17,7 +17,8 @@ struct xsd_ring {
 	unsigned local_port;
 	struct xenstore_domain_interface *page;
 	struct xsd_conn *c;
-	bool broken; /* protocol error: no longer served */
+	bool broken;  /* protocol error: no longer served */
+	bool serving; /* in serve(): replies go out, and the kick, at its end */
 };
 
 struct xsd_rings {
@@ -46,9 +47,13 @@ static uint32_t ld(const uint32_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/* An index published, then the peer's read: a full fence between the two
+ * (with the client's, bhxs_ring.c), so that a client which leaves out a
+ * kick because we were still at work is sure to be seen by our next look. */
 static void st(uint32_t *p, uint32_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 /* Replies into the rsp ring; true if anything moved. */
@@ -115,24 +120,31 @@ static void serve(struct xsd_ring *r)
 {
 	bool moved = false, again = true;
 
+	r->serving = true;
 	while (again && !r->broken) {
 		again = false;
-		if (push(r))
-			moved = again = true;
 		if (pull(r))
 			moved = again = true;
 		if (!r->broken && xsd_conn_input(r->c, NULL, 0) < 0)
 			r->broken = true;
+		if (!r->broken && push(r)) /* every reply made so far */
+			moved = again = true;
 	}
+	r->serving = false;
 	if (moved)
 		r->rs->ops.notify(r->rs->ops.arg, r->local_port);
 }
 
+/* Output queued outside serve() (a watch fired by another connection's
+ * write): out now. Inside serve(), each reply pushed and signalled on its
+ * own woke the client once per reply of a pipelined batch, and on a busy
+ * CPU the client took it from us each time: the batch went by in
+ * ping-pong. */
 static void on_kick(void *arg)
 {
 	struct xsd_ring *r = arg;
 
-	if (!r->broken && push(r))
+	if (!r->broken && !r->serving && push(r))
 		r->rs->ops.notify(r->rs->ops.arg, r->local_port);
 }
 
