@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bulkhead/xs_wire.h"
 #include "common/util.h"
 #include "ioctl/bhctl.h"
 #include "toolstack/toolstack.h"
@@ -849,13 +850,52 @@ static void reattach_served(struct bhtool *t, struct bhtool_dom *dd, struct xsp_
 		        dd->domid, dd->cfg->name, n, names);
 }
 
-/* A domain restarted in place, in the order its guests need it: the
- * store released and the core restarted; then everything the store must
- * say about the domain (its directory, the old one removed; its uplink;
- * its own devices; for a driver domain, every device it serves) in one
- * pipelined transaction, so that the new generation's first scan finds
- * its devices; the store introduced, the domain unpaused; the console
- * (whose ring keeps what the domain prints meanwhile) last. */
+/* The store's part of a restart: the dead generation released, SET
+ * written in one transaction, the new one introduced, in three round
+ * trips (the release goes with the transaction's start, the introduction
+ * with its end) where they were five. */
+static void restart_store(struct bhtool *t, struct bhtool_dom *d, struct xsp_set *set)
+{
+	char dom[16], intro[48];
+	int ilen, rc;
+
+	if (!t->xs)
+		return;
+	if (t->store_domid < 0) {
+		if (set && (rc = xsp_set_write(t->xs, set)) < 0)
+			bh_warn(&t->log,
+			        "domain %u: store: cannot write its directory and devices: %s",
+			        d->domid, bh_strerror(rc));
+		return;
+	}
+	snprintf(dom, sizeof(dom), "%u", d->domid);
+	ilen = snprintf(intro, sizeof(intro), "%u%c%u", (unsigned)BH_GNTTAB_STORE_REF, '\0',
+	                d->store_port) +
+	       1;
+	struct bhxs_op rel = { .type = XS_RELEASE, .path = dom };
+	struct bhxs_op in = {
+		.type = XS_INTRODUCE, .path = dom, .val = intro, .len = (size_t)ilen
+	};
+	if ((rc = xsp_set_write_with(t->xs, set, &rel, 1, &in, 1)) < 0)
+		bh_warn(&t->log, "domain %u: store: cannot write its directory and devices: %s",
+		        d->domid, bh_strerror(rc));
+	if (in.rc < 0)
+		bh_warn(&t->log, "store: introducing domain %u failed: %s", d->domid,
+		        bh_strerror(in.rc));
+	bhxs_pipeline_free(&rel, 1);
+	bhxs_pipeline_free(&in, 1);
+}
+
+/* A domain restarted in place, in the order its guests need it: the core
+ * restarted it (paused); then the store released the dead generation and
+ * was told everything it must say about the domain (its directory, the
+ * old one removed; its uplink; its own devices; for a driver domain,
+ * every device it serves) in one pipelined transaction, so that the new
+ * generation's first scan finds its devices, and introduced it
+ * (restart_store); the domain unpaused; the console (whose ring keeps
+ * what the domain prints meanwhile) last. The core releasing first is
+ * safe: a mapping of the dead generation's store page is told from the
+ * new one's by its incarnation. */
 static void restart(struct bhtool *t, struct bhtool_dom *d)
 {
 	struct bh_hc_create_resp resp;
@@ -864,9 +904,9 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 
 	for (struct bhtool_dev *dev = d->devs; dev; dev = dev->next)
 		dev_remove(t, d->domid, dev);
-	if (t->xs && t->store_domid >= 0)
-		bhxs_release(t->xs, d->domid);
 	if ((rc = bhctl_domain_restart(t->hc, d->domid, &resp)) < 0) {
+		if (t->xs && t->store_domid >= 0)
+			bhxs_release(t->xs, d->domid);
 		bh_warn(&t->log, "domain %u: restart failed: %s", d->domid, bh_strerror(rc));
 		cleanup_dom(t, d->domid, "restart failed");
 		bhtool_destroy(t, d->domid);
@@ -889,11 +929,7 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 	}
 	if (d->cfg->driver_domain)
 		reattach_served(t, d, set);
-	if (set && (rc = xsp_set_write(t->xs, set)) < 0)
-		bh_warn(&t->log, "domain %u: store: cannot write its directory and devices: %s",
-		        d->domid, bh_strerror(rc));
-	if (store_introduce(t, d) < 0)
-		bh_warn(&t->log, "domain %u: %s", d->domid, t->err);
+	restart_store(t, d, set);
 	if ((rc = bhctl_domain_unpause(t->hc, d->domid)) < 0)
 		bh_warn(&t->log, "domain %u: unpause after restart: %s", d->domid, bh_strerror(rc));
 	if (t->console.remove)

@@ -93,6 +93,21 @@ int xsp_set_write(struct bhxs *xs, struct xsp_set *b)
 	return rc;
 }
 
+int xsp_set_write_with(struct bhxs *xs, struct xsp_set *b, struct bhxs_op *before, size_t nb,
+                       struct bhxs_op *after, size_t na)
+{
+	int rc = !b ? -ENOMEM : b->err;
+
+	if (rc < 0) { /* no set to write: BEFORE and AFTER all the same */
+		bhxs_pipeline(xs, 0, before, nb);
+		bhxs_pipeline(xs, 0, after, na);
+	} else {
+		rc = bhxs_transaction_run_with(xs, before, nb, set_send, b, after, na);
+	}
+	xsp_set_free(b);
+	return rc;
+}
+
 void xsp_set_key(struct xsp_set *b, const char *path, const char *val)
 {
 	add(b, XS_WRITE, path, val, strlen(val));

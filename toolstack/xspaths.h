@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "toolstack/toolstack.h"
+#include "xenstored/bhxs.h"
 
 /* REPLACE: the directory a previous life of DOMID left is removed first,
  * in the same transaction (a restart in place). */
@@ -26,6 +27,11 @@ void xsp_set_domain(struct xsp_set *s, uint16_t domid, const struct bh_domcfg *c
 void xsp_set_dev(struct xsp_set *s, uint16_t domid, const struct bhtool_dev *d);
 void xsp_set_key(struct xsp_set *s, const char *path, const char *val);
 int xsp_set_write(struct bhxs *xs, struct xsp_set *s);
+/* The same, with BEFORE pipelined ahead of the transaction and AFTER
+ * behind its end (bhxs_transaction_run_with), both sent even when S could
+ * not be built; their results are in their structs. */
+int xsp_set_write_with(struct bhxs *xs, struct xsp_set *s, struct bhxs_op *before, size_t nb,
+                       struct bhxs_op *after, size_t na);
 void xsp_set_free(struct xsp_set *s);
 void xsp_remove_dev(struct bhxs *xs, uint16_t domid, const struct bhtool_dev *d);
 /* XenbusState of the frontend or backend of D, or -errno. */

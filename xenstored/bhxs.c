@@ -372,13 +372,23 @@ int bhxs_talk(struct bhxs *xs, uint32_t type, bhxs_tx_t tx, const struct iovec *
  * answers a connection's requests in order, and replies are matched by
  * req_id. What may be outstanding is bounded so that the daemon never
  * holds more than half its output queue for us (docs/xenstore.md: a full
- * queue stops reading our requests and drops our watch events), and never
- * more requests than Xen's xenstored accepts at once (quota-outstanding,
- * 20). One send carries as many requests as fit, so a ring connection
+ * queue stops reading our requests and drops our watch events), and, on
+ * a ring, never more requests than Xen's xenstored accepts at once from a
+ * domain (quota-outstanding, 20). One send carries as many requests as fit, so a ring connection
  * kicks the daemon once for them all. */
-#define PIPE_MAX_REQS  16
-#define PIPE_MAX_BYTES 32768
-#define PIPE_SEND_BUF  8192
+#define PIPE_MAX_REQS      16
+#define PIPE_MAX_REQS_SOCK 64 /* see pipe_max_reqs */
+#define PIPE_MAX_BYTES     32768
+#define PIPE_SEND_BUF      8192
+
+/* Over the socket (dom0's tools: privileged, which Xen's xenstored exempts
+ * from quota-outstanding, and our store enforces none) a bigger window: a
+ * driver domain's restart writes ~70 keys in one transaction, and each
+ * window of 16 was a round trip while its guests waited. */
+static size_t pipe_max_reqs(const struct bhxs *xs)
+{
+	return xs->t == &sock_transport ? PIPE_MAX_REQS_SOCK : PIPE_MAX_REQS;
+}
 
 static size_t reply_budget(uint32_t type)
 {
@@ -395,6 +405,14 @@ static int op_frame(const struct bhxs_op *op, bhxs_tx_t tx, uint32_t req_id, cha
 		                { (void *)op->val, op->len } };
 
 	switch (op->type) {
+	case XS_TRANSACTION_START: /* PATH "" */
+	case XS_RELEASE:           /* PATH the domid */
+		h.tx_id = 0;       /* never inside a transaction */
+		return frame(&h, buf, iov, 1);
+	case XS_INTRODUCE: /* PATH the domid, VAL "gfn\0port\0" */
+		h.tx_id = 0;
+		return frame(&h, buf, iov, 2);
+	case XS_TRANSACTION_END: /* PATH "T" or "F" */
 	case XS_READ:
 	case XS_DIRECTORY:
 	case XS_GET_PERMS:
@@ -429,7 +447,7 @@ int bhxs_pipeline(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t n)
 		 * let one more request go, with its own kick, and the rest of
 		 * a batch went by in ping-pong: a window of 7 reads (the byte
 		 * budget's limit), then one request per round trip. */
-		while (sent < n && reqs < PIPE_MAX_REQS && !(reqs && whole_msg_buffered(xs)) &&
+		while (sent < n && reqs < pipe_max_reqs(xs) && !(reqs && whole_msg_buffered(xs)) &&
 		       (reqs == 0 || bytes + reply_budget(ops[sent].type) <= PIPE_MAX_BYTES) &&
 		       used < PIPE_SEND_BUF) {
 			int len = op_frame(&ops[sent], tx, base + (uint32_t)sent, buf + used);
@@ -650,19 +668,17 @@ int bhxs_set_perms(struct bhxs *xs, bhxs_tx_t tx, const char *path, const char *
 	return bhxs_talk(xs, XS_SET_PERMS, tx, iov, (int)n + 1, NULL, NULL);
 }
 
+static int tx_id_parse(const char *r, bhxs_tx_t *tx);
+
 int bhxs_transaction_start(struct bhxs *xs, bhxs_tx_t *tx)
 {
-	char *r = NULL, *end;
-	unsigned long v;
+	char *r = NULL;
 	int rc = talk_str(xs, XS_TRANSACTION_START, 0, "", &r, NULL);
 
 	if (rc < 0)
 		return rc;
-	v = strtoul(r, &end, 10);
-	rc = (*end || !*r || v == 0 || v > UINT32_MAX) ? -EPROTO : 0;
+	rc = tx_id_parse(r, tx);
 	free(r);
-	if (rc == 0)
-		*tx = (bhxs_tx_t)v;
 	return rc;
 }
 
@@ -688,6 +704,53 @@ int bhxs_transaction_run(struct bhxs *xs, int (*fn)(struct bhxs *, bhxs_tx_t, vo
 		}
 		rc = bhxs_transaction_end(xs, tx, true);
 	}
+	return rc;
+}
+
+static int tx_id_parse(const char *r, bhxs_tx_t *tx)
+{
+	char *end;
+	unsigned long v = strtoul(r, &end, 10);
+
+	if (*end || !*r || v == 0 || v > UINT32_MAX)
+		return -EPROTO;
+	*tx = (bhxs_tx_t)v;
+	return 0;
+}
+
+int bhxs_transaction_run_with(struct bhxs *xs, struct bhxs_op *before, size_t nb,
+                              int (*fn)(struct bhxs *, bhxs_tx_t, void *), void *arg,
+                              struct bhxs_op *after, size_t na)
+{
+	struct bhxs_op *ops = calloc(BH_MAX(nb, na) + 1, sizeof(*ops));
+	bhxs_tx_t tx = 0;
+	int rc, frc;
+
+	if (!ops)
+		return -ENOMEM;
+	/* BEFORE, then the transaction's start: one round trip */
+	memcpy(ops, before, nb * sizeof(*ops));
+	ops[nb] = (struct bhxs_op){ .type = XS_TRANSACTION_START, .path = "" };
+	if ((rc = bhxs_pipeline(xs, 0, ops, nb + 1)) < 0)
+		goto out;
+	memcpy(before, ops, nb * sizeof(*ops));
+	rc = ops[nb].rc < 0 ? ops[nb].rc : tx_id_parse(ops[nb].reply, &tx);
+	bhxs_pipeline_free(ops + nb, 1);
+	if (rc < 0)
+		goto out;
+	/* FN, then the end (a commit unless FN failed) and AFTER: one more */
+	frc = fn(xs, tx, arg);
+	ops[0] = (struct bhxs_op){ .type = XS_TRANSACTION_END, .path = frc < 0 ? "F" : "T" };
+	memcpy(ops + 1, after, na * sizeof(*ops));
+	if ((rc = bhxs_pipeline(xs, tx, ops, na + 1)) < 0)
+		goto out;
+	memcpy(after, ops + 1, na * sizeof(*ops));
+	rc = frc < 0 ? frc : ops[0].rc;
+	bhxs_pipeline_free(ops, 1);
+	if (rc == -EAGAIN) /* a conflict: again, as bhxs_transaction_run does */
+		rc = bhxs_transaction_run(xs, fn, arg);
+out:
+	free(ops);
 	return rc;
 }
 

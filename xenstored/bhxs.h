@@ -91,6 +91,17 @@ int bhxs_pipeline_run(struct bhxs *xs, bhxs_tx_t tx, struct bhxs_op *ops, size_t
  * 0, or -EINVAL. */
 int bhxs_parse_uint(const char *v, unsigned long long *out);
 
+/* bhxs_transaction_run with fewer round trips: BEFORE (NB ops of any
+ * kind) pipelined ahead of the transaction's start, AFTER (NA control
+ * messages: XS_RELEASE, or XS_INTRODUCE with PATH the domid and VAL
+ * "gfn\0port\0") behind its end. Both go outside the transaction; their
+ * results are left in their structs (bhxs_pipeline_free them). FN failing
+ * ends the transaction without a commit, and AFTER is sent all the same;
+ * a conflict runs the transaction again alone (AFTER is not sent again). */
+int bhxs_transaction_run_with(struct bhxs *xs, struct bhxs_op *before, size_t nb,
+                              int (*fn)(struct bhxs *, bhxs_tx_t, void *), void *arg,
+                              struct bhxs_op *after, size_t na);
+
 int bhxs_watch(struct bhxs *xs, const char *path, const char *token);
 int bhxs_unwatch(struct bhxs *xs, const char *path, const char *token);
 /* A queued or newly arrived event, without blocking: 0 and the event, or

@@ -297,6 +297,69 @@ static void test_introduce_release(void **state)
 	bhxs_close(xs);
 }
 
+/* A restart's store work in three round trips (the toolstack's
+ * restart_store): the old life released ahead of the transaction, the
+ * new one introduced behind its commit; a failing body aborts the
+ * transaction and still introduces; a conflict runs the body again. */
+struct rw_arg {
+	struct bhxs *other; /* writes /rw/n inside the first try: a conflict */
+	int calls, fail;
+};
+
+static int rw_body(struct bhxs *xs, bhxs_tx_t tx, void *arg)
+{
+	struct rw_arg *a = arg;
+	char *v = NULL;
+	int rc;
+
+	a->calls++;
+	if ((rc = bhxs_read(xs, tx, "/rw/n", &v, NULL)) < 0 && rc != -ENOENT)
+		return rc;
+	free(v);
+	if (a->other && a->calls == 1)
+		assert_int_equal(bhxs_write_str(a->other, 0, "/rw/n", "them"), 0);
+	if (a->fail)
+		return -EIO;
+	return bhxs_write_str(xs, tx, "/rw/n", "us");
+}
+
+static void test_transaction_run_with(void **state)
+{
+	struct bhxs *xs, *other;
+	struct rw_arg a = { 0 };
+	bool yes;
+	char *v = NULL;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	assert_int_equal(bhxs_open_socket(D.sock, &other), 0);
+	assert_int_equal(bhxs_introduce(xs, 13, 99, 3), 0);
+	for (int round = 0; round < 3; round++) {
+		struct bhxs_op rel = { .type = XS_RELEASE, .path = "13" };
+		struct bhxs_op in = { .type = XS_INTRODUCE,
+			              .path = "13",
+			              .val = "99\0"
+			                     "3",
+			              .len = 5 };
+
+		a = (struct rw_arg){ .other = round == 1 ? other : NULL, .fail = round == 2 };
+		assert_int_equal(bhxs_transaction_run_with(xs, &rel, 1, rw_body, &a, &in, 1),
+		                 round == 2 ? -EIO : 0);
+		assert_int_equal(rel.rc, 0);
+		assert_int_equal(in.rc, 0);
+		bhxs_pipeline_free(&rel, 1);
+		bhxs_pipeline_free(&in, 1);
+		assert_int_equal(bhxs_is_introduced(xs, 13, &yes), 0);
+		assert_true(yes);
+		assert_int_equal(a.calls, round == 1 ? 2 : 1); /* the conflict: once more */
+		assert_int_equal(bhxs_read(xs, 0, "/rw/n", &v, NULL), 0);
+		assert_string_equal(v, "us"); /* round 2 aborted: round 1's stays */
+		free(v);
+	}
+	assert_int_equal(bhxs_release(xs, 13), 0);
+	bhxs_close(other);
+	bhxs_close(xs);
+}
+
 /* Reads until the peer closes; true if it did within 2 s. */
 static bool closed_by_peer(int fd)
 {
@@ -372,10 +435,15 @@ static void test_daemon_options(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_daemon_options),     cmocka_unit_test(test_basic_api),
-	cmocka_unit_test(test_perms_other_domain), cmocka_unit_test(test_watch_between_connections),
-	cmocka_unit_test(test_transactions),       cmocka_unit_test(test_transaction_run),
-	cmocka_unit_test(test_pipeline),           cmocka_unit_test(test_introduce_release),
+	cmocka_unit_test(test_daemon_options),
+	cmocka_unit_test(test_basic_api),
+	cmocka_unit_test(test_perms_other_domain),
+	cmocka_unit_test(test_watch_between_connections),
+	cmocka_unit_test(test_transactions),
+	cmocka_unit_test(test_transaction_run),
+	cmocka_unit_test(test_pipeline),
+	cmocka_unit_test(test_introduce_release),
+	cmocka_unit_test(test_transaction_run_with),
 	cmocka_unit_test(test_malformed_socket),
 };
 
