@@ -158,6 +158,7 @@ struct domain {
 	struct event *grace_ev; /* shutdown asked politely: SIGKILL when it fires */
 	int go_fd;              /* BUILDING: write a byte to let it exec */
 	int netns_fd;           /* a driver domain's network namespace (domain.c) */
+	int mntns_fd;           /* and its mount namespace */
 	struct hc_conn chan;
 	struct bh_cgroup cg;
 	uint64_t start_time;        /* CLOCK_REALTIME seconds */
