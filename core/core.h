@@ -181,6 +181,10 @@ struct domain {
 	uint32_t store_port, console_port;
 	struct device_assignment *devices;
 	unsigned nr_taps;
+	/* A driver domain's TAPs, the core's own reference to each (domain.c,
+	 * "let go late"); freed with the generation. */
+	int *tap_refs;
+	size_t ntap_refs;
 	struct bh_hc_device_uplink *uplink; /* asked for, names filled in; NULL: none */
 	int uplink_ifindex;                 /* this generation's host end; 0: none */
 	struct standby sb;                  /* driver domains: the next generation */
@@ -255,6 +259,9 @@ int domain_shutdown(struct domain *d, enum bh_shutdown_reason reason, bool wait)
 void domain_cg_pending_flush(struct core *c);
 int domain_destroy(struct domain *d);
 int domain_restart(struct domain *d);
+/* A driver domain's TAP FD: the core keeps a reference until the
+ * generation's namespaces are let go (domain.c). */
+void domain_keep_tap(struct domain *d, int fd);
 void domain_fill_info(struct domain *d, struct bh_dominfo *out);
 int domain_set_resources(struct domain *d, const struct bh_hc_setres *r);
 void domain_destroy_all(struct core *c);

@@ -286,6 +286,7 @@ int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out)
 		return -e;
 	}
 	d->nr_taps++;
+	domain_keep_tap(d, fd);
 	*fd_out = fd;
 	return 0;
 }

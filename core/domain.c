@@ -224,6 +224,8 @@ static void reset_generation_state(struct domain *d)
 	d->shutdown_requested = d->restart_pending = d->destroy_pending = false;
 	d->last_heartbeat_ns = 0;
 	d->nr_taps = 0;
+	d->tap_refs = NULL;
+	d->ntap_refs = 0;
 	grant_table_init(&d->gt, d->cfg.max_grants);
 	maptrack_init(&d->mt, d->cfg.max_maptrack);
 	evtchn_table_init(&d->et, d->cfg.max_ports);
@@ -556,7 +558,11 @@ static void standby_arm(struct domain *d)
  * Its mount namespace is held the same way: the last reference dropped
  * unmounts its tree and waits for an RCU grace period (namespace_unlock),
  * which the dying process did on its way out, before the core could hear
- * of its death. */
+ * of its death. So are its TAPs (device.c keeps a reference to each): the
+ * last close of a TAP detaches its queue, another grace period each. The
+ * driver domain deletes a TAP's interface itself when it lets it go (a
+ * detached or reconnecting vif), so the core's reference never keeps an
+ * interface it does not want. */
 #define NETNS_LINGER_MS 2000
 
 static void netns_hold(struct domain *d)
@@ -594,6 +600,25 @@ static void netns_let_go(struct domain *d)
 {
 	close_later(d, &d->netns_fd);
 	close_later(d, &d->mntns_fd);
+	for (size_t i = 0; i < d->ntap_refs; i++)
+		close_later(d, &d->tap_refs[i]);
+	free(d->tap_refs);
+	d->tap_refs = NULL;
+	d->ntap_refs = 0;
+}
+
+void domain_keep_tap(struct domain *d, int fd)
+{
+	int *n, ref;
+
+	if (d->role != BH_ROLE_DRIVER || (ref = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return; /* without it, the exit detaches the queue itself */
+	if (!(n = reallocarray(d->tap_refs, d->ntap_refs + 1, sizeof(*n)))) {
+		close(ref);
+		return;
+	}
+	d->tap_refs = n;
+	d->tap_refs[d->ntap_refs++] = ref;
 }
 
 /* Everything a generation holds, in reverse order of setup. Idempotent. */

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,8 +425,8 @@ static uint32_t frontend_features(struct drvdom_dev *dev)
  * persistent unregisters it in the exiting task (~20 ms each, RCU waits),
  * and the core sees the death, and restarts us, only after that. A dead
  * generation's persistent TAPs go with its network namespace, which the
- * kernel takes down asynchronously. tap_discard and a disconnect clear
- * it. */
+ * kernel takes down asynchronously. tap_discard and a disconnect delete
+ * the interface (tap_unpersist). */
 static int tap_make(struct vif *v, int *out)
 {
 	int tap = -1, rc;
@@ -444,9 +446,54 @@ static int tap_make(struct vif *v, int *out)
 	return 0;
 }
 
-/* Not persistent any more: its last close removes the interface. */
+/* The interface NAME deleted (RTM_DELLINK by name): 0 or -errno. */
+static int link_delete(const char *name)
+{
+	struct {
+		struct nlmsghdr n;
+		struct ifinfomsg i;
+		char attrs[RTA_SPACE(IFNAMSIZ)];
+	} req = { 0 };
+	struct {
+		struct nlmsghdr n;
+		struct nlmsgerr e;
+	} ack;
+	struct rtattr *a = (struct rtattr *)req.attrs;
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = 0;
+	ssize_t r;
+
+	if (s < 0)
+		return -errno;
+	a->rta_type = IFLA_IFNAME;
+	a->rta_len = (unsigned short)RTA_LENGTH(strlen(name) + 1);
+	memcpy(RTA_DATA(a), name, strlen(name) + 1);
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len);
+	req.n.nlmsg_type = RTM_DELLINK;
+	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.i.ifi_family = AF_UNSPEC;
+	if (send(s, &req, req.n.nlmsg_len, 0) < 0)
+		rc = -errno;
+	else if ((r = recv(s, &ack, sizeof(ack), 0)) < 0)
+		rc = -errno;
+	else if ((size_t)r >= sizeof(ack) && ack.n.nlmsg_type == NLMSG_ERROR)
+		rc = ack.e.error;
+	close(s);
+	return rc;
+}
+
+/* Let go of: its interface deleted, not just its last close. The core
+ * holds a reference to every TAP it made for us (so that our crash does
+ * not wait for each queue to detach: docs/driverdom.md), which would keep
+ * the interface, and its name, after our close. */
 static void tap_unpersist(int tap)
 {
+	struct ifreq ifr = { 0 };
+
+	if (ioctl(tap, TUNGETIFF, &ifr) == 0 && ifr.ifr_name[0]) {
+		ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+		if (link_delete(ifr.ifr_name) == 0)
+			return;
+	}
 	if (ioctl(tap, TUNSETPERSIST, 0) < 0) {
 		/* it was not persistent (tap_make): the close removes it anyway */
 	}
