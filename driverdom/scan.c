@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulkhead/xs_wire.h"
 #include "common/util.h"
 #include "driverdom/driverdom_int.h"
 #include "xenstored/bhxs.h"
@@ -109,48 +110,105 @@ static int scan_dir(struct drvdom *dd, const char *path, char ***names, size_t *
 	return rc;
 }
 
-static void scan_frontend(struct drvdom *dd, const char *type, const char *fe,
-                          struct found_list *fl)
+/* N directories listed in one pipelined batch: (*NAMES)[i], (*COUNTS)[i]
+ * (a missing one is empty; another error is logged and empty too).
+ * Free with free_lists. */
+static int list_many(struct drvdom *dd, char (*paths)[192], size_t n, char ****names,
+                     size_t **counts)
 {
-	char path[192], **ids;
-	size_t n;
+	struct bhxs_op *ops = calloc(n ? n : 1, sizeof(*ops));
+	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", dd->be_root, type, fe);
-	if (scan_dir(dd, path, &ids, &n) < 0)
-		return;
+	*names = calloc(n ? n : 1, sizeof(**names));
+	*counts = calloc(n ? n : 1, sizeof(**counts));
+	if (!ops || !*names || !*counts) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++)
-		found(dd, type, fe, ids[i], fl);
-	bhxs_free_names(ids, n);
+		ops[i] = (struct bhxs_op){ .type = XS_DIRECTORY, .path = paths[i] };
+	if ((rc = bhxs_pipeline(dd->xs, 0, ops, n)) < 0) {
+		bh_warn(&dd->log, "listing %zu directories: %s", n, bh_strerror(rc));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].rc < 0 && ops[i].rc != -ENOENT)
+			bh_warn(&dd->log, "listing %s: %s", paths[i], bh_strerror(ops[i].rc));
+		if (ops[i].rc == 0 &&
+		    bhxs_split_names(ops[i].reply, ops[i].rlen, &(*names)[i], &(*counts)[i]) < 0)
+			(*counts)[i] = 0;
+	}
+out:
+	if (ops)
+		bhxs_pipeline_free(ops, n);
+	free(ops);
+	if (rc < 0) {
+		free(*names);
+		free(*counts);
+		*names = NULL;
+		*counts = NULL;
+	}
+	return rc;
+}
+
+static void free_lists(char ***names, size_t *counts, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		bhxs_free_names(names[i], counts[i]);
+	free(names);
+	free(counts);
 }
 
 /* Everything under backend/: new devices are added, devices whose
- * directory went away are removed (mark and sweep). */
+ * directory went away are removed (mark and sweep). One round trip per
+ * level: the types, then every type's frontends in one batch, then every
+ * frontend's devices in one batch (one listing after another, a restart
+ * paid a round trip per frontend before it found its devices). */
 void dd_scan(struct drvdom *dd)
 {
-	char path[160], **types, **fes;
-	size_t nt, nf;
+	char(*paths)[192] = NULL, **types = NULL, ***fes = NULL, ***ids = NULL;
+	size_t nt = 0, *nf = NULL, *ni = NULL, np = 0;
 	struct found_list fl = { 0 };
 
 	for (struct drvdom_dev *d = dd->devs; d; d = d->next)
 		d->seen = false;
 	if (scan_dir(dd, dd->be_root, &types, &nt) < 0)
 		return;
-	for (size_t i = 0; i < nt; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dd->be_root, types[i]);
-		if (scan_dir(dd, path, &fes, &nf) < 0)
-			continue;
-		for (size_t j = 0; j < nf; j++)
-			scan_frontend(dd, types[i], fes[j], &fl);
-		bhxs_free_names(fes, nf);
-	}
-	bhxs_free_names(types, nt);
+	if (!(paths = calloc(nt ? nt : 1, sizeof(*paths))))
+		goto out;
+	for (size_t i = 0; i < nt; i++)
+		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dd->be_root, types[i]);
+	if (list_many(dd, paths, nt, &fes, &nf) < 0)
+		goto out;
+	free(paths);
+	for (size_t i = 0; i < nt; i++)
+		np += nf[i];
+	if (!(paths = calloc(np ? np : 1, sizeof(*paths))))
+		goto out;
+	np = 0;
+	for (size_t i = 0; i < nt; i++)
+		for (size_t j = 0; j < nf[i]; j++)
+			snprintf(paths[np++], sizeof(paths[0]), "%s/%s/%s", dd->be_root, types[i],
+			         fes[i][j]);
+	if (list_many(dd, paths, np, &ids, &ni) < 0)
+		goto out;
+	np = 0;
+	for (size_t i = 0; i < nt; i++)
+		for (size_t j = 0; j < nf[i]; j++, np++)
+			for (size_t k = 0; k < ni[np]; k++)
+				found(dd, types[i], fes[i][j], ids[np][k], &fl);
 	dd_devs_add(dd, fl.v, fl.n);
-	free(fl.v);
 	for (struct drvdom_dev *d = dd->devs, *next; d; d = next) {
 		next = d->next;
 		if (!d->seen && !dir_exists(dd, d->be_path))
 			dd_dev_gone(d);
 	}
+out:
+	free(fl.v);
+	free(paths);
+	free_lists(ids, ni, np);
+	free_lists(fes, nf, nt);
+	bhxs_free_names(types, nt);
 }
 
 /* An event under backend/<type>/<fe>/<devid>[/key]: the device appeared,
