@@ -45,6 +45,9 @@ struct drvdom {
 /* scan.c */
 void dd_handle_watch(struct drvdom *dd, const char *path, const char *token);
 void dd_scan(struct drvdom *dd);
+/* dd_scan with the watch on backend/ (token TOKEN) set in its first
+ * round trip, ahead of the listings: 0, or the watch's error. */
+int dd_scan_watching(struct drvdom *dd, const char *token);
 
 /* state.c */
 void dd_dev_gone(struct drvdom_dev *dev);

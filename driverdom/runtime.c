@@ -226,13 +226,11 @@ int drvdom_start(struct drvdom *dd)
 {
 	int rc;
 
-	/* The tree may not exist yet when the toolstack has not made it. */
-	dd->tree_initial = true; /* the scan below covers the watch's first event */
-	if ((rc = bhxs_watch(dd->xs, dd->be_root, DD_TOKEN_TREE)) < 0) {
-		bh_err(&dd->log, "watching %s: %s", dd->be_root, bh_strerror(rc));
+	/* The tree may not exist yet when the toolstack has not made it. The
+	 * watch goes in the scan's first round trip, ahead of its listings. */
+	dd->tree_initial = true; /* the scan covers the watch's first event */
+	if ((rc = dd_scan_watching(dd, DD_TOKEN_TREE)) < 0)
 		return rc;
-	}
-	dd_scan(dd);
 	/* Every device found is at InitWait now: their interfaces are made
 	 * while the frontends answer (the loop would run this only after
 	 * the frontends' answers queued meanwhile). */

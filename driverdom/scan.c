@@ -159,28 +159,99 @@ static void free_lists(char ***names, size_t *counts, size_t n)
 	free(counts);
 }
 
-/* Everything under backend/: new devices are added, devices whose
- * directory went away are removed (mark and sweep). One round trip per
- * level: the types, then every type's frontends in one batch, then every
- * frontend's devices in one batch (one listing after another, a restart
- * paid a round trip per frontend before it found its devices). */
-void dd_scan(struct drvdom *dd)
+/* The scan's first round trip: (with TOKEN) the watch on backend/, the
+ * types under it and the frontends under every type we serve, in one
+ * batch; a type we do not serve (its devices are reported, not_built.c)
+ * is listed after. *TYPES, *FES, *NF as list_many. */
+static int scan_top(struct drvdom *dd, const char *token, char ***types, size_t *nt, char ****fes,
+                    size_t **nf)
+{
+	size_t nb = dd->cfg.n_backends, w = token ? 1 : 0, n = w + 1 + nb;
+	struct bhxs_op *ops = calloc(n, sizeof(*ops));
+	char(*paths)[192] = calloc(nb ? nb : 1, sizeof(*paths));
+	int rc = -ENOMEM;
+
+	*types = NULL;
+	*nt = 0;
+	*fes = NULL;
+	*nf = NULL;
+	if (!ops || !paths)
+		goto out;
+	if (token)
+		ops[0] = (struct bhxs_op){ .type = XS_WATCH,
+			                   .path = dd->be_root,
+			                   .val = token,
+			                   .len = strlen(token) + 1 };
+	ops[w] = (struct bhxs_op){ .type = XS_DIRECTORY, .path = dd->be_root };
+	for (size_t b = 0; b < nb; b++) {
+		snprintf(paths[b], sizeof(paths[b]), "%s/%s", dd->be_root,
+		         dd->cfg.backends[b]->type);
+		ops[w + 1 + b] = (struct bhxs_op){ .type = XS_DIRECTORY, .path = paths[b] };
+	}
+	if ((rc = bhxs_pipeline(dd->xs, 0, ops, n)) < 0) {
+		bh_warn(&dd->log, "listing %s: %s", dd->be_root, bh_strerror(rc));
+		goto out;
+	}
+	if (token && (rc = ops[0].rc) < 0) {
+		bh_err(&dd->log, "watching %s: %s", dd->be_root, bh_strerror(rc));
+		goto out;
+	}
+	if ((rc = ops[w].rc) == -ENOENT) { /* the toolstack has not made it yet */
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0 || (rc = bhxs_split_names(ops[w].reply, ops[w].rlen, types, nt)) < 0) {
+		bh_warn(&dd->log, "listing %s: %s", dd->be_root, bh_strerror(rc));
+		goto out;
+	}
+	*fes = calloc(*nt ? *nt : 1, sizeof(**fes));
+	*nf = calloc(*nt ? *nt : 1, sizeof(**nf));
+	if (!*fes || !*nf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < *nt; i++) {
+		char path[192];
+		size_t b = 0;
+
+		while (b < nb && strcmp(dd->cfg.backends[b]->type, (*types)[i]) != 0)
+			b++;
+		if (b == nb) { /* not ours: asked alone */
+			snprintf(path, sizeof(path), "%s/%s", dd->be_root, (*types)[i]);
+			if (scan_dir(dd, path, &(*fes)[i], &(*nf)[i]) < 0)
+				(*nf)[i] = 0;
+			continue;
+		}
+		if (ops[w + 1 + b].rc < 0 && ops[w + 1 + b].rc != -ENOENT)
+			bh_warn(&dd->log, "listing %s: %s", paths[b],
+			        bh_strerror(ops[w + 1 + b].rc));
+		if (ops[w + 1 + b].rc == 0 &&
+		    bhxs_split_names(ops[w + 1 + b].reply, ops[w + 1 + b].rlen, &(*fes)[i],
+		                     &(*nf)[i]) < 0)
+			(*nf)[i] = 0;
+	}
+out:
+	if (ops)
+		bhxs_pipeline_free(ops, n);
+	free(ops);
+	free(paths);
+	return rc;
+}
+
+int dd_scan_watching(struct drvdom *dd, const char *token)
 {
 	char(*paths)[192] = NULL, **types = NULL, ***fes = NULL, ***ids = NULL;
 	size_t nt = 0, *nf = NULL, *ni = NULL, np = 0;
 	struct found_list fl = { 0 };
+	int rc;
 
 	for (struct drvdom_dev *d = dd->devs; d; d = d->next)
 		d->seen = false;
-	if (scan_dir(dd, dd->be_root, &types, &nt) < 0)
-		return;
-	if (!(paths = calloc(nt ? nt : 1, sizeof(*paths))))
-		goto out;
-	for (size_t i = 0; i < nt; i++)
-		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dd->be_root, types[i]);
-	if (list_many(dd, paths, nt, &fes, &nf) < 0)
-		goto out;
-	free(paths);
+	if ((rc = scan_top(dd, token, &types, &nt, &fes, &nf)) < 0 || !fes) {
+		free_lists(fes, nf, nt);
+		bhxs_free_names(types, nt);
+		return token ? rc : 0; /* a failed listing: the next event rescans */
+	}
 	for (size_t i = 0; i < nt; i++)
 		np += nf[i];
 	if (!(paths = calloc(np ? np : 1, sizeof(*paths))))
@@ -209,6 +280,18 @@ out:
 	free_lists(ids, ni, np);
 	free_lists(fes, nf, nt);
 	bhxs_free_names(types, nt);
+	return 0;
+}
+
+/* Everything under backend/: new devices are added, devices whose
+ * directory went away are removed (mark and sweep). One round trip per
+ * level, the first two together: the types and every served type's
+ * frontends, then every frontend's devices in one batch (one listing
+ * after another, a restart paid a round trip per level and per frontend
+ * before it found its devices). */
+void dd_scan(struct drvdom *dd)
+{
+	dd_scan_watching(dd, NULL);
 }
 
 /* An event under backend/<type>/<fe>/<devid>[/key]: the device appeared,

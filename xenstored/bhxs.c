@@ -421,6 +421,7 @@ static int op_frame(const struct bhxs_op *op, bhxs_tx_t tx, uint32_t req_id, cha
 		return frame(&h, buf, iov, 1);
 	case XS_WRITE:
 	case XS_SET_PERMS:
+	case XS_WATCH: /* VAL the token, its NUL counted in LEN */
 		return frame(&h, buf, iov, 2);
 	default:
 		return -EINVAL;

@@ -64,10 +64,12 @@ int bhxs_transaction_run(struct bhxs *xs, int (*fn)(struct bhxs *, bhxs_tx_t, vo
 
 /* Pipelined requests: sent without waiting for each reply (a handshake's
  * dozen keys cost one round trip instead of a dozen). TYPE is XS_READ,
- * XS_WRITE, XS_MKDIR, XS_RM, XS_DIRECTORY, XS_GET_PERMS or XS_SET_PERMS;
- * VAL/LEN the payload after PATH's NUL (XS_WRITE: the value; XS_SET_PERMS:
- * the permissions, each NUL-terminated). The store handles them in order,
- * all in transaction TX (0: none). bhxs_pipeline returns 0 once every
+ * XS_WRITE, XS_MKDIR, XS_RM, XS_DIRECTORY, XS_GET_PERMS, XS_SET_PERMS or
+ * XS_WATCH; VAL/LEN the payload after PATH's NUL (XS_WRITE: the value;
+ * XS_SET_PERMS: the permissions, each NUL-terminated; XS_WATCH: the token
+ * with its NUL). The store handles them in order, all in transaction TX
+ * (0: none); the control messages XS_TRANSACTION_START/END, XS_RELEASE
+ * and XS_INTRODUCE are for bhxs_transaction_run_with. bhxs_pipeline returns 0 once every
  * request is answered, each in its RC (0 or -errno) and REPLY/RLEN (the
  * payload, malloc'd, NUL added: free with bhxs_pipeline_free), or a
  * negative errno if the connection failed. */
