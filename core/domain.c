@@ -577,7 +577,7 @@ static void netns_hold(struct domain *d)
 	d->mntns_fd = open(path, O_RDONLY | O_CLOEXEC);
 }
 
-static void netns_close_cb(evutil_socket_t fd, short what, void *arg)
+static void close_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -590,8 +590,8 @@ static void close_later(struct domain *d, int *fd)
 
 	if (*fd < 0)
 		return;
-	if (event_base_once(d->core->base, -1, EV_TIMEOUT, netns_close_cb, (void *)(intptr_t)*fd,
-	                    &tv) < 0)
+	if (event_base_once(d->core->base, -1, EV_TIMEOUT, close_cb, (void *)(intptr_t)*fd, &tv) <
+	    0)
 		close(*fd);
 	*fd = -1;
 }

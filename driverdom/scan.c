@@ -110,6 +110,16 @@ static int scan_dir(struct drvdom *dd, const char *path, char ***names, size_t *
 	return rc;
 }
 
+/* A pipelined listing's answer: its names (none if it is missing; another
+ * error is logged and gives none too). */
+static void take_list(struct drvdom *dd, const struct bhxs_op *op, char ***names, size_t *n)
+{
+	if (op->rc < 0 && op->rc != -ENOENT)
+		bh_warn(&dd->log, "listing %s: %s", op->path, bh_strerror(op->rc));
+	if (op->rc == 0 && bhxs_split_names(op->reply, op->rlen, names, n) < 0)
+		*n = 0;
+}
+
 /* N directories listed in one pipelined batch: (*NAMES)[i], (*COUNTS)[i]
  * (a missing one is empty; another error is logged and empty too).
  * Free with free_lists. */
@@ -131,13 +141,8 @@ static int list_many(struct drvdom *dd, char (*paths)[192], size_t n, char ****n
 		bh_warn(&dd->log, "listing %zu directories: %s", n, bh_strerror(rc));
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (ops[i].rc < 0 && ops[i].rc != -ENOENT)
-			bh_warn(&dd->log, "listing %s: %s", paths[i], bh_strerror(ops[i].rc));
-		if (ops[i].rc == 0 &&
-		    bhxs_split_names(ops[i].reply, ops[i].rlen, &(*names)[i], &(*counts)[i]) < 0)
-			(*counts)[i] = 0;
-	}
+	for (size_t i = 0; i < n; i++)
+		take_list(dd, &ops[i], &(*names)[i], &(*counts)[i]);
 out:
 	if (ops)
 		bhxs_pipeline_free(ops, n);
@@ -222,13 +227,7 @@ static int scan_top(struct drvdom *dd, const char *token, char ***types, size_t 
 				(*nf)[i] = 0;
 			continue;
 		}
-		if (ops[w + 1 + b].rc < 0 && ops[w + 1 + b].rc != -ENOENT)
-			bh_warn(&dd->log, "listing %s: %s", paths[b],
-			        bh_strerror(ops[w + 1 + b].rc));
-		if (ops[w + 1 + b].rc == 0 &&
-		    bhxs_split_names(ops[w + 1 + b].reply, ops[w + 1 + b].rlen, &(*fes)[i],
-		                     &(*nf)[i]) < 0)
-			(*nf)[i] = 0;
+		take_list(dd, &ops[w + 1 + b], &(*fes)[i], &(*nf)[i]);
 	}
 out:
 	if (ops)
