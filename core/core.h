@@ -126,12 +126,27 @@ struct hc_conn {
 
 /* A driver domain's next generation built ahead (core/domain.c): its
  * sandbox is up and waits for the byte that lets it exec. */
+/* A TAP the core made ahead in a standby's network namespace, under a
+ * name the generation before it asked for (device.c). */
+struct premade_tap {
+	char name[sizeof(((struct bh_hc_device_tap *)0)->ifname)];
+	uint32_t flags; /* BH_TAP_* */
+	int fd;
+};
+
+struct premade_taps {
+	struct premade_tap *v;
+	size_t n;
+};
+
 struct standby {
 	pid_t pid; /* 0: none */
 	int pidfd, go_fd, chan_fd;
 	uint32_t incarnation;
 	struct bh_cgroup cg;
-	struct event *timer; /* builds it a moment after a generation started */
+	struct event *timer;      /* builds it a moment after a generation started */
+	struct premade_taps taps; /* made in its network namespace */
+	struct event *taps_timer; /* makes the ones asked for since */
 };
 
 struct domain {
@@ -185,6 +200,10 @@ struct domain {
 	 * "let go late"); freed with the generation. */
 	int *tap_refs;
 	size_t ntap_refs;
+	/* The TAPs this generation asked for (their names and flags; the
+	 * standby gets them made ahead) and the ones made ahead for it,
+	 * taken as it asks. */
+	struct premade_taps tap_names, premade;
 	struct bh_hc_device_uplink *uplink; /* asked for, names filled in; NULL: none */
 	int uplink_ifindex;                 /* this generation's host end; 0: none */
 	struct standby sb;                  /* driver domains: the next generation */
@@ -262,6 +281,8 @@ int domain_restart(struct domain *d);
 /* A driver domain's TAP FD: the core keeps a reference until the
  * generation's namespaces are let go (domain.c). */
 void domain_keep_tap(struct domain *d, int fd);
+/* D asked for a TAP under a new name: its standby gets it made ahead. */
+void domain_standby_taps_later(struct domain *d);
 void domain_fill_info(struct domain *d, struct bh_dominfo *out);
 int domain_set_resources(struct domain *d, const struct bh_hc_setres *r);
 void domain_destroy_all(struct core *c);
@@ -325,6 +346,10 @@ int device_revoke(struct domain *d, const char *token);
 int device_open(struct domain *d, const char *token, int *fd_out,
                 struct bh_hc_device_open_resp *out);
 int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out);
+/* Makes in PID's network namespace each TAP of D's tap_names HAVE lacks. */
+void device_premake_taps(struct domain *d, pid_t pid, struct premade_taps *have);
+/* Closes each descriptor of L with CLOSE_FD and empties L. */
+void premade_taps_dispose(struct premade_taps *l, void (*close_fd)(void *arg, int *fd), void *arg);
 void device_list_dispose(struct domain *d);
 
 /* uplink.c: a veth pair between the host and a driver domain */

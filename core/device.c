@@ -259,9 +259,132 @@ static int tun_open_in(pid_t pid, int home_netns)
 	return fd < 0 ? -e : fd;
 }
 
-int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out)
+/* A TAP NAME with FLAGS (BH_TAP_*) made in PID's network namespace: its
+ * descriptor, or -errno. */
+static int tap_create(struct core *c, pid_t pid, const char *name, uint32_t flags)
 {
 	struct ifreq ifr;
+	int fd = tun_open_in(pid, c->home_netns);
+
+	if (fd < 0)
+		return fd;
+	memset(&ifr, 0, sizeof(ifr));
+	bh_strlcpy(ifr.ifr_name, name, IFNAMSIZ);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (flags & BH_TAP_VNET_HDR)
+		ifr.ifr_flags |= IFF_VNET_HDR;
+	if (flags & BH_TAP_MQ)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* ---- TAPs made ahead ----
+ *
+ * Making a TAP (into the domain's namespace, TUNSETIFF: a netdevice
+ * registered) takes ~0.3 ms of the core, and a restarted network driver
+ * domain asks for one per vif right after its InitWait, while its guests
+ * wait. So the core remembers the names and flags each generation asked
+ * for (tap_names) and makes the same TAPs in the standby's network
+ * namespace when it builds the standby, and those asked for later a
+ * moment after they were (domain.c). The next generation's request for
+ * such a name is answered with the TAP made ahead. They are made
+ * persistent, down and on no bridge: one never asked for is closed with
+ * its generation and goes with its namespace; the driver domain brings up
+ * and bridges the ones it takes, as it does a new one. */
+
+static struct premade_tap *premade_find(struct premade_taps *l, const char *name, size_t *at)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strncmp(l->v[i].name, name, sizeof(l->v[i].name)) == 0) {
+			if (at)
+				*at = i;
+			return &l->v[i];
+		}
+	return NULL;
+}
+
+static int premade_add(struct premade_taps *l, const char *name, uint32_t flags, int fd)
+{
+	struct premade_tap *v = reallocarray(l->v, l->n + 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	v = &l->v[l->n++];
+	memset(v, 0, sizeof(*v));
+	bh_strlcpy(v->name, name, sizeof(v->name));
+	v->flags = flags;
+	v->fd = fd;
+	return 0;
+}
+
+/* Takes entry AT out of L (its descriptor is the caller's). */
+static void premade_remove(struct premade_taps *l, size_t at)
+{
+	l->v[at] = l->v[--l->n];
+	if (!l->n) {
+		free(l->v);
+		l->v = NULL;
+	}
+}
+
+void premade_taps_dispose(struct premade_taps *l, void (*close_fd)(void *arg, int *fd), void *arg)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].fd >= 0)
+			close_fd(arg, &l->v[i].fd);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void device_premake_taps(struct domain *d, pid_t pid, struct premade_taps *have)
+{
+	for (size_t i = 0; i < d->tap_names.n; i++) {
+		const struct premade_tap *w = &d->tap_names.v[i];
+		int fd;
+
+		if (premade_find(have, w->name, NULL))
+			continue;
+		if ((fd = tap_create(d->core, pid, w->name, w->flags)) < 0) {
+			bh_warn(&d->core->log, "dom%u (%s): making %s ahead for its standby: %s",
+			        d->domid, d->name, w->name, bh_strerror(fd));
+			continue;
+		}
+		/* Persistent, so that its last close (unclaimed) does not
+		 * unregister it here; the namespace takes it down. */
+		if (ioctl(fd, TUNSETPERSIST, 1) < 0 || premade_add(have, w->name, w->flags, fd) < 0)
+			close(fd);
+	}
+}
+
+/* The TAP made ahead under T's name, if one was made with T's flags;
+ * -1 otherwise (one with other flags is let go: the new one is attached
+ * to the same interface). */
+static int premade_take(struct domain *d, const struct bh_hc_device_tap *t)
+{
+	size_t at;
+	struct premade_tap *p = premade_find(&d->premade, t->ifname, &at);
+	int fd = -1;
+
+	if (!p)
+		return -1;
+	if (p->flags == t->flags)
+		fd = p->fd;
+	else
+		close(p->fd);
+	premade_remove(&d->premade, at);
+	return fd;
+}
+
+int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out)
+{
+	struct premade_tap *known;
 	int fd;
 
 	if (!ifname_ok(t->ifname) || (t->flags & ~(BH_TAP_VNET_HDR | BH_TAP_MQ)))
@@ -270,23 +393,16 @@ int device_tap(struct domain *d, const struct bh_hc_device_tap *t, int *fd_out)
 		return -ENOSPC;
 	if (d->pid <= 0)
 		return -ESRCH;
-	fd = tun_open_in(d->pid, d->core->home_netns);
-	if (fd < 0)
+	if ((fd = premade_take(d, t)) < 0 &&
+	    (fd = tap_create(d->core, d->pid, t->ifname, t->flags)) < 0)
 		return fd;
-	memset(&ifr, 0, sizeof(ifr));
-	bh_strlcpy(ifr.ifr_name, t->ifname, IFNAMSIZ);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (t->flags & BH_TAP_VNET_HDR)
-		ifr.ifr_flags |= IFF_VNET_HDR;
-	if (t->flags & BH_TAP_MQ)
-		ifr.ifr_flags |= IFF_MULTI_QUEUE;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
 	d->nr_taps++;
 	domain_keep_tap(d, fd);
+	if ((known = premade_find(&d->tap_names, t->ifname, NULL)))
+		known->flags = t->flags;
+	else if (d->role == BH_ROLE_DRIVER &&
+	         premade_add(&d->tap_names, t->ifname, t->flags, -1) == 0)
+		domain_standby_taps_later(d);
 	*fd_out = fd;
 	return 0;
 }

@@ -226,6 +226,8 @@ static void reset_generation_state(struct domain *d)
 	d->nr_taps = 0;
 	d->tap_refs = NULL;
 	d->ntap_refs = 0;
+	d->tap_names = (struct premade_taps){ 0 };
+	d->premade = (struct premade_taps){ 0 };
 	grant_table_init(&d->gt, d->cfg.max_grants);
 	maptrack_init(&d->mt, d->cfg.max_maptrack);
 	evtchn_table_init(&d->et, d->cfg.max_ports);
@@ -235,6 +237,12 @@ static void release_generation(struct domain *d);
 static void cg_remove(struct core *c, struct bh_cgroup *cg);
 static bool standby_take(struct domain *d, struct standby *out);
 static void standby_arm(struct domain *d);
+static void close_later(struct domain *d, int *fd);
+
+static void close_later_cb(void *arg, int *fd)
+{
+	close_later(arg, fd);
+}
 
 static void standby_init(struct standby *sb)
 {
@@ -320,6 +328,7 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 	d->pid = sb.pid;
 	d->pidfd = sb.pidfd;
 	d->go_fd = sb.go_fd;
+	d->premade = sb.taps; /* (none unless it was the standby) */
 	netns_hold(d);
 	sv[0] = sb.chan_fd;
 	d->state = standby ? BH_DOMSTATE_RUNNING : BH_DOMSTATE_BUILDING;
@@ -470,6 +479,11 @@ static void standby_discard(struct domain *d)
 		event_free(sb->timer);
 		sb->timer = NULL;
 	}
+	if (sb->taps_timer) {
+		event_free(sb->taps_timer);
+		sb->taps_timer = NULL;
+	}
+	premade_taps_dispose(&sb->taps, close_later_cb, d);
 	if (sb->pid > 0) {
 		/* It waits (for its go byte, or in its first hypercall): the
 		 * kill is immediate. */
@@ -499,8 +513,10 @@ static bool standby_take(struct domain *d, struct standby *out)
 	}
 	if (d->sb.timer)
 		event_free(d->sb.timer);
+	if (d->sb.taps_timer)
+		event_free(d->sb.taps_timer);
 	*out = d->sb;
-	out->timer = NULL;
+	out->timer = out->taps_timer = NULL;
 	standby_init(&d->sb);
 	return true;
 }
@@ -524,8 +540,40 @@ static void standby_build(evutil_socket_t fd, short what, void *arg)
 	}
 	rc = bh_write_full(d->sb.go_fd, "g", 1); /* exec, up to its first hypercall */
 	bh_closep(&d->sb.go_fd);
-	if (rc < 0)
+	if (rc < 0) {
 		standby_discard(d);
+		return;
+	}
+	/* While it execs: the TAPs this generation asked for (device.c). */
+	device_premake_taps(d, d->sb.pid, &d->sb.taps);
+}
+
+static void standby_taps_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct domain *d = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(d->sb.taps_timer);
+	d->sb.taps_timer = NULL;
+	if (d->sb.pid > 0)
+		device_premake_taps(d, d->sb.pid, &d->sb.taps);
+}
+
+/* Not at once: the TAP was asked for while a guest waits for its vif, and
+ * the standby's can wait. A standby not built yet makes them all then. */
+void domain_standby_taps_later(struct domain *d)
+{
+	struct timeval tv = { 0, STANDBY_DELAY_MS * 1000 };
+
+	if (d->sb.pid <= 0 || d->sb.taps_timer)
+		return;
+	if (!(d->sb.taps_timer = evtimer_new(d->core->base, standby_taps_cb, d)) ||
+	    evtimer_add(d->sb.taps_timer, &tv) < 0) {
+		if (d->sb.taps_timer)
+			event_free(d->sb.taps_timer);
+		d->sb.taps_timer = NULL;
+	}
 }
 
 static void standby_arm(struct domain *d)
@@ -605,6 +653,8 @@ static void netns_let_go(struct domain *d)
 	free(d->tap_refs);
 	d->tap_refs = NULL;
 	d->ntap_refs = 0;
+	premade_taps_dispose(&d->premade, close_later_cb, d);
+	premade_taps_dispose(&d->tap_names, close_later_cb, d);
 }
 
 void domain_keep_tap(struct domain *d, int fd)

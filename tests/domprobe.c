@@ -12,9 +12,12 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -352,10 +355,70 @@ static int cmd_standby(int argc, char **argv)
 	return 0;
 }
 
+/* The index of interface NAME in our network namespace, 0 if none (a
+ * Unix socket: the only kind a driver domain may open). */
+static int ifindex_of(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), idx = 0;
+
+	bh_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+	if (s >= 0 && ioctl(s, SIOCGIFINDEX, &ifr) == 0)
+		idx = ifr.ifr_ifindex;
+	if (s >= 0)
+		close(s);
+	return idx;
+}
+
+/* tap NAME...: once started (a standby: once a restart took it), says
+ * whether each interface was already in our namespace, then asks the
+ * core for a TAP under that name and checks what it got. The first name
+ * is asked for with a vnet header in every generation, the others only
+ * in generation 0 (a later one asks with other flags than the TAP the
+ * core made ahead). A name written +NAME is asked for a second later
+ * (after the core built the standby). */
+static int cmd_tap(int argc, char **argv)
+{
+	struct bh_dominfo d;
+	int rc;
+
+	if ((rc = bhctl_domain_getinfo(xen_hcall(), BH_DOMID_SELF, &d)) < 0) {
+		printf("getinfo: %s\n", strerror(-rc));
+		return 1;
+	}
+	for (int i = 0; i < argc; i++) {
+		bool vnet = i == 0 || d.generation == 0;
+		int before, fd = -1;
+		struct ifreq ifr = { 0 };
+
+		if (argv[i][0] == '+') {
+			argv[i]++;
+			sleep(1);
+		}
+		before = ifindex_of(argv[i]);
+
+		printf("gen %u: premade %s %s\n", d.generation, argv[i], before ? "yes" : "no");
+		rc = bhctl_device_tap(xen_hcall(), argv[i], vnet ? BH_TAP_VNET_HDR : 0, &fd);
+		check("tap", rc == 0, "%s: %s", argv[i], strerror(-rc));
+		if (rc < 0)
+			continue;
+		check("tap-name", ioctl(fd, TUNGETIFF, &ifr) == 0 && !strcmp(ifr.ifr_name, argv[i]),
+		      "%s: got %s", argv[i], ifr.ifr_name);
+		check("tap-flags", !!(ifr.ifr_flags & IFF_VNET_HDR) == vnet, "%s: flags %#x",
+		      argv[i], ifr.ifr_flags);
+		check("tap-same", !before || ifindex_of(argv[i]) == before, "%s: index %d, was %d",
+		      argv[i], ifindex_of(argv[i]), before);
+		printf("gen %u: tap %s done\n", d.generation, argv[i]);
+	}
+	sleep(60);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
+	{ "tap", cmd_tap },
 	{ "reboot", cmd_reboot },
 	{ "isolation", cmd_isolation },
 	{ "oom", cmd_oom },

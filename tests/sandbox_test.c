@@ -260,6 +260,43 @@ static void test_driver_domain_standby(void **state)
 	assert_int_equal(bhctl_domain_destroy(&h->cl, plain), 0);
 }
 
+/* The TAPs a driver domain asked for are made ahead in its standby's
+ * network namespace, those asked for after the standby was built a
+ * moment later: the next generation finds them there and gets the same
+ * interfaces when it asks, with the flags it asks for (one is asked for
+ * with other flags than before). The first generation, which had no
+ * standby before it, finds none. */
+static void test_standby_taps_made_ahead(void **state)
+{
+	struct th_host *h = *state;
+	const char *argv[] = { th_prog("domprobe"), "tap", "tpa0", "tpb0", "+tpc0", NULL };
+	uint16_t id = create(h, "sbt", BH_ROLE_DRIVER, 64, BH_CREATE_STANDBY, argv);
+	struct bh_hc_create_resp r;
+	struct bh_dominfo d;
+	char *log;
+
+	/* tpc0 comes a second after the start, after the standby (300 ms) */
+	free(th_wait_log(h, "sbt", "gen 0: tap tpc0 done", 10000));
+	usleep(1000 * 1000); /* and the core makes it for the standby 300 ms later */
+	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	expect_end(h, id, BH_SHUTDOWN_CRASH, BH_CRASH_SIGNAL);
+	assert_int_equal(bhctl_domain_restart(&h->cl, id, &r), 0);
+	log = th_wait_log(h, "sbt", "gen 1: tap tpc0 done", 10000);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "gen 0: premade tpa0 no"));
+	assert_non_null(strstr(log, "gen 0: premade tpc0 no"));
+	assert_non_null(strstr(log, "gen 1: premade tpa0 yes"));
+	assert_non_null(strstr(log, "gen 1: premade tpb0 yes"));
+	assert_non_null(strstr(log, "gen 1: premade tpc0 yes"));
+	assert_int_equal(count(log, "check tap ok"), 6);
+	assert_int_equal(count(log, "check tap-flags ok"), 6);
+	assert_int_equal(count(log, "check tap-same ok"), 6);
+	assert_no_fail_lines(log);
+	free(log);
+	assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
+}
+
 /* A shutdown that reaches a domain before its first program runs: the
  * signal must end (or miss) the domain, never reach the core through the
  * signal handlers the child inherited from it. Repeated: the window is
@@ -438,6 +475,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_driver_domain_forbidden_syscall_is_fatal),
 	T(test_lifecycle),
 	T(test_driver_domain_standby),
+	T(test_standby_taps_made_ahead),
 	T(test_shutdown_while_starting),
 	T(test_self_shutdown_reason),
 	T(test_reboot_syscall_gives_the_reason),
