@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "core/rtnl.h"
 
 #define DEFAULT_DOM_IFNAME "uplink0"
 
@@ -47,58 +48,11 @@ static bool name_ok(const char *n)
 	return true;
 }
 
-/* ---- rtnetlink ---------------------------------------------------------- */
+/* ---- rtnetlink (rtnl.c), in the core's own namespace ---------------------- */
 
-/* One request, one acknowledgement: 0 or the kernel's -errno. */
 static int nl_call(struct nlmsghdr *nlh)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	unsigned portid;
-	uint32_t seq = (uint32_t)time(NULL);
-	ssize_t n;
-	int rc = 0;
-
-	if (!nl)
-		return -errno;
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		int r = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
-		if (r == MNL_CB_ERROR) {
-			rc = errno ? -errno : -EIO;
-			break;
-		}
-		if (r == MNL_CB_STOP)
-			break; /* the acknowledgement (error 0) */
-	}
-out:
-	mnl_socket_close(nl);
-	return rc;
-}
-
-static struct ifinfomsg *link_msg(char *buf, uint16_t type, uint16_t flags, int ifindex)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
-	return ifm;
+	return rtnl_call_once(NULL, -1, nlh);
 }
 
 static int veth_create(const struct bh_hc_device_uplink *u, int netns_fd)
@@ -108,7 +62,7 @@ static int veth_create(const struct bh_hc_device_uplink *u, int netns_fd)
 	struct nlattr *info, *data, *peer;
 	struct ifinfomsg *pifm;
 
-	link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+	rtnl_link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, u->host_ifname);
 	if (u->mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, u->mtu);
@@ -132,7 +86,7 @@ static int veth_create(const struct bh_hc_device_uplink *u, int netns_fd)
 static int link_set(int ifindex, int master, bool up)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct ifinfomsg *ifm = link_msg(buf, RTM_NEWLINK, 0, ifindex);
+	struct ifinfomsg *ifm = rtnl_link_msg(buf, RTM_NEWLINK, 0, ifindex);
 
 	if (master)
 		mnl_attr_put_u32((struct nlmsghdr *)buf, IFLA_MASTER, (uint32_t)master);
@@ -147,7 +101,7 @@ static int link_del(int ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 
-	link_msg(buf, RTM_DELLINK, 0, ifindex);
+	rtnl_link_msg(buf, RTM_DELLINK, 0, ifindex);
 	return nl_call((struct nlmsghdr *)buf);
 }
 

@@ -227,9 +227,13 @@ static int link_up(const char *name)
 	bh_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
 	if ((rc = ifreq_ioctl(SIOCGIFFLAGS, &ifr)) < 0)
 		return rc;
+	if (ifr.ifr_flags & IFF_UP)
+		return 0; /* made up ahead (the core's, for a restart) */
 	ifr.ifr_flags |= IFF_UP;
 	return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }
+
+static int link_master(const char *name);
 
 static int bridge_ensure(const char *br)
 {
@@ -257,7 +261,15 @@ static int bridge_add(const char *br, const char *ifname)
 	memset(&ifr, 0, sizeof(ifr));
 	bh_strlcpy(ifr.ifr_name, br, sizeof(ifr.ifr_name));
 	ifr.ifr_ifindex = idx;
-	return ifreq_ioctl(SIOCBRADDIF, &ifr);
+	if ((rc = ifreq_ioctl(SIOCBRADDIF, &ifr)) != -EBUSY)
+		return rc;
+	/* It has a master already: fine if it is BR (a TAP the core made
+	 * ahead for a restart is on the bridge of the same name). */
+	memset(&ifr, 0, sizeof(ifr));
+	bh_strlcpy(ifr.ifr_name, br, sizeof(ifr.ifr_name));
+	if (ifreq_ioctl(SIOCGIFINDEX, &ifr) < 0 || link_master(ifname) != ifr.ifr_ifindex)
+		return -EBUSY;
+	return 0;
 }
 
 /* ---- the uplink ---- */
@@ -477,6 +489,53 @@ static int link_delete(const char *name)
 		rc = -errno;
 	else if ((size_t)r >= sizeof(ack) && ack.n.nlmsg_type == NLMSG_ERROR)
 		rc = ack.e.error;
+	close(s);
+	return rc;
+}
+
+/* The index of the master of interface NAME (RTM_GETLINK by name), 0 if
+ * it has none, or -errno. */
+static int link_master(const char *name)
+{
+	struct {
+		struct nlmsghdr n;
+		struct ifinfomsg i;
+		char attrs[RTA_SPACE(IFNAMSIZ)];
+	} req = { 0 };
+	union {
+		struct nlmsghdr n;
+		char buf[4096];
+	} ans;
+	struct rtattr *a = (struct rtattr *)req.attrs;
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = -EIO;
+	ssize_t r;
+
+	if (s < 0)
+		return -errno;
+	a->rta_type = IFLA_IFNAME;
+	a->rta_len = (unsigned short)RTA_LENGTH(strlen(name) + 1);
+	memcpy(RTA_DATA(a), name, strlen(name) + 1);
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len);
+	req.n.nlmsg_type = RTM_GETLINK;
+	req.n.nlmsg_flags = NLM_F_REQUEST;
+	req.i.ifi_family = AF_UNSPEC;
+	if (send(s, &req, req.n.nlmsg_len, 0) < 0)
+		rc = -errno;
+	else if ((r = recv(s, &ans, sizeof(ans), 0)) < 0)
+		rc = -errno;
+	else if (!NLMSG_OK(&ans.n, (unsigned)r))
+		rc = -EIO;
+	else if (ans.n.nlmsg_type == NLMSG_ERROR)
+		rc = ((struct nlmsgerr *)NLMSG_DATA(&ans.n))->error;
+	else if (ans.n.nlmsg_type == RTM_NEWLINK) {
+		struct ifinfomsg *ifi = NLMSG_DATA(&ans.n);
+		int len = (int)IFLA_PAYLOAD(&ans.n);
+
+		rc = 0;
+		for (struct rtattr *at = IFLA_RTA(ifi); RTA_OK(at, len); at = RTA_NEXT(at, len))
+			if (at->rta_type == IFLA_MASTER && RTA_PAYLOAD(at) >= sizeof(uint32_t))
+				rc = (int)*(uint32_t *)RTA_DATA(at);
+	}
 	close(s);
 	return rc;
 }

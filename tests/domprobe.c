@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -370,13 +371,43 @@ static int ifindex_of(const char *name)
 	return idx;
 }
 
+/* A bridge ioctl on a Unix socket: 0 or -errno. */
+static int br_ioctl(unsigned long req, const char *br, int ifindex)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (s < 0)
+		return -errno;
+	bh_strlcpy(ifr.ifr_name, br, sizeof(ifr.ifr_name));
+	ifr.ifr_ifindex = ifindex;
+	if ((req == SIOCBRADDBR ? ioctl(s, req, ifr.ifr_name) : ioctl(s, req, &ifr)) < 0)
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+static bool is_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up;
+
+	bh_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+	up = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	if (s >= 0)
+		close(s);
+	return up;
+}
+
 /* tap NAME...: once started (a standby: once a restart took it), says
  * whether each interface was already in our namespace, then asks the
  * core for a TAP under that name and checks what it got. The first name
  * is asked for with a vnet header in every generation, the others only
  * in generation 0 (a later one asks with other flags than the TAP the
  * core made ahead). A name written +NAME is asked for a second later
- * (after the core built the standby). */
+ * (after the core built the standby). Generation 0 puts the first on a
+ * bridge tbr0; later ones say whether the TAP was up and on tbr0. */
 static int cmd_tap(int argc, char **argv)
 {
 	struct bh_dominfo d;
@@ -398,6 +429,10 @@ static int cmd_tap(int argc, char **argv)
 		before = ifindex_of(argv[i]);
 
 		printf("gen %u: premade %s %s\n", d.generation, argv[i], before ? "yes" : "no");
+		if (i == 0 && d.generation > 0)
+			printf("gen %u: ahead %s up %s, on tbr0 %s\n", d.generation, argv[i],
+			       is_up(argv[i]) ? "yes" : "no",
+			       before && br_ioctl(SIOCBRDELIF, "tbr0", before) == 0 ? "yes" : "no");
 		rc = bhctl_device_tap(xen_hcall(), argv[i], vnet ? BH_TAP_VNET_HDR : 0, &fd);
 		check("tap", rc == 0, "%s: %s", argv[i], strerror(-rc));
 		if (rc < 0)
@@ -408,6 +443,11 @@ static int cmd_tap(int argc, char **argv)
 		      argv[i], ifr.ifr_flags);
 		check("tap-same", !before || ifindex_of(argv[i]) == before, "%s: index %d, was %d",
 		      argv[i], ifindex_of(argv[i]), before);
+		if (i == 0 && d.generation == 0) {
+			if ((rc = br_ioctl(SIOCBRADDBR, "tbr0", 0)) == 0)
+				rc = br_ioctl(SIOCBRADDIF, "tbr0", ifindex_of(argv[i]));
+			check("bridge", rc == 0, "tbr0: %s", strerror(-rc));
+		}
 		printf("gen %u: tap %s done\n", d.generation, argv[i]);
 	}
 	sleep(60);

@@ -264,8 +264,9 @@ static void test_driver_domain_standby(void **state)
  * network namespace, those asked for after the standby was built a
  * moment later: the next generation finds them there and gets the same
  * interfaces when it asks, with the flags it asks for (one is asked for
- * with other flags than before). The first generation, which had no
- * standby before it, finds none. */
+ * with other flags than before), one that was on a bridge up on a bridge
+ * of the same name. The first generation, which had no standby before
+ * it, finds none. */
 static void test_standby_taps_made_ahead(void **state)
 {
 	struct th_host *h = *state;
@@ -289,6 +290,8 @@ static void test_standby_taps_made_ahead(void **state)
 	assert_non_null(strstr(log, "gen 1: premade tpa0 yes"));
 	assert_non_null(strstr(log, "gen 1: premade tpb0 yes"));
 	assert_non_null(strstr(log, "gen 1: premade tpc0 yes"));
+	/* and up on a bridge of the same name, as the TAP was in gen 0 */
+	assert_non_null(strstr(log, "gen 1: ahead tpa0 up yes, on tbr0 yes"));
 	assert_int_equal(count(log, "check tap ok"), 6);
 	assert_int_equal(count(log, "check tap-flags ok"), 6);
 	assert_int_equal(count(log, "check tap-same ok"), 6);
