@@ -264,12 +264,21 @@ static int bridge_add(const char *br, const char *ifname)
 	if ((rc = ifreq_ioctl(SIOCBRADDIF, &ifr)) != -EBUSY)
 		return rc;
 	/* It has a master already: fine if it is BR (a TAP the core made
-	 * ahead for a restart is on the bridge of the same name). */
-	memset(&ifr, 0, sizeof(ifr));
-	bh_strlcpy(ifr.ifr_name, br, sizeof(ifr.ifr_name));
-	if (ifreq_ioctl(SIOCGIFINDEX, &ifr) < 0 || link_master(ifname) != ifr.ifr_ifindex)
-		return -EBUSY;
-	return 0;
+	 * ahead for a restart is on the bridge its predecessor was on); if it
+	 * is another bridge (the vif's bridge changed since), it leaves it. */
+	int master = link_master(ifname);
+	struct ifreq m = { .ifr_ifindex = master };
+	if (master <= 0 || ifreq_ioctl(SIOCGIFINDEX, &ifr) < 0)
+		return master < 0 ? master : -EBUSY;
+	if (master == ifr.ifr_ifindex)
+		return 0;
+	if ((rc = ifreq_ioctl(SIOCGIFNAME, &m)) < 0)
+		return rc;
+	m.ifr_ifindex = idx;
+	if ((rc = ifreq_ioctl(SIOCBRDELIF, &m)) < 0)
+		return rc;
+	ifr.ifr_ifindex = idx;
+	return ifreq_ioctl(SIOCBRADDIF, &ifr);
 }
 
 /* ---- the uplink ---- */
