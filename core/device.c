@@ -396,7 +396,8 @@ void device_premake_taps(struct domain *d, pid_t pid, struct premade_taps *have)
 	char path[64];
 	int ns;
 
-	/* The bridges the TAPs are on now, to put them on the same ones. */
+	/* rtnetlink in the standby's namespace (next), and in the running
+	 * generation's (now), for the bridges its TAPs are on. */
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	if ((ns = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		next = rtnl_open(d->core, ns);
@@ -435,10 +436,12 @@ void device_premake_taps(struct domain *d, pid_t pid, struct premade_taps *have)
 }
 
 /* The TAP made ahead under T's name, if one was made with T's flags;
- * -1 otherwise (one with other flags is let go: the new one is attached
- * to the same interface). */
+ * -1 otherwise. One made with other flags is deleted (persistent, it
+ * would stay; TUNSETIFF cannot change a TAP's queue mode), so that the
+ * name can be made anew. */
 static int premade_take(struct domain *d, const struct bh_hc_device_tap *t)
 {
+	char buf[MNL_SOCKET_BUFFER_SIZE];
 	size_t at;
 	struct premade_tap *p = premade_find(&d->premade, t->ifname, &at);
 	int fd = -1;
@@ -447,8 +450,13 @@ static int premade_take(struct domain *d, const struct bh_hc_device_tap *t)
 		return -1;
 	if (p->flags == t->flags)
 		fd = p->fd;
-	else
+	else {
 		close(p->fd);
+		rtnl_link_msg(buf, RTM_DELLINK, 0, 0);
+		mnl_attr_put_strz((struct nlmsghdr *)buf, IFLA_IFNAME, t->ifname);
+		if (d->netns_fd >= 0)
+			rtnl_call_once(d->core, d->netns_fd, (struct nlmsghdr *)buf);
+	}
 	premade_remove(&d->premade, at);
 	return fd;
 }

@@ -403,9 +403,10 @@ static bool is_up(const char *name)
 /* tap NAME...: once started (a standby: once a restart took it), says
  * whether each interface was already in our namespace, then asks the
  * core for a TAP under that name and checks what it got. The first name
- * is asked for with a vnet header in every generation, the others only
- * in generation 0 (a later one asks with other flags than the TAP the
- * core made ahead). A name written +NAME is asked for a second later
+ * is asked for with a vnet header in every generation, the others with
+ * one in generation 0 and multi-queue in later ones (other flags than
+ * the TAP the core made ahead: made anew, a new interface). A name
+ * written +NAME is asked for a second later
  * (after the core built the standby). Generation 0 puts the first on a
  * bridge tbr0; later ones say whether the TAP was up and on tbr0. */
 static int cmd_tap(int argc, char **argv)
@@ -433,16 +434,19 @@ static int cmd_tap(int argc, char **argv)
 			printf("gen %u: ahead %s up %s, on tbr0 %s\n", d.generation, argv[i],
 			       is_up(argv[i]) ? "yes" : "no",
 			       before && br_ioctl(SIOCBRDELIF, "tbr0", before) == 0 ? "yes" : "no");
-		rc = bhctl_device_tap(xen_hcall(), argv[i], vnet ? BH_TAP_VNET_HDR : 0, &fd);
+		rc =
+		    bhctl_device_tap(xen_hcall(), argv[i], vnet ? BH_TAP_VNET_HDR : BH_TAP_MQ, &fd);
 		check("tap", rc == 0, "%s: %s", argv[i], strerror(-rc));
 		if (rc < 0)
 			continue;
 		check("tap-name", ioctl(fd, TUNGETIFF, &ifr) == 0 && !strcmp(ifr.ifr_name, argv[i]),
 		      "%s: got %s", argv[i], ifr.ifr_name);
-		check("tap-flags", !!(ifr.ifr_flags & IFF_VNET_HDR) == vnet, "%s: flags %#x",
-		      argv[i], ifr.ifr_flags);
-		check("tap-same", !before || ifindex_of(argv[i]) == before, "%s: index %d, was %d",
-		      argv[i], ifindex_of(argv[i]), before);
+		check("tap-flags",
+		      !!(ifr.ifr_flags & IFF_VNET_HDR) == vnet &&
+		          !(ifr.ifr_flags & IFF_MULTI_QUEUE) == vnet,
+		      "%s: flags %#x", argv[i], ifr.ifr_flags);
+		check("tap-same", !before || !vnet || ifindex_of(argv[i]) == before,
+		      "%s: index %d, was %d", argv[i], ifindex_of(argv[i]), before);
 		if (i == 0 && d.generation == 0) {
 			if ((rc = br_ioctl(SIOCBRADDBR, "tbr0", 0)) == 0)
 				rc = br_ioctl(SIOCBRADDIF, "tbr0", ifindex_of(argv[i]));
