@@ -36,7 +36,7 @@ struct mnl_socket *rtnl_open(struct core *c, int netns_fd)
 int rtnl_call(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	static uint32_t seq;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[16384]; /* a link's answer can pass a page */
 	unsigned portid = mnl_socket_get_portid(nl);
 	ssize_t n;
 
@@ -128,6 +128,7 @@ int rtnl_link_get(struct mnl_socket *nl, const char *name, int ifindex, struct r
 	rtnl_link_msg(buf, RTM_GETLINK, 0, ifindex);
 	if (name)
 		mnl_attr_put_strz((struct nlmsghdr *)buf, IFLA_IFNAME, name);
+	mnl_attr_put_u32((struct nlmsghdr *)buf, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	int rc = rtnl_call(nl, (struct nlmsghdr *)buf, link_cb, out);
 	return rc < 0 ? rc : out->ifindex > 0 ? 0 : -ENODEV;
 }

@@ -509,14 +509,15 @@ static int link_master(const char *name)
 	struct {
 		struct nlmsghdr n;
 		struct ifinfomsg i;
-		char attrs[RTA_SPACE(IFNAMSIZ)];
+		char attrs[RTA_SPACE(IFNAMSIZ) + RTA_SPACE(sizeof(uint32_t))];
 	} req = { 0 };
 	union {
 		struct nlmsghdr n;
-		char buf[4096];
+		char buf[16384]; /* a link's answer can pass a page */
 	} ans;
-	struct rtattr *a = (struct rtattr *)req.attrs;
+	struct rtattr *a = (struct rtattr *)req.attrs, *m;
 	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = -EIO;
+	uint32_t mask = RTEXT_FILTER_SKIP_STATS;
 	ssize_t r;
 
 	if (s < 0)
@@ -524,7 +525,12 @@ static int link_master(const char *name)
 	a->rta_type = IFLA_IFNAME;
 	a->rta_len = (unsigned short)RTA_LENGTH(strlen(name) + 1);
 	memcpy(RTA_DATA(a), name, strlen(name) + 1);
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len);
+	m = (struct rtattr *)(req.attrs + RTA_ALIGN(a->rta_len));
+	m->rta_type = IFLA_EXT_MASK;
+	m->rta_len = (unsigned short)RTA_LENGTH(sizeof(mask));
+	memcpy(RTA_DATA(m), &mask, sizeof(mask));
+	req.n.nlmsg_len =
+	    NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len) + RTA_ALIGN(m->rta_len);
 	req.n.nlmsg_type = RTM_GETLINK;
 	req.n.nlmsg_flags = NLM_F_REQUEST;
 	req.i.ifi_family = AF_UNSPEC;
