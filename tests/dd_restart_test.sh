@@ -11,22 +11,27 @@
 . "${BH_SOURCE_DIR:?}/tests/blkwriter.sh"
 set +e
 KILLS=${KILLS:-200}
-STOP_BLK=61000   # the host writes STOP here when the kills are done
-LOSE_BLK=61001   # and LOSE here for the last part
-SCRIPT_BLK=60000 # the guest's workload, put there by the host
+# The guest writes blocks 0.. until STOP, at most MAX: enough for the
+# kills on a fast host (a block every ~2.5 ms there: ~110k blocks in the
+# ~280 s of 200 kills; the writer had stopped at 50000, before kill 98).
+MAX=200000
+LAST_BLK=210000  # the last part's two writes (and 210001)
+SCRIPT_BLK=220000 # the guest's workload, put there by the host
+STOP_BLK=221000  # the host writes STOP here when the kills are done
+LOSE_BLK=221001  # and LOSE here for the last part
 
 sys_start
 img="$IMAGES/disk.img"
-truncate -s 256M "$img"
+truncate -s 1G "$img" # sparse: what is written is ~4 KiB a block
 # After RESULT, the last part: a backend that goes away for good.
-writer_put "$img" $SCRIPT_BLK $STOP_BLK 50000 "$(cat <<'W'
-until dd if=/dev/xvda of=/tmp/s bs=4096 skip=61001 count=1 2>/dev/null && [ "$(head -c 4 /tmp/s)" = LOSE ]; do sleep 0.1; done
+writer_put "$img" $SCRIPT_BLK $STOP_BLK $MAX "$(cat <<W
+until dd if=/dev/xvda of=/tmp/s bs=4096 skip=$LOSE_BLK count=1 2>/dev/null && [ "\$(head -c 4 /tmp/s)" = LOSE ]; do sleep 0.1; done
 echo LOSING
 sleep 1
-if dd if=/tmp/b of=/dev/xvda bs=4096 seek=55000 conv=fsync 2>/dev/null; then echo NO-ERROR; else echo GOT-EIO $((6*7)); fi
+if dd if=/tmp/b of=/dev/xvda bs=4096 seek=$LAST_BLK conv=fsync 2>/dev/null; then echo NO-ERROR; else echo GOT-EIO \$((6*7)); fi
 i=0
-until dd if=/tmp/b of=/dev/xvda bs=4096 seek=55001 conv=fsync 2>/dev/null; do sleep 0.2; i=$((i+1)); [ $i -gt 100 ] && break; done
-echo BACK-AFTER $i
+until dd if=/tmp/b of=/dev/xvda bs=4096 seek=$((LAST_BLK + 1)) conv=fsync 2>/dev/null; do sleep 0.2; i=\$((i+1)); [ \$i -gt 100 ] && break; done
+echo BACK-AFTER \$i
 exit 0
 W
 )"
@@ -99,7 +104,7 @@ xenstore-write "$fe/state" 1 || fail "xenstore-write $fe/state"
 for _ in $(seq 150); do grep -q "] BACK-AFTER" "$log" && break; sleep 0.1; done
 grep -q "] BACK-AFTER [0-9]" "$log" || fail "the guest did not reconnect: $(tail -n 5 "$log")"
 grep -q "BACK-AFTER 101" "$log" && fail "the guest's disk stayed failed: $(grep vbd "$log" | tail -n 3)"
-a=$(dd if="$img" bs=4096 skip=55001 count=1 2>/dev/null | md5sum)
+a=$(dd if="$img" bs=4096 skip=$((LAST_BLK + 1)) count=1 2>/dev/null | md5sum)
 [ "$a" = "$(cat "$img" | dd bs=4096 skip=$((n - 1)) count=1 2>/dev/null | md5sum)" ] ||
   fail "the write after reconnecting is not in the image"
 pass "the guest keeps running and reconnects when the device starts over"
