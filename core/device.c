@@ -396,6 +396,8 @@ void device_premake_taps(struct domain *d, pid_t pid, struct premade_taps *have)
 	char path[64];
 	int ns;
 
+	if (!d->tap_names.n)
+		return; /* a storage domain's standby: no sockets to open */
 	/* rtnetlink in the standby's namespace (next), and in the running
 	 * generation's (now), for the bridges its TAPs are on. */
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);

@@ -560,35 +560,32 @@ static void standby_taps_cb(evutil_socket_t fd, short what, void *arg)
 		device_premake_taps(d, d->sb.pid, &d->sb.taps);
 }
 
+/* *EV set to fire CB for D STANDBY_DELAY_MS from now (NULL if it cannot
+ * be: the standby's work is then done without it, or not ahead). */
+static void standby_timer(struct domain *d, struct event **ev, event_callback_fn cb)
+{
+	struct timeval tv = { 0, STANDBY_DELAY_MS * 1000 };
+
+	if (!(*ev = evtimer_new(d->core->base, cb, d)) || evtimer_add(*ev, &tv) < 0) {
+		if (*ev)
+			event_free(*ev);
+		*ev = NULL;
+	}
+}
+
 /* Not at once: the TAP was asked for while a guest waits for its vif, and
  * the standby's can wait. A standby not built yet makes them all then. */
 void domain_standby_taps_later(struct domain *d)
 {
-	struct timeval tv = { 0, STANDBY_DELAY_MS * 1000 };
-
-	if (d->sb.pid <= 0 || d->sb.taps_timer)
-		return;
-	if (!(d->sb.taps_timer = evtimer_new(d->core->base, standby_taps_cb, d)) ||
-	    evtimer_add(d->sb.taps_timer, &tv) < 0) {
-		if (d->sb.taps_timer)
-			event_free(d->sb.taps_timer);
-		d->sb.taps_timer = NULL;
-	}
+	if (d->sb.pid > 0 && !d->sb.taps_timer)
+		standby_timer(d, &d->sb.taps_timer, standby_taps_cb);
 }
 
 static void standby_arm(struct domain *d)
 {
-	struct timeval tv = { 0, STANDBY_DELAY_MS * 1000 };
-
-	if (d->role != BH_ROLE_DRIVER || !(d->cfg.flags & BH_CREATE_STANDBY) || d->sb.pid > 0 ||
-	    d->sb.timer)
-		return;
-	if (!(d->sb.timer = evtimer_new(d->core->base, standby_build, d)) ||
-	    evtimer_add(d->sb.timer, &tv) < 0) {
-		if (d->sb.timer)
-			event_free(d->sb.timer);
-		d->sb.timer = NULL;
-	}
+	if (d->role == BH_ROLE_DRIVER && (d->cfg.flags & BH_CREATE_STANDBY) && d->sb.pid <= 0 &&
+	    !d->sb.timer)
+		standby_timer(d, &d->sb.timer, standby_build);
 }
 
 /* ---- a driver domain's network namespace, let go late ----------------

@@ -467,56 +467,18 @@ static int tap_make(struct vif *v, int *out)
 	return 0;
 }
 
-/* The interface NAME deleted (RTM_DELLINK by name): 0 or -errno. */
-static int link_delete(const char *name)
-{
-	struct {
-		struct nlmsghdr n;
-		struct ifinfomsg i;
-		char attrs[RTA_SPACE(IFNAMSIZ)];
-	} req = { 0 };
-	struct {
-		struct nlmsghdr n;
-		struct nlmsgerr e;
-	} ack;
-	struct rtattr *a = (struct rtattr *)req.attrs;
-	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = 0;
-	ssize_t r;
-
-	if (s < 0)
-		return -errno;
-	a->rta_type = IFLA_IFNAME;
-	a->rta_len = (unsigned short)RTA_LENGTH(strlen(name) + 1);
-	memcpy(RTA_DATA(a), name, strlen(name) + 1);
-	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len);
-	req.n.nlmsg_type = RTM_DELLINK;
-	req.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req.i.ifi_family = AF_UNSPEC;
-	if (send(s, &req, req.n.nlmsg_len, 0) < 0)
-		rc = -errno;
-	else if ((r = recv(s, &ack, sizeof(ack), 0)) < 0)
-		rc = -errno;
-	else if ((size_t)r >= sizeof(ack) && ack.n.nlmsg_type == NLMSG_ERROR)
-		rc = ack.e.error;
-	close(s);
-	return rc;
-}
-
-/* The index of the master of interface NAME (RTM_GETLINK by name), 0 if
- * it has none, or -errno. */
-static int link_master(const char *name)
+/* One rtnetlink request about interface NAME (TYPE, FLAGS added to
+ * NLM_F_REQUEST; a RTM_GETLINK asks for no statistics) and its answer in
+ * ANS: the bytes received, or -errno. */
+static ssize_t link_call(uint16_t type, uint16_t flags, const char *name, void *ans, size_t cap)
 {
 	struct {
 		struct nlmsghdr n;
 		struct ifinfomsg i;
 		char attrs[RTA_SPACE(IFNAMSIZ) + RTA_SPACE(sizeof(uint32_t))];
 	} req = { 0 };
-	union {
-		struct nlmsghdr n;
-		char buf[16384]; /* a link's answer can pass a page */
-	} ans;
 	struct rtattr *a = (struct rtattr *)req.attrs, *m;
-	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = -EIO;
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	uint32_t mask = RTEXT_FILTER_SKIP_STATS;
 	ssize_t r;
 
@@ -525,24 +487,55 @@ static int link_master(const char *name)
 	a->rta_type = IFLA_IFNAME;
 	a->rta_len = (unsigned short)RTA_LENGTH(strlen(name) + 1);
 	memcpy(RTA_DATA(a), name, strlen(name) + 1);
-	m = (struct rtattr *)(req.attrs + RTA_ALIGN(a->rta_len));
-	m->rta_type = IFLA_EXT_MASK;
-	m->rta_len = (unsigned short)RTA_LENGTH(sizeof(mask));
-	memcpy(RTA_DATA(m), &mask, sizeof(mask));
-	req.n.nlmsg_len =
-	    NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len) + RTA_ALIGN(m->rta_len);
-	req.n.nlmsg_type = RTM_GETLINK;
-	req.n.nlmsg_flags = NLM_F_REQUEST;
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.i)) + RTA_ALIGN(a->rta_len);
+	if (type == RTM_GETLINK) {
+		m = (struct rtattr *)(req.attrs + RTA_ALIGN(a->rta_len));
+		m->rta_type = IFLA_EXT_MASK;
+		m->rta_len = (unsigned short)RTA_LENGTH(sizeof(mask));
+		memcpy(RTA_DATA(m), &mask, sizeof(mask));
+		req.n.nlmsg_len += RTA_ALIGN(m->rta_len);
+	}
+	req.n.nlmsg_type = type;
+	req.n.nlmsg_flags = NLM_F_REQUEST | flags;
 	req.i.ifi_family = AF_UNSPEC;
-	if (send(s, &req, req.n.nlmsg_len, 0) < 0)
-		rc = -errno;
-	else if ((r = recv(s, &ans, sizeof(ans), 0)) < 0)
-		rc = -errno;
-	else if (!NLMSG_OK(&ans.n, (unsigned)r))
-		rc = -EIO;
-	else if (ans.n.nlmsg_type == NLMSG_ERROR)
-		rc = ((struct nlmsgerr *)NLMSG_DATA(&ans.n))->error;
-	else if (ans.n.nlmsg_type == RTM_NEWLINK) {
+	if (send(s, &req, req.n.nlmsg_len, 0) < 0 || (r = recv(s, ans, cap, 0)) < 0)
+		r = -errno;
+	close(s);
+	return r;
+}
+
+/* The interface NAME deleted (RTM_DELLINK by name): 0 or -errno. */
+static int link_delete(const char *name)
+{
+	struct {
+		struct nlmsghdr n;
+		struct nlmsgerr e;
+	} ack;
+	ssize_t r = link_call(RTM_DELLINK, NLM_F_ACK, name, &ack, sizeof(ack));
+
+	if (r < 0)
+		return (int)r;
+	return (size_t)r >= sizeof(ack) && ack.n.nlmsg_type == NLMSG_ERROR ? ack.e.error : 0;
+}
+
+/* The index of the master of interface NAME (RTM_GETLINK by name), 0 if
+ * it has none, or -errno. */
+static int link_master(const char *name)
+{
+	union {
+		struct nlmsghdr n;
+		char buf[16384]; /* a link's answer can pass a page */
+	} ans;
+	ssize_t r = link_call(RTM_GETLINK, 0, name, &ans, sizeof(ans));
+	int rc = -EIO;
+
+	if (r < 0)
+		return (int)r;
+	if (!NLMSG_OK(&ans.n, (unsigned)r))
+		return -EIO;
+	if (ans.n.nlmsg_type == NLMSG_ERROR)
+		return ((struct nlmsgerr *)NLMSG_DATA(&ans.n))->error;
+	if (ans.n.nlmsg_type == RTM_NEWLINK) {
 		struct ifinfomsg *ifi = NLMSG_DATA(&ans.n);
 		int len = (int)IFLA_PAYLOAD(&ans.n);
 
@@ -551,7 +544,6 @@ static int link_master(const char *name)
 			if (at->rta_type == IFLA_MASTER && RTA_PAYLOAD(at) >= sizeof(uint32_t))
 				rc = (int)*(uint32_t *)RTA_DATA(at);
 	}
-	close(s);
 	return rc;
 }
 
