@@ -139,9 +139,19 @@ struct premade_taps {
 	size_t n;
 };
 
+struct life_watch;
+struct zombie;
+
+/* life.c: a driver domain's life page (BH_LIFE_FD), the core's mapping. */
+struct life_page {
+	int fd;         /* -1: none */
+	uint32_t *word; /* the futex word of the mutex it holds while alive */
+};
+
 struct standby {
 	pid_t pid; /* 0: none */
 	int pidfd, go_fd, chan_fd;
+	struct life_page life;
 	uint32_t incarnation;
 	struct bh_cgroup cg;
 	struct event *timer;      /* builds it a moment after a generation started */
@@ -178,6 +188,10 @@ struct domain {
 	struct bh_cgroup cg;
 	uint64_t start_time;        /* CLOCK_REALTIME seconds */
 	uint64_t last_heartbeat_ns; /* 0: never */
+	struct life_page life;      /* a driver domain's (life.c) */
+	bool life_armed;            /* the core waits on it */
+	bool opened_device;         /* an image was handed out: no early end */
+	bool ended_early;           /* its end was seen on the life page */
 	uint64_t oom_kills_at_start;
 
 	/* how it ended */
@@ -256,6 +270,8 @@ struct core {
 	int home_netns; /* the core's own network namespace */
 	struct event *sig_ev[3];
 	struct cg_pending *cg_pending; /* cgroups still busy after their domain ended */
+	struct life_watch *life;       /* life.c: the thread waiting on life pages */
+	struct zombie *zombies;        /* ended early, not reaped yet (domain.c) */
 };
 
 /* core.c / main.c */
@@ -284,6 +300,12 @@ void domain_keep_tap(struct domain *d, int fd);
 /* D asked for a TAP under a new name: its standby gets it made ahead. */
 void domain_standby_taps_later(struct domain *d);
 void domain_fill_info(struct domain *d, struct bh_dominfo *out);
+/* The life page of DOMID's generation INCARNATION was marked (life.c). */
+void domain_exiting(struct core *c, uint16_t domid, uint32_t incarnation);
+/* A domain's heartbeat (hc_domain.c). */
+void domain_heartbeat(struct domain *d);
+/* D was handed a device (an image): its end is never taken early. */
+void domain_opened_device(struct domain *d);
 int domain_set_resources(struct domain *d, const struct bh_hc_setres *r);
 void domain_destroy_all(struct core *c);
 
@@ -293,6 +315,7 @@ struct sandbox_spawn {
 	int exe_fd;
 	int chan_fd; /* the domain's end of its hypercall channel */
 	int log_fd;  /* stdout and stderr */
+	int life_fd; /* BH_LIFE_FD in the domain, or -1 */
 	uid_t host_uid;
 	const char *hostname;
 	char *const *argv;
@@ -308,6 +331,18 @@ struct sandbox_spawn {
 	char err[256];
 };
 int sandbox_spawn(struct sandbox_spawn *s);
+
+/* life.c */
+int life_page_make(struct life_page *lp);
+void life_page_drop(struct life_page *lp);
+/* Wait on LP from now on if its mutex is held; true if armed. */
+bool life_arm(struct core *c, uint16_t domid, uint32_t incarnation, const struct life_page *lp);
+void life_disarm(struct core *c, uint32_t incarnation);
+void life_dispose(struct core *c);
+/* PID's wait status if every thread of it is exiting; -EAGAIN if not
+ * (or not known), -errno if it cannot be read. */
+int life_exit_status(pid_t pid, int *wstatus);
+long long life_stat_field(const char *line, unsigned field); /* for tests */
 
 /* seccomp.c */
 /* In the core, before spawning: compile the role's filter once. */

@@ -211,6 +211,7 @@ int device_open(struct domain *d, const char *token, int *fd_out,
 	}
 	out->flags = a->flags;
 	*fd_out = fd;
+	domain_opened_device(d); /* writes of its may be in flight at its end */
 	return 0;
 }
 

@@ -223,6 +223,8 @@ static void reset_generation_state(struct domain *d)
 	d->exit_status = d->exit_signal = 0;
 	d->shutdown_requested = d->restart_pending = d->destroy_pending = false;
 	d->last_heartbeat_ns = 0;
+	d->life = (struct life_page){ .fd = -1 };
+	d->life_armed = d->opened_device = d->ended_early = false;
 	d->nr_taps = 0;
 	d->tap_refs = NULL;
 	d->ntap_refs = 0;
@@ -247,7 +249,7 @@ static void close_later_cb(void *arg, int *fd)
 static void standby_init(struct standby *sb)
 {
 	memset(sb, 0, sizeof(*sb));
-	sb->pidfd = sb->go_fd = sb->chan_fd = -1;
+	sb->pidfd = sb->go_fd = sb->chan_fd = sb->life.fd = -1;
 }
 
 /* A sandbox for D's next process: cgroup, hypercall channel (our end in
@@ -276,9 +278,14 @@ static int build_sandbox(struct domain *d, struct standby *sb, char *err, size_t
 		rc = log_fd;
 		goto fail;
 	}
+	/* Without it the end is seen at the reap, as for any domain. */
+	if (d->role == BH_ROLE_DRIVER && (rc = life_page_make(&sb->life)) < 0)
+		bh_warn(&c->log, "dom%u (%s): no life page: %s", d->domid, d->name,
+		        bh_strerror(rc));
 	s = (struct sandbox_spawn){ .exe_fd = d->exe_fd,
 		                    .chan_fd = sv[1],
 		                    .log_fd = log_fd,
+		                    .life_fd = sb->life.fd,
 		                    .host_uid = c->opts.uid_base + d->domid,
 		                    .hostname = d->name,
 		                    .argv = argv,
@@ -290,6 +297,7 @@ static int build_sandbox(struct domain *d, struct standby *sb, char *err, size_t
 	rc = sandbox_spawn(&s);
 	bh_closep(&sv[1]);
 	bh_closep(&log_fd);
+	bh_closep(&sb->life.fd); /* the child's now; the mapping stays */
 	if (rc < 0) {
 		snprintf(err, errcap, "%s", s.err);
 		goto fail;
@@ -303,6 +311,7 @@ fail:
 	bh_close_fds(sv, 2);
 	if (sb->cg.created)
 		cg_remove(c, &sb->cg);
+	life_page_drop(&sb->life);
 	standby_init(sb);
 	return rc;
 }
@@ -329,6 +338,7 @@ static int spawn(struct domain *d, bool paused, char *err, size_t errcap)
 	d->pidfd = sb.pidfd;
 	d->go_fd = sb.go_fd;
 	d->premade = sb.taps; /* (none unless it was the standby) */
+	d->life = sb.life;
 	netns_hold(d);
 	sv[0] = sb.chan_fd;
 	d->state = standby ? BH_DOMSTATE_RUNNING : BH_DOMSTATE_BUILDING;
@@ -468,7 +478,9 @@ static void cg_remove_retry(evutil_socket_t fd, short what, void *arg)
  * standby can do nothing with a device: it has no image open (its root
  * holds none; images are handed out by hypercall) and no hypercall of its
  * is answered. Otherwise a write of the old generation could land on an
- * image after one of the new generation, overwriting newer data. */
+ * image after one of the new generation, overwriting newer data.
+ * The one exception, a generation ended on its life page before it was
+ * reaped (domain_exiting), is never one that was handed an image. */
 #define STANDBY_DELAY_MS 300
 
 static void standby_discard(struct domain *d)
@@ -493,6 +505,7 @@ static void standby_discard(struct domain *d)
 	bh_closep(&sb->pidfd);
 	bh_closep(&sb->go_fd);
 	bh_closep(&sb->chan_fd);
+	life_page_drop(&sb->life);
 	if (sb->cg.created)
 		cg_remove(d->core, &sb->cg);
 	standby_init(sb);
@@ -689,6 +702,10 @@ static void release_generation(struct domain *d)
 	bh_closep(&d->pidfd);
 	bh_closep(&d->go_fd);
 	d->pid = 0;
+	if (d->life_armed)
+		life_disarm(c, d->incarnation);
+	d->life_armed = false;
+	life_page_drop(&d->life);
 	evtchn_table_dispose(c, d);
 	maptrack_dispose(c, d);
 	grant_table_dispose(c, d);
@@ -745,9 +762,10 @@ static void log_end(struct domain *d)
 		snprintf(how, sizeof(how), ", signal %d", d->exit_signal);
 	else if (d->exit_status)
 		snprintf(how, sizeof(how), ", exit status %d", d->exit_status);
-	bh_info(&d->core->log, "dom%u (%s) gen %u ended: %s%s%s%s", d->domid, d->name,
+	bh_info(&d->core->log, "dom%u (%s) gen %u ended: %s%s%s%s%s", d->domid, d->name,
 	        d->generation, reason, d->crash_detail ? " (" : "",
-	        d->crash_detail ? detail_names[d->crash_detail] : "", d->crash_detail ? ")" : "");
+	        d->crash_detail ? detail_names[d->crash_detail] : "", d->crash_detail ? ")" : "",
+	        d->ended_early ? ", seen exiting on its life page" : "");
 	if (how[0])
 		bh_info(&d->core->log, "dom%u (%s): process ended%s", d->domid, d->name, how);
 }
@@ -797,6 +815,117 @@ static void on_exit_cb(evutil_socket_t fd, short what, void *arg)
 		struct domain *d = arg;
 		event_add(d->pid_ev, NULL);
 	}
+}
+
+/* ---- an end seen early (life.c) ------------------------------------- *
+ *
+ * A generation ended on its life page is still exiting: its process is
+ * reaped here when its pidfd fires. It can run no code of its own any
+ * more (every thread is in the kernel's exit), but its memory is still
+ * being torn down. */
+struct zombie {
+	struct core *c;
+	int pidfd;
+	struct event *ev;
+	struct zombie *next;
+};
+
+static void zombie_free(struct zombie *z)
+{
+	for (struct zombie **pp = &z->c->zombies; *pp; pp = &(*pp)->next) {
+		if (*pp == z) {
+			*pp = z->next;
+			break;
+		}
+	}
+	if (z->ev)
+		event_free(z->ev);
+	bh_closep(&z->pidfd);
+	free(z);
+}
+
+static void zombie_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct zombie *z = arg;
+	siginfo_t si;
+
+	(void)fd;
+	(void)what;
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)z->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+	    si.si_pid == 0) {
+		event_add(z->ev, NULL);
+		return;
+	}
+	zombie_free(z);
+}
+
+/* At the core's end: wait for them. */
+static void zombies_flush(struct core *c)
+{
+	while (c->zombies) {
+		siginfo_t si;
+		waitid((idtype_t)3 /* P_PIDFD */, (id_t)c->zombies->pidfd, &si, WEXITED);
+		zombie_free(c->zombies);
+	}
+}
+
+void domain_exiting(struct core *c, uint16_t domid, uint32_t incarnation)
+{
+	struct domain *d = c->doms[domid];
+	struct zombie *z;
+	siginfo_t si;
+	int ws;
+
+	if (!d || d->incarnation != incarnation || d->pidfd < 0 || d->opened_device ||
+	    d->state == BH_DOMSTATE_SHUTDOWN)
+		return;
+	/* Not every thread exiting yet (the lock's holder alone?), or no
+	 * exit code to read: the pidfd says when. */
+	if (life_exit_status(d->pid, &ws) < 0 || !(z = calloc(1, sizeof(*z))))
+		return;
+	z->c = c;
+	z->pidfd = d->pidfd;
+	if (!(z->ev = event_new(c->base, z->pidfd, EV_READ, zombie_cb, z)) ||
+	    event_add(z->ev, NULL) < 0) {
+		if (z->ev)
+			event_free(z->ev);
+		free(z);
+		return;
+	}
+	z->next = c->zombies;
+	c->zombies = z;
+	d->pidfd = -1; /* the zombie's */
+	if (d->pid_ev) {
+		event_free(d->pid_ev);
+		d->pid_ev = NULL;
+	}
+	memset(&si, 0, sizeof(si));
+	si.si_pid = d->pid;
+	if (WIFSIGNALED(ws)) {
+		si.si_code = WCOREDUMP(ws) ? CLD_DUMPED : CLD_KILLED;
+		si.si_status = WTERMSIG(ws);
+	} else {
+		si.si_code = CLD_EXITED;
+		si.si_status = WEXITSTATUS(ws);
+	}
+	d->ended_early = true;
+	handle_exit(d, &si);
+}
+
+void domain_heartbeat(struct domain *d)
+{
+	d->last_heartbeat_ns = bh_now_ns();
+	if (!d->life_armed && d->life.word && !d->opened_device)
+		d->life_armed = life_arm(d->core, d->domid, d->incarnation, &d->life);
+}
+
+void domain_opened_device(struct domain *d)
+{
+	d->opened_device = true;
+	if (d->life_armed)
+		life_disarm(d->core, d->incarnation);
+	d->life_armed = false;
 }
 
 /* SIGKILL the generation and wait (bounded) for it to be gone, so that
@@ -1147,4 +1276,6 @@ void domain_destroy_all(struct core *c)
 		if (c->doms[id] == d) /* not gone yet: stuck in the kernel */
 			reap(d);
 	}
+	life_dispose(c);
+	zombies_flush(c);
 }

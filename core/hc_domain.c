@@ -94,7 +94,7 @@ int hc_shutdown(struct hc_req *rq, struct hc_reply *rp)
 int hc_heartbeat(struct hc_req *rq, struct hc_reply *rp)
 {
 	(void)rp;
-	rq->self->last_heartbeat_ns = bh_now_ns();
+	domain_heartbeat(rq->self);
 	return 0;
 }
 

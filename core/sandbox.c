@@ -314,22 +314,30 @@ static void narrow_caps(struct child *ch)
 	CHECK(ch, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs");
 }
 
-/* Move fds to their fixed numbers: 0 /dev/null, 1-2 log, 3 channel, 4 fuse.
+/* Move fds to their fixed numbers: 0 /dev/null, 1-2 log, 3 channel, 4 fuse,
+ * 5 life page (BH_LIFE_FD); 4 and 5 only for the roles that get them.
  * Everything else is closed at exec. */
 static void place_fds(struct child *ch)
 {
-	int src[5] = { -1, ch->s->log_fd, ch->s->log_fd, ch->s->chan_fd, ch->fuse_fd };
-	int tmp[5];
-	int n = ch->fuse_fd >= 0 ? 5 : 4;
+	int src[6] = {
+		-1, ch->s->log_fd, ch->s->log_fd, ch->s->chan_fd, ch->fuse_fd, ch->s->life_fd
+	};
+	int tmp[6];
+	int n = 6;
 
 	src[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	CHECK(ch, src[0], "/dev/null");
 	for (int i = 0; i < n; i++) {
-		tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64);
-		CHECK(ch, tmp[i], "dup");
+		tmp[i] = src[i] < 0 ? -1 : fcntl(src[i], F_DUPFD_CLOEXEC, 64);
+		if (src[i] >= 0)
+			CHECK(ch, tmp[i], "dup");
 	}
-	for (int i = 0; i < n; i++)
-		CHECK(ch, dup2(tmp[i], i), "dup2");
+	for (int i = 0; i < n; i++) {
+		if (tmp[i] >= 0)
+			CHECK(ch, dup2(tmp[i], i), "dup2");
+		else
+			close(i); /* a number the domain must not find a core file at */
+	}
 	/* What the child needs until its exec (its go and report pipes, the
 	 * program) goes right above them, and every other descriptor it got
 	 * from the core is closed now, not at exec: a sandbox may wait long

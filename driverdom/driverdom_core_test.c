@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,72 @@ static void test_narrowed(void **state)
 	assert_true(d.heartbeat_age_ms < 400);
 }
 
+/* The core's log (the harness sends the core's stderr there), malloc'd. */
+static char *core_log(struct t *t)
+{
+	char p[400];
+	static char buf[1 << 20];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "%s/core.log", t->h.dir);
+	n = bh_read_file(p, buf, sizeof(buf));
+	return n < 0 ? NULL : strdup(buf);
+}
+
+/* Kills the driver domain's process, waits for the end and for the
+ * process to be reaped; the core's line about the end, malloc'd. */
+static char *kill_and_end(struct t *t)
+{
+	struct bh_dominfo d;
+	char p[64], want[64], *log, *line;
+
+	assert_int_equal(bhctl_domain_getinfo(&t->h.cl, t->dd, &d), 0);
+	assert_true(d.pid > 0);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_int_equal(th_wait_end(&t->h, t->dd, 10000, &d), 0);
+	assert_int_equal(d.shutdown_reason, BH_SHUTDOWN_CRASH);
+	assert_string_equal(bhctl_crash_name(d.crash_detail), "signal");
+	/* not left a zombie of the core's, whichever way its end was seen */
+	snprintf(p, sizeof(p), "/proc/%d", d.pid);
+	for (int i = 0; i < 500 && access(p, F_OK) == 0; i++)
+		usleep(10000);
+	assert_int_not_equal(access(p, F_OK), 0);
+	snprintf(want, sizeof(want), "dom%u (dd) gen 0 ended: ", t->dd);
+	log = core_log(t);
+	assert_non_null(log);
+	line = strstr(log, want);
+	assert_non_null(line);
+	line = strndup(line, strcspn(line, "\n"));
+	free(log);
+	return line;
+}
+
+/* The driver domain holds its life page (core/life.c) from the start;
+ * once it has heartbeated, the core waits on it and sees a SIGKILL as the
+ * process starts its exit, not when it is reaped, with the same reason. */
+static void test_end_seen_on_life_page(void **state)
+{
+	struct t *t = *state;
+	struct bh_dominfo d;
+	char p[128], maps[1 << 16], *v, *line;
+
+	start_driver_domain(t, BH_DOMID_ANY);
+	snprintf(p, sizeof(p), "/local/domain/%u/data/backend-ready", t->dd);
+	v = wait_node(t, p, 20000);
+	assert_non_null(v);
+	free(v);
+	usleep(500000); /* heartbeats: the core arms the page */
+	assert_alive(t);
+	assert_int_equal(bhctl_domain_getinfo(&t->h.cl, t->dd, &d), 0);
+	snprintf(p, sizeof(p), "/proc/%d/maps", d.pid);
+	assert_true(bh_read_file(p, maps, sizeof(maps)) > 0);
+	assert_non_null(strstr(maps, "/memfd:bh-life"));
+	line = kill_and_end(t);
+	if (!strstr(line, "crash (signal), seen exiting on its life page"))
+		fail_msg("the end was not seen on the life page: %s", line);
+	free(line);
+}
+
 /* A vbd the way the toolstack writes it (params: the token of the image
  * assigned to the driver domain). */
 static void write_vbd(struct t *t, int fe_domid, int dd, const char *token)
@@ -391,6 +458,25 @@ static void test_vbd_serves_two_queues(void **state)
 	assert_alive(t);
 }
 
+/* A generation that was handed a disk image is never ended on its life
+ * page: a write of its may still be in flight in its exit. Its end is
+ * seen at the reap, as for any domain. */
+static void test_vbd_generation_ends_at_reap(void **state)
+{
+	struct t *t = *state;
+	char p[200], *line;
+
+	vbd_offered(t);
+	snprintf(p, sizeof(p), "/local/domain/%d/backend/vbd/%d/%d/sectors", BACK, FRONT, DEV);
+	wait_value(t, p, "32768"); /* the image is open */
+	usleep(500000);            /* heartbeats */
+	line = kill_and_end(t);
+	assert_non_null(strstr(line, "crash (signal)"));
+	if (strstr(line, "life page"))
+		fail_msg("a generation with an image was ended early: %s", line);
+	free(line);
+}
+
 /* A frontend of another ABI is refused, not misread. */
 static void test_vbd_refuses_foreign_protocol(void **state)
 {
@@ -554,12 +640,14 @@ static void test_vif_hostile_frontend_closed(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ready_and_heartbeat),
 	cmocka_unit_test(test_narrowed),
+	cmocka_unit_test(test_end_seen_on_life_page),
 #ifndef BH_DRIVERDOM_VBD
 	cmocka_unit_test(test_vbd_answered),
 #else
 	cmocka_unit_test(test_vbd_serves_blkfront),
 	cmocka_unit_test(test_vbd_serves_two_queues),
 	cmocka_unit_test(test_vbd_refuses_foreign_protocol),
+	cmocka_unit_test(test_vbd_generation_ends_at_reap),
 #endif
 #ifdef BH_DRIVERDOM_VIF
 	cmocka_unit_test(test_vif_hostile_frontend_closed),

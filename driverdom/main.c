@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/life.h"
 #include "common/util.h"
 #include "driverdom/backends.h"
 #include "ioctl/xendev.h"
@@ -140,6 +141,10 @@ int main(int argc, char **argv)
 		if (drvdom_narrow(&log) < 0)
 			return 1;
 		warm_up();
+		/* So that a restart need not wait for this process's exit to
+		 * finish unmapping its guests' pages (core/life.c). */
+		if ((rc = bh_life_hold()) < 0 && rc != -EBADF)
+			bh_warn(&log, "life page: %s (its end is seen later)", bh_strerror(rc));
 	}
 	if ((rc = drvdom_create(&cfg, &dd)) < 0)
 		return 1;

@@ -19,7 +19,14 @@
 
 #include <stdint.h>
 
-#define BH_HC_FD              3     /* the channel's descriptor in every domain */
+#define BH_HC_FD 3 /* the channel's descriptor in every domain */
+/* A driver domain's life page (core/life.c): one page of shared memory
+ * whose first bytes it keeps as a process-shared robust mutex, locked by
+ * its main thread for as long as it runs (common/life.c). The kernel marks
+ * the mutex's owner dead when that thread exits, before the process's
+ * memory is torn down, which tells the core of the end ~1 ms before the
+ * process is reaped. Optional: a domain without it is seen to end later. */
+#define BH_LIFE_FD            5
 #define BH_HC_MAX_MSG         16384 /* largest datagram either way */
 #define BH_HC_MAX_PAYLOAD     (BH_HC_MAX_MSG - (int)sizeof(struct bh_hc_hdr))
 #define BH_HC_RESP            0x80000000u
