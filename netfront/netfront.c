@@ -46,6 +46,19 @@ static void nf_break(struct netfront *nf, const char *why)
 	nf->broken = true;
 }
 
+/* Empty rings, every TX id free, no RX response seen. */
+static void nf_rings_init(struct netfront *nf)
+{
+	netif_tx_front_init(&nf->tx, nf->tx_ring_page, 1);
+	netif_rx_front_init(&nf->rx, nf->rx_ring_page, 1);
+	memset(nf->tx_busy, 0, sizeof(nf->tx_busy));
+	nf->tx_nfree = 0;
+	for (unsigned i = 0; i < NF_RING; i++)
+		nf->tx_free[nf->tx_nfree++] = (uint16_t)(NF_RING - 1 - i);
+	memset(nf->rx_copy, 0, sizeof(nf->rx_copy));
+	nf->rx_copied = 0;
+}
+
 static int nf_alloc(struct netfront *nf)
 {
 	uint16_t be = nf->cfg.backend_domid;
@@ -56,11 +69,19 @@ static int nf_alloc(struct netfront *nf)
 	nf->rx_pages = nf->ops.alloc(nf->ops.ctx, be, NF_RING, true, nf->rx_refs);
 	if (!nf->tx_ring_page || !nf->rx_ring_page || !nf->tx_pages || !nf->rx_pages)
 		return -ENOMEM;
-	netif_tx_front_init(&nf->tx, nf->tx_ring_page, 1);
-	netif_rx_front_init(&nf->rx, nf->rx_ring_page, 1);
-	for (unsigned i = 0; i < NF_RING; i++)
-		nf->tx_free[nf->tx_nfree++] = (uint16_t)(NF_RING - 1 - i);
+	nf_rings_init(nf);
 	return 0;
+}
+
+void netfront_reset(struct netfront *nf)
+{
+	/* The slots too: nothing of the last connection is read again. */
+	memset(nf->tx_ring_page, 0, BH_PAGE_SIZE);
+	memset(nf->rx_ring_page, 0, BH_PAGE_SIZE);
+	nf_rings_init(nf);
+	nf->broken = false;
+	nf->cfg.unbound = true;
+	nf->cfg.tx_port = nf->cfg.rx_port = 0;
 }
 
 int netfront_create(const struct netfront_config *cfg, const struct netfront_ops *ops,

@@ -71,6 +71,12 @@ void netfront_destroy(struct netfront *nf);
 /* The event channels and features of rings made `unbound`: posts the
  * first RX buffers and notifies, as netfront_create() does for others. */
 void netfront_bind(struct netfront *nf, uint32_t tx_port, uint32_t rx_port, uint32_t features);
+/* Rings of a connection that is over, back to how netfront_create() made
+ * them `unbound`: the same pages and grants (still granted to the same
+ * backend domain), empty rings, every TX buffer free, nothing posted. For
+ * the next connection to the same backend domain, once the last one's
+ * mappings are gone (pvkernel/vif.c). */
+void netfront_reset(struct netfront *nf);
 void netfront_info(const struct netfront *nf, struct netfront_info *out);
 void netfront_stats(const struct netfront *nf, struct netfront_stats *out);
 bool netfront_broken(const struct netfront *nf);

@@ -107,6 +107,75 @@ static void settle(struct pair *p)
 #define ALL_NF (NETFRONT_F_SG | NETFRONT_F_GSO_TCPV4 | NETFRONT_F_GSO_TCPV6 | NETFRONT_F_CSUM)
 #define ALL_NB (NETBK_F_RX_COPY | NETBK_F_SG | NETBK_F_GSO_TCPV4 | NETBK_F_GSO_TCPV6)
 
+/* The rings of a connection that is over, reset, carry the next one (the
+ * PV kernel's spare after a backend restart): the same refs, empty rings,
+ * nothing posted or kicked before the bind, and a packet left on the old
+ * TX ring is not sent on the new connection. */
+static void test_reset_for_next_connection(void **state)
+{
+	struct netbk_vif_config bc = { .features = ALL_NB, .frontend_domid = RIG_FE };
+	struct netfront_info a, b;
+	struct virtio_net_hdr vh;
+	struct pair p;
+	size_t len;
+	int sv[2];
+
+	(void)state;
+	pair_init(&p, true, ALL_NF, ALL_NB, 0);
+	len = rig_frame_tcp4(frame, 200, htonl(0x0a000001), 2);
+	assert_int_equal(netfront_send(p.nf, NULL, frame, len), 0);
+	settle(&p);
+	assert_int_equal(
+	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
+	    (ssize_t)len);
+	/* left on the TX ring: queued, never served */
+	len = rig_frame_tcp4(frame, 300, htonl(0x0a000001), 5);
+	assert_int_equal(netfront_send(p.nf, NULL, frame, len), 0);
+	netfront_info(p.nf, &a);
+	netback_vif_disconnect(p.vif);
+	close(p.host_fd);
+
+	netfront_reset(p.nf);
+	netfront_info(p.nf, &b);
+	assert_int_equal(a.tx_ring_ref, b.tx_ring_ref);
+	assert_int_equal(a.rx_ring_ref, b.rx_ring_ref);
+	assert_int_equal(memgnt_evtchn_pair(p.r.m, &p.fe_tx, &p.be_tx), 0);
+	assert_int_equal(memgnt_evtchn_pair(p.r.m, &p.fe_rx, &p.be_rx), 0);
+	netfront_flush(p.nf);
+	assert_false(port_fired(p.r.m, p.be_tx));
+	assert_false(port_fired(p.r.m, p.be_rx));
+	netfront_bind(p.nf, p.fe_tx, p.fe_rx, ALL_NF);
+	assert_true(port_fired(p.r.m, p.be_rx));
+	assert_false(port_fired(p.r.m, p.be_tx));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	p.host_fd = sv[1];
+	bh_set_nonblock(p.host_fd, 1);
+	bc.tap_fd = sv[0];
+	bc.tx_ring_ref = b.tx_ring_ref;
+	bc.rx_ring_ref = b.rx_ring_ref;
+	bc.tx_port = p.be_tx;
+	bc.rx_port = p.be_rx;
+	assert_int_equal(netback_vif_connect(p.r.nb, &bc, &p.vif), 0);
+	settle(&p);
+	assert_true(rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)) <
+	            0);
+
+	len = rig_frame_tcp4(frame, 400, htonl(0x0a000001), 7);
+	assert_int_equal(netfront_send(p.nf, NULL, frame, len), 0);
+	settle(&p);
+	assert_int_equal(
+	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
+	    (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+	len = rig_frame_tcp4(frame, 500, htonl(0x0a000001), 8);
+	assert_int_equal(rig_host_write(&(struct rig){ .host_fd = p.host_fd }, NULL, frame, len),
+	                 0);
+	settle(&p);
+	assert_int_equal(netfront_recv(p.nf, &vh, got, sizeof(got)), (int)len);
+	assert_memory_equal(got, frame, len);
+	pair_fini(&p);
+}
+
 /* Rings made unbound and bound later carry packets both ways, with the
  * features given at the bind (SG: a 65000-byte GSO packet). */
 static void test_unbound_then_bind(void **state)
@@ -374,6 +443,7 @@ static void test_pump(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_unbound_then_bind),
+	cmocka_unit_test(test_reset_for_next_connection),
 	cmocka_unit_test(test_roundtrip_small_and_gso),
 	cmocka_unit_test(test_rx_buffers_bounded),
 	cmocka_unit_test(test_tx_ring_full_is_eagain),
