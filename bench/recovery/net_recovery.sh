@@ -18,7 +18,13 @@
 #   sudo bench-net-recovery [KILLS (100)] [SPAWNS (100)]
 # Environment: KEEP=1 keeps the run directory; OUT=FILE also writes the
 # summary there; GAP=S the pause after each recovery (1.1); QUIET=MS how long
-# the script does not poll after a kill (300).
+# the script does not poll after a kill (500).
+#
+# It also prints the stalls that follow a recovery: the gaps (over 2 ms)
+# that begin after it and before QUIET ms after the kill (the script's own
+# polling begins then), per kill their number and their total, and the
+# longest. A restart's later work (the guests' ring tidy-up 200 ms after
+# they reconnect, the next standby 300 ms after the restart) shows there.
 BH_SOURCE_DIR=${BH_SOURCE_DIR:-@BH_SOURCE_DIR@}
 BH_BUILD_DIR=${BH_BUILD_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 export BH_SOURCE_DIR BH_BUILD_DIR
@@ -26,6 +32,7 @@ export BH_SOURCE_DIR BH_BUILD_DIR
 set +e
 KILLS=${1:-100}
 SPAWNS=${2:-100}
+QUIET=${QUIET:-500}
 killer="$BH_BUILD_DIR/bin/recovery-killer"
 probe="$BH_BUILD_DIR/bin/recovery-net-probe"
 [ -x "$killer" ] && [ -x "$probe" ] || { echo "bench-net-recovery: build recovery-killer and recovery-net-probe first" >&2; exit 1; }
@@ -74,7 +81,7 @@ while [ $k -lt "$KILLS" ]; do
   [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no pid for net: $(ctl list)"
   before=$(gaps)
   # QUIET ms without polling: the recovery runs without our forks
-  "$killer" kill "$pid" "${QUIET:-300}" >>"$RUN/kills" || fail "kill $pid"
+  "$killer" kill "$pid" "$QUIET" >>"$RUN/kills" || fail "kill $pid"
   end=$(($(date +%s) + 30))
   while [ "$(gaps)" -le "$before" ]; do
     [ "$(date +%s)" -ge "$end" ] && fail "kill $((k + 1)): no answers after the kill"
@@ -89,11 +96,13 @@ grep -q "waiting [0-9]* ms first" "$BULKHEAD_RUNDIR/logs/Domain-0.log" &&
 bh down "$L" >/dev/null 2>&1
 
 tr -d '\r' <"$log" | sed -n 's/.*\] G \([0-9]*\) \([0-9]*\) \([0-9]*\)$/\1 \2/p' | sort -k2n >"$RUN/gaps"
+: >"$RUN/pairs"
+: >"$RUN/after"
 # per kill: the first gap that ends after it (2 ms: an answer already on
 # its way when the process died), if it began before that (a gap that
 # began later is another one: this kill left none over net_probe's
 # GAP_NS, and is counted as not measured)
-sort -n "$RUN/kills" | awk -v rec="$RUN/rec" '
+sort -n "$RUN/kills" | awk -v rec="$RUN/rec" -v pairs="$RUN/pairs" '
   NR == FNR { kill[++nk] = $1; next }
   { from[++n] = $1; to[n] = $2 }
   END {
@@ -106,8 +115,25 @@ sort -n "$RUN/kills" | awk -v rec="$RUN/rec" '
         continue
       }
       printf "%.3f\n", (to[j] - kill[i]) / 1e6 >rec
+      printf "%s %.3f\n", kill[i], (to[j] - kill[i]) / 1e6 >pairs
     }
   }' - "$RUN/gaps"
+# per kill: the gaps that begin after its recovery and before QUIET ms
+# after it: how many, their total, the longest
+awk -v quiet="$QUIET" -v out="$RUN/after" '
+  NR == FNR { kill[++nk] = $1; recv[nk] = $2; next }
+  { from[++n] = $1; to[n] = $2 }
+  END {
+    for (i = 1; i <= nk; i++) {
+      end = kill[i] + recv[i] * 1e6; lim = kill[i] + quiet * 1e6
+      c = 0; tot = 0; mx = 0
+      for (j = 1; j <= n; j++)
+        if (from[j] >= end && from[j] < lim) {
+          d = (to[j] - from[j]) / 1e6; c++; tot += d; if (d > mx) mx = d
+        }
+      printf "%d %.3f %.3f\n", c, tot, mx >out
+    }
+  }' "$RUN/pairs" "$RUN/gaps"
 awk '{ printf "%.3f\n", $1 / 1000 }' "$RUN/spawns" >"$RUN/spawn_ms"
 set -- $(pct "$RUN/rec")
 r50=$1 r90=$2 r99=$3 rmax=$4
@@ -119,6 +145,9 @@ nrec=$(wc -l <"$RUN/rec")
   echo "                                 p50      p90      p99      max   (ms)"
   printf "recovery (kill -> next answer)   %-8s %-8s %-8s %s\n" "$r50" "$r90" "$r99" "$rmax"
   printf "fork+exec driverdom --help       %-8s %-8s %-8s %s\n" "$b50" "$b90" "$b99" "$bmax"
+  awk -v q="$QUIET" '{ n[NR] = $1; t[NR] = $2; if ($3 > mx) mx = $3; c += $1; tot += $2 }
+    END { if (!NR) exit
+          printf "after the recovery, to %d ms: %.1f stalls of over 2 ms per kill, %.1f ms in all per kill, the longest %.1f ms\n", q, c / NR, tot / NR, mx }' "$RUN/after"
   awk -v a="$r99" -v b="$b99" -v c="$r50" -v d="$b50" 'BEGIN {
     printf "recovery / spawn: p99 %.1fx (goal <= 3x), p50 %.1fx\n", a / b, c / d }'
 } | tee "${OUT:-/dev/null}"
