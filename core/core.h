@@ -299,7 +299,8 @@ int domain_restart(struct domain *d);
 void domain_keep_tap(struct domain *d, int fd);
 /* D asked for a TAP under a new name: its standby gets it made ahead. */
 void domain_standby_taps_later(struct domain *d);
-void domain_fill_info(struct domain *d, struct bh_dominfo *out);
+/* USAGE: memory and CPU used, from the cgroup's files. */
+void domain_fill_info(struct domain *d, struct bh_dominfo *out, bool usage);
 /* The life page of DOMID's generation INCARNATION was marked (life.c). */
 void domain_exiting(struct core *c, uint16_t domid, uint32_t incarnation);
 /* A domain's heartbeat (hc_domain.c). */

@@ -1197,7 +1197,7 @@ int domain_restart(struct domain *d)
 	return respawn(d);
 }
 
-void domain_fill_info(struct domain *d, struct bh_dominfo *out)
+void domain_fill_info(struct domain *d, struct bh_dominfo *out, bool usage)
 {
 	struct bh_cgroup_stats st = { 0 };
 	struct core *c = d->core;
@@ -1217,7 +1217,8 @@ void domain_fill_info(struct domain *d, struct bh_dominfo *out)
 	out->cap = d->cfg.cap;
 	out->pid = d->pid;
 	out->mem_kb = d->cfg.mem_kb;
-	if (d->state != BH_DOMSTATE_SHUTDOWN && c->cgctl.ops->stats(&c->cgctl, &d->cg, &st) == 0) {
+	if (usage && d->state != BH_DOMSTATE_SHUTDOWN &&
+	    c->cgctl.ops->stats(&c->cgctl, &d->cg, &st) == 0) {
 		out->mem_used_kb = st.mem_used / 1024;
 		out->cpu_time_ns = st.cpu_ns;
 	}

@@ -192,7 +192,7 @@ int hc_getinfo(struct hc_req *rq, struct hc_reply *rp)
 
 	if (!d)
 		return -ESRCH;
-	domain_fill_info(d, (struct bh_dominfo *)rp->buf);
+	domain_fill_info(d, (struct bh_dominfo *)rp->buf, true);
 	rp->len = sizeof(struct bh_dominfo);
 	return 0;
 }
@@ -205,13 +205,15 @@ int hc_list(struct hc_req *rq, struct hc_reply *rp)
 	uint32_t max;
 
 	memcpy(&req, rq->payload, sizeof(req));
+	if (req.flags & ~BH_LIST_NO_USAGE)
+		return -EINVAL;
 	max = BH_MIN(req.max ? req.max : (uint32_t)BH_HC_LIST_MAX, (uint32_t)BH_HC_LIST_MAX);
 	memset(out, 0, sizeof(*out));
 	for (uint32_t id = req.first_domid; id <= BH_DOMID_MAX && out->count < max; id++) {
 		struct domain *d = rq->core->doms[id];
 		/* An unprivileged caller sees only itself. */
 		if (d && hc_access(rq, BH_PERM_DOMAIN_GETINFO, (uint16_t)id) == 0)
-			domain_fill_info(d, &info[out->count++]);
+			domain_fill_info(d, &info[out->count++], !(req.flags & BH_LIST_NO_USAGE));
 	}
 	rp->len = sizeof(*out) + out->count * sizeof(*info);
 	return 0;

@@ -84,8 +84,14 @@ int bhctl_domain_getinfo(struct bh_hc_client *cl, uint16_t domid, struct bh_domi
 
 int bhctl_domain_list(struct bh_hc_client *cl, struct bh_dominfo **out, size_t *n_out)
 {
+	return bhctl_domain_list_flags(cl, 0, out, n_out);
+}
+
+int bhctl_domain_list_flags(struct bh_hc_client *cl, uint32_t flags, struct bh_dominfo **out,
+                            size_t *n_out)
+{
 	unsigned char buf[BH_HC_MAX_PAYLOAD];
-	struct bh_hc_list_req req = { .first_domid = 0, .max = BH_HC_LIST_MAX };
+	struct bh_hc_list_req req = { .first_domid = 0, .max = BH_HC_LIST_MAX, .flags = flags };
 	struct bh_dominfo *all = NULL;
 	size_t n = 0;
 
@@ -114,7 +120,8 @@ int bhctl_domain_list(struct bh_hc_client *cl, struct bh_dominfo **out, size_t *
 		all = grown;
 		memcpy(all + n, buf + sizeof(hdr), hdr.count * sizeof(*all));
 		n += hdr.count;
-		if (all[n - 1].domid >= BH_DOMID_MAX)
+		/* a short page is the last: no round trip for an empty one */
+		if (hdr.count < req.max || all[n - 1].domid >= BH_DOMID_MAX)
 			break;
 		req.first_domid = (uint16_t)(all[n - 1].domid + 1);
 	}

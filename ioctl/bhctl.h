@@ -23,6 +23,9 @@ int bhctl_domain_restart(struct bh_hc_client *cl, uint16_t domid, struct bh_hc_c
 int bhctl_domain_getinfo(struct bh_hc_client *cl, uint16_t domid, struct bh_dominfo *out);
 /* All domains the caller may see; *out is malloc'd. */
 int bhctl_domain_list(struct bh_hc_client *cl, struct bh_dominfo **out, size_t *n_out);
+/* FLAGS: BH_LIST_* (BH_LIST_NO_USAGE: no memory or CPU figures). */
+int bhctl_domain_list_flags(struct bh_hc_client *cl, uint32_t flags, struct bh_dominfo **out,
+                            size_t *n_out);
 int bhctl_domain_setres(struct bh_hc_client *cl, const struct bh_hc_setres *r);
 int bhctl_sysinfo(struct bh_hc_client *cl, struct bh_hc_sysinfo *out);
 /* Lines of the core's log from *seq on; *seq is advanced. */

@@ -138,6 +138,47 @@ static void test_host_view_of_a_domain(void **state)
 	assert_int_equal(kill(d.pid, 0), -1);
 }
 
+/* The domain list carries each running domain's memory and CPU use from
+ * its cgroup, unless asked for the states only (dom0's watchdog, after
+ * every death); a short page ends it. */
+static void test_list_usage_only_when_asked(void **state)
+{
+	struct th_host *h = *state;
+	const char *argv[] = { th_prog("domprobe"), "sleep", "60", NULL };
+	uint16_t id = create(h, "listed", BH_ROLE_GUEST, 48, 0, argv);
+	struct bh_hc_list_req req = { .first_domid = 0, .max = 0, .flags = 0x80 };
+	unsigned char buf[BH_HC_MAX_PAYLOAD];
+	struct bh_hc_result res = { .resp = buf, .resp_cap = sizeof(buf) };
+	struct bh_dominfo *v;
+	size_t n;
+	bool seen = false;
+
+	usleep(100000); /* some CPU time and memory of its own */
+	assert_int_equal(bhctl_domain_list(&h->cl, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].domid == id) {
+			assert_true(v[i].mem_used_kb > 0);
+			assert_true(v[i].cpu_time_ns > 0);
+			seen = true;
+		}
+	free(v);
+	assert_true(seen);
+	seen = false;
+	assert_int_equal(bhctl_domain_list_flags(&h->cl, BH_LIST_NO_USAGE, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].domid == id) {
+			assert_int_equal(v[i].state, BH_DOMSTATE_RUNNING);
+			assert_int_equal(v[i].mem_used_kb, 0);
+			assert_int_equal(v[i].cpu_time_ns, 0);
+			seen = true;
+		}
+	free(v);
+	assert_true(seen);
+	assert_int_equal(bh_hc_call(&h->cl, BH_HC_DOMCTL_LIST_REQ, &req, sizeof(req), &res),
+	                 -EINVAL);
+	assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
+}
+
 static void test_oom_kills_only_that_domain(void **state)
 {
 	struct th_host *h = *state;
@@ -474,6 +515,7 @@ static void test_setres_applies_limits(void **state)
 static const struct CMUnitTest tests[] = {
 	T(test_isolation_seen_from_inside),
 	T(test_host_view_of_a_domain),
+	T(test_list_usage_only_when_asked),
 	T(test_oom_kills_only_that_domain),
 	T(test_driver_domain_forbidden_syscall_is_fatal),
 	T(test_lifecycle),

@@ -202,10 +202,16 @@ struct bh_dominfo {
 _Static_assert(sizeof(struct bh_dominfo) == 256, "dominfo");
 
 #define BH_HC_LIST_MAX 60 /* dominfos per LIST response */
+/* mem_used_kb and cpu_time_ns left 0: the cgroup's files are not read
+ * (three per live domain; dom0's watchdog asks after every death and
+ * needs only the states). */
+#define BH_LIST_NO_USAGE 0x1u
+/* A response with fewer than max entries (BH_HC_LIST_MAX if max is 0) is
+ * the last: the core looked up to BH_DOMID_MAX. */
 struct bh_hc_list_req {
 	uint16_t first_domid;
 	uint16_t max;
-	uint32_t pad;
+	uint32_t flags; /* BH_LIST_* */
 };
 struct bh_hc_list_resp {
 	uint32_t count;
