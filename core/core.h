@@ -343,7 +343,6 @@ void life_dispose(struct core *c);
 /* PID's wait status if every thread of it is exiting; -EAGAIN if not
  * (or not known), -errno if it cannot be read. */
 int life_exit_status(pid_t pid, int *wstatus);
-long long life_stat_field(const char *line, unsigned field); /* for tests */
 
 /* seccomp.c */
 /* In the core, before spawning: compile the role's filter once. */

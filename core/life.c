@@ -304,11 +304,6 @@ static long long read_stat_field(int dirfd, const char *path, unsigned field)
 	return v < 0 ? -EIO : v;
 }
 
-long long life_stat_field(const char *line, unsigned field)
-{
-	return stat_field(line, field);
-}
-
 int life_exit_status(pid_t pid, int *wstatus)
 {
 	char path[64];
