@@ -24,7 +24,11 @@
  * A mark is only a hint: a thread that held the lock can exit alone, and
  * a domain can write the word itself. Nothing is done on it unless
  * /proc says every thread of the process is exiting and gives its exit
- * code, which the kernel sets before the walk. */
+ * code, which the kernel sets before the walk. A domain that changes its
+ * word (it never lets go of the lock) more than LIFE_CHURN_MAX times is
+ * no longer watched: its end is seen at the reap. One that only wakes
+ * the word costs this thread a look at the set per wake, as any of its
+ * hypercalls costs the core an answer. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,15 +46,18 @@
 #include "common/util.h"
 #include "core/core.h"
 
-#define LIFE_PAGE   4096
-#define LIFE_MAX    (FUTEX_WAITV_MAX - 1) /* one waiter is the control word */
-#define PF_EXITING_ 0x00000004u           /* include/linux/sched.h */
+#define LIFE_PAGE      4096
+#define LIFE_MAX       (FUTEX_WAITV_MAX - 1) /* one waiter is the control word */
+#define PF_EXITING_    0x00000004u           /* include/linux/sched.h */
+#define LIFE_CHURN_MAX 8
 
 struct life_slot {
 	uint32_t *word;
 	uint16_t domid;
 	uint32_t incarnation;
 	bool fired;
+	bool waiting;   /* FUTEX_WAITERS set by us once */
+	unsigned churn; /* the word changed under us, not by the kernel's mark */
 };
 
 struct life_watch {
@@ -108,26 +115,39 @@ static void *watch_thread(void *arg)
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
 		unsigned nw = 0;
-		bool fired = false;
+		bool fired = false, again = false;
 
 		for (unsigned i = 0; i < w->n; i++) {
 			struct life_slot *s = &w->slot[i];
 			uint32_t v = __atomic_load_n(s->word, __ATOMIC_SEQ_CST);
 
-			/* Set FUTEX_WAITERS, or the kernel's mark wakes nobody. */
-			while (!s->fired && !(v & FUTEX_OWNER_DIED) && (v & FUTEX_TID_MASK) &&
-			       !(v & FUTEX_WAITERS) &&
-			       !__atomic_compare_exchange_n(s->word, &v, v | FUTEX_WAITERS, false,
-			                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-				; /* v is the word's new value: look again */
-			if (s->fired)
+			if (s->fired || s->churn > LIFE_CHURN_MAX)
 				continue;
 			if (v & FUTEX_OWNER_DIED) {
 				s->fired = fired = true;
 				continue;
 			}
-			if (!(v & FUTEX_TID_MASK))
-				continue; /* released: the domain's own doing; nothing to wait on */
+			/* Only the domain itself changes the word while it lives
+			 * (it never lets go of the mutex): one that plays with it
+			 * loses the early notice, rather than keep this thread
+			 * busy. */
+			if (!(v & FUTEX_TID_MASK)) {
+				s->churn++;
+				continue;
+			}
+			if (!(v & FUTEX_WAITERS)) {
+				/* Set it, or the kernel's mark wakes nobody. */
+				if (s->waiting)
+					s->churn++;
+				if (!__atomic_compare_exchange_n(s->word, &v, v | FUTEX_WAITERS,
+				                                 false, __ATOMIC_SEQ_CST,
+				                                 __ATOMIC_SEQ_CST)) {
+					s->churn++;
+					again = true; /* changed meanwhile: look again */
+					continue;
+				}
+				s->waiting = true;
+			}
 			wv[nw++] = (struct futex_waitv){ .val = v | FUTEX_WAITERS,
 				                         .uaddr = (uintptr_t)s->word,
 				                         .flags = FUTEX_32 };
@@ -135,6 +155,8 @@ static void *watch_thread(void *arg)
 		if (fired && write(w->efd, &one, sizeof(one)) < 0) {
 			/* an eventfd at its limit is readable anyway */
 		}
+		if (again)
+			continue;
 		wv[nw++] = (struct futex_waitv){ .val = __atomic_load_n(&w->ctl, __ATOMIC_SEQ_CST),
 			                         .uaddr = (uintptr_t)&w->ctl,
 			                         .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG };

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -31,6 +32,7 @@
 #include <dirent.h>
 #include <arpa/inet.h>
 
+#include "common/life.h"
 #include "common/util.h"
 #include "ioctl/bhctl.h"
 #include "ioctl/xendev.h"
@@ -458,6 +460,36 @@ static int cmd_tap(int argc, char **argv)
 	return 0;
 }
 
+/* A driver domain that plays with its life page (core/life.c): holds its
+ * mutex, heartbeats (the core then waits on the page), then clears the
+ * waiters bit the core set and wakes the word, ROUNDS times (50). */
+static int cmd_lifeplay(int argc, char **argv)
+{
+	unsigned rounds = argc > 0 ? (unsigned)strtoul(argv[0], NULL, 10) : 50;
+	int fd = fcntl(BH_LIFE_FD, F_DUPFD_CLOEXEC, 10), rc;
+	uint32_t *w;
+
+	if (fd < 0 || (rc = bh_life_hold()) < 0) {
+		printf("check life-hold FAIL %s\n", strerror(errno));
+		return 1;
+	}
+	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED) {
+		printf("check life-map FAIL %s\n", strerror(errno));
+		return 1;
+	}
+	bhctl_heartbeat(xen_hcall());
+	usleep(100000);
+	for (unsigned i = 0; i < rounds; i++) {
+		__atomic_and_fetch(w, ~(uint32_t)FUTEX_WAITERS, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+		usleep(2000);
+	}
+	printf("PLAYED %u\n", rounds);
+	sleep(60);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -474,6 +506,7 @@ static const struct {
 	{ "sleep", cmd_sleep },
 	{ "shutdown", cmd_shutdown },
 	{ "standby", cmd_standby },
+	{ "lifeplay", cmd_lifeplay },
 };
 
 int main(int argc, char **argv)

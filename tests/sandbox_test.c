@@ -179,6 +179,56 @@ static void test_list_usage_only_when_asked(void **state)
 	assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
 }
 
+/* Runs domprobe lifeplay ROUNDS as driver domain NAME, kills it once it
+ * has played, and returns the core's line about its end (malloc'd). */
+static char *lifeplay_end(struct th_host *h, const char *name, const char *rounds)
+{
+	const char *argv[] = { th_prog("domprobe"), "lifeplay", rounds, NULL };
+	uint16_t id = create(h, name, BH_ROLE_DRIVER, 48, 0, argv);
+	struct bh_dominfo d;
+	char path[400], want[128], *log, *line;
+
+	log = th_wait_log(h, name, "PLAYED", 20000);
+	assert_non_null(log);
+	assert_no_fail_lines(log);
+	free(log);
+	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	expect_end(h, id, BH_SHUTDOWN_CRASH, BH_CRASH_SIGNAL);
+	snprintf(path, sizeof(path), "%s/core.log", h->dir);
+	log = malloc(1 << 20);
+	assert_non_null(log);
+	assert_true(bh_read_file(path, log, 1 << 20) > 0);
+	snprintf(want, sizeof(want), "dom%u (%s) gen 0 ended: ", id, name);
+	line = strstr(log, want);
+	assert_non_null(line);
+	line = strndup(line, strcspn(line, "\n"));
+	free(log);
+	assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
+	return line;
+}
+
+/* A driver domain's end is seen on its life page (core/life.c) while it
+ * leaves the page alone; one that keeps changing the page's word is no
+ * longer watched on it (the core's waiting thread would look at the page
+ * as often as the domain writes it): its end is seen at the reap, as for
+ * any domain, with the same reason. */
+static void test_life_page_played_with(void **state)
+{
+	struct th_host *h = *state;
+	char *line;
+
+	line = lifeplay_end(h, "holder", "0");
+	if (!strstr(line, "crash (signal), seen exiting on its life page"))
+		fail_msg("a held life page did not end the domain early: %s", line);
+	free(line);
+	line = lifeplay_end(h, "player", "50");
+	assert_non_null(strstr(line, "crash (signal)"));
+	if (strstr(line, "life page"))
+		fail_msg("a played-with life page still ended the domain early: %s", line);
+	free(line);
+}
+
 static void test_oom_kills_only_that_domain(void **state)
 {
 	struct th_host *h = *state;
@@ -516,6 +566,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_isolation_seen_from_inside),
 	T(test_host_view_of_a_domain),
 	T(test_list_usage_only_when_asked),
+	T(test_life_page_played_with),
 	T(test_oom_kills_only_that_domain),
 	T(test_driver_domain_forbidden_syscall_is_fatal),
 	T(test_lifecycle),
