@@ -64,7 +64,7 @@ struct life_watch {
 	struct core *c;
 	pthread_mutex_t lock;
 	pthread_t thread;
-	bool started, stop, broken;
+	bool stop, broken;
 	uint32_t ctl; /* bumped at every change of the set (under lock) */
 	struct life_slot slot[LIFE_MAX];
 	unsigned n;
@@ -225,7 +225,6 @@ static struct life_watch *watch_get(struct core *c)
 		free(w);
 		return NULL;
 	}
-	w->started = true;
 	c->life = w;
 	return w;
 }

@@ -203,24 +203,12 @@ static void test_narrowed(void **state)
 	assert_true(d.heartbeat_age_ms < 400);
 }
 
-/* The core's log (the harness sends the core's stderr there), malloc'd. */
-static char *core_log(struct t *t)
-{
-	char p[400];
-	static char buf[1 << 20];
-	ssize_t n;
-
-	snprintf(p, sizeof(p), "%s/core.log", t->h.dir);
-	n = bh_read_file(p, buf, sizeof(buf));
-	return n < 0 ? NULL : strdup(buf);
-}
-
 /* Kills the driver domain's process, waits for the end and for the
  * process to be reaped; the core's line about the end, malloc'd. */
 static char *kill_and_end(struct t *t)
 {
 	struct bh_dominfo d;
-	char p[64], want[64], *log, *line;
+	char p[64], *line;
 
 	assert_int_equal(bhctl_domain_getinfo(&t->h.cl, t->dd, &d), 0);
 	assert_true(d.pid > 0);
@@ -233,13 +221,8 @@ static char *kill_and_end(struct t *t)
 	for (int i = 0; i < 500 && access(p, F_OK) == 0; i++)
 		usleep(10000);
 	assert_int_not_equal(access(p, F_OK), 0);
-	snprintf(want, sizeof(want), "dom%u (dd) gen 0 ended: ", t->dd);
-	log = core_log(t);
-	assert_non_null(log);
-	line = strstr(log, want);
+	line = th_core_end_line(&t->h, t->dd, "dd", 0);
 	assert_non_null(line);
-	line = strndup(line, strcspn(line, "\n"));
-	free(log);
 	return line;
 }
 

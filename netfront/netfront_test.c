@@ -104,6 +104,19 @@ static void settle(struct pair *p)
 	}
 }
 
+/* FRAME's first LEN bytes, sent by the frontend (with VH_IN, or none),
+ * come out of the device whole; the header it came with in *VH_OUT. */
+static void send_seen(struct pair *p, const struct virtio_net_hdr *vh_in, size_t len,
+                      struct virtio_net_hdr *vh_out)
+{
+	assert_int_equal(netfront_send(p->nf, vh_in, frame, len), 0);
+	settle(p);
+	assert_int_equal(
+	    rig_host_read(&(struct rig){ .host_fd = p->host_fd }, vh_out, got, sizeof(got)),
+	    (ssize_t)len);
+	assert_memory_equal(got, frame, len);
+}
+
 #define ALL_NF (NETFRONT_F_SG | NETFRONT_F_GSO_TCPV4 | NETFRONT_F_GSO_TCPV6 | NETFRONT_F_CSUM)
 #define ALL_NB (NETBK_F_RX_COPY | NETBK_F_SG | NETBK_F_GSO_TCPV4 | NETBK_F_GSO_TCPV6)
 
@@ -161,12 +174,7 @@ static void test_reset_for_next_connection(void **state)
 	            0);
 
 	len = rig_frame_tcp4(frame, 400, htonl(0x0a000001), 7);
-	assert_int_equal(netfront_send(p.nf, NULL, frame, len), 0);
-	settle(&p);
-	assert_int_equal(
-	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
-	    (ssize_t)len);
-	assert_memory_equal(got, frame, len);
+	send_seen(&p, NULL, len, &vh);
 	len = rig_frame_tcp4(frame, 500, htonl(0x0a000001), 8);
 	assert_int_equal(rig_host_write(&(struct rig){ .host_fd = p.host_fd }, NULL, frame, len),
 	                 0);
@@ -193,12 +201,7 @@ static void test_unbound_then_bind(void **state)
 	(void)state;
 	pair_init_ex(&p, true, ALL_NF, ALL_NB, 0, true);
 	len = rig_frame_tcp4(frame, 65000, htonl(0x0a000001), 2);
-	assert_int_equal(netfront_send(p.nf, &gso, frame, len), 0);
-	settle(&p);
-	assert_int_equal(
-	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
-	    (ssize_t)len);
-	assert_memory_equal(got, frame, len);
+	send_seen(&p, &gso, len, &vh);
 	len = rig_frame_tcp4(frame, 100, htonl(0x0a000001), 3);
 	iov[0] = (struct iovec){ &none, sizeof(none) };
 	iov[1] = (struct iovec){ frame, len };
@@ -225,19 +228,9 @@ static void test_roundtrip_small_and_gso(void **state)
 	pair_init(&p, true, ALL_NF, ALL_NB, 0);
 	/* frontend -> device */
 	len = rig_frame_tcp4(frame, 100, htonl(0x0a000001), 1);
-	assert_int_equal(netfront_send(p.nf, NULL, frame, len), 0);
-	settle(&p);
-	assert_int_equal(
-	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
-	    (ssize_t)len);
-	assert_memory_equal(got, frame, len);
+	send_seen(&p, NULL, len, &vh);
 	len = rig_frame_tcp4(frame, 65000, htonl(0x0a000001), 2);
-	assert_int_equal(netfront_send(p.nf, &gso, frame, len), 0);
-	settle(&p);
-	assert_int_equal(
-	    rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)),
-	    (ssize_t)len);
-	assert_memory_equal(got, frame, len);
+	send_seen(&p, &gso, len, &vh);
 	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
 	assert_int_equal(vh.gso_size, 1448);
 	/* device -> frontend, the same GSO packet back */

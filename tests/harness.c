@@ -186,6 +186,18 @@ char *th_log(struct th_host *h, const char *name)
 	return buf;
 }
 
+char *th_core_end_line(struct th_host *h, uint16_t domid, const char *name, uint32_t gen)
+{
+	char path[512], want[160], *buf = malloc(1 << 20), *line = NULL, *at;
+
+	snprintf(path, sizeof(path), "%s/core.log", h->dir);
+	snprintf(want, sizeof(want), "dom%u (%s) gen %u ended: ", domid, name, gen);
+	if (buf && bh_read_file(path, buf, 1 << 20) >= 0 && (at = strstr(buf, want)))
+		line = strndup(at, strcspn(at, "\n"));
+	free(buf);
+	return line;
+}
+
 char *th_wait_log(struct th_host *h, const char *name, const char *needle, int timeout_ms)
 {
 	for (int t = 0; t <= timeout_ms; t += 20) {

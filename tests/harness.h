@@ -33,6 +33,9 @@ int th_create(struct th_host *h, const char *name, uint32_t role, uint32_t mem_m
 int th_wait_end(struct th_host *h, uint16_t domid, int timeout_ms, struct bh_dominfo *out);
 /* The domain's log (stdout and stderr), malloc'd. */
 char *th_log(struct th_host *h, const char *name);
+/* The core's log line about domain DOMID (NAME)'s end in generation GEN
+ * ("domN (NAME) gen GEN ended: ..."), malloc'd, or NULL. */
+char *th_core_end_line(struct th_host *h, uint16_t domid, const char *name, uint32_t gen);
 /* Wait until the log contains needle; returns the log (malloc'd) or NULL. */
 char *th_wait_log(struct th_host *h, const char *name, const char *needle, int timeout_ms);
 

@@ -187,7 +187,7 @@ static char *lifeplay_end(struct th_host *h, const char *name, const char *round
 	const char *argv[] = { th_prog("domprobe"), "lifeplay", rounds, NULL };
 	uint16_t id = create(h, name, BH_ROLE_DRIVER, 48, 0, argv);
 	struct bh_dominfo d;
-	char path[400], want[128], *log, *line;
+	char *log, *line;
 
 	log = th_wait_log(h, name, "PLAYED", 20000);
 	assert_non_null(log);
@@ -196,15 +196,8 @@ static char *lifeplay_end(struct th_host *h, const char *name, const char *round
 	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
 	assert_int_equal(kill(d.pid, SIGKILL), 0);
 	expect_end(h, id, BH_SHUTDOWN_CRASH, BH_CRASH_SIGNAL);
-	snprintf(path, sizeof(path), "%s/core.log", h->dir);
-	log = malloc(1 << 20);
-	assert_non_null(log);
-	assert_true(bh_read_file(path, log, 1 << 20) > 0);
-	snprintf(want, sizeof(want), "dom%u (%s) gen 0 ended: ", id, name);
-	line = strstr(log, want);
+	line = th_core_end_line(h, id, name, 0);
 	assert_non_null(line);
-	line = strndup(line, strcspn(line, "\n"));
-	free(log);
 	assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
 	return line;
 }
