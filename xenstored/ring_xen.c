@@ -21,14 +21,23 @@ struct mapping {
 	uint64_t index;
 };
 
+/* A released ring's grant unmap or port unbind, done after the replies of
+ * the batch that released it (see x_unmap). */
+struct undo {
+	bool unbind;
+	uint64_t what; /* the port, or the mapping's index */
+};
+
 struct xsd_rings_xen {
 	struct xsd_daemon *d;
 	struct xsd_rings *rs;
 	int evfd, gntfd;
 	unsigned virq_port;
-	struct event *ev;
+	struct event *ev, *later;
 	struct mapping *maps;
 	size_t nmaps, capmaps;
+	struct undo *undo;
+	size_t nundo, capundo;
 };
 
 static struct xsd_rings_xen *X(struct xsd_daemon *d)
@@ -69,6 +78,57 @@ static int x_map(void *arg, unsigned domid, long long gfn, void **page_out)
 	return 0;
 }
 
+static void undo_now(struct xsd_rings_xen *x, const struct undo *u)
+{
+	if (u->unbind) {
+		struct ioctl_evtchn_unbind ub = { .port = (unsigned)u->what };
+		xen_ioctl(x->evfd, IOCTL_EVTCHN_UNBIND, &ub);
+	} else {
+		struct ioctl_gntdev_unmap_grant_ref um = { .index = u->what, .count = 1 };
+		xen_ioctl(x->gntfd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &um);
+	}
+}
+
+static void undo_flush(struct xsd_rings_xen *x)
+{
+	for (size_t i = 0; i < x->nundo; i++)
+		undo_now(x, &x->undo[i]);
+	x->nundo = 0;
+}
+
+static void on_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	undo_flush(arg);
+}
+
+/* Each unmap and unbind is a call to the core. A domain's release comes
+ * in the batch of requests that starts dom0's restart transaction: the
+ * two calls, each waiting behind whatever the core serves during a
+ * restart (~0.1-0.2 ms), held that batch's replies, and with them the new
+ * generation's introduction. They are done once the loop comes back from
+ * the batch instead. Meanwhile the dead ring's page is no longer mapped
+ * here (munmap is ours alone) and its port stays bound, so no other ring
+ * is given its number; an event on it finds no ring and is ignored. */
+static void undo_later(struct xsd_rings_xen *x, bool unbind, uint64_t what)
+{
+	struct undo u = { unbind, what };
+
+	if (!x->later) {
+		undo_now(x, &u);
+		return;
+	}
+	if (x->nundo == x->capundo) {
+		x->capundo = x->capundo ? x->capundo * 2 : 8;
+		x->undo = reallocarray(x->undo, x->capundo, sizeof(*x->undo));
+		if (!x->undo)
+			abort();
+	}
+	x->undo[x->nundo++] = u;
+	event_active(x->later, EV_TIMEOUT, 0);
+}
+
 static void x_unmap(void *arg, void *page)
 {
 	struct xsd_rings_xen *x = arg;
@@ -76,9 +136,8 @@ static void x_unmap(void *arg, void *page)
 	for (size_t i = 0; i < x->nmaps; i++) {
 		if (x->maps[i].page != page)
 			continue;
-		struct ioctl_gntdev_unmap_grant_ref u = { .index = x->maps[i].index, .count = 1 };
 		xen_munmap(page, BH_PAGE_SIZE);
-		xen_ioctl(x->gntfd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+		undo_later(x, false, x->maps[i].index);
 		x->maps[i] = x->maps[--x->nmaps];
 		return;
 	}
@@ -98,10 +157,7 @@ static int x_bind(void *arg, unsigned domid, unsigned port, unsigned *local_out)
 
 static void x_unbind(void *arg, unsigned local_port)
 {
-	struct xsd_rings_xen *x = arg;
-	struct ioctl_evtchn_unbind u = { .port = local_port };
-
-	xen_ioctl(x->evfd, IOCTL_EVTCHN_UNBIND, &u);
+	undo_later(arg, true, local_port);
 }
 
 static void x_notify(void *arg, unsigned local_port)
@@ -114,16 +170,35 @@ static void x_notify(void *arg, unsigned local_port)
 
 /* VIRQ_DOM_EXC: some domain died or shut down. Each introduced domain the
  * core reports gone (ESRCH) or shut down is released; one we may not ask
- * about (a policy without domain.getinfo) is kept, never guessed dead. */
+ * about (a policy without domain.getinfo) is kept, never guessed dead.
+ *
+ * One list of states answers for every domain at once (no usage figures:
+ * those are cgroup files the core reads). One getinfo each was a round
+ * trip to the core per introduced domain, on a restart's path: dom0's
+ * store transaction waited behind them. A domain missing from the list
+ * (reaped, or one we may not see) is asked about alone. */
+static int state_of(const struct bh_dominfo *v, size_t n, unsigned id, struct bh_dominfo *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].domid == id) {
+			*out = v[i];
+			return 0;
+		}
+	return bhctl_domain_getinfo(xen_hcall(), (uint16_t)id, out);
+}
+
 static void check_domains(struct xsd_rings_xen *x)
 {
-	size_t nids = 0;
+	struct bh_dominfo *v = NULL;
+	size_t nids = 0, nv = 0;
 	unsigned *ids = NULL;
 
 	xsd_domains(x->d->s, &ids, &nids);
+	if (nids && bhctl_domain_list_flags(xen_hcall(), BH_LIST_NO_USAGE, &v, &nv) < 0)
+		nv = 0; /* each asked about alone, below */
 	for (size_t i = 0; i < nids; i++) {
 		struct bh_dominfo info;
-		int rc = bhctl_domain_getinfo(xen_hcall(), (uint16_t)ids[i], &info);
+		int rc = state_of(v, nv, ids[i], &info);
 
 		if (rc == -ESRCH || (rc == 0 && info.state == BH_DOMSTATE_SHUTDOWN)) {
 			bh_info(&x->d->log, "domain %u is gone: releasing it", ids[i]);
@@ -132,6 +207,7 @@ static void check_domains(struct xsd_rings_xen *x)
 			bh_warn(&x->d->log, "domain %u: %s", ids[i], bh_strerror(rc));
 		}
 	}
+	free(v);
 	free(ids);
 }
 
@@ -190,7 +266,8 @@ int xsd_rings_start(struct xsd_daemon *d)
 	else
 		x->virq_port = (unsigned)r;
 	x->ev = event_new(d->base, x->evfd, EV_READ | EV_PERSIST, on_evtchn, x);
-	if (!x->ev)
+	x->later = event_new(d->base, -1, 0, on_later, x);
+	if (!x->ev || !x->later)
 		return -ENOMEM;
 	event_add(x->ev, NULL);
 	return 0;
@@ -204,12 +281,17 @@ void xsd_rings_stop(struct xsd_daemon *d)
 		return;
 	if (x->ev)
 		event_free(x->ev);
+	if (x->later)
+		event_free(x->later);
+	x->later = NULL; /* the rings' last unmaps and unbinds: at once */
 	xsd_rings_free(x->rs);
+	undo_flush(x);
 	if (x->evfd >= 0)
 		xen_close(x->evfd);
 	if (x->gntfd >= 0)
 		xen_close(x->gntfd);
 	free(x->maps);
+	free(x->undo);
 	free(x);
 	d->rings = NULL;
 }
