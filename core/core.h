@@ -157,6 +157,7 @@ struct standby {
 	struct event *timer;      /* builds it a moment after a generation started */
 	struct premade_taps taps; /* made in its network namespace */
 	struct event *taps_timer; /* makes the ones asked for since */
+	struct sb_job *job;       /* its setup under way on a thread */
 };
 
 struct domain {
@@ -328,10 +329,19 @@ struct sandbox_spawn {
 	/* out */
 	pid_t pid;
 	int pidfd;
-	int go_fd; /* write one byte to let the program start */
+	int go_fd;     /* write one byte to let the program start */
+	int report_fd; /* the child's report on its setup (sandbox_spawn_finish's) */
 	char err[256];
 };
+/* All of it: the child waits for the byte on go_fd that lets it exec. */
 int sandbox_spawn(struct sandbox_spawn *s);
+/* In two halves: the clone, and the parent's half of the setup (id maps,
+ * cgroup, the child's report), which waits for the child and touches
+ * nothing but S (it may run on another thread). After a failed finish,
+ * sandbox_spawn_abort kills and reaps the child and closes S's fds. */
+int sandbox_spawn_start(struct sandbox_spawn *s);
+int sandbox_spawn_finish(struct sandbox_spawn *s);
+void sandbox_spawn_abort(struct sandbox_spawn *s);
 
 /* life.c */
 int life_page_make(struct life_page *lp);

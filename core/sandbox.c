@@ -476,7 +476,7 @@ static int parent_setup(struct sandbox_spawn *s, int go_wr)
 	return 0;
 }
 
-int sandbox_spawn(struct sandbox_spawn *s)
+int sandbox_spawn_start(struct sandbox_spawn *s)
 {
 	const struct role_profile *prof = &profiles[s->role];
 	int go[2] = { -1, -1 }, rep[2] = { -1, -1 };
@@ -485,7 +485,7 @@ int sandbox_spawn(struct sandbox_spawn *s)
 	pid_t pid;
 
 	s->pid = 0;
-	s->pidfd = s->go_fd = -1;
+	s->pidfd = s->go_fd = s->report_fd = -1;
 	s->err[0] = '\0';
 	if ((rc = chown_role_dirs(s, prof)) < 0) {
 		snprintf(s->err, sizeof(s->err), "runtime directory: %s", bh_strerror(rc));
@@ -529,21 +529,43 @@ int sandbox_spawn(struct sandbox_spawn *s)
 	}
 	s->pid = pid;
 	s->pidfd = pidfd;
-	bh_closep(&go[0]);
-	bh_closep(&rep[1]);
-	if ((rc = parent_setup(s, go[1])) < 0 ||
-	    (rc = read_report(rep[0], s->err, sizeof(s->err))) < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		bh_closep(&s->pidfd);
-		s->pid = 0;
-		goto out;
-	}
 	s->go_fd = go[1];
-	go[1] = -1;
+	s->report_fd = rep[0];
+	go[1] = rep[0] = -1;
 	rc = 0;
 out:
 	bh_close_fds(go, 2);
 	bh_close_fds(rep, 2);
+	return rc;
+}
+
+int sandbox_spawn_finish(struct sandbox_spawn *s)
+{
+	int rc = parent_setup(s, s->go_fd);
+
+	if (rc == 0)
+		rc = read_report(s->report_fd, s->err, sizeof(s->err));
+	bh_closep(&s->report_fd);
+	return rc;
+}
+
+void sandbox_spawn_abort(struct sandbox_spawn *s)
+{
+	if (s->pid > 0) {
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = 0;
+	bh_closep(&s->pidfd);
+	bh_closep(&s->go_fd);
+	bh_closep(&s->report_fd);
+}
+
+int sandbox_spawn(struct sandbox_spawn *s)
+{
+	int rc = sandbox_spawn_start(s);
+
+	if (rc == 0 && (rc = sandbox_spawn_finish(s)) < 0)
+		sandbox_spawn_abort(s);
 	return rc;
 }

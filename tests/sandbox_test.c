@@ -3,6 +3,7 @@
  * across domains through libbhxen, VIRQ_DOM_EXC, and a hostile domain on
  * its hypercall channel. Each test runs its own core and checks at the end
  * that the core exits cleanly (no crash, no leak under ASan). Needs root. */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -350,6 +351,111 @@ static void test_driver_domain_standby(void **state)
 	assert_int_equal(bhctl_domain_destroy(&h->cl, plain), 0);
 }
 
+/* Processes on the host running as UID (a domain's host uid). */
+static int procs_of_uid(long uid)
+{
+	char cmd[128], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "grep -l '^Uid:\t%ld\t' /proc/[0-9]*/status 2>/dev/null | wc -l",
+	         uid);
+	if (!(f = popen(cmd, "r")))
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = '\0';
+	pclose(f);
+	return atoi(out);
+}
+
+/* A child of the core's (of any of its threads) not exec'd yet (its name
+ * is still the core's): a sandbox being set up. Waits up to MS for one. */
+static bool sandbox_being_set_up(pid_t core, int ms)
+{
+	char path[384], list[4096], comm[64];
+
+	for (int i = 0; i < ms * 10; i++, usleep(100)) {
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)core);
+		DIR *dir = opendir(path);
+		struct dirent *e;
+		bool found = false;
+
+		while (dir && !found && (e = readdir(dir))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)core,
+			         e->d_name);
+			if (bh_read_file(path, list, sizeof(list)) <= 0)
+				continue;
+			for (char *t = strtok(list, " \n"); t && !found; t = strtok(NULL, " \n")) {
+				snprintf(path, sizeof(path), "/proc/%s/comm", t);
+				found = bh_read_file(path, comm, sizeof(comm)) > 0 &&
+				        strncmp(comm, "bulkhead-core", 13) == 0;
+			}
+		}
+		if (dir)
+			closedir(dir);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/* A standby's setup (id maps, cgroup, the child's report) runs on a
+ * thread of the core's, so that the loop keeps serving hypercalls during
+ * it. Driver domains destroyed, and restarted, while their standby is
+ * being set up (its child seen before its exec, 300 ms after the
+ * generation started): each destroy succeeds and leaves no process
+ * behind, each restart runs its new generation, and the core ends
+ * cleanly (teardown; ASan). The core's log says which were ended during
+ * the setup; most are (the setup takes ~5-15 ms). */
+static void test_standby_ended_while_built(void **state)
+{
+	struct th_host *h = *state;
+	const char *argv[] = { th_prog("domprobe"), "standby", NULL };
+	char path[512], *log;
+	unsigned seen = 0, during;
+
+	for (int i = 0; i < 6; i++) {
+		char name[16];
+		struct bh_hc_create_resp r;
+		struct bh_dominfo d;
+		long uid;
+
+		snprintf(name, sizeof(name), "sbx%d", i);
+		uint16_t id = create(h, name, BH_ROLE_DRIVER, 64, BH_CREATE_STANDBY, argv);
+		free(th_wait_log(h, name, "answered: generation 0", 10000));
+		assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+		uid = status_field(d.pid, "Uid:\t");
+		assert_true(uid >= 1000000);
+		seen += sandbox_being_set_up(h->core, 2000);
+		if (i % 2) {
+			/* a restart: a standby it finds half built is dropped and
+			 * one is built for it there and then */
+			assert_int_equal(kill(d.pid, SIGKILL), 0);
+			expect_end(h, id, BH_SHUTDOWN_CRASH, BH_CRASH_SIGNAL);
+			assert_int_equal(bhctl_domain_restart(&h->cl, id, &r), 0);
+			free(th_wait_log(h, name, "answered: generation 1", 10000));
+			assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+			assert_int_equal(d.generation, 1);
+			assert_int_equal(d.state, BH_DOMSTATE_RUNNING);
+		}
+		assert_int_equal(bhctl_domain_destroy(&h->cl, id), 0);
+		assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), -ESRCH);
+		assert_int_equal(procs_of_uid(uid), 0);
+	}
+	snprintf(path, sizeof(path), "%s/core.log", h->dir);
+	log = calloc(1, 1 << 20);
+	assert_non_null(log);
+	assert_true(bh_read_file(path, log, (1 << 20) - 1) > 0);
+	during = count(log, "standby ended during its setup");
+	fprintf(stderr, "setups seen under way: %u of 6; standbys ended during it: %u\n", seen,
+	        during);
+	assert_true(seen >= 3);
+	assert_true(during >= 1);
+	assert_int_equal(count(log, "no standby for its next restart"), 0);
+	free(log);
+}
+
 /* The TAPs a driver domain asked for are made ahead in its standby's
  * network namespace, those asked for after the standby was built a
  * moment later: the next generation finds them there and gets the same
@@ -571,6 +677,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_lifecycle),
 	T(test_driver_domain_standby),
 	T(test_standby_taps_made_ahead),
+	T(test_standby_ended_while_built),
 	T(test_shutdown_while_starting),
 	T(test_self_shutdown_reason),
 	T(test_reboot_syscall_gives_the_reason),
