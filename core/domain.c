@@ -655,27 +655,33 @@ static void standby_discard(struct domain *d)
 	standby_init(sb);
 }
 
-/* Hands D's standby to the generation being built; false if it has none
- * (or it is not alive any more). */
-/* Every thread of PID back to SCHED_OTHER. */
-static void sched_normal(pid_t pid)
+/* Every thread of D's standby back to SCHED_OTHER (it was built at
+ * SCHED_IDLE: struct sb_job). */
+static void sched_normal(struct domain *d)
 {
 	struct sched_param sp = { 0 };
 	char path[64];
 	DIR *dir;
 	struct dirent *e;
+	int bad = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if (!(dir = opendir(path))) {
-		sched_setscheduler(pid, SCHED_OTHER, &sp);
-		return;
-	}
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
-			sched_setscheduler((pid_t)atoi(e->d_name), SCHED_OTHER, &sp);
-	closedir(dir);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)d->sb.pid);
+	if (!(dir = opendir(path)))
+		bad = sched_setscheduler(d->sb.pid, SCHED_OTHER, &sp) < 0 ? errno : 0;
+	while (dir && (e = readdir(dir)))
+		if (e->d_name[0] != '.' &&
+		    sched_setscheduler((pid_t)atoi(e->d_name), SCHED_OTHER, &sp) < 0 &&
+		    errno != ESRCH)
+			bad = errno;
+	if (dir)
+		closedir(dir);
+	if (bad)
+		bh_warn(&d->core->log, "dom%u (%s): its standby stays at background priority: %s",
+		        d->domid, d->name, strerror(bad));
 }
 
+/* Hands D's standby to the generation being built; false if it has none
+ * (or it is not alive any more). */
 static bool standby_take(struct domain *d, struct standby *out)
 {
 	struct pollfd pfd = { .fd = d->sb.pidfd, .events = POLLIN };
@@ -691,7 +697,7 @@ static bool standby_take(struct domain *d, struct standby *out)
 		event_free(d->sb.timer);
 	if (d->sb.taps_timer)
 		event_free(d->sb.taps_timer);
-	sched_normal(d->sb.pid); /* built at SCHED_IDLE (struct sb_job) */
+	sched_normal(d);
 	*out = d->sb;
 	out->timer = out->taps_timer = NULL;
 	standby_init(&d->sb);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,51 @@ static unsigned count(const char *hay, const char *needle)
 	return n;
 }
 
+/* PID's scheduling policy (field 41 of its stat), -1 if unknown. */
+static int sched_policy(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	int field = 2;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (bh_read_file(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return -1;
+	for (p++; *p && field < 41; p++)
+		if (*p == ' ')
+			field++;
+	return *p ? atoi(p) : -1;
+}
+
+/* The policy of the core's child that runs as RUNNING's host uid but is
+ * not RUNNING: its domain's standby. -1 if there is none. */
+static int standby_policy(pid_t core, pid_t running)
+{
+	char path[384], list[4096];
+	int policy = -1;
+	DIR *dir;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)core);
+	if (!(dir = opendir(path)))
+		return -1;
+	while (policy < 0 && (e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)core, e->d_name);
+		if (bh_read_file(path, list, sizeof(list)) <= 0)
+			continue;
+		for (char *t = strtok(list, " \n"); t && policy < 0; t = strtok(NULL, " \n")) {
+			pid_t pid = (pid_t)atoi(t);
+
+			if (pid != running &&
+			    status_field(pid, "Uid:\t") == status_field(running, "Uid:\t"))
+				policy = sched_policy(pid);
+		}
+	}
+	closedir(dir);
+	return policy;
+}
+
 /* A driver domain created with BH_CREATE_STANDBY has its next generation
  * exec'd ahead: it runs up to its first hypercall, which is answered only
  * once a restart has taken it (after the old process is gone); a restart
@@ -326,8 +372,11 @@ static void test_driver_domain_standby(void **state)
 	log = th_log(h, "nosb");
 	assert_int_equal(count(log, "before the first hypercall"), 1);
 	free(log);
-
+	/* the standby waits at background priority; the running one not */
 	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
+	assert_int_equal(sched_policy(d.pid), SCHED_OTHER);
+	assert_int_equal(standby_policy(h->core, d.pid), SCHED_IDLE);
+
 	assert_int_equal(kill(d.pid, SIGKILL), 0);
 	expect_end(h, id, BH_SHUTDOWN_CRASH, BH_CRASH_SIGNAL);
 	assert_int_equal(bhctl_domain_restart(&h->cl, id, &r), 0);
@@ -341,6 +390,8 @@ static void test_driver_domain_standby(void **state)
 	assert_int_equal(bhctl_domain_getinfo(&h->cl, id, &d), 0);
 	assert_int_equal(d.state, BH_DOMSTATE_RUNNING);
 	assert_int_equal(d.generation, 1);
+	/* taken by the restart: back to normal priority */
+	assert_int_equal(sched_policy(d.pid), SCHED_OTHER);
 	/* the next standby; the domain is destroyed with it waiting (the
 	 * teardown checks the core still exits cleanly) */
 	usleep(1000 * 1000);
