@@ -262,9 +262,10 @@ static void standby_init(struct standby *sb)
  * RCU grace period, then the child's report), and every hypercall waited.
  * Making a process in new namespaces is also ~3 ms of kernel work not
  * preempted here (the new network namespace, the child closing the
- * core's ~2,000 descriptors, the exec): background work, so SCHED_IDLE.
- * The standby is set back to normal when a restart takes it
- * (standby_take). */
+ * core's ~2,000 descriptors, the exec), so SCHED_IDLE: the loop's own
+ * thread comes first. (A policy orders tasks within one cgroup only: the
+ * guests, each in its own, still wait behind the clone on its CPU.) The
+ * standby is set back to normal when a restart takes it (standby_take). */
 struct sb_job {
 	struct domain *d;
 	struct sandbox_spawn s;
