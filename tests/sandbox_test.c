@@ -318,34 +318,44 @@ static int sched_policy(pid_t pid)
 	return *p ? atoi(p) : -1;
 }
 
-/* The policy of the core's child that runs as RUNNING's host uid but is
- * not RUNNING: its domain's standby. -1 if there is none. */
-static int standby_policy(pid_t core, pid_t running)
+/* The first child of the core (of any of its threads: a thread's
+ * children are listed under it) that MATCH accepts; 0 if none. */
+static pid_t core_child(pid_t core, bool (*match)(pid_t pid, pid_t arg), pid_t arg)
 {
 	char path[384], list[4096];
-	int policy = -1;
+	pid_t found = 0;
 	DIR *dir;
 	struct dirent *e;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)core);
 	if (!(dir = opendir(path)))
-		return -1;
-	while (policy < 0 && (e = readdir(dir))) {
+		return 0;
+	while (!found && (e = readdir(dir))) {
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)core, e->d_name);
 		if (bh_read_file(path, list, sizeof(list)) <= 0)
 			continue;
-		for (char *t = strtok(list, " \n"); t && policy < 0; t = strtok(NULL, " \n")) {
-			pid_t pid = (pid_t)atoi(t);
-
-			if (pid != running &&
-			    status_field(pid, "Uid:\t") == status_field(running, "Uid:\t"))
-				policy = sched_policy(pid);
-		}
+		for (char *t = strtok(list, " \n"); t && !found; t = strtok(NULL, " \n"))
+			if (match((pid_t)atoi(t), arg))
+				found = (pid_t)atoi(t);
 	}
 	closedir(dir);
-	return policy;
+	return found;
+}
+
+/* Runs as RUNNING's host uid but is not RUNNING: its domain's standby. */
+static bool standby_of(pid_t pid, pid_t running)
+{
+	return pid != running && status_field(pid, "Uid:\t") == status_field(running, "Uid:\t");
+}
+
+/* The policy of RUNNING's domain's standby, -1 if there is none. */
+static int standby_policy(pid_t core, pid_t running)
+{
+	pid_t sb = core_child(core, standby_of, running);
+
+	return sb > 0 ? sched_policy(sb) : -1;
 }
 
 /* A driver domain created with BH_CREATE_STANDBY has its next generation
@@ -418,36 +428,23 @@ static int procs_of_uid(long uid)
 	return atoi(out);
 }
 
-/* A child of the core's (of any of its threads) not exec'd yet (its name
- * is still the core's): a sandbox being set up. Waits up to MS for one. */
+/* Not exec'd yet (its name is still the core's): a sandbox being set up. */
+static bool not_execd(pid_t pid, pid_t unused)
+{
+	char path[64], comm[64];
+
+	(void)unused;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	return bh_read_file(path, comm, sizeof(comm)) > 0 &&
+	       strncmp(comm, "bulkhead-core", 13) == 0;
+}
+
+/* Waits up to MS for a child of the core's being set up. */
 static bool sandbox_being_set_up(pid_t core, int ms)
 {
-	char path[384], list[4096], comm[64];
-
-	for (int i = 0; i < ms * 10; i++, usleep(100)) {
-		snprintf(path, sizeof(path), "/proc/%d/task", (int)core);
-		DIR *dir = opendir(path);
-		struct dirent *e;
-		bool found = false;
-
-		while (dir && !found && (e = readdir(dir))) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)core,
-			         e->d_name);
-			if (bh_read_file(path, list, sizeof(list)) <= 0)
-				continue;
-			for (char *t = strtok(list, " \n"); t && !found; t = strtok(NULL, " \n")) {
-				snprintf(path, sizeof(path), "/proc/%s/comm", t);
-				found = bh_read_file(path, comm, sizeof(comm)) > 0 &&
-				        strncmp(comm, "bulkhead-core", 13) == 0;
-			}
-		}
-		if (dir)
-			closedir(dir);
-		if (found)
+	for (int i = 0; i < ms * 10; i++, usleep(100))
+		if (core_child(core, not_execd, 0))
 			return true;
-	}
 	return false;
 }
 
