@@ -188,6 +188,10 @@ int netback_round(struct netback *nb)
 
 	if (!start)
 		return 0;
+	/* a new connection's first RX buffers, before any of its packets */
+	for (v = nb->vifs; v; v = v->next)
+		if (!netbk_vif_deaf(v))
+			netbk_rx_warm_begin(v);
 	v = start;
 	do {
 		if (!netbk_vif_deaf(v)) {

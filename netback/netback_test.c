@@ -589,12 +589,15 @@ static void test_rx_warm_up(void **state)
 
 /* ops->prefetch: a batch of TX requests is offered as read-only refs
  * from netback's own copy, during the first NETBK_TX_PREFETCH requests;
- * RX, warming up, offers the next NETBK_RX_WARM_PREFETCH posted buffers
- * as writable refs when a round has more than one packet; the data still
- * moves through the pages and copy paths. */
+ * RX, warming up, offers the first NETBK_RX_WARM_PREFETCH posted buffers
+ * as writable refs before the first packet is placed, and the next ones
+ * when a round has used those up and has more than one packet; the data
+ * still moves through the pages and copy paths. */
 static struct {
 	unsigned rx_calls, tx_calls, tx_n, rx_n;
 	uint32_t tx_refs[8], rx_refs[NETBK_RX_WARM_PREFETCH];
+	struct rig *rig;
+	RING_IDX rx_rsp_prod; /* the RX responses published at the last RX offer */
 } pf;
 
 static void rec_prefetch(void *ctx, uint16_t domid, bool writable, const uint32_t *refs, unsigned n)
@@ -602,6 +605,7 @@ static void rec_prefetch(void *ctx, uint16_t domid, bool writable, const uint32_
 	if (writable) {
 		pf.rx_calls++;
 		pf.rx_n = n;
+		pf.rx_rsp_prod = pf.rig->rx.sring->hdr.rsp_prod;
 		memcpy(pf.rx_refs, refs,
 		       BH_MIN(n, (unsigned)NETBK_RX_WARM_PREFETCH) * sizeof(refs[0]));
 		return;
@@ -619,6 +623,7 @@ static void test_prefetch_hints(void **state)
 
 	memset(&pf, 0, sizeof(pf));
 	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	pf.rig = &r;
 	r.nb->ops.prefetch = rec_prefetch;
 	/* two packets published together: one batch of their two refs */
 	put_packet(&r, frame, len, 0, 4096, 10, 0);
@@ -638,25 +643,39 @@ static void test_prefetch_hints(void **state)
 	serve(&r);
 	assert_int_equal(pf.tx_calls, 1);
 	expect_status(&r, 1, NETIF_RSP_OKAY);
-	/* RX warming up: with the second packet of a round, the next 16
-	 * posted buffers (the first went alone), once for 16 packets */
-	rig_rx_post(&r, 20, 100);
+	/* RX warming up: the first NETBK_RX_WARM_FIRST posted buffers,
+	 * offered before the first packet is placed (none of the round's
+	 * three is out yet) */
+	assert_int_equal(pf.rx_calls, 0); /* nothing posted in the TX rounds */
+	rig_rx_post(&r, 40, 100);
 	len = rig_frame_tcp4(frame, 100, IP_B, 3);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
 	serve(&r);
 	assert_int_equal(pf.rx_calls, 1);
-	assert_int_equal(pf.rx_n, NETBK_RX_WARM_PREFETCH);
-	for (int i = 0; i < NETBK_RX_WARM_PREFETCH; i++)
-		assert_int_equal(pf.rx_refs[i], r.data_refs[RIG_DATA / 2 + 1 + i]);
+	assert_int_equal(pf.rx_n, NETBK_RX_WARM_FIRST);
+	assert_int_equal(pf.rx_rsp_prod, 0);
+	for (int i = 0; i < NETBK_RX_WARM_FIRST; i++)
+		assert_int_equal(pf.rx_refs[i], r.data_refs[RIG_DATA / 2 + i]);
 	assert_int_equal(r.rx.sring->hdr.rsp_prod, 3);
 	assert_memory_equal(rig_page(&r, RIG_DATA / 2 + 2), frame, len);
+	/* those cover the first four; the 5th, the round's second packet,
+	 * offers the next 16 from itself on (the round's first went alone) */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
+	serve(&r);
+	assert_int_equal(pf.rx_calls, 2);
+	assert_int_equal(pf.rx_n, NETBK_RX_WARM_PREFETCH);
+	assert_int_equal(pf.rx_rsp_prod, 4);
+	for (int i = 0; i < NETBK_RX_WARM_PREFETCH; i++)
+		assert_int_equal(pf.rx_refs[i], r.data_refs[RIG_DATA / 2 + 4 + i]);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 6);
 	/* warm no more: nothing is offered ahead */
 	r.vif->rx_warm_left = 0;
 	assert_int_equal(rig_host_write(&r, &vh, frame, len), 0);
 	serve(&r);
-	assert_int_equal(pf.rx_calls, 1);
-	assert_int_equal(r.rx.sring->hdr.rsp_prod, 4);
+	assert_int_equal(pf.rx_calls, 2);
+	assert_int_equal(r.rx.sring->hdr.rsp_prod, 7);
 	rig_fini(&r);
 }
 

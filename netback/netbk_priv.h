@@ -68,6 +68,7 @@ struct netbk_vif {
 	 * and is pushed to the frontend at once, not with the round's last. */
 	uint32_t rx_warm_left;
 	RING_IDX rx_warm_pf; /* requests offered to ops->prefetch up to here */
+	bool rx_warm_begun;  /* the first posted buffers were offered */
 	uint8_t *pktbuf;     /* one linear packet, vnet header first */
 	uint64_t bad_logged; /* malformed packets seen, for the log limit */
 	/* injected faults (netback_vif_inject); all zero in normal service */
@@ -97,8 +98,10 @@ struct netback {
 #define NETBK_PKTBUF      (sizeof(struct virtio_net_hdr) + NETIF_MAX_PACKET + 1)
 #define NETBK_TX_PREFETCH (2 * NETIF_TX_RING_SIZE)
 #define NETBK_RX_WARM     64
-/* ...whose posted buffers are offered to ops->prefetch this many ahead */
+/* ...whose posted buffers are offered to ops->prefetch this many ahead,
+ * the first round after a connect this many (netbk_rx_warm_begin) */
 #define NETBK_RX_WARM_PREFETCH 16
+#define NETBK_RX_WARM_FIRST    4
 /* TX in place: bytes of a packet copied out of the frontend's pages to be
  * checked and sent from our copy (Ethernet + VLAN + IPv4 or IPv6 with
  * options + TCP with options fit in 18 + 60 + 60). */
@@ -106,6 +109,7 @@ struct netback {
 
 int netbk_tx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
 int netbk_rx_serve(struct netbk_vif *vif, unsigned budget, uint64_t now_ns);
+void netbk_rx_warm_begin(struct netbk_vif *vif);
 void netbk_rxq_flush(struct netbk_vif *vif);
 void netbk_vif_break(struct netbk_vif *vif, const char *why);
 /* Log a malformed packet, rate-limited: a hostile frontend must not be

@@ -223,30 +223,63 @@ static void rx_warm_push(struct netbk_vif *vif)
 		ops->notify(ops->ctx, vif->cfg.rx_port);
 }
 
-/* Warming up, a backlog (a guest's packets held while we were away) costs
- * a map per packet: the next NETBK_RX_WARM_PREFETCH posted buffers are
- * offered to ops->prefetch together (one call to the core instead of one
- * each; ~17 us a page in a batch against ~60-120 us alone, measured on
- * this PVM). Called with a packet in hand that is not the round's first
- * (MOVED): the first one goes alone and at once, its single map being the
- * quickest way to it, and the batch is mapped while the frontend takes
- * it. A lone packet costs no batch. */
-static void rx_warm_prefetch(struct netbk_vif *vif, RING_IDX prod, int moved)
+/* Offers the next N (at most NETBK_RX_WARM_PREFETCH) posted buffers from
+ * req_cons to ops->prefetch as one batch (writable refs, from netback's
+ * view of the ring: the frontend may rewrite them, and a ref it changes
+ * is only mapped in vain). */
+static void rx_warm_offer(struct netbk_vif *vif, RING_IDX prod, unsigned n_max)
 {
 	struct netbk_gntmap_ops *ops = &vif->nb->ops;
 	uint32_t refs[NETBK_RX_WARM_PREFETCH];
 	RING_IDX from = vif->rx.req_cons, to;
 	unsigned n = 0;
 
-	if (!moved || !vif->rx_warm_left || !ops->prefetch || (int32_t)(vif->rx_warm_pf - from) > 0)
-		return;
-	to = from +
-	     BH_MIN(netif_rx_back_unconsumed(&vif->rx, prod), (unsigned)NETBK_RX_WARM_PREFETCH);
+	to = from + BH_MIN(netif_rx_back_unconsumed(&vif->rx, prod),
+	                   BH_MIN(n_max, (unsigned)NETBK_RX_WARM_PREFETCH));
 	for (RING_IDX i = from; i != to; i++)
 		refs[n++] = vif->rx.sring->ring[i & (NETIF_RX_RING_SIZE - 1)].req.gref;
 	vif->rx_warm_pf = to;
 	if (n > 1)
 		ops->prefetch(ops->ctx, vif->cfg.frontend_domid, true, refs, n);
+}
+
+/* The first round that finds buffers posted after a connect (netfront
+ * posts its first ones before it goes Connected, so normally the round
+ * right after the connect) offers the first NETBK_RX_WARM_FIRST of them,
+ * before it serves any TX: after a driver domain's restart the first
+ * packets through, a guest's backlog and then the answers it waits for,
+ * each waited for a call to the core to map the page it landed in. A
+ * few, not a full batch: each page mapped costs ~10 us in the driver
+ * domain and a few in the core, and the first packets are a handful (a
+ * gratuitous ARP, a probe or two, their answers). */
+void netbk_rx_warm_begin(struct netbk_vif *vif)
+{
+	RING_IDX prod;
+
+	if (vif->rx_warm_begun || vif->state != NETBK_VIF_CONNECTED || !vif->rx_warm_left ||
+	    !vif->nb->ops.prefetch)
+		return;
+	if (!rx_read_prod(vif, &prod) || !netif_rx_back_unconsumed(&vif->rx, prod))
+		return;
+	vif->rx_warm_begun = true;
+	rx_warm_offer(vif, prod, NETBK_RX_WARM_FIRST);
+}
+
+/* Warming up, a backlog (a guest's packets held while we were away) costs
+ * a map per packet: once the first few are used up, the next
+ * NETBK_RX_WARM_PREFETCH posted buffers are offered to ops->prefetch
+ * together (one call to the core instead of one each; ~17 us a page in a
+ * batch against ~60-120 us alone, measured on this PVM). Called with a
+ * packet in hand that is not the round's first (MOVED): the first one
+ * goes alone and at once, its single map being the quickest way to it,
+ * and the batch is mapped while the frontend takes it. A lone packet
+ * costs no batch. */
+static void rx_warm_prefetch(struct netbk_vif *vif, RING_IDX prod, int moved)
+{
+	if (!moved || !vif->rx_warm_left || !vif->nb->ops.prefetch ||
+	    (int32_t)(vif->rx_warm_pf - vif->rx.req_cons) > 0)
+		return;
+	rx_warm_offer(vif, prod, NETBK_RX_WARM_PREFETCH);
 }
 
 static void rxq_pop(struct netbk_vif *vif)
