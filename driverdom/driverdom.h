@@ -123,7 +123,10 @@ struct drvdom_config {
 int drvdom_create(const struct drvdom_config *cfg, struct drvdom **out);
 /* Disconnects and removes every device, closes the store. NULL is fine. */
 void drvdom_destroy(struct drvdom *dd);
-/* Sets the watch, scans devices already there, writes data/backend-ready. */
+/* Sets the watch, scans the devices already there and connects the
+ * frontends ready by then. The first heartbeat, the inject watch and
+ * data/backend-ready follow from the loop (drvdom_run) 5 ms later, after
+ * those guests' first packets or requests. */
 int drvdom_start(struct drvdom *dd);
 /* Runs the loop until drvdom_stop() or a fatal store error (returned). */
 int drvdom_run(struct drvdom *dd);

@@ -204,6 +204,8 @@ void drvdom_destroy(struct drvdom *dd)
 		event_free(dd->hb_ev);
 	if (dd->prep_ev)
 		event_free(dd->prep_ev);
+	if (dd->tail_ev)
+		event_free(dd->tail_ev);
 	for (size_t i = 0; i < 2; i++)
 		if (dd->sig_ev[i])
 			event_free(dd->sig_ev[i]);
@@ -222,8 +224,43 @@ static int write_ready(struct drvdom *dd)
 	return bhxs_write_str(dd->xs, 0, p, "1");
 }
 
+/* The start's tail, from the loop START_TAIL_MS after the first connects
+ * (drvdom_start): the first heartbeat, the inject watch, backend-ready. In
+ * the start itself they were three round trips (one to the core, two to
+ * the store; ~0.3 ms after a restart, with everything else restarting
+ * too) between the Connected of a restart's devices and the loop's first
+ * serving of them, so the guests' first packets, the ones they wait for,
+ * waited behind them. The heartbeat's timeout is seconds; `bh up` waits
+ * for backend-ready at boot, where 5 ms are nothing. */
+#define START_TAIL_MS 5
+
+static void on_start_tail(evutil_socket_t fd, short what, void *arg)
+{
+	struct drvdom *dd = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (dd->cfg.hc)
+		heartbeat(dd);
+	/* dom0's fault orders (bh inject); a runtime without them still serves. */
+	if ((rc = dd_inject_start(dd)) < 0)
+		bh_warn(&dd->log, "watching control/inject: %s: bh inject cannot reach us",
+		        bh_strerror(rc));
+	if ((rc = write_ready(dd)) < 0) {
+		bh_err(&dd->log, "writing backend-ready: %s", bh_strerror(rc));
+		dd->fatal = rc;
+	} else {
+		dd->started = true;
+		bh_info(&dd->log, "serving %zu backend type(s) under %s", dd->cfg.n_backends,
+		        dd->be_root);
+	}
+	drain_store(dd);
+}
+
 int drvdom_start(struct drvdom *dd)
 {
+	struct timeval tv = { 0, START_TAIL_MS * 1000 };
 	int rc;
 
 	/* The tree may not exist yet when the toolstack has not made it. The
@@ -240,23 +277,11 @@ int drvdom_start(struct drvdom *dd)
 	drain_store(dd);
 	if (dd->fatal)
 		return dd->fatal;
-	/* The watchdog sees us alive from the start; after the scan and the
-	 * first connects, so that a restart's devices come back a few round
-	 * trips sooner (the heartbeat timeout is seconds). */
-	if (dd->cfg.hc)
-		heartbeat(dd);
-	/* dom0's fault orders (bh inject); a runtime without them still serves. */
-	if ((rc = dd_inject_start(dd)) < 0)
-		bh_warn(&dd->log, "watching control/inject: %s: bh inject cannot reach us",
-		        bh_strerror(rc));
-	if ((rc = write_ready(dd)) < 0) {
-		bh_err(&dd->log, "writing backend-ready: %s", bh_strerror(rc));
-		return rc;
-	}
-	dd->started = true;
-	bh_info(&dd->log, "serving %zu backend type(s) under %s", dd->cfg.n_backends, dd->be_root);
-	drain_store(dd);
-	return dd->fatal;
+	/* The rest after the guests' first packets (on_start_tail). */
+	if (!(dd->tail_ev = evtimer_new(dd->base, on_start_tail, dd)) ||
+	    evtimer_add(dd->tail_ev, &tv) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 int drvdom_run(struct drvdom *dd)
