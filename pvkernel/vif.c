@@ -57,6 +57,11 @@ struct rings {
 	struct netfront_xen x;    /* x.evtchn < 0: no event channel */
 	struct netfront_ops xops; /* over x */
 	struct netfront *nf;
+	/* A spare's two unbound ports, allocated with it for ahead_for
+	 * (rings_ports_ahead); nahead < 2: none, attach allocates them */
+	uint32_t ahead[2];
+	unsigned nahead;
+	uint16_t ahead_for;
 };
 
 struct vif {
@@ -307,6 +312,26 @@ static int rings_recycle(struct rings *r)
 	return 0;
 }
 
+/* A spare's event channels, allocated with it on the tidy thread: at the
+ * reconnection they were two calls to the core on the guest's half of the
+ * handshake (~0.1-0.2 ms, with the core busy restarting the backend).
+ * Two unbound ports offered to the backend's domain; a backend without
+ * split channels gets the first, and the second stays unused until the
+ * rings' channel device is closed. The backend's live generation could
+ * bind them meanwhile, as it could any port we offer its domain; a
+ * restart comes after its death, which sends the ports back to unbound
+ * (Xen's rule, and the core's), so the next generation binds them as
+ * fresh ones. A backend that binds ports it was never told of, and then
+ * merely reconnects, can only spoil its own connection with us. */
+static void rings_ports_ahead(struct rings *r, uint16_t backend)
+{
+	r->nahead = 0;
+	r->ahead_for = backend;
+	while (r->nahead < 2 &&
+	       netfront_xen_unbound_port(&r->x, backend, &r->ahead[r->nahead]) == 0)
+		r->nahead++;
+}
+
 /* No more events from R's channels: they are closed. */
 static void rings_stop(struct vif *v, struct rings *r)
 {
@@ -365,11 +390,18 @@ static int attach(struct bhxs *xs, struct vif *v)
 		return rc;
 	}
 	v->cur = r;
-	rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &port);
-	rx_port = port;
 	/* TX and RX apart when offered, as Linux's netfront does. */
-	if (rc == 0 && bef[BE_SPLIT] == 1)
-		rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &rx_port);
+	if (r->nahead == 2 && r->ahead_for == cfg.backend_domid) {
+		port = r->ahead[0];
+		rx_port = bef[BE_SPLIT] == 1 ? r->ahead[1] : port;
+		rc = 0;
+	} else {
+		rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &port);
+		rx_port = port;
+		if (rc == 0 && bef[BE_SPLIT] == 1)
+			rc = netfront_xen_unbound_port(&r->x, cfg.backend_domid, &rx_port);
+	}
+	r->nahead = 0;
 	if (rc == 0 && epoll_ctl(v->poll_fd, EPOLL_CTL_ADD, r->x.evtchn, &ev) < 0)
 		rc = -errno;
 	if (rc < 0) {
@@ -553,6 +585,8 @@ static void *tidy_thread(void *arg)
 		rings_free(old);
 		if (make && !r && rings_make(v, &r) < 0)
 			r = NULL;
+		if (r)
+			rings_ports_ahead(r, v->backend_id);
 		pthread_mutex_lock(&v->lock);
 		if (r && !v->spare) {
 			v->spare = r;
