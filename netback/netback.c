@@ -71,10 +71,19 @@ static int vif_map(struct netbk_vif *vif)
 {
 	struct netbk_gntmap_ops *ops = &vif->nb->ops;
 
-	vif->tx_page = ops->map_ring(ops->ctx, vif->cfg.frontend_domid, vif->cfg.tx_ring_ref);
-	vif->rx_page = ops->map_ring(ops->ctx, vif->cfg.frontend_domid, vif->cfg.rx_ring_ref);
-	if (!vif->tx_page || !vif->rx_page)
-		return -EPERM;
+	if (ops->map_rings) {
+		if (ops->map_rings(ops->ctx, vif->cfg.frontend_domid, vif->cfg.tx_ring_ref,
+		                   vif->cfg.rx_ring_ref, &vif->tx_page, &vif->rx_page) < 0)
+			return -EPERM;
+		vif->rings_paired = true;
+	} else {
+		vif->tx_page =
+		    ops->map_ring(ops->ctx, vif->cfg.frontend_domid, vif->cfg.tx_ring_ref);
+		vif->rx_page =
+		    ops->map_ring(ops->ctx, vif->cfg.frontend_domid, vif->cfg.rx_ring_ref);
+		if (!vif->tx_page || !vif->rx_page)
+			return -EPERM;
+	}
 	netif_tx_back_attach(&vif->tx, vif->tx_page, 1, 0);
 	netif_rx_back_attach(&vif->rx, vif->rx_page, 1, 0);
 	return 0;
@@ -134,7 +143,7 @@ void netback_vif_disconnect(struct netbk_vif *vif)
 		vif->nb->rr_next = NULL;
 	if (vif->tx_page)
 		ops->unmap_ring(ops->ctx, vif->tx_page);
-	if (vif->rx_page)
+	if (vif->rx_page && !vif->rings_paired)
 		ops->unmap_ring(ops->ctx, vif->rx_page);
 	if (ops->forget)
 		ops->forget(ops->ctx, vif->cfg.frontend_domid);

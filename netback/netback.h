@@ -44,6 +44,11 @@ struct netbk_gntmap_ops {
 	/* Map one page granted by domid read-write (a ring); NULL on error. */
 	void *(*map_ring)(void *ctx, uint16_t domid, uint32_t ref);
 	void (*unmap_ring)(void *ctx, void *page);
+	/* Optional: both rings in one go (one call to the core where
+	 * map_ring made two, in a connect that the guest waits for); *rx
+	 * goes with *tx: unmap_ring(tx) unmaps both. 0 or -errno. */
+	int (*map_rings)(void *ctx, uint16_t domid, uint32_t tx_ref, uint32_t rx_ref, void **tx,
+	                 void **rx);
 	/* Copy n segments: from the grants into local (to_grant false) or from
 	 * local into writable grants (to_grant true). Each segment gets its
 	 * status; returns 0 unless the whole batch failed. */

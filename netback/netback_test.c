@@ -1089,6 +1089,78 @@ static void test_injected_faults(void **state)
 	rig_fini(&r);
 }
 
+/* ops->map_rings: both rings in one call at connect (map_ring not used),
+ * unmapped with one unmap_ring of the TX page; a failure fails the
+ * connect. */
+static struct {
+	struct netbk_gntmap_ops real;
+	unsigned pairs, singles, unmaps;
+	void *tx, *unmapped;
+	bool fail;
+} rp;
+
+static void *rp_map_ring(void *ctx, uint16_t domid, uint32_t ref)
+{
+	rp.singles++;
+	return rp.real.map_ring(ctx, domid, ref);
+}
+
+static int rp_map_rings(void *ctx, uint16_t domid, uint32_t tx_ref, uint32_t rx_ref, void **tx,
+                        void **rx)
+{
+	rp.pairs++;
+	if (rp.fail)
+		return -EPERM;
+	*tx = rp.tx = rp.real.map_ring(ctx, domid, tx_ref);
+	*rx = rp.real.map_ring(ctx, domid, rx_ref);
+	return *tx && *rx ? 0 : -EPERM;
+}
+
+static void rp_unmap_ring(void *ctx, void *page)
+{
+	rp.unmaps++;
+	rp.unmapped = page;
+	rp.real.unmap_ring(ctx, page);
+}
+
+static void test_rings_mapped_together(void **state)
+{
+	struct rig r;
+	struct netbk_gntmap_ops ops;
+	struct netback *nb;
+	struct netbk_vif *vif;
+	struct netbk_vif_config c;
+	int sv[2];
+
+	memset(&rp, 0, sizeof(rp));
+	assert_int_equal(rig_init(&r, NULL, NULL), 0);
+	rp.real = ops = r.bops;
+	ops.map_ring = rp_map_ring;
+	ops.map_rings = rp_map_rings;
+	ops.unmap_ring = rp_unmap_ring;
+	assert_int_equal(netback_create(&ops, NULL, &nb), 0);
+	c = r.vif->cfg;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	c.tap_fd = sv[0];
+	assert_int_equal(netback_vif_connect(nb, &c, &vif), 0);
+	assert_int_equal(rp.pairs, 1);
+	assert_int_equal(rp.singles, 0);
+	netback_vif_disconnect(vif);
+	close(sv[1]);
+	assert_int_equal(rp.unmaps, 1);
+	assert_ptr_equal(rp.unmapped, rp.tx);
+	/* a pair that cannot be mapped: no vif */
+	rp.fail = true;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	close(sv[1]);
+	c.tap_fd = sv[0];
+	assert_int_equal(netback_vif_connect(nb, &c, &vif), -EPERM);
+	assert_int_equal(rp.singles, 0);
+	close(sv[0]); /* the caller keeps its TAP on failure */
+	netback_destroy(nb);
+	rig_fini(&r);
+}
+
 static void test_config_checks(void **state)
 {
 	struct rig r;
@@ -1136,6 +1208,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_rx_bad_grant),
 	cmocka_unit_test(test_rx_req_prod_overflow),
 	cmocka_unit_test(test_rx_csum_completed_for_no_csum_frontend),
+	cmocka_unit_test(test_rings_mapped_together),
 	cmocka_unit_test(test_config_checks),
 };
 

@@ -48,33 +48,62 @@ void netbk_gntmap_xen_close(struct netbk_xen *x)
 	x->gntdev = x->evtchn = -1;
 }
 
-static void *xm_map_ring(void *ctx, uint16_t domid, uint32_t ref)
+/* N (1 or 2) ring pages of DOMID in one gntdev mapping: one call to the
+ * core. The first page's address, or NULL. */
+static void *map_ring_pages(struct netbk_xen *x, uint16_t domid, const uint32_t *refs, unsigned n)
 {
-	struct netbk_xen *x = ctx;
-	struct ioctl_gntdev_map_grant_ref m = { .count = 1 };
-	struct ioctl_gntdev_unmap_grant_ref u = { .count = 1 };
+	struct ioctl_gntdev_map_grant_ref *mr;
+	struct ioctl_gntdev_unmap_grant_ref u = { .count = n };
 	unsigned slot;
-	void *p;
+	void *p = NULL;
 
 	for (slot = 0; slot < NETBK_XEN_MAX_MAPS && x->maps[slot].addr; slot++)
 		;
-	if (slot == NETBK_XEN_MAX_MAPS)
+	if (slot == NETBK_XEN_MAX_MAPS || n < 1 || n > 2 ||
+	    !(mr = calloc(1, sizeof(*mr) + (n - 1) * sizeof(mr->refs[0]))))
 		return NULL;
-	m.refs[0].domid = domid;
-	m.refs[0].ref = ref;
-	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, &m) < 0)
-		return NULL;
-	p = xen_mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, x->gntdev, (off_t)m.index);
+	mr->count = n;
+	for (unsigned i = 0; i < n; i++) {
+		mr->refs[i].domid = domid;
+		mr->refs[i].ref = refs[i];
+	}
+	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, mr) < 0)
+		goto out;
+	p = xen_mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, x->gntdev,
+	             (off_t)mr->index);
 	if (p == MAP_FAILED) {
-		u.index = m.index;
+		p = NULL;
+		u.index = mr->index;
 		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
-		return NULL;
+		goto out;
 	}
 	x->maps[slot].addr = p;
-	x->maps[slot].index = m.index;
+	x->maps[slot].index = mr->index;
+	x->maps[slot].pages = n;
+out:
+	free(mr);
 	return p;
 }
 
+static void *xm_map_ring(void *ctx, uint16_t domid, uint32_t ref)
+{
+	return map_ring_pages(ctx, domid, &ref, 1);
+}
+
+static int xm_map_rings(void *ctx, uint16_t domid, uint32_t tx_ref, uint32_t rx_ref, void **tx,
+                        void **rx)
+{
+	uint32_t refs[2] = { tx_ref, rx_ref };
+	uint8_t *p = map_ring_pages(ctx, domid, refs, 2);
+
+	if (!p)
+		return -EPERM;
+	*tx = p;
+	*rx = p + 4096;
+	return 0;
+}
+
+/* A ring's page, and the page mapped with it (xm_map_rings). */
 static void xm_unmap_ring(void *ctx, void *page)
 {
 	struct netbk_xen *x = ctx;
@@ -82,9 +111,10 @@ static void xm_unmap_ring(void *ctx, void *page)
 	for (unsigned i = 0; i < NETBK_XEN_MAX_MAPS; i++) {
 		if (x->maps[i].addr != page)
 			continue;
-		struct ioctl_gntdev_unmap_grant_ref u = { .index = x->maps[i].index, .count = 1 };
+		struct ioctl_gntdev_unmap_grant_ref u = { .index = x->maps[i].index,
+			                                  .count = x->maps[i].pages };
 
-		xen_munmap(page, 4096);
+		xen_munmap(page, (size_t)x->maps[i].pages * 4096);
 		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
 		x->maps[i].addr = NULL;
 		return;
@@ -474,6 +504,7 @@ void netbk_gntmap_xen_ops(struct netbk_xen *x, struct netbk_gntmap_ops *out)
 {
 	*out = (struct netbk_gntmap_ops){ .map_ring = xm_map_ring,
 		                          .unmap_ring = xm_unmap_ring,
+		                          .map_rings = xm_map_rings,
 		                          .copy = xm_copy,
 		                          .pages = xm_pages,
 		                          .prefetch = xm_prefetch,

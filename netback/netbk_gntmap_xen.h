@@ -33,6 +33,7 @@ struct netbk_xen {
 	struct {
 		void *addr;
 		uint64_t index;
+		unsigned pages; /* 2: both rings of a vif (xm_map_rings) */
 	} maps[NETBK_XEN_MAX_MAPS];
 	struct netbk_xen_pmap *pmap[NETBK_XEN_PMAP_BUCKETS];
 	unsigned pmap_live, pmap_clock;

@@ -42,6 +42,7 @@ struct netbk_vif {
 	enum netbk_vif_state state;
 	struct netbk_vif_stats st;
 	void *tx_page, *rx_page;
+	bool rings_paired; /* by ops->map_rings: rx_page goes with tx_page */
 	struct netif_tx_back_ring tx;
 	struct netif_rx_back_ring rx;
 	/* requests copied out of the TX ring once, up to tx_copied */
