@@ -33,7 +33,7 @@ struct drvdom {
 	struct event *prep_ev; /* runs the devices' ops->prepare (state.c) */
 	struct event *tail_ev; /* the start's tail (runtime.c, on_start_tail) */
 	uint64_t heartbeats;
-	bool started, stop; /* started: backend-ready written */
+	bool stop;
 	bool tree_initial; /* the tree watch's first event is still to come */
 	bool connect_due;  /* some device's connect_due is set */
 	int fatal;         /* a store error that ends the loop */

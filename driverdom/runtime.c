@@ -251,7 +251,6 @@ static void on_start_tail(evutil_socket_t fd, short what, void *arg)
 		bh_err(&dd->log, "writing backend-ready: %s", bh_strerror(rc));
 		dd->fatal = rc;
 	} else {
-		dd->started = true;
 		bh_info(&dd->log, "serving %zu backend type(s) under %s", dd->cfg.n_backends,
 		        dd->be_root);
 	}

@@ -48,40 +48,54 @@ void netbk_gntmap_xen_close(struct netbk_xen *x)
 	x->gntdev = x->evtchn = -1;
 }
 
-/* N (1 or 2) ring pages of DOMID in one gntdev mapping: one call to the
- * core. The first page's address, or NULL. */
-static void *map_ring_pages(struct netbk_xen *x, uint16_t domid, const uint32_t *refs, unsigned n)
+/* N refs of DOMID in one gntdev mapping and one mmap (one call to the
+ * core): the first page's address and the mapping's gntdev index, or NULL
+ * with nothing left mapped. */
+static uint8_t *gnt_map(struct netbk_xen *x, uint16_t domid, const uint32_t *refs, unsigned n,
+                        bool writable, uint64_t *index)
 {
-	struct ioctl_gntdev_map_grant_ref *mr;
-	struct ioctl_gntdev_unmap_grant_ref u = { .count = n };
-	unsigned slot;
+	struct ioctl_gntdev_map_grant_ref *mr =
+	    calloc(1, sizeof(*mr) + (n - 1) * sizeof(mr->refs[0]));
 	void *p = NULL;
 
-	for (slot = 0; slot < NETBK_XEN_MAX_MAPS && x->maps[slot].addr; slot++)
-		;
-	if (slot == NETBK_XEN_MAX_MAPS || n < 1 || n > 2 ||
-	    !(mr = calloc(1, sizeof(*mr) + (n - 1) * sizeof(mr->refs[0]))))
+	if (!mr)
 		return NULL;
 	mr->count = n;
 	for (unsigned i = 0; i < n; i++) {
 		mr->refs[i].domid = domid;
 		mr->refs[i].ref = refs[i];
 	}
-	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, mr) < 0)
-		goto out;
-	p = xen_mmap(NULL, (size_t)n * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, x->gntdev,
-	             (off_t)mr->index);
-	if (p == MAP_FAILED) {
-		p = NULL;
-		u.index = mr->index;
-		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
-		goto out;
+	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, mr) == 0) {
+		p = xen_mmap(NULL, (size_t)n * 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		             MAP_SHARED, x->gntdev, (off_t)mr->index);
+		if (p == MAP_FAILED) {
+			struct ioctl_gntdev_unmap_grant_ref u = { .index = mr->index, .count = n };
+
+			xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+			p = NULL;
+		}
+		*index = mr->index;
 	}
-	x->maps[slot].addr = p;
-	x->maps[slot].index = mr->index;
-	x->maps[slot].pages = n;
-out:
 	free(mr);
+	return p;
+}
+
+/* N (1 or 2) ring pages of DOMID in one gntdev mapping: one call to the
+ * core. The first page's address, or NULL. */
+static void *map_ring_pages(struct netbk_xen *x, uint16_t domid, const uint32_t *refs, unsigned n)
+{
+	unsigned slot;
+	uint64_t index;
+	void *p;
+
+	for (slot = 0; slot < NETBK_XEN_MAX_MAPS && x->maps[slot].addr; slot++)
+		;
+	if (slot == NETBK_XEN_MAX_MAPS || n < 1 || n > 2 ||
+	    !(p = gnt_map(x, domid, refs, n, true, &index)))
+		return NULL;
+	x->maps[slot].addr = p;
+	x->maps[slot].index = index;
+	x->maps[slot].pages = n;
 	return p;
 }
 
@@ -268,8 +282,8 @@ static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool
                          uint8_t *const *keep, unsigned nkeep)
 {
 	unsigned b = pmap_hash(domid, ref, writable);
-	struct ioctl_gntdev_map_grant_ref mr = { .count = 1 };
 	struct netbk_xen_pmap *m;
+	uint64_t index;
 	void *p;
 
 	for (m = x->pmap[b]; m; m = m->next)
@@ -285,19 +299,7 @@ static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool
 		pmap_evict(x, domid, false, keep, nkeep);
 	if (!(m = calloc(1, sizeof(*m))))
 		return NULL;
-	mr.refs[0].domid = domid;
-	mr.refs[0].ref = ref;
-	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, &mr) < 0) {
-		x->pst.map_errors++;
-		free(m);
-		return NULL;
-	}
-	p = xen_mmap(NULL, 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
-	             x->gntdev, (off_t)mr.index);
-	if (p == MAP_FAILED) {
-		struct ioctl_gntdev_unmap_grant_ref u = { .index = mr.index, .count = 1 };
-
-		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
+	if (!(p = gnt_map(x, domid, &ref, 1, writable, &index))) {
 		x->pst.map_errors++;
 		free(m);
 		return NULL;
@@ -306,7 +308,7 @@ static uint8_t *pmap_get(struct netbk_xen *x, uint16_t domid, uint32_t ref, bool
 		                      .domid = domid,
 		                      .writable = writable,
 		                      .ref = ref,
-		                      .index = mr.index,
+		                      .index = index,
 		                      .page = p };
 	x->pmap[b] = m;
 	x->pmap_live++;
@@ -356,29 +358,15 @@ static struct netbk_xen_pmap *pmap_find(struct netbk_xen *x, uint16_t domid, uin
 static void prefetch_batch(struct netbk_xen *x, uint16_t domid, bool writable, const uint32_t *miss,
                            unsigned k)
 {
-	struct ioctl_gntdev_map_grant_ref *mr =
-	    calloc(1, sizeof(*mr) + (k - 1) * sizeof(mr->refs[0]));
-	struct ioctl_gntdev_unmap_grant_ref u = { .count = k };
 	struct netbk_xen_pgroup *g = calloc(1, sizeof(*g) + k * sizeof(g->members[0]));
-	void *p;
+	uint64_t index;
+	uint8_t *p;
 
-	if (!mr || !g)
-		goto out;
-	mr->count = k;
-	for (unsigned i = 0; i < k; i++) {
-		mr->refs[i].domid = domid;
-		mr->refs[i].ref = miss[i];
+	if (!g || !(p = gnt_map(x, domid, miss, k, writable, &index))) {
+		free(g);
+		return;
 	}
-	if (xen_ioctl(x->gntdev, IOCTL_GNTDEV_MAP_GRANT_REF, mr) < 0)
-		goto out;
-	u.index = mr->index;
-	p = xen_mmap(NULL, (size_t)k * 4096, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-	             MAP_SHARED, x->gntdev, (off_t)mr->index);
-	if (p == MAP_FAILED) {
-		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
-		goto out;
-	}
-	*g = (struct netbk_xen_pgroup){ .index = mr->index, .base = p, .count = k };
+	*g = (struct netbk_xen_pgroup){ .index = index, .base = p, .count = k };
 	x->pst.prefetch_calls++;
 	for (unsigned i = 0; i < k; i++) {
 		struct netbk_xen_pmap *m = calloc(1, sizeof(*m));
@@ -390,8 +378,8 @@ static void prefetch_batch(struct netbk_xen *x, uint16_t domid, bool writable, c
 			                      .domid = domid,
 			                      .writable = writable,
 			                      .ref = miss[i],
-			                      .index = mr->index + (uint64_t)i * 4096,
-			                      .page = (uint8_t *)p + (size_t)i * 4096,
+			                      .index = index + (uint64_t)i * 4096,
+			                      .page = p + (size_t)i * 4096,
 			                      .grp = g,
 			                      .slot = i };
 		g->members[i] = m;
@@ -403,14 +391,12 @@ static void prefetch_batch(struct netbk_xen *x, uint16_t domid, bool writable, c
 		x->pst.prefetched++;
 	}
 	if (g->live == 0) {
+		struct ioctl_gntdev_unmap_grant_ref u = { .index = index, .count = k };
+
 		xen_munmap(p, (size_t)k * 4096);
 		xen_ioctl(x->gntdev, IOCTL_GNTDEV_UNMAP_GRANT_REF, &u);
-		goto out;
+		free(g);
 	}
-	g = NULL;
-out:
-	free(g);
-	free(mr);
 }
 
 /* The refs not mapped yet, BH_GNT_MAX_BATCH to a call, while the frontend
