@@ -64,7 +64,6 @@ struct drvdom_dev {
 	bool reported;                /* an error was reported during the current callback */
 	int fe_state;                 /* the frontend state we last acted on */
 	bool seen;                    /* scan.c's mark */
-	bool unprepared;              /* ops->prepare() is owed */
 	bool connect_due;             /* the frontend is ready: connect soon */
 	bool probing;                 /* in probe(): drvdom_publish keeps the nodes... */
 	struct drvdom_nodes *pending; /* ...here, written with the InitWait after it */
@@ -87,14 +86,13 @@ struct drvdom_backend_ops {
 	int (*connect)(struct drvdom_dev *dev);
 	void (*disconnect)(struct drvdom_dev *dev);
 	void (*remove)(struct drvdom_dev *dev);
-	/* Optional: setup the frontend does not wait for, done while it does
-	 * its half of the handshake (Linux netback makes its vif interface at
-	 * probe, and the hotplug script bridges it, before the frontend
-	 * connects). Called once after a successful probe(), after its
-	 * InitWait is out and after the other devices found with it are
-	 * probed too, or at the latest right before the first connect(). A
-	 * failure here is the backend's to log; connect() does the work
-	 * itself then. */
+	/* Optional: setup that does not need the frontend (Linux netback
+	 * makes its vif interface at probe, and the hotplug script bridges
+	 * it, before the frontend connects). Called once after a successful
+	 * probe(), after the other devices found with it are probed too and
+	 * before their frontends are looked at (a restart's guests publish
+	 * their rings meanwhile). A failure here is the backend's to log;
+	 * connect() does the work itself then. */
 	void (*prepare)(struct drvdom_dev *dev);
 	/* Optional: carry out an injected fault (bh inject, docs/watchdog.md)
 	 * on a connected device: FAULT is "corrupt", "drop-notify" (for MS ms,

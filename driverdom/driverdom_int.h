@@ -30,7 +30,6 @@ struct drvdom {
 	char be_root[64]; /* /local/domain/<self>/backend */
 	struct event_base *base;
 	struct event *xs_ev, *hb_ev, *sig_ev[2];
-	struct event *prep_ev; /* runs the devices' ops->prepare (state.c) */
 	struct event *tail_ev; /* the start's tail (runtime.c, on_start_tail) */
 	uint64_t heartbeats;
 	bool stop;
@@ -57,8 +56,6 @@ void dd_dev_backend_changed(struct drvdom_dev *dev);
 int dd_dev_switch(struct drvdom_dev *dev, int state);
 void dd_dev_disconnect(struct drvdom_dev *dev);
 void dd_dev_free(struct drvdom_dev *dev);
-/* Every probed device's ops->prepare that is still owed. */
-void dd_prepare_all(struct drvdom *dd);
 /* The devices whose frontends are ready, connected together. */
 void dd_connect_due(struct drvdom *dd);
 /* Devices found together (a scan), added together. */
@@ -73,11 +70,18 @@ void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n);
 size_t dd_nodes_ops(const struct drvdom_dev *dev, const struct drvdom_nodes *ns, char (*path)[256],
                     struct bhxs_op *ops);
 void dd_snap_drop(struct drvdom_dev *dev);
-/* Snapshots of several devices' directories (their frontends' if
- * FRONTEND, else ours), two round trips for all: each directory's keys
- * read at once, answering drvdom_fe_read_* / drvdom_be_read_* until
- * dropped (nodes.c). */
-void dd_snap_take_many(struct drvdom_dev **devs, size_t n, bool frontend);
+/* Snapshots of several devices' directories, two round trips for all:
+ * each directory's keys read at once, answering drvdom_fe_read_* /
+ * drvdom_be_read_* until dropped (nodes.c). Of our directories, of the
+ * frontends', or of only those frontends whose state says they
+ * published (Initialised or Connected; the others get none, and if
+ * none has, the second round trip is not made). */
+enum dd_snap_of { DD_SNAP_OURS, DD_SNAP_FRONTEND, DD_SNAP_FRONTEND_READY };
+void dd_snap_take_many(struct drvdom_dev **devs, size_t n, enum dd_snap_of of);
+/* A frontend snapshot's state, read right before its listing (a frontend
+ * that says it published has every key in the snapshot), or
+ * XenbusStateUnknown. */
+int dd_snap_fe_state(const struct drvdom_dev *dev);
 /* Whether DIR (the snapshot's) had KEY when it was listed: 1 or 0; -1 if
  * no snapshot of DIR is taken. */
 int dd_snap_has(const struct drvdom_dev *dev, const char *dir, const char *key);

@@ -25,6 +25,8 @@
 
 struct rec {
 	int probe, connect, disconnect, remove, fd_calls;
+	int prepare, prepare_at_connect; /* prepare() calls, and their count at connect() */
+	int be_state_at_connect;         /* our state node, as the store had it then */
 	int probe_rc, connect_rc;
 	unsigned long long ring_ref;
 	char protocol[32];
@@ -45,6 +47,8 @@ struct t {
 };
 
 static struct t *cur; /* the backend callbacks' way back to the test */
+
+static int be_state(struct t *t, const char *type);
 
 static int test_probe(struct drvdom_dev *dev)
 {
@@ -76,6 +80,8 @@ static int test_connect(struct drvdom_dev *dev)
 	int rc;
 
 	cur->rec.connect++;
+	cur->rec.prepare_at_connect = cur->rec.prepare;
+	cur->rec.be_state_at_connect = be_state(cur, "test");
 	if (cur->rec.connect_rc < 0)
 		return cur->rec.connect_rc;
 	if ((rc = drvdom_fe_read_uint(dev, "ring-ref", &cur->rec.ring_ref)) < 0)
@@ -86,6 +92,11 @@ static int test_connect(struct drvdom_dev *dev)
 	if (cur->rec.pipe[0] >= 0)
 		return drvdom_add_fd(dev->dd, cur->rec.pipe[0], on_ring, dev, &cur->rec.fd);
 	return 0;
+}
+
+static void test_prepare(struct drvdom_dev *dev)
+{
+	cur->rec.prepare++;
 }
 
 static void test_disconnect(struct drvdom_dev *dev)
@@ -112,6 +123,7 @@ static const struct drvdom_backend_ops test_ops = {
 	.type = "test",
 	.probe = test_probe,
 	.connect = test_connect,
+	.prepare = test_prepare,
 	.disconnect = test_disconnect,
 	.remove = test_remove,
 	.inject = test_inject,
@@ -535,6 +547,77 @@ static void test_frontend_gone(void **state)
 	assert_int_equal(t->rec.disconnect, 1);
 }
 
+/* The frontend published its ring before the runtime looked (a restart:
+ * the toolstack wrote the directories afresh, and the guest published
+ * before the new generation's scan). It is connected from the first look,
+ * its interface prepared first, and the backend goes to Connected with
+ * its features, no InitWait in between. */
+static void test_connect_published_before_start(void **state)
+{
+	struct t *t = *state;
+	char be[128], p[200], *v;
+
+	add_device(t, "test", DEV);
+	fe_write(t, "ring-ref", "9");
+	fe_write(t, "event-channel", "5");
+	fe_write(t, "state", "4");
+	start_runtime(t);
+	wait_be_state(t, "test", XenbusStateConnected);
+	assert_int_equal(t->rec.probe, 1);
+	assert_int_equal(t->rec.connect, 1);
+	assert_int_equal(t->rec.ring_ref, 9);
+	assert_int_equal(t->rec.prepare, 1);
+	assert_int_equal(t->rec.prepare_at_connect, 1);
+	assert_int_equal(t->rec.be_state_at_connect, XenbusStateInitialising);
+	be_dir(be, sizeof(be), "test", DEV);
+	snprintf(p, sizeof(p), "%s/feature-test", be);
+	v = read_node(t, p);
+	assert_non_null(v); /* published with the Connected */
+	free(v);
+	settle(t);
+	assert_int_equal(t->rec.connect, 1); /* the watch's first event: no second connect */
+	/* and it is watched as any: the frontend's reset is answered */
+	fe_write(t, "state", "1");
+	wait_be_state(t, "test", XenbusStateInitWait);
+	assert_int_equal(t->rec.disconnect, 1);
+}
+
+/* A frontend not published at the first look: InitWait as always, its
+ * interface prepared before it, then the connect when it answers. */
+static void test_prepare_before_initwait(void **state)
+{
+	struct t *t = *state;
+
+	connect_device(t, "4");
+	assert_int_equal(t->rec.prepare, 1);
+	assert_int_equal(t->rec.prepare_at_connect, 1);
+	assert_int_equal(t->rec.be_state_at_connect, XenbusStateInitWait);
+}
+
+/* Found published but its connect fails: the device closes, and its
+ * frontend is watched all the same, so its start over is answered. */
+static void test_connect_error_at_first_look(void **state)
+{
+	struct t *t = *state;
+
+	t->rec.connect_rc = -EINVAL;
+	add_device(t, "test", DEV);
+	fe_write(t, "ring-ref", "9");
+	fe_write(t, "event-channel", "5");
+	fe_write(t, "state", "4");
+	start_runtime(t);
+	wait_be_state(t, "test", XenbusStateClosing);
+	assert_int_equal(t->rec.connect, 1);
+	t->rec.connect_rc = 0;
+	fe_write(t, "state", "6");
+	wait_be_state(t, "test", XenbusStateClosed);
+	fe_write(t, "state", "1");
+	wait_be_state(t, "test", XenbusStateInitWait);
+	fe_write(t, "state", "3");
+	wait_be_state(t, "test", XenbusStateConnected);
+	assert_int_equal(t->rec.connect, 2);
+}
+
 static void test_connect_error(void **state)
 {
 	struct t *t = *state;
@@ -889,6 +972,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_removal),
 	cmocka_unit_test(test_frontend_gone),
 	cmocka_unit_test(test_connect_error),
+	cmocka_unit_test(test_connect_published_before_start),
+	cmocka_unit_test(test_prepare_before_initwait),
+	cmocka_unit_test(test_connect_error_at_first_look),
 	cmocka_unit_test(test_fatal_from_loop),
 	cmocka_unit_test(test_missing_ring_ref),
 	cmocka_unit_test(test_probe_error),

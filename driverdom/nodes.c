@@ -43,37 +43,68 @@ struct drvdom_snap {
 	struct bhxs_op *ops;
 	char **names;
 	size_t n;
+	int fe_state; /* a frontend's state, read right before the listing */
 };
+
+/* A frontend's state as a XenbusState, or XenbusStateUnknown. */
+static int parse_state(const struct bhxs_op *op)
+{
+	uint64_t u;
+
+	if (op->rc < 0 || strlen(op->reply) != op->rlen || bh_parse_u64(op->reply, 10, &u) < 0 ||
+	    u > XenbusStateReconfigured)
+		return XenbusStateUnknown;
+	return (int)u;
+}
 
 /* Several devices' snapshots in two round trips for all: one pipelined
  * batch of listings, then one of every key's read (devices found or
  * connecting together: a restart's). A device whose listing fails, or
- * whose directory is too big, gets none (key by key, as before). */
-void dd_snap_take_many(struct drvdom_dev **devs, size_t ndev, bool frontend)
+ * whose directory is too big, gets none (key by key, as before). A
+ * frontend's state is read in the first batch too, right before its
+ * listing: a frontend writes its state after its other keys, so a state
+ * that says it published comes with a listing that has them all (the
+ * listing alone may be taken half-way through its writes, and the reads
+ * after them). */
+void dd_snap_take_many(struct drvdom_dev **devs, size_t ndev, enum dd_snap_of of)
 {
-	struct bhxs_op *dir_ops = calloc(ndev ? ndev : 1, sizeof(*dir_ops)), *reads = NULL;
-	char(*paths)[256] = NULL;
+	bool frontend = of != DD_SNAP_OURS;
+	size_t per = frontend ? 2 : 1; /* [state,] listing */
+	struct bhxs_op *dir_ops = calloc(ndev ? ndev * per : 1, sizeof(*dir_ops)), *reads = NULL;
+	char(*paths)[256] = NULL, (*st_paths)[256] = NULL;
 	size_t total = 0, k = 0;
 	struct bhxs *xs;
 
 	if (!dir_ops || !ndev)
 		goto out;
+	if (frontend && !(st_paths = calloc(ndev, sizeof(*st_paths))))
+		goto out;
 	xs = devs[0]->dd->xs;
 	for (size_t d = 0; d < ndev; d++) {
 		dd_snap_drop(devs[d]);
-		dir_ops[d] =
+		if (frontend) {
+			snprintf(st_paths[d], sizeof(st_paths[d]), "%s/state", devs[d]->fe_path);
+			dir_ops[d * per] = (struct bhxs_op){ .type = XS_READ, .path = st_paths[d] };
+		}
+		dir_ops[d * per + per - 1] =
 		    (struct bhxs_op){ .type = XS_DIRECTORY,
 			              .path = frontend ? devs[d]->fe_path : devs[d]->be_path };
 	}
-	if (bhxs_pipeline(xs, 0, dir_ops, ndev) < 0)
+	if (bhxs_pipeline(xs, 0, dir_ops, ndev * per) < 0)
 		goto out;
 	for (size_t d = 0; d < ndev; d++) {
+		struct bhxs_op *dir = &dir_ops[d * per + per - 1];
 		struct drvdom_snap *s = NULL;
 		char **names = NULL;
 		size_t n = 0;
 
-		if (dir_ops[d].rc < 0 || !dir_ops[d].path[0] ||
-		    bhxs_split_names(dir_ops[d].reply, dir_ops[d].rlen, &names, &n) < 0)
+		int fe_state = frontend ? parse_state(&dir_ops[d * per]) : XenbusStateUnknown;
+
+		if (of == DD_SNAP_FRONTEND_READY && fe_state != XenbusStateInitialised &&
+		    fe_state != XenbusStateConnected)
+			continue;
+		if (dir->rc < 0 || !dir->path[0] ||
+		    bhxs_split_names(dir->reply, dir->rlen, &names, &n) < 0)
 			continue;
 		if (n > DD_FE_SNAP_MAX || !(s = calloc(1, sizeof(*s))) ||
 		    !(s->ops = calloc(n ? n : 1, sizeof(*s->ops)))) {
@@ -82,12 +113,15 @@ void dd_snap_take_many(struct drvdom_dev **devs, size_t ndev, bool frontend)
 			bhxs_free_names(names, n);
 			continue;
 		}
-		s->dir = dir_ops[d].path;
+		s->dir = dir->path;
 		s->names = names;
 		s->n = n;
+		s->fe_state = fe_state;
 		devs[d]->snap = s;
 		total += n;
 	}
+	if (total == 0)
+		goto out; /* nothing to read (no round trip) */
 	paths = calloc(total ? total : 1, sizeof(*paths));
 	reads = calloc(total ? total : 1, sizeof(*reads));
 	if (!paths || !reads) {
@@ -119,11 +153,17 @@ void dd_snap_take_many(struct drvdom_dev **devs, size_t ndev, bool frontend)
 		}
 	}
 out:
-	if (dir_ops)
-		bhxs_pipeline_free(dir_ops, ndev);
+	if (dir_ops && ndev)
+		bhxs_pipeline_free(dir_ops, ndev * per);
 	free(dir_ops);
+	free(st_paths);
 	free(reads);
 	free(paths);
+}
+
+int dd_snap_fe_state(const struct drvdom_dev *dev)
+{
+	return dev->snap ? dev->snap->fe_state : XenbusStateUnknown;
 }
 
 void dd_snap_drop(struct drvdom_dev *dev)

@@ -127,14 +127,6 @@ static int setup_signals(struct drvdom *dd)
 	return 0;
 }
 
-static void on_prepare(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	dd_prepare_all(arg);
-	drain_store(arg);
-}
-
 static int setup_loop(struct drvdom *dd)
 {
 	struct timeval tv;
@@ -144,8 +136,6 @@ static int setup_loop(struct drvdom *dd)
 		return -ENOMEM;
 	dd->xs_ev = event_new(dd->base, bhxs_fd(dd->xs), EV_READ | EV_PERSIST, on_store, dd);
 	if (!dd->xs_ev || event_add(dd->xs_ev, NULL) < 0)
-		return -ENOMEM;
-	if (!(dd->prep_ev = event_new(dd->base, -1, 0, on_prepare, dd)))
 		return -ENOMEM;
 	if (dd->cfg.stop_on_signals && setup_signals(dd) < 0)
 		return -ENOMEM;
@@ -202,8 +192,6 @@ void drvdom_destroy(struct drvdom *dd)
 		event_free(dd->xs_ev);
 	if (dd->hb_ev)
 		event_free(dd->hb_ev);
-	if (dd->prep_ev)
-		event_free(dd->prep_ev);
 	if (dd->tail_ev)
 		event_free(dd->tail_ev);
 	for (size_t i = 0; i < 2; i++)
@@ -267,11 +255,8 @@ int drvdom_start(struct drvdom *dd)
 	dd->tree_initial = true; /* the scan covers the watch's first event */
 	if ((rc = dd_scan_watching(dd, DD_TOKEN_TREE)) < 0)
 		return rc;
-	/* Every device found is at InitWait now: their interfaces are made
-	 * while the frontends answer (the loop would run this only after
-	 * the frontends' answers queued meanwhile). */
-	dd_prepare_all(dd);
-	/* The frontends that answered meanwhile (a restart's have, by now)
+	/* Every device found is connected (its frontend had published: a
+	 * restart's) or at InitWait. The frontends that answered meanwhile
 	 * are connected before the rest: their guests wait for it. */
 	drain_store(dd);
 	if (dd->fatal)

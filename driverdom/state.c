@@ -37,9 +37,15 @@ static size_t switch_ops(const struct drvdom_dev *dev, int state, const char *rm
 struct switch_arg {
 	struct drvdom_dev *const *devs;
 	size_t ndev;
+	const int *states; /* each device's; NULL: `state` for all */
 	int state;
-	bool clear_error;
+	bool clear_error; /* with a Connected */
 };
+
+static int arg_state(const struct switch_arg *a, size_t d)
+{
+	return a->states ? a->states[d] : a->state;
+}
 
 static void error_path(const struct drvdom_dev *dev, char *buf, size_t cap);
 
@@ -65,10 +71,13 @@ static int switch_tx(struct bhxs *xs, bhxs_tx_t tx, void *arg)
 	if (!b || !ops)
 		goto out;
 	for (size_t d = 0; d < a->ndev; d++) {
-		if (a->clear_error)
+		int st = arg_state(a, d);
+		bool clear = a->clear_error && st == XenbusStateConnected;
+
+		if (clear)
 			error_path(a->devs[d], b[d].err, sizeof(b[d].err));
-		n += switch_ops(a->devs[d], a->state, a->clear_error ? b[d].err : NULL, b[d].path,
-		                b[d].val, b[d].nodes, ops + n);
+		n += switch_ops(a->devs[d], st, clear ? b[d].err : NULL, b[d].path, b[d].val,
+		                b[d].nodes, ops + n);
 	}
 	if ((rc = bhxs_pipeline(xs, tx, ops, n)) == 0)
 		for (size_t i = 0; i < n && rc == 0; i++)
@@ -107,7 +116,7 @@ static void switched(struct drvdom_dev *dev, int state, int rc)
 
 static int switch_state(struct drvdom_dev *dev, int state, bool clear_error)
 {
-	struct switch_arg a = { &dev, 1, state, clear_error };
+	struct switch_arg a = { &dev, 1, NULL, state, clear_error };
 	int rc;
 
 	if (dev->state == state && !dev->pending && !clear_error)
@@ -117,21 +126,23 @@ static int switch_state(struct drvdom_dev *dev, int state, bool clear_error)
 	return rc;
 }
 
-/* N devices to STATE in one transaction; if it fails (one device's
- * directory gone), each alone, so that the others still switch. */
-static void switch_many(struct drvdom_dev **devs, size_t n, int state, bool clear_error)
+/* N devices to STATES[i] (NULL: STATE for all) in one transaction; if it
+ * fails (one device's directory gone), each alone, so that the others
+ * still switch. An old error node goes with a Connected if CLEAR_ERROR. */
+static void switch_many(struct drvdom_dev **devs, size_t n, const int *states, int state,
+                        bool clear_error)
 {
-	struct switch_arg a = { devs, n, state, clear_error };
+	struct switch_arg a = { devs, n, states, state, clear_error };
 
 	if (n == 0)
 		return;
 	if (n == 1 || bhxs_transaction_run(devs[0]->dd->xs, switch_tx, &a) < 0) {
 		for (size_t d = 0; d < n; d++)
-			switch_state(devs[d], state, clear_error);
+			switch_state(devs[d], arg_state(&a, d), clear_error);
 		return;
 	}
 	for (size_t d = 0; d < n; d++)
-		switched(devs[d], state, 0);
+		switched(devs[d], arg_state(&a, d), 0);
 }
 
 int dd_dev_switch(struct drvdom_dev *dev, int state)
@@ -177,20 +188,6 @@ static void clear_error(struct drvdom_dev *dev)
 	bhxs_rm(dev->dd->xs, 0, path);
 }
 
-static void prepare(struct drvdom_dev *dev)
-{
-	if (!dev->unprepared)
-		return;
-	dev->unprepared = false;
-	dev->ops->prepare(dev);
-}
-
-void dd_prepare_all(struct drvdom *dd)
-{
-	for (struct drvdom_dev *dev = dd->devs; dev; dev = dev->next)
-		prepare(dev);
-}
-
 /* connect() with the frontend's keys taken (dev->snap); false if it
  * failed, and the device is closing. */
 static bool connect_one(struct drvdom_dev *dev)
@@ -218,13 +215,11 @@ static void connect_batch(struct drvdom_dev **devs, size_t n)
 {
 	size_t m = 0;
 
-	for (size_t i = 0; i < n; i++)
-		prepare(devs[i]);
-	dd_snap_take_many(devs, n, true);
+	dd_snap_take_many(devs, n, DD_SNAP_FRONTEND);
 	for (size_t i = 0; i < n; i++)
 		if (connect_one(devs[i]))
 			devs[m++] = devs[i];
-	switch_many(devs, m, XenbusStateConnected, true);
+	switch_many(devs, m, NULL, XenbusStateConnected, true);
 }
 
 /* The devices whose frontends are ready (connect_due), connected
@@ -427,20 +422,69 @@ static bool add_probe(struct drvdom_dev *dev, const struct drvdom_backend_ops *o
 	return true;
 }
 
+/* Probed devices whose frontends published a ring before our InitWait:
+ * connected now, from one look at the frontends (a round trip for all,
+ * and one more if any is ready). The N devices of DEVS that are to
+ * switch go to SW (returned: how many), each with what it goes to in
+ * STATES: Connected, or InitWait for one whose frontend is not ready.
+ * One that failed to connect is closing already, and not in SW.
+ *
+ * A restart's guests do that (xbfront.h, attach_early): the toolstack
+ * wrote their frontend directories afresh at Initialising in the
+ * transaction that brought us back, so a ring published there since is
+ * for this generation. Each interface is made first (ops->prepare), which
+ * also gives the guests that time to publish. Going Connected without an
+ * InitWait that anyone saw is what a Xen backend does when both watch
+ * events come before it looks (Linux's blkback and netback connect on a
+ * frontend found Initialised or Connected whatever their own state). */
+static size_t connect_ready(struct drvdom_dev *const *devs, size_t n, struct drvdom_dev **sw,
+                            int *states)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (devs[i]->ops->prepare)
+			devs[i]->ops->prepare(devs[i]);
+	dd_snap_take_many((struct drvdom_dev **)devs, n, DD_SNAP_FRONTEND_READY);
+	for (size_t i = 0; i < n; i++) {
+		struct drvdom_dev *dev = devs[i];
+		int fe = dd_snap_fe_state(dev);
+
+		states[m] = XenbusStateInitWait;
+		if (fe != XenbusStateInitialised && fe != XenbusStateConnected) {
+			dd_snap_drop(dev);
+		} else {
+			dev->fe_state = fe;
+			if (!connect_one(dev))
+				continue;
+			states[m] = XenbusStateConnected;
+		}
+		sw[m++] = dev;
+	}
+	return m;
+}
+
 /* Devices found together (a restart's scan finds all of a driver
  * domain's): their directories read in two round trips for all, each
- * probed, all at InitWait in one transaction, then each frontend watched
+ * probed, its interface made, its frontend looked at (connect_ready), all
+ * at InitWait or Connected in one transaction, then each frontend watched
  * (its state comes with the watch's first event, which a store sends at
  * once). One by one, each cost ~8 round trips before the next was
  * looked at. */
 void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n)
 {
 	struct drvdom_dev **devs = calloc(n ? n : 1, sizeof(*devs));
-	size_t nd = 0, np = 0;
+	struct drvdom_dev **sw = calloc(n ? n : 1, sizeof(*sw));
+	int *states = calloc(n ? n : 1, sizeof(*states));
+	size_t nd = 0, np = 0, nsw;
 	int rc;
 
-	if (!devs)
+	if (!devs || !sw || !states) {
+		free(devs);
+		free(sw);
+		free(states);
 		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct drvdom_dev *dev = calloc(1, sizeof(*dev));
 
@@ -450,7 +494,7 @@ void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n)
 		dev->ops = f[i].ops;
 		devs[nd++] = dev;
 	}
-	dd_snap_take_many(devs, nd, false);
+	dd_snap_take_many(devs, nd, DD_SNAP_OURS);
 	for (size_t i = 0; i < nd; i++) {
 		struct drvdom_dev *dev = devs[i];
 
@@ -463,18 +507,14 @@ void dd_devs_add(struct drvdom *dd, const struct dd_found *f, size_t n)
 		if (add_probe(dev, dev->ops))
 			devs[np++] = dev;
 	}
-	switch_many(devs, np, XenbusStateInitWait, false);
-	for (size_t i = 0; i < np; i++) {
-		struct drvdom_dev *dev = devs[i];
-
-		/* From the loop, once this scan's devices are all at InitWait. */
-		if (dev->ops->prepare && dd->prep_ev) {
-			dev->unprepared = true;
-			event_active(dd->prep_ev, 0, 0);
-		}
-		if ((rc = watch_frontend(dev, true)) < 0)
-			drvdom_dev_fatal(dev, rc, "watching the frontend's state");
-	}
+	nsw = connect_ready(devs, np, sw, states);
+	switch_many(sw, nsw, states, XenbusStateInitWait, true);
+	/* Every probed one, a closing one too: its frontend may start over. */
+	for (size_t i = 0; i < np; i++)
+		if ((rc = watch_frontend(devs[i], true)) < 0)
+			drvdom_dev_fatal(devs[i], rc, "watching the frontend's state");
+	free(states);
+	free(sw);
 	free(devs);
 }
 

@@ -45,7 +45,9 @@ struct netsvc {
 	struct vif *vifs; /* connected, for the engine's reports */
 	struct bh_log log;
 	bool persist_warned;
-	bool uplink_tried; /* uplink_plug, at the first vif's prepare */
+	bool uplink_tried; /* uplink_plug, UPLINK_DELAY_MS after the first vif's prepare */
+	int uplink_timer;
+	struct drvdom_fd *uplink_fd;
 };
 
 struct vif {
@@ -61,7 +63,7 @@ struct vif {
 	int tap; /* made by vif_prepare, for the next connect; -1 none */
 };
 
-static struct netsvc svc = { .timer = -1 };
+static struct netsvc svc = { .timer = -1, .uplink_timer = -1 };
 
 static void serve(void);
 static void unbind_ports(struct vif *v);
@@ -131,8 +133,9 @@ static void close_broken(void)
 #define SERVE_ROUNDS 64
 /* How long a vif's packets may wait in its TAP for the frontend to post
  * RX buffers before netback copies them into its bounded queue. */
-#define RX_WAIT_MS 100
-#define TICK_NS    10000000 /* the safety-net and rate-limit timer */
+#define RX_WAIT_MS      100
+#define TICK_NS         10000000 /* the safety-net and rate-limit timer */
+#define UPLINK_DELAY_MS 5        /* uplink_later */
 
 /* Rounds until nothing moves (each round is budgeted per vif, so one busy
  * guest cannot starve another). Stopped by the round limit with work
@@ -285,9 +288,10 @@ static int bridge_add(const char *br, const char *ifname)
 
 /* The core may have given this domain an uplink (xl.cfg `uplink`): a veth
  * end in our namespace, named in /local/domain/<self>/uplink/ifname, that
- * joins the bridge named in .../uplink/bridge. Plugged at the first vif's
- * prepare (after its InitWait: the two reads are not in the way of the
- * handshake), so that guests on that bridge reach the host.
+ * joins the bridge named in .../uplink/bridge. Plugged UPLINK_DELAY_MS
+ * after the first vif's prepare, from the loop (the two reads are not in
+ * the way of the guests' handshakes, which follow the prepare at once),
+ * so that guests on that bridge reach the host.
  * A missing or broken uplink is logged; the guests still reach each other. */
 static void uplink_plug(struct drvdom *dd)
 {
@@ -572,10 +576,30 @@ static void tap_discard(int tap)
 	close(tap);
 }
 
-/* After the InitWait: the interface is made and bridged while the
- * frontend does its half (a core call and two RTNL ioctls that the
- * connect, which the guest waits for, does not do any more). Frames the
- * bridge sends it meanwhile wait in the TAP for the connect. */
+static void on_uplink(void *arg)
+{
+	drvdom_del_fd(svc.uplink_fd);
+	svc.uplink_fd = NULL;
+	close(svc.uplink_timer);
+	svc.uplink_timer = -1;
+	uplink_plug(arg);
+}
+
+/* uplink_plug from the loop, a little later (at once if no timer). */
+static void uplink_later(struct drvdom *dd)
+{
+	struct itimerspec its = { { 0, 0 }, { 0, UPLINK_DELAY_MS * 1000000L } };
+
+	svc.uplink_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (svc.uplink_timer < 0 || timerfd_settime(svc.uplink_timer, 0, &its, NULL) < 0 ||
+	    drvdom_add_fd(dd, svc.uplink_timer, on_uplink, dd, &svc.uplink_fd) < 0)
+		on_uplink(dd);
+}
+
+/* Before the frontend is looked at: the interface is made and bridged (a
+ * core call and two RTNL ioctls that the connect does not do any more),
+ * and a restart's guests publish their rings meanwhile. Frames the
+ * bridge sends it wait in the TAP for the connect. */
 static void vif_prepare(struct drvdom_dev *dev)
 {
 	struct vif *v = dev->priv;
@@ -583,7 +607,7 @@ static void vif_prepare(struct drvdom_dev *dev)
 
 	if (!svc.uplink_tried) {
 		svc.uplink_tried = true;
-		uplink_plug(dev->dd);
+		uplink_later(dev->dd);
 	}
 	if (!v || v->tap >= 0)
 		return;

@@ -9,7 +9,9 @@
 #   restart  the core started the next generation (the standby)
 #   d0done   dom0 wrote the store, introduced the domain, unpaused
 #   found1/2 the driver domain found the first/second device
-#   iw1/2    each device at InitWait        conn1/2  each at Connected
+#   iw1/2    each device at InitWait (none when its frontend had
+#            published already: it goes to Connected at once)
+#   conn1/2  each at Connected
 #   answer   the sender's first answer after the kill (the benchmark's
 #            figure)
 #
@@ -43,7 +45,7 @@ PHASES = [("dead", r"core: dom\d+ \(net\) gen \d+ ended", 0),
           ("d0done", r"toolstack: domain \d+ \(net\) restarted, gen", 0),
           ("found1", r"new device", 0), ("found2", r"new device", 1),
           ("iw1", r"-> InitWait", 0), ("iw2", r"-> InitWait", 1),
-          ("conn1", r"InitWait -> Connected", 0), ("conn2", r"InitWait -> Connected", 1)]
+          ("conn1", r"-> Connected", 0), ("conn2", r"-> Connected", 1)]
 rows = []
 for i, k in enumerate(kills):
     end = kills[i + 1] if i + 1 < len(kills) else k + 1
@@ -60,5 +62,11 @@ if "-v" in sys.argv[2:]:
     for i, row in enumerate(rows):
         print(f"{i + 1:4} " + " ".join(f"{row[k]:7.2f}" if row[k] is not None else "      -"
                                        for k in keys))
-print("p50  " + " ".join(
-    f"{statistics.median([r[k] for r in rows if r[k] is not None]):7.2f}" for k in keys))
+
+
+def median(k):
+    xs = [r[k] for r in rows if r[k] is not None]
+    return f"{statistics.median(xs):7.2f}" if xs else "      -"
+
+
+print("p50  " + " ".join(median(k) for k in keys))
