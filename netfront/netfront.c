@@ -137,6 +137,11 @@ void netfront_bind(struct netfront *nf, uint32_t tx_port, uint32_t rx_port, uint
 	netfront_flush(nf); /* post the first RX buffers */
 }
 
+void netfront_set_features(struct netfront *nf, uint32_t features)
+{
+	nf->cfg.features = features;
+}
+
 void netfront_info(const struct netfront *nf, struct netfront_info *out)
 {
 	out->tx_ring_ref = nf->tx_ring_ref;

@@ -71,6 +71,9 @@ void netfront_destroy(struct netfront *nf);
 /* The event channels and features of rings made `unbound`: posts the
  * first RX buffers and notifies, as netfront_create() does for others. */
 void netfront_bind(struct netfront *nf, uint32_t tx_port, uint32_t rx_port, uint32_t features);
+/* Narrows the features the transmit side uses (a new backend that takes
+ * fewer offloads than the rings were published with). */
+void netfront_set_features(struct netfront *nf, uint32_t features);
 /* Rings of a connection that is over, back to how netfront_create() made
  * them `unbound`: the same pages and grants (still granted to the same
  * backend domain), empty rings, every TX buffer free, nothing posted. For

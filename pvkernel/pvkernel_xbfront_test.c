@@ -1,8 +1,10 @@
 /* pvk_fe_follow (xbfront.h): the steps a frontend takes as its backend's
  * state changes across a driver-domain restart, with recording ops. The
- * "start over" write of a refused handshake needs a store and is covered
- * by the whole-host tests (dd_restart, net_restart); every other path is
- * here, with no store (none of them touches it). */
+ * "start over" write needs a store: after a refused handshake it is
+ * covered by the whole-host tests (dd_restart, net_restart); after an
+ * early ring that a backend connected to but whose new offer it does not
+ * fit, by none (no backend here changes its features across a restart).
+ * Every other path is here, with no store (none of them touches it). */
 #include <string.h>
 
 #include "common/bhtest.h"
@@ -10,7 +12,7 @@
 
 struct rec {
 	char calls[256];
-	int attach_rc;
+	int attach_rc, early_rc, check_rc;
 	long long down_st;
 	uint64_t down_ms;
 };
@@ -42,6 +44,24 @@ static int r_attach(struct bhxs *xs, void *arg)
 	return r->attach_rc;
 }
 
+static int r_early(struct bhxs *xs, void *arg)
+{
+	struct rec *r = arg;
+
+	(void)xs;
+	add(r, "early ");
+	return r->early_rc;
+}
+
+static int r_check(struct bhxs *xs, void *arg)
+{
+	struct rec *r = arg;
+
+	(void)xs;
+	add(r, "check ");
+	return r->check_rc;
+}
+
 static void r_up(struct bhxs *xs, void *arg, uint64_t down_ms)
 {
 	struct rec *r = arg;
@@ -55,9 +75,103 @@ static const struct pvk_fe_link_ops ops = {
 	.down = r_down, .drop = r_drop, .attach = r_attach, .up = r_up
 };
 
+static const struct pvk_fe_link_ops ops_early = { .down = r_down,
+	                                          .drop = r_drop,
+	                                          .attach = r_attach,
+	                                          .attach_early = r_early,
+	                                          .check = r_check,
+	                                          .up = r_up };
+
 static void step(struct pvk_fe_link *l, struct rec *r, long long st)
 {
 	pvk_fe_follow(NULL, l, st, &ops, r);
+}
+
+static void step_early(struct pvk_fe_link *l, struct rec *r, long long st)
+{
+	pvk_fe_follow(NULL, l, st, &ops_early, r);
+}
+
+/* With attach_early: the ring is published as soon as the toolstack has
+ * written the backend's directory again (Initialising), and checked
+ * against the backend's offer once, at its InitWait or Connected. */
+static void test_early_attach(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { 0 };
+
+	step_early(&l, &r, -1);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	step_early(&l, &r, XB_INITIALISING);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	assert_true(l.early);
+	step_early(&l, &r, XB_INITIALISING); /* a second event: kept, no second ring */
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	step_early(&l, &r, XB_INITWAIT);
+	assert_false(l.early);
+	step_early(&l, &r, XB_INITWAIT);
+	step_early(&l, &r, XB_CONNECTED);
+	assert_int_equal(l.phase, PVK_FE_UP);
+	assert_string_equal(r.calls, "down early check up ");
+}
+
+/* The backend connected at its first look: Connected is the first offer
+ * seen, checked, then up, in one step. */
+static void test_early_straight_to_connected(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { 0 };
+
+	step_early(&l, &r, XB_INITIALISING);
+	step_early(&l, &r, XB_CONNECTED);
+	assert_int_equal(l.phase, PVK_FE_UP);
+	assert_int_equal(l.recoveries, 1);
+	assert_string_equal(r.calls, "down early check up ");
+}
+
+/* No early ring (nothing offered yet since boot, say): the usual attach
+ * at InitWait. */
+static void test_early_attach_fails(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { .early_rc = -61 };
+
+	step_early(&l, &r, XB_INITIALISING);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	step_early(&l, &r, XB_INITWAIT);
+	step_early(&l, &r, XB_CONNECTED);
+	assert_string_equal(r.calls, "down early attach up ");
+}
+
+/* The offer at InitWait does not fit the early ring: it is dropped and
+ * the usual attach, on the new offer, follows in the same step. */
+static void test_early_ring_does_not_fit(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { .check_rc = -95 };
+
+	step_early(&l, &r, XB_INITIALISING);
+	step_early(&l, &r, XB_INITWAIT);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	assert_false(l.early);
+	step_early(&l, &r, XB_CONNECTED);
+	assert_string_equal(r.calls, "down early check drop attach up ");
+}
+
+/* Gone again while the early ring waits: dropped; the next rewrite of
+ * the directory publishes another. */
+static void test_early_backend_dies_again(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP };
+	struct rec r = { 0 };
+
+	step_early(&l, &r, XB_INITIALISING);
+	step_early(&l, &r, -1);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	assert_false(l.early);
+	step_early(&l, &r, XB_INITIALISING);
+	step_early(&l, &r, XB_CONNECTED);
+	assert_string_equal(r.calls, "down early drop early check up ");
 }
 
 /* The toolstack's restart, as the store shows it: gone, Initialising,
@@ -143,6 +257,11 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_attach_fails_and_backend_dies_again),
 	cmocka_unit_test(test_connected_while_down_is_ignored),
 	cmocka_unit_test(test_state_names),
+	cmocka_unit_test(test_early_attach),
+	cmocka_unit_test(test_early_straight_to_connected),
+	cmocka_unit_test(test_early_attach_fails),
+	cmocka_unit_test(test_early_ring_does_not_fit),
+	cmocka_unit_test(test_early_backend_dies_again),
 };
 
 BH_TEST_MAIN(tests)

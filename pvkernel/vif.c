@@ -14,9 +14,12 @@
  * carrier goes off (the guest's stack stops sending to it and its routes
  * and addresses stay), the pump thread stops, and the rings, their grants
  * and the event channel are dropped with whatever packets were on them:
- * TCP retransmits those. When the backend offers the interface again the
- * handshake is redone on new rings, grants and event channel with its
- * features read again, and at its Connected the carrier comes back on.
+ * TCP retransmits those. As soon as the toolstack has written the
+ * backend's directory again (Initialising) the handshake is redone on new
+ * rings, grants and event channel, on the features the backend offered
+ * last (link_attach_early: the new backend finds them ready and connects
+ * at once); its new offer is checked when it shows one (link_check), and
+ * at its Connected the carrier comes back on.
  * The TAP, and with it the guest's eth0, its MAC, addresses and
  * connections, stays throughout. */
 #include <arpa/inet.h>
@@ -51,6 +54,10 @@
 #define MAX_VIFS      8
 #define TIDY_DELAY_MS 200
 
+/* The backend's features that the handshake reads (read_backend). */
+enum { BE_RX_COPY, BE_SG, BE_GSO_TCPV4, BE_GSO_TCPV6, BE_SPLIT, BE_NKEYS };
+#define BE_STATE BE_NKEYS /* read_backend's WITH_STATE */
+
 /* One set of rings, their buffers' grants and event channels. */
 struct rings {
 	struct vif *v;
@@ -68,7 +75,15 @@ struct vif {
 	char ifname[IFNAMSIZ];
 	struct pvk_fe_link link;
 	uint16_t backend_id;
-	uint32_t features;     /* NETFRONT_F_* of the current rings */
+	uint32_t features; /* NETFRONT_F_* of the current rings */
+	/* The features the backend offered last (bef_known), which an early
+	 * attach (link_attach_early) publishes a new ring on. */
+	unsigned long long bef[BE_NKEYS];
+	bool bef_known;
+	/* What the backend offers, read with its state by pvk_vif_watch while
+	 * an early attach waits (offer_fresh): link_check's, no second read. */
+	unsigned long long offer[BE_NKEYS];
+	bool offer_fresh;
 	uint32_t tap_features; /* what the TAP's offloads were set for */
 	uint8_t mac[6];
 	/* cur: in use (NULL: detached). spare: made ahead, never published,
@@ -143,23 +158,27 @@ static const struct netfront_ops vif_ops = {
 };
 
 /* The backend's features, one batch. As Linux's xenbus_read_unsigned, a
- * key that is missing or not a number is 0 (the feature is off). */
-enum { BE_RX_COPY, BE_SG, BE_GSO_TCPV4, BE_GSO_TCPV6, BE_SPLIT, BE_NKEYS };
-static int read_backend(struct bhxs *xs, const char *be, unsigned long long v[BE_NKEYS])
+ * key that is missing or not a number is 0 (the feature is off). With
+ * WITH_STATE its state too, in V[BE_STATE] (~0 if missing or not a
+ * number), which V must have room for. */
+static int read_backend(struct bhxs *xs, const char *be, unsigned long long *v, bool with_state)
 {
-	struct pvk_fe_key k[BE_NKEYS] = {
+	struct pvk_fe_key k[BE_NKEYS + 1] = {
 		[BE_RX_COPY] = { "feature-rx-copy", 0, &v[BE_RX_COPY] },
 		[BE_SG] = { "feature-sg", 0, &v[BE_SG] },
 		[BE_GSO_TCPV4] = { "feature-gso-tcpv4", 0, &v[BE_GSO_TCPV4] },
 		[BE_GSO_TCPV6] = { "feature-gso-tcpv6", 0, &v[BE_GSO_TCPV6] },
 		[BE_SPLIT] = { "feature-split-event-channels", 0, &v[BE_SPLIT] },
+		[BE_STATE] = { "state", ~0ull, with_state ? &v[BE_STATE] : NULL },
 	};
-	int rc = pvk_fe_read_uints(xs, be, k, BE_NKEYS);
+	int rc = pvk_fe_read_uints(xs, be, k, BE_NKEYS + with_state);
 	bool bad_key = false;
 
 	for (size_t i = 0; i < BE_NKEYS; i++)
 		bad_key |= k[i].rc < 0;
-	return bad_key ? 0 : rc; /* a bad key is an offer not made; else the connection's */
+	return bad_key || (with_state && k[BE_STATE].rc < 0)
+	           ? 0
+	           : rc; /* a bad key is an offer not made; else the connection's */
 }
 
 /* RX_PORT != PORT: split event channels (event-channel-tx/-rx). One batch,
@@ -353,28 +372,30 @@ static void detach(struct vif *v)
 	v->cur = NULL;
 }
 
-/* Our half of the handshake once the backend is at InitWait: its
- * features, new rings, grants and event channel, published with state
- * Connected. At boot and after the backend came back. */
-static int attach(struct bhxs *xs, struct vif *v)
+/* A backend that does not offer rx-copy (Linux netback always has) is
+ * refused: we never flip pages. */
+static int refuse_flip(struct vif *v, const unsigned long long bef[BE_NKEYS])
+{
+	if (bef[BE_RX_COPY] == 1)
+		return 0;
+	pvk_fe_say(v->say, v->say_arg, "%s: backend %s does not offer rx-copy: refused", v->ifname,
+	           v->link.be);
+	return -EOPNOTSUPP;
+}
+
+/* Our half of the handshake on the backend's features BEF: new rings,
+ * grants and event channel, published with state Connected. */
+static int attach_on(struct bhxs *xs, struct vif *v, const unsigned long long bef[BE_NKEYS])
 {
 	struct netfront_config cfg = { 0 };
 	struct netfront_info ni;
 	struct epoll_event ev = { .events = EPOLLIN };
-	const char *be = v->link.be;
 	uint32_t port = 0, rx_port;
 	struct rings *r = v->spare;
 	int rc;
 
-	unsigned long long bef[BE_NKEYS];
-
-	if ((rc = read_backend(xs, be, bef)) < 0)
+	if ((rc = refuse_flip(v, bef)) < 0)
 		return rc;
-	if (bef[BE_RX_COPY] != 1) {
-		pvk_fe_say(v->say, v->say_arg, "%s: backend %s does not offer rx-copy: refused",
-		           v->ifname, be);
-		return -EOPNOTSUPP;
-	}
 	cfg.backend_domid = v->backend_id;
 	cfg.features = NETFRONT_F_CSUM;
 	if (bef[BE_SG] == 1)
@@ -418,7 +439,21 @@ static int attach(struct bhxs *xs, struct vif *v)
 		return rc;
 	}
 	v->features = cfg.features;
+	memcpy(v->bef, bef, sizeof(v->bef));
+	v->bef_known = true;
 	return 0;
+}
+
+/* Once the backend is at InitWait: its features read, then attach_on.
+ * At boot and after the backend came back. */
+static int attach(struct bhxs *xs, struct vif *v)
+{
+	unsigned long long bef[BE_NKEYS];
+	int rc;
+
+	if ((rc = read_backend(xs, v->link.be, bef, false)) < 0)
+		return rc;
+	return attach_on(xs, v, bef);
 }
 
 static void *pump_thread(void *arg)
@@ -483,6 +518,52 @@ static void link_drop(void *arg)
 static int link_attach(struct bhxs *xs, void *arg)
 {
 	return attach(xs, arg);
+}
+
+/* The backend's directory is back before its InitWait: the new rings on
+ * the features it offered last time (xbfront.h, attach_early). */
+static int link_attach_early(struct bhxs *xs, void *arg)
+{
+	struct vif *v = arg;
+
+	if (!v->bef_known)
+		return -ENODATA;
+	return attach_on(xs, v, v->bef);
+}
+
+/* The backend offers after an early attach: what it offers now. A
+ * transmit offload it no longer takes is no longer used (the TAP's
+ * offloads follow at link_up); the ring and what we said we receive
+ * stand. A split channel it does not take makes it refuse the ring,
+ * which xbfront's start-over answers with a handshake of the usual kind. */
+static int link_check(struct bhxs *xs, void *arg)
+{
+	struct vif *v = arg;
+	unsigned long long bef[BE_NKEYS];
+	uint32_t f = v->features;
+	int rc;
+
+	if (v->offer_fresh)
+		memcpy(bef, v->offer, sizeof(bef));
+	else if ((rc = read_backend(xs, v->link.be, bef, false)) < 0)
+		return rc;
+	v->offer_fresh = false;
+	if ((rc = refuse_flip(v, bef)) < 0)
+		return rc;
+	if (bef[BE_SG] != 1)
+		f &= ~(uint32_t)NETFRONT_F_SG;
+	if (bef[BE_GSO_TCPV4] != 1)
+		f &= ~(uint32_t)NETFRONT_F_GSO_TCPV4;
+	if (bef[BE_GSO_TCPV6] != 1)
+		f &= ~(uint32_t)NETFRONT_F_GSO_TCPV6;
+	if (f != v->features) {
+		pvk_fe_say(v->say, v->say_arg, "%s: backend %s offers fewer offloads than before",
+		           v->ifname, v->link.be);
+		netfront_set_features(v->cur->nf, f);
+		v->features = f;
+	}
+	memcpy(v->bef, bef, sizeof(v->bef));
+	return 0;
 }
 
 /* After a reconnection, as Linux netfront does (netdev_notify_peers): a
@@ -604,6 +685,23 @@ static void *tidy_thread(void *arg)
 	return NULL;
 }
 
+/* The backend's state, and while an early attach waits for its offer
+ * what it offers, in the same round trip (link_check takes it). Only the
+ * store thread moves the phase: read here without the lock. */
+static long long backend_state(struct bhxs *xs, struct vif *v)
+{
+	unsigned long long b[BE_NKEYS + 1];
+
+	v->offer_fresh = false;
+	if (v->link.phase != PVK_FE_JOINING || !v->link.early)
+		return pvk_fe_read_state(xs, v->link.be);
+	if (read_backend(xs, v->link.be, b, true) < 0)
+		return -1;
+	memcpy(v->offer, b, sizeof(v->offer));
+	v->offer_fresh = true;
+	return b[BE_STATE] < 1000 ? (long long)b[BE_STATE] : -1;
+}
+
 bool pvk_vif_watch(struct bhxs *xs, const char *path, const char *token)
 {
 	unsigned i;
@@ -619,10 +717,12 @@ bool pvk_vif_watch(struct bhxs *xs, const char *path, const char *token)
 	struct pvk_fe_link_ops ops = { .down = link_down,
 		                       .drop = link_drop,
 		                       .attach = link_attach,
+		                       .attach_early = link_attach_early,
+		                       .check = link_check,
 		                       .up = link_up,
 		                       .log = v->say,
 		                       .log_arg = v->say_arg };
-	st = pvk_fe_read_state(xs, v->link.be);
+	st = backend_state(xs, v);
 	pthread_mutex_lock(&v->lock);
 	pvk_fe_follow(xs, &v->link, st, &ops, v);
 	pthread_mutex_unlock(&v->lock);

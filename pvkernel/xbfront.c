@@ -74,11 +74,24 @@ const char *pvk_fe_state_name(long long st)
 	return st < 0 ? "gone" : st < (long long)BH_ARRAY_SIZE(names) ? names[st] : "invalid";
 }
 
-void pvk_fe_follow(struct bhxs *xs, struct pvk_fe_link *l, long long st,
-                   const struct pvk_fe_link_ops *ops, void *arg)
+/* A backend that closed on an error, or connected to a ring it cannot
+ * serve, waits for the frontend to start over at Initialising: asked up
+ * to three times per outage. */
+static void start_over(struct bhxs *xs, struct pvk_fe_link *l, const struct pvk_fe_link_ops *ops,
+                       const char *why)
 {
 	char p[256];
 
+	if (l->retries++ >= 3)
+		return;
+	pvk_fe_say(ops->log, ops->log_arg, "%s: backend %s %s: trying again", l->what, l->be, why);
+	snprintf(p, sizeof(p), "%s/state", l->fe);
+	bhxs_printf(xs, 0, p, "%u", XB_INITIALISING);
+}
+
+void pvk_fe_follow(struct bhxs *xs, struct pvk_fe_link *l, long long st,
+                   const struct pvk_fe_link_ops *ops, void *arg)
+{
 	if (l->phase == PVK_FE_UP && st != XB_CONNECTED) {
 		/* Gone, re-created at Initialising, or closing: the ring is
 		 * dead. The phase first: the frontend's I/O side sees it and
@@ -89,19 +102,35 @@ void pvk_fe_follow(struct bhxs *xs, struct pvk_fe_link *l, long long st,
 		ops->down(arg, st);
 	}
 	if (l->phase == PVK_FE_JOINING && st != XB_CONNECTED && st != XB_INITWAIT &&
-	    st != XB_INITIALISED) {
+	    st != XB_INITIALISED && !(l->early && st == XB_INITIALISING)) {
 		/* Went away again, or refused us, during the handshake. */
 		ops->drop(arg);
 		l->phase = PVK_FE_DOWN;
-		if (st >= XB_CLOSING && l->retries++ < 3) {
-			/* A backend that closed on an error waits for the
-			 * frontend to start over at Initialising. */
-			pvk_fe_say(ops->log, ops->log_arg,
-			           "%s: backend %s refused the new ring: trying again", l->what,
-			           l->be);
-			snprintf(p, sizeof(p), "%s/state", l->fe);
-			bhxs_printf(xs, 0, p, "%u", XB_INITIALISING);
+		l->early = false;
+		if (st >= XB_CLOSING)
+			start_over(xs, l, ops, "refused the new ring");
+	}
+	if (l->phase == PVK_FE_JOINING && l->early && (st == XB_INITWAIT || st == XB_CONNECTED)) {
+		/* What it offers now, checked once against what was published.
+		 * A ring that does not fit is dropped: at InitWait the usual
+		 * attach follows in this step; a backend that connected to it
+		 * is asked to start over. */
+		l->early = false;
+		if (ops->check(xs, arg) < 0) {
+			ops->drop(arg);
+			l->phase = PVK_FE_DOWN;
+			if (st == XB_CONNECTED)
+				start_over(xs, l, ops,
+				           "took a ring published ahead that it cannot serve");
 		}
+	}
+	/* The directory written again, no refusal yet in this outage: the new
+	 * ring now, on the features offered last, so that the new backend
+	 * finds it ready when it first looks at us. */
+	if (l->phase == PVK_FE_DOWN && st == XB_INITIALISING && l->retries == 0 &&
+	    ops->attach_early && ops->attach_early(xs, arg) == 0) {
+		l->phase = PVK_FE_JOINING;
+		l->early = true;
 	}
 	if (l->phase == PVK_FE_DOWN && st == XB_INITWAIT && ops->attach(xs, arg) == 0)
 		l->phase = PVK_FE_JOINING;

@@ -4,6 +4,7 @@
 #ifndef BH_PVK_XBFRONT_H
 #define BH_PVK_XBFRONT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,17 +76,22 @@ const char *pvk_fe_state_name(long long st);
  * when the new backend offers the device. The ring is dead from the
  * first of these on; at InitWait the frontend redoes its half of the
  * handshake on a new ring, grants and event channel, and at the backend's
- * Connected it is up again. A backend that closes during that handshake
- * (it refused the new ring) is asked to start over, by writing the
- * frontend's state back to Initialising, up to three times per outage. */
+ * Connected it is up again. A frontend with attach_early redoes it at
+ * Initialising already, on the offer it had last, and checks the new
+ * offer when the backend shows one. A backend that closes during that
+ * handshake (it refused the new ring), or that connected to an early
+ * ring its new offer does not fit, is asked to start over, by writing the
+ * frontend's state back to Initialising, up to three times per outage;
+ * after a refusal the outage's handshakes wait for the InitWait. */
 enum pvk_fe_phase {
 	PVK_FE_UP,      /* connected: the ring is in use */
-	PVK_FE_DOWN,    /* the backend went away: waiting for its InitWait */
+	PVK_FE_DOWN,    /* the backend went away: waiting for it to be back */
 	PVK_FE_JOINING, /* a new ring is published: waiting for its Connected */
 };
 
 struct pvk_fe_link {
 	enum pvk_fe_phase phase;
+	bool early;       /* JOINING on a ring published before the InitWait */
 	char what[32];    /* "vbd xvda", "eth0": the start of messages */
 	char fe[64];      /* our directory, relative: device/<type>/<id> */
 	char be[160];     /* the backend's directory */
@@ -109,6 +115,20 @@ struct pvk_fe_link_ops {
 	 * our state). 0, or -errno after dropping what was made and saying
 	 * why. */
 	int (*attach)(struct bhxs *xs, void *arg);
+	/* Optional. The backend's directory is back (Initialising) after it
+	 * went away: publish a new ring as attach does, but on the features
+	 * the backend offered last, before it offers the device again. A
+	 * backend that looks at the frontend after its InitWait (as every
+	 * one does: the watch's first event) then connects at once, a round
+	 * of the handshake sooner. 0, or -errno (the usual attach follows at
+	 * InitWait). */
+	int (*attach_early)(struct bhxs *xs, void *arg);
+	/* With attach_early: the backend offers (InitWait or Connected) after
+	 * an early attach. Read its features again; 0 if the published ring
+	 * stands (what the frontend uses may be narrowed to the new offer),
+	 * or -errno after saying why (the ring is then dropped, as a
+	 * refused one). */
+	int (*check)(struct bhxs *xs, void *arg);
 	/* The backend connected to the new ring after DOWN_MS. */
 	void (*up)(struct bhxs *xs, void *arg, uint64_t down_ms);
 	void (*log)(void *, const char *);
