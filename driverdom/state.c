@@ -437,7 +437,7 @@ static bool add_probe(struct drvdom_dev *dev, const struct drvdom_backend_ops *o
  * InitWait that anyone saw is what a Xen backend does when both watch
  * events come before it looks (Linux's blkback and netback connect on a
  * frontend found Initialised or Connected whatever their own state). */
-static size_t connect_ready(struct drvdom_dev *const *devs, size_t n, struct drvdom_dev **sw,
+static size_t connect_ready(struct drvdom_dev **devs, size_t n, struct drvdom_dev **sw,
                             int *states)
 {
 	size_t m = 0;
@@ -445,7 +445,7 @@ static size_t connect_ready(struct drvdom_dev *const *devs, size_t n, struct drv
 	for (size_t i = 0; i < n; i++)
 		if (devs[i]->ops->prepare)
 			devs[i]->ops->prepare(devs[i]);
-	dd_snap_take_many((struct drvdom_dev **)devs, n, DD_SNAP_FRONTEND_READY);
+	dd_snap_take_many(devs, n, DD_SNAP_FRONTEND_READY);
 	for (size_t i = 0; i < n; i++) {
 		struct drvdom_dev *dev = devs[i];
 		int fe = dd_snap_fe_state(dev);

@@ -17,12 +17,16 @@
  * loop's thread, pvk_vbd_watch) notices a backend that went away: its
  * state leaves Connected (re-created at Initialising by the toolstack
  * after a driver-domain restart, Closing, Closed, InitWait, or gone). The
- * ring, grants and event channel are dropped, I/O is held, and when the
- * backend offers the disk again (InitWait) the handshake is redone on
- * fresh ones and features are read again. The FUSE thread has at most one
- * request in flight (I/O is synchronous) and keeps its description, so it
- * submits it again on the new ring; a write done twice writes the same
- * bytes. After bhblk.timeout= seconds (default 60) without a backend,
+ * ring, grants and event channel are dropped, I/O is held, and as soon as
+ * the toolstack has written the backend's directory again (Initialising)
+ * the handshake is redone on fresh ones, on the offer the last ring was
+ * made on (link_attach_early: the new backend finds it ready and
+ * connects at once); the new offer is read when the backend shows one,
+ * and a ring it does not fit is made again (link_check). Without an
+ * earlier offer the handshake waits for the InitWait. The FUSE thread has
+ * at most one request in flight (I/O is synchronous) and keeps its
+ * description, so it submits it again on the new ring; a write done
+ * twice writes the same bytes. After bhblk.timeout= seconds (default 60) without a backend,
  * I/O fails with EIO until the backend comes back. */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
@@ -62,6 +66,19 @@
  * the guest's CPU is not spent on it. */
 #define BLKFRONT_POLL_NS 0
 
+/* What the backend offers, read by attach (one batch). */
+enum {
+	OF_SECTORS,
+	OF_SSIZE,
+	OF_INFO,
+	OF_FLUSH,
+	OF_DISCARD,
+	OF_INDIRECT,
+	OF_MAXORDER,
+	OF_N,
+	OF_STATE = OF_N /* read_offer's WITH_STATE */
+};
+
 struct disk {
 	char name[32]; /* vdev: "xvda" */
 	uint64_t sectors;
@@ -90,6 +107,11 @@ struct disk {
 	struct blkfront *spare;
 	struct blkfront_config cfg;
 	char note[512];
+	/* The offer the current ring was made on (offer_known), which an
+	 * early attach publishes a new ring on; and the new backend's, read
+	 * with its state while that ring waits (fresh: link_check's). */
+	unsigned long long offer[OF_N], fresh[OF_N];
+	bool offer_known, fresh_ok;
 };
 
 static struct disk disks[MAX_DISKS];
@@ -234,30 +256,38 @@ static void detach(struct disk *d)
 	drop_ring(&d->bf, &d->ev);
 }
 
-/* The frontend's half of the handshake once the backend is at InitWait:
- * read what it offers, allocate ring, grants and event channel, publish
- * them and go Initialised. Used at boot and after the backend came back
- * (features may differ then: they are read again). */
-static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const char *), void *arg)
+/* The backend's offer in one batch into V (OF_*), with WITH_STATE its
+ * state too (V[OF_STATE], ~0 when missing: room for it in V). */
+static int read_offer(struct bhxs *xs, const char *be, unsigned long long *v, bool with_state)
 {
-	unsigned long long sectors, ssize, info, flush, discard, indirect, maxorder;
-	const char *be = d->link.be;
+	struct pvk_fe_key keys[OF_N + 1] = {
+		[OF_SECTORS] = { "sectors", 0, &v[OF_SECTORS] },
+		[OF_SSIZE] = { "sector-size", 512, &v[OF_SSIZE] },
+		[OF_INFO] = { "info", 0, &v[OF_INFO] },
+		[OF_FLUSH] = { "feature-flush-cache", 0, &v[OF_FLUSH] },
+		[OF_DISCARD] = { "feature-discard", 0, &v[OF_DISCARD] },
+		[OF_INDIRECT] = { "feature-max-indirect-segments", 0, &v[OF_INDIRECT] },
+		[OF_MAXORDER] = { "max-ring-page-order", 0, &v[OF_MAXORDER] },
+		[OF_STATE] = { "state", ~0ull, with_state ? &v[OF_STATE] : NULL },
+	};
+	int rc = pvk_fe_read_uints(xs, be, keys, OF_N + with_state);
+
+	if (with_state && keys[OF_STATE].rc < 0)
+		v[OF_STATE] = ~0ull; /* not a number: as gone */
+	return rc;
+}
+
+/* The frontend's half of the handshake on the backend's offer OF:
+ * allocate ring, grants and event channel, publish them and go
+ * Initialised. */
+static int attach_on(struct bhxs *xs, struct disk *d, const unsigned long long of[OF_N],
+                     void (*log)(void *, const char *), void *arg)
+{
+	unsigned long long sectors = of[OF_SECTORS], ssize = of[OF_SSIZE], info = of[OF_INFO];
+	unsigned long long flush = of[OF_FLUSH], discard = of[OF_DISCARD];
+	unsigned long long indirect = of[OF_INDIRECT], maxorder = of[OF_MAXORDER];
 	int rc;
 
-	struct pvk_fe_key keys[] = {
-		{ "sectors", 0, &sectors },
-		{ "sector-size", 512, &ssize },
-		{ "info", 0, &info },
-		{ "feature-flush-cache", 0, &flush },
-		{ "feature-discard", 0, &discard },
-		{ "feature-max-indirect-segments", 0, &indirect },
-		{ "max-ring-page-order", 0, &maxorder },
-	};
-	if ((rc = pvk_fe_read_uints(xs, be, keys, BH_ARRAY_SIZE(keys))) < 0) {
-		pvk_fe_say(log, arg, "vbd %s: backend keys unreadable: %s", d->name,
-		           bh_strerror(rc));
-		return rc;
-	}
 	if (sectors == 0 || (ssize != 512 && ssize != 4096)) {
 		pvk_fe_say(log, arg, "vbd %s: backend offers %llu sectors of %llu bytes: refused",
 		           d->name, sectors, ssize);
@@ -314,8 +344,26 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 	if ((rc = write_frontend(xs, d->link.fe, d, order)) < 0) {
 		pvk_fe_say(log, arg, "vbd %s: publishing the ring: %s", d->name, bh_strerror(rc));
 		detach(d);
+		return rc;
 	}
-	return rc;
+	memcpy(d->offer, of, sizeof(d->offer));
+	d->offer_known = true;
+	return 0;
+}
+
+/* Once the backend is at InitWait: what it offers, then attach_on. Used
+ * at boot and after the backend came back (the offer may differ then). */
+static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const char *), void *arg)
+{
+	unsigned long long of[OF_N];
+	int rc;
+
+	if ((rc = read_offer(xs, d->link.be, of, false)) < 0) {
+		pvk_fe_say(log, arg, "vbd %s: backend keys unreadable: %s", d->name,
+		           bh_strerror(rc));
+		return rc;
+	}
+	return attach_on(xs, d, of, log, arg);
 }
 
 int pvk_vbd_connect(struct bhxs *xs, const char *id, void (*log)(void *, const char *), void *arg)
@@ -430,6 +478,57 @@ static int link_attach(struct bhxs *xs, void *arg)
 	return attach(xs, arg, vlog, vlog_arg);
 }
 
+/* The backend's directory is back before its InitWait: a new ring on the
+ * offer the last one was made on (xbfront.h, attach_early). */
+static int link_attach_early(struct bhxs *xs, void *arg)
+{
+	struct disk *d = arg;
+
+	if (!d->offer_known)
+		return -ENODATA;
+	return attach_on(xs, d, d->offer, vlog, vlog_arg);
+}
+
+/* The backend offers after an early attach. The ring was made for the old
+ * offer (its order, indirect segments, flush, discard, read-only), so it
+ * stands only if the new offer is the same; else it is dropped and the
+ * usual handshake, on the new offer, follows. */
+static int link_check(struct bhxs *xs, void *arg)
+{
+	struct disk *d = arg;
+	unsigned long long of[OF_N];
+	int rc;
+
+	if (d->fresh_ok)
+		memcpy(of, d->fresh, sizeof(of));
+	else if ((rc = read_offer(xs, d->link.be, of, false)) < 0)
+		return rc;
+	d->fresh_ok = false;
+	if (memcmp(of, d->offer, sizeof(of)) == 0)
+		return 0;
+	snprintf(d->note, sizeof(d->note),
+	         "vbd %s: backend %s offers another ring than before: making that one", d->name,
+	         d->link.be);
+	return -EAGAIN;
+}
+
+/* The backend's state, and while an early ring waits for its offer what
+ * it offers, in the same round trip (link_check takes it). Only the store
+ * thread moves the phase: read here without `lock`. */
+static long long backend_state(struct bhxs *xs, struct disk *d)
+{
+	unsigned long long v[OF_N + 1];
+
+	d->fresh_ok = false;
+	if (d->link.phase != PVK_FE_JOINING || !d->link.early)
+		return pvk_fe_read_state(xs, d->link.be);
+	if (read_offer(xs, d->link.be, v, true) < 0)
+		return -1;
+	memcpy(d->fresh, v, sizeof(d->fresh));
+	d->fresh_ok = true;
+	return v[OF_STATE] < 1000 ? (long long)v[OF_STATE] : -1;
+}
+
 /* The FUSE thread goes on as soon as `lock` is let go; our Connected
  * (which the backend does not wait for: it connected at Initialised) and
  * the console line come after that, in pvk_vbd_watch. */
@@ -451,6 +550,8 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 	struct pvk_fe_link_ops ops = { .down = link_down,
 		                       .drop = link_drop,
 		                       .attach = link_attach,
+		                       .attach_early = link_attach_early,
+		                       .check = link_check,
 		                       .up = link_up,
 		                       .log = vlog,
 		                       .log_arg = vlog_arg };
@@ -464,7 +565,7 @@ bool pvk_vbd_watch(struct bhxs *xs, const char *path, const char *token)
 	if (i >= ndisks)
 		return true;
 	d = &disks[i];
-	st = pvk_fe_read_state(xs, d->link.be);
+	st = backend_state(xs, d);
 	pthread_mutex_lock(&lock);
 	int was = d->link.phase;
 	pvk_fe_follow(xs, &d->link, st, &ops, d);
