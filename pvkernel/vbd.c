@@ -26,8 +26,8 @@
  * earlier offer the handshake waits for the InitWait. The FUSE thread has
  * at most one request in flight (I/O is synchronous) and keeps its
  * description, so it submits it again on the new ring; a write done
- * twice writes the same bytes. After bhblk.timeout= seconds (default 60) without a backend,
- * I/O fails with EIO until the backend comes back. */
+ * twice writes the same bytes. After bhblk.timeout= seconds (default 60)
+ * without a backend, I/O fails with EIO until the backend comes back. */
 #define FUSE_USE_VERSION 31
 #include <errno.h>
 #include <fcntl.h>
@@ -513,14 +513,17 @@ static int link_check(struct bhxs *xs, void *arg)
 }
 
 /* The backend's state, and while an early ring waits for its offer what
- * it offers, in the same round trip (link_check takes it). Only the store
- * thread moves the phase: read here without `lock`. */
+ * it offers, in the same round trip (link_check takes it). */
 static long long backend_state(struct bhxs *xs, struct disk *d)
 {
 	unsigned long long v[OF_N + 1];
+	bool early;
 
+	pthread_mutex_lock(&lock);
+	early = d->link.phase == PVK_FE_JOINING && d->link.early;
+	pthread_mutex_unlock(&lock);
 	d->fresh_ok = false;
-	if (d->link.phase != PVK_FE_JOINING || !d->link.early)
+	if (!early)
 		return pvk_fe_read_state(xs, d->link.be);
 	if (read_offer(xs, d->link.be, v, true) < 0)
 		return -1;
