@@ -139,4 +139,12 @@ pass "recovery over $KILLS kills: link p50 $l50 ms p99 $l99 ms; ping p50 $1 ms p
 grep -q "driver domain [0-9]* (net) restarted: 2 device(s) set up again" \
   "$BULKHEAD_RUNDIR/logs/Domain-0.log" || fail "the toolstack did not say which guests it served"
 grep -q "eth0: backend .* went away (state " "$lb" || fail "b's kernel did not say the link went down"
+# dom0 takes each new generation's console up again (10 ms after the
+# restart, from its loop), and lets the old one go with a line in the
+# console log: one per kill, which a console not taken up again after the
+# previous kill would not get.
+gens=$(grep -c "\[domain exited: restarting\]" "$BULKHEAD_RUNDIR/dom0/console/net.log")
+[ "$gens" -eq "$KILLS" ] ||
+  fail "the net driver domain's console was let go $gens times in $KILLS restarts"
+pass "each generation's console was taken up and let go by dom0"
 bh down "$L" || fail "bh down"

@@ -893,7 +893,9 @@ static void restart_store(struct bhtool *t, struct bhtool_dom *d, struct xsp_set
  * every device it serves) in one pipelined transaction, so that the new
  * generation's first scan finds its devices, and introduced it
  * (restart_store); the domain unpaused; the console (whose ring keeps
- * what the domain prints meanwhile) last. The core releasing first is
+ * what the domain prints meanwhile) last, by console.restarted if the
+ * owner has it (dom0 takes it up 10 ms later, off the new generation's
+ * connects). The core releasing first is
  * safe: a mapping of the dead generation's store page is told from the
  * new one's by its incarnation. */
 static void restart(struct bhtool *t, struct bhtool_dom *d)
@@ -932,10 +934,14 @@ static void restart(struct bhtool *t, struct bhtool_dom *d)
 	restart_store(t, d, set);
 	if ((rc = bhctl_domain_unpause(t->hc, d->domid)) < 0)
 		bh_warn(&t->log, "domain %u: unpause after restart: %s", d->domid, bh_strerror(rc));
-	if (t->console.remove)
-		t->console.remove(t->console.arg, d->domid, "restarting");
-	if (t->console.add)
-		t->console.add(t->console.arg, d->domid, d->cfg->name, d->console_port);
+	if (t->console.restarted) {
+		t->console.restarted(t->console.arg, d->domid, d->cfg->name, d->console_port);
+	} else {
+		if (t->console.remove)
+			t->console.remove(t->console.arg, d->domid, "restarting");
+		if (t->console.add)
+			t->console.add(t->console.arg, d->domid, d->cfg->name, d->console_port);
+	}
 	bh_info(&t->log, "domain %u (%s) restarted, generation %u", d->domid, d->cfg->name,
 	        d->generation);
 }

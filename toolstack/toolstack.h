@@ -50,6 +50,10 @@ struct bhtool_dom {
 struct bhtool_console_ops {
 	void (*add)(void *arg, uint16_t domid, const char *name, uint32_t port);
 	void (*remove)(void *arg, uint16_t domid, const char *why);
+	/* Optional: a restarted domain's console taken up again on PORT; may
+	 * be done a little later (the ring keeps what it prints). Without
+	 * it: remove, then add. */
+	void (*restarted)(void *arg, uint16_t domid, const char *name, uint32_t port);
 	void *arg;
 };
 
