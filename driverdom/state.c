@@ -437,8 +437,7 @@ static bool add_probe(struct drvdom_dev *dev, const struct drvdom_backend_ops *o
  * InitWait that anyone saw is what a Xen backend does when both watch
  * events come before it looks (Linux's blkback and netback connect on a
  * frontend found Initialised or Connected whatever their own state). */
-static size_t connect_ready(struct drvdom_dev **devs, size_t n, struct drvdom_dev **sw,
-                            int *states)
+static size_t connect_ready(struct drvdom_dev **devs, size_t n, struct drvdom_dev **sw, int *states)
 {
 	size_t m = 0;
 
