@@ -446,6 +446,29 @@ static void connect_device(struct t *t, const char *fe_state)
 	wait_be_state(t, "test", XenbusStateConnected);
 }
 
+/* The guest's close and start over: Closed, Initialising, Initialised,
+ * each answered. */
+static void start_over(struct t *t)
+{
+	fe_write(t, "state", "6");
+	wait_be_state(t, "test", XenbusStateClosed);
+	fe_write(t, "state", "1");
+	wait_be_state(t, "test", XenbusStateInitWait);
+	fe_write(t, "state", "3");
+	wait_be_state(t, "test", XenbusStateConnected);
+}
+
+/* A device whose frontend published (ring-ref 9, Connected) before the
+ * runtime started: a restart's, as its first scan finds it. */
+static void publish_then_start(struct t *t)
+{
+	add_device(t, "test", DEV);
+	fe_write(t, "ring-ref", "9");
+	fe_write(t, "event-channel", "5");
+	fe_write(t, "state", "4");
+	start_runtime(t);
+}
+
 static void test_connect_initialised(void **state)
 {
 	struct t *t = *state;
@@ -557,11 +580,7 @@ static void test_connect_published_before_start(void **state)
 	struct t *t = *state;
 	char be[128], p[200], *v;
 
-	add_device(t, "test", DEV);
-	fe_write(t, "ring-ref", "9");
-	fe_write(t, "event-channel", "5");
-	fe_write(t, "state", "4");
-	start_runtime(t);
+	publish_then_start(t);
 	wait_be_state(t, "test", XenbusStateConnected);
 	assert_int_equal(t->rec.probe, 1);
 	assert_int_equal(t->rec.connect, 1);
@@ -601,20 +620,11 @@ static void test_connect_error_at_first_look(void **state)
 	struct t *t = *state;
 
 	t->rec.connect_rc = -EINVAL;
-	add_device(t, "test", DEV);
-	fe_write(t, "ring-ref", "9");
-	fe_write(t, "event-channel", "5");
-	fe_write(t, "state", "4");
-	start_runtime(t);
+	publish_then_start(t);
 	wait_be_state(t, "test", XenbusStateClosing);
 	assert_int_equal(t->rec.connect, 1);
 	t->rec.connect_rc = 0;
-	fe_write(t, "state", "6");
-	wait_be_state(t, "test", XenbusStateClosed);
-	fe_write(t, "state", "1");
-	wait_be_state(t, "test", XenbusStateInitWait);
-	fe_write(t, "state", "3");
-	wait_be_state(t, "test", XenbusStateConnected);
+	start_over(t);
 	assert_int_equal(t->rec.connect, 2);
 }
 
@@ -637,12 +647,7 @@ static void test_connect_error(void **state)
 	/* the frontend closes and starts over; this time it works */
 	t->rec.connect_rc = 0;
 	fe_write(t, "ring-ref", "10");
-	fe_write(t, "state", "6");
-	wait_be_state(t, "test", XenbusStateClosed);
-	fe_write(t, "state", "1");
-	wait_be_state(t, "test", XenbusStateInitWait);
-	fe_write(t, "state", "3");
-	wait_be_state(t, "test", XenbusStateConnected);
+	start_over(t);
 	assert_null(error_node(t, "test", DEV)); /* cleared by the successful connect */
 }
 
@@ -663,12 +668,7 @@ static void test_fatal_from_loop(void **state)
 	assert_string_equal(v, "71 ring broken");
 	free(v);
 	/* the frontend answers the close; its next connect works */
-	fe_write(t, "state", "6");
-	wait_be_state(t, "test", XenbusStateClosed);
-	fe_write(t, "state", "1");
-	wait_be_state(t, "test", XenbusStateInitWait);
-	fe_write(t, "state", "3");
-	wait_be_state(t, "test", XenbusStateConnected);
+	start_over(t);
 	assert_int_equal(t->rec.connect, 2);
 }
 

@@ -67,17 +67,7 @@
 #define BLKFRONT_POLL_NS 0
 
 /* What the backend offers, read by attach (one batch). */
-enum {
-	OF_SECTORS,
-	OF_SSIZE,
-	OF_INFO,
-	OF_FLUSH,
-	OF_DISCARD,
-	OF_INDIRECT,
-	OF_MAXORDER,
-	OF_N,
-	OF_STATE = OF_N /* read_offer's WITH_STATE */
-};
+enum { OF_SECTORS, OF_SSIZE, OF_INFO, OF_FLUSH, OF_DISCARD, OF_INDIRECT, OF_MAXORDER, OF_N };
 
 struct disk {
 	char name[32]; /* vdev: "xvda" */
@@ -256,11 +246,12 @@ static void detach(struct disk *d)
 	drop_ring(&d->bf, &d->ev);
 }
 
-/* The backend's offer in one batch into V (OF_*), with WITH_STATE its
- * state too (V[OF_STATE], ~0 when missing: room for it in V). */
-static int read_offer(struct bhxs *xs, const char *be, unsigned long long *v, bool with_state)
+/* The backend's offer in one batch into V (OF_*): 0, or the connection's
+ * or the first key's error. With STATE, the backend's state in the same
+ * batch (pvk_fe_read_state's). */
+static int read_offer(struct bhxs *xs, const char *be, unsigned long long v[OF_N], long long *state)
 {
-	struct pvk_fe_key keys[OF_N + 1] = {
+	struct pvk_fe_key keys[OF_N] = {
 		[OF_SECTORS] = { "sectors", 0, &v[OF_SECTORS] },
 		[OF_SSIZE] = { "sector-size", 512, &v[OF_SSIZE] },
 		[OF_INFO] = { "info", 0, &v[OF_INFO] },
@@ -268,12 +259,14 @@ static int read_offer(struct bhxs *xs, const char *be, unsigned long long *v, bo
 		[OF_DISCARD] = { "feature-discard", 0, &v[OF_DISCARD] },
 		[OF_INDIRECT] = { "feature-max-indirect-segments", 0, &v[OF_INDIRECT] },
 		[OF_MAXORDER] = { "max-ring-page-order", 0, &v[OF_MAXORDER] },
-		[OF_STATE] = { "state", ~0ull, with_state ? &v[OF_STATE] : NULL },
 	};
-	int rc = pvk_fe_read_uints(xs, be, keys, OF_N + with_state);
+	int rc;
 
-	if (with_state && keys[OF_STATE].rc < 0)
-		v[OF_STATE] = ~0ull; /* not a number: as gone */
+	if (!state)
+		return pvk_fe_read_uints(xs, be, keys, OF_N);
+	*state = pvk_fe_read_state_uints(xs, be, keys, OF_N, &rc);
+	for (size_t i = 0; i < OF_N && rc == 0; i++)
+		rc = keys[i].rc;
 	return rc;
 }
 
@@ -358,7 +351,7 @@ static int attach(struct bhxs *xs, struct disk *d, void (*log)(void *, const cha
 	unsigned long long of[OF_N];
 	int rc;
 
-	if ((rc = read_offer(xs, d->link.be, of, false)) < 0) {
+	if ((rc = read_offer(xs, d->link.be, of, NULL)) < 0) {
 		pvk_fe_say(log, arg, "vbd %s: backend keys unreadable: %s", d->name,
 		           bh_strerror(rc));
 		return rc;
@@ -501,7 +494,7 @@ static int link_check(struct bhxs *xs, void *arg)
 
 	if (d->fresh_ok)
 		memcpy(of, d->fresh, sizeof(of));
-	else if ((rc = read_offer(xs, d->link.be, of, false)) < 0)
+	else if ((rc = read_offer(xs, d->link.be, of, NULL)) < 0)
 		return rc;
 	d->fresh_ok = false;
 	if (memcmp(of, d->offer, sizeof(of)) == 0)
@@ -516,7 +509,7 @@ static int link_check(struct bhxs *xs, void *arg)
  * it offers, in the same round trip (link_check takes it). */
 static long long backend_state(struct bhxs *xs, struct disk *d)
 {
-	unsigned long long v[OF_N + 1];
+	long long st;
 	bool early;
 
 	pthread_mutex_lock(&lock);
@@ -525,11 +518,10 @@ static long long backend_state(struct bhxs *xs, struct disk *d)
 	d->fresh_ok = false;
 	if (!early)
 		return pvk_fe_read_state(xs, d->link.be);
-	if (read_offer(xs, d->link.be, v, true) < 0)
+	if (read_offer(xs, d->link.be, d->fresh, &st) < 0)
 		return -1;
-	memcpy(d->fresh, v, sizeof(d->fresh));
 	d->fresh_ok = true;
-	return v[OF_STATE] < 1000 ? (long long)v[OF_STATE] : -1;
+	return st;
 }
 
 /* The FUSE thread goes on as soon as `lock` is let go; our Connected

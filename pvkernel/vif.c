@@ -56,7 +56,6 @@
 
 /* The backend's features that the handshake reads (read_backend). */
 enum { BE_RX_COPY, BE_SG, BE_GSO_TCPV4, BE_GSO_TCPV6, BE_SPLIT, BE_NKEYS };
-#define BE_STATE BE_NKEYS /* read_backend's WITH_STATE */
 
 /* One set of rings, their buffers' grants and event channels. */
 struct rings {
@@ -81,9 +80,9 @@ struct vif {
 	unsigned long long bef[BE_NKEYS];
 	bool bef_known;
 	/* What the backend offers, read with its state by pvk_vif_watch while
-	 * an early attach waits (offer_fresh): link_check's, no second read. */
-	unsigned long long offer[BE_NKEYS];
-	bool offer_fresh;
+	 * an early attach waits (fresh_ok): link_check's, no second read. */
+	unsigned long long fresh[BE_NKEYS];
+	bool fresh_ok;
 	uint32_t tap_features; /* what the TAP's offloads were set for */
 	uint8_t mac[6];
 	/* cur: in use (NULL: detached). spare: made ahead, never published,
@@ -159,26 +158,27 @@ static const struct netfront_ops vif_ops = {
 
 /* The backend's features, one batch. As Linux's xenbus_read_unsigned, a
  * key that is missing or not a number is 0 (the feature is off). With
- * WITH_STATE its state too, in V[BE_STATE] (~0 if missing or not a
- * number), which V must have room for. */
-static int read_backend(struct bhxs *xs, const char *be, unsigned long long *v, bool with_state)
+ * STATE, the backend's state in the same batch (pvk_fe_read_state's). */
+static int read_backend(struct bhxs *xs, const char *be, unsigned long long v[BE_NKEYS],
+                        long long *state)
 {
-	struct pvk_fe_key k[BE_NKEYS + 1] = {
+	struct pvk_fe_key k[BE_NKEYS] = {
 		[BE_RX_COPY] = { "feature-rx-copy", 0, &v[BE_RX_COPY] },
 		[BE_SG] = { "feature-sg", 0, &v[BE_SG] },
 		[BE_GSO_TCPV4] = { "feature-gso-tcpv4", 0, &v[BE_GSO_TCPV4] },
 		[BE_GSO_TCPV6] = { "feature-gso-tcpv6", 0, &v[BE_GSO_TCPV6] },
 		[BE_SPLIT] = { "feature-split-event-channels", 0, &v[BE_SPLIT] },
-		[BE_STATE] = { "state", ~0ull, with_state ? &v[BE_STATE] : NULL },
 	};
-	int rc = pvk_fe_read_uints(xs, be, k, BE_NKEYS + with_state);
 	bool bad_key = false;
+	int rc;
 
+	if (state)
+		*state = pvk_fe_read_state_uints(xs, be, k, BE_NKEYS, &rc);
+	else
+		rc = pvk_fe_read_uints(xs, be, k, BE_NKEYS);
 	for (size_t i = 0; i < BE_NKEYS; i++)
 		bad_key |= k[i].rc < 0;
-	return bad_key || (with_state && k[BE_STATE].rc < 0)
-	           ? 0
-	           : rc; /* a bad key is an offer not made; else the connection's */
+	return bad_key ? 0 : rc; /* a bad key is an offer not made; else the connection's */
 }
 
 /* RX_PORT != PORT: split event channels (event-channel-tx/-rx). One batch,
@@ -451,7 +451,7 @@ static int attach(struct bhxs *xs, struct vif *v)
 	unsigned long long bef[BE_NKEYS];
 	int rc;
 
-	if ((rc = read_backend(xs, v->link.be, bef, false)) < 0)
+	if ((rc = read_backend(xs, v->link.be, bef, NULL)) < 0)
 		return rc;
 	return attach_on(xs, v, bef);
 }
@@ -543,11 +543,11 @@ static int link_check(struct bhxs *xs, void *arg)
 	uint32_t f = v->features;
 	int rc;
 
-	if (v->offer_fresh)
-		memcpy(bef, v->offer, sizeof(bef));
-	else if ((rc = read_backend(xs, v->link.be, bef, false)) < 0)
+	if (v->fresh_ok)
+		memcpy(bef, v->fresh, sizeof(bef));
+	else if ((rc = read_backend(xs, v->link.be, bef, NULL)) < 0)
 		return rc;
-	v->offer_fresh = false;
+	v->fresh_ok = false;
 	if ((rc = refuse_flip(v, bef)) < 0)
 		return rc;
 	if (bef[BE_SG] != 1)
@@ -690,16 +690,15 @@ static void *tidy_thread(void *arg)
  * store thread moves the phase: read here without the lock. */
 static long long backend_state(struct bhxs *xs, struct vif *v)
 {
-	unsigned long long b[BE_NKEYS + 1];
+	long long st;
 
-	v->offer_fresh = false;
+	v->fresh_ok = false;
 	if (v->link.phase != PVK_FE_JOINING || !v->link.early)
 		return pvk_fe_read_state(xs, v->link.be);
-	if (read_backend(xs, v->link.be, b, true) < 0)
+	if (read_backend(xs, v->link.be, v->fresh, &st) < 0)
 		return -1;
-	memcpy(v->offer, b, sizeof(v->offer));
-	v->offer_fresh = true;
-	return b[BE_STATE] < 1000 ? (long long)b[BE_STATE] : -1;
+	v->fresh_ok = true;
+	return st;
 }
 
 bool pvk_vif_watch(struct bhxs *xs, const char *path, const char *token)

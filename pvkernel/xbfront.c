@@ -168,6 +168,32 @@ int pvk_fe_read_uints(struct bhxs *xs, const char *dir, struct pvk_fe_key *k, si
 	return rc;
 }
 
+long long pvk_fe_read_state_uints(struct bhxs *xs, const char *dir, struct pvk_fe_key *k, size_t n,
+                                  int *rc)
+{
+	struct pvk_fe_key all[PVK_FE_BATCH_MAX];
+	unsigned long long st;
+	bool key_error = false;
+
+	if (n + 1 > PVK_FE_BATCH_MAX) {
+		*rc = -E2BIG;
+		return -1;
+	}
+	all[0] = (struct pvk_fe_key){ "state", ~0ull, &st, 0 };
+	memcpy(all + 1, k, n * sizeof(*k));
+	for (size_t i = 0; i <= n; i++)
+		all[i].rc = 0;
+	*rc = pvk_fe_read_uints(xs, dir, all, n + 1);
+	for (size_t i = 0; i <= n; i++) {
+		key_error |= all[i].rc < 0;
+		if (i > 0)
+			k[i - 1].rc = all[i].rc;
+	}
+	if (key_error)
+		*rc = 0; /* a key's own error is in its rc (the state's: gone) */
+	return *rc == 0 && all[0].rc == 0 && st < 1000 ? (long long)st : -1;
+}
+
 void pvk_fe_put(struct pvk_fe_batch *b, const char *dir, const char *key, const char *fmt, ...)
 {
 	va_list ap;

@@ -35,6 +35,11 @@ struct pvk_fe_key {
  * connection's error, or the first key's (one that is there but not a
  * number: -EINVAL). */
 int pvk_fe_read_uints(struct bhxs *xs, const char *dir, struct pvk_fe_key *k, size_t n);
+/* DIR/state as pvk_fe_read_state, and N (< PVK_FE_BATCH_MAX) keys as
+ * pvk_fe_read_uints, in one batch. *RC: 0, or the connection's error
+ * (each key's own in its rc). */
+long long pvk_fe_read_state_uints(struct bhxs *xs, const char *dir, struct pvk_fe_key *k, size_t n,
+                                  int *rc);
 
 /* Writes gathered with pvk_fe_put and sent by pvk_fe_write_batch in one
  * batch, in the order put. No transaction: the store handles one
