@@ -1,9 +1,8 @@
 /* pvk_fe_follow (xbfront.h): the steps a frontend takes as its backend's
  * state changes across a driver-domain restart, with recording ops. The
- * "start over" write needs a store: after a refused handshake it is
- * covered by the whole-host tests (dd_restart, net_restart); after an
- * early ring that a backend connected to but whose new offer it does not
- * fit, by none (no backend here changes its features across a restart).
+ * "start over" write needs a store: it is tested against a real one in
+ * pvkernel_febatch_test.c (after an early ring a backend connected to but
+ * whose new offer it does not fit, and the limit of three per outage).
  * Every other path is here, with no store (none of them touches it). */
 #include <string.h>
 
