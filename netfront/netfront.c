@@ -232,6 +232,14 @@ static int tx_check(struct netfront *nf, const struct virtio_net_hdr *vh, size_t
 	*nfrags = (unsigned)((len + XEN_NETIF_PAGE - 1) / XEN_NETIF_PAGE);
 	if (*nfrags > 1 && !(nf->cfg.features & NETFRONT_F_SG))
 		return -EMSGSIZE;
+	/* A segmentation the backend does not take (never offered, or
+	 * narrowed by netfront_set_features after a restart while the
+	 * guest's stack still had such packets queued) is not put on the
+	 * ring: a Linux netback takes a malformed request as fatal. */
+	if ((o->gso_type == XEN_NETIF_GSO_TYPE_TCPV4 &&
+	     !(nf->cfg.features & NETFRONT_F_GSO_TCPV4)) ||
+	    (o->gso_type == XEN_NETIF_GSO_TYPE_TCPV6 && !(nf->cfg.features & NETFRONT_F_GSO_TCPV6)))
+		return -EOPNOTSUPP;
 	if (*nfrags > XEN_NETBK_LEGACY_SLOTS_MAX)
 		return -EMSGSIZE;
 	return 0;

@@ -306,6 +306,41 @@ static void test_tx_ring_full_is_eagain(void **state)
 	pair_fini(&p);
 }
 
+/* Offloads narrowed on a live connection (netfront_set_features, as the
+ * PV kernel does when a restarted backend offers fewer): what is still
+ * offered goes through, a segmentation no longer offered and a
+ * multi-page packet without SG are refused (counted as errors), nothing
+ * of them reaches the backend. */
+static void test_features_narrowed(void **state)
+{
+	struct pair p;
+	struct virtio_net_hdr gso4 = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                       .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		                       .gso_size = 1448,
+		                       .csum_start = 34,
+		                       .csum_offset = 16 },
+	                      vh;
+	struct netfront_stats st;
+	size_t big = rig_frame_tcp4(frame, 65000, htonl(0x0a000001), 7), small;
+
+	pair_init(&p, false, ALL_NF, ALL_NB, 0);
+	send_seen(&p, &gso4, big, &vh); /* offered: goes */
+	netfront_set_features(p.nf, NETFRONT_F_CSUM | NETFRONT_F_SG);
+	assert_int_equal(netfront_send(p.nf, &gso4, frame, big), -EOPNOTSUPP);
+	small = rig_frame_tcp4(frame, 100, htonl(0x0a000001), 8);
+	send_seen(&p, NULL, small, &vh); /* the next packet is the small one */
+	netfront_set_features(p.nf, NETFRONT_F_CSUM);
+	big = rig_frame_tcp4(frame, 5000, htonl(0x0a000001), 9);
+	assert_int_equal(netfront_send(p.nf, NULL, frame, big), -EMSGSIZE);
+	settle(&p);
+	assert_true(rig_host_read(&(struct rig){ .host_fd = p.host_fd }, &vh, got, sizeof(got)) <=
+	            0);
+	netfront_stats(p.nf, &st);
+	assert_int_equal(st.tx_packets, 2);
+	assert_int_equal(st.tx_errors, 2);
+	pair_fini(&p);
+}
+
 /* A hostile backend: the test writes the responses by hand. */
 struct hostile {
 	struct pair p;
@@ -440,6 +475,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_roundtrip_small_and_gso),
 	cmocka_unit_test(test_rx_buffers_bounded),
 	cmocka_unit_test(test_tx_ring_full_is_eagain),
+	cmocka_unit_test(test_features_narrowed),
 	cmocka_unit_test(test_hostile_tx_responses),
 	cmocka_unit_test(test_hostile_rx_responses),
 	cmocka_unit_test(test_pump),
