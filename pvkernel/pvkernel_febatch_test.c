@@ -1,7 +1,5 @@
 /* The frontends' pipelined handshake helpers (xbfront.h: pvk_fe_read_uints,
- * pvk_fe_put, pvk_fe_write_batch), and pvk_fe_follow's one write (a
- * frontend asking its backend to start over), against a real store
- * daemon. */
+ * pvk_fe_put, pvk_fe_write_batch) against a real store daemon. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,146 +95,10 @@ static void test_read_too_many(void **state)
 	bhxs_close(xs);
 }
 
-/* ---- starting over (pvk_fe_follow's write of our state) ---- */
-
-struct calls {
-	char s[128];
-	int check_rc;
-};
-
-static void c_add(void *arg, const char *what)
-{
-	struct calls *c = arg;
-
-	strncat(c->s, what, sizeof(c->s) - strlen(c->s) - 1);
-}
-
-static void c_down(void *arg, long long st)
-{
-	(void)st;
-	c_add(arg, "down ");
-}
-
-static void c_drop(void *arg)
-{
-	c_add(arg, "drop ");
-}
-
-static int c_attach(struct bhxs *xs, void *arg)
-{
-	(void)xs;
-	c_add(arg, "attach ");
-	return 0;
-}
-
-static int c_early(struct bhxs *xs, void *arg)
-{
-	(void)xs;
-	c_add(arg, "early ");
-	return 0;
-}
-
-static int c_check(struct bhxs *xs, void *arg)
-{
-	(void)xs;
-	c_add(arg, "check ");
-	return ((struct calls *)arg)->check_rc;
-}
-
-static void c_up(struct bhxs *xs, void *arg, uint64_t down_ms)
-{
-	(void)xs;
-	(void)down_ms;
-	c_add(arg, "up ");
-}
-
-static const struct pvk_fe_link_ops follow_ops = { .down = c_down,
-	                                           .drop = c_drop,
-	                                           .attach = c_attach,
-	                                           .attach_early = c_early,
-	                                           .check = c_check,
-	                                           .up = c_up };
-
-/* Our state as the store has it (relative: dom0's directory here, as
- * the connection is dom0's), or -1 when it is not there. */
-static long long fe_state(struct bhxs *xs)
-{
-	return pvk_fe_read_state(xs, "device/vif/0");
-}
-
-/* A backend that connected to a ring published ahead, on an offer the
- * ring does not fit (its new features differ): the ring is dropped and
- * the frontend writes its state back to Initialising, which the backend
- * takes as a request to start over; at its InitWait the usual attach
- * follows, on the new offer, and at its Connected the link is up. */
-static void test_start_over_after_unfit_early_ring(void **state)
-{
-	struct pvk_fe_link l = { .phase = PVK_FE_UP, .fe = "device/vif/0", .be = "/be" };
-	struct calls c = { .check_rc = -EOPNOTSUPP };
-	struct bhxs *xs;
-
-	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
-	assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "4"), 0);
-	pvk_fe_follow(xs, &l, XB_INITIALISING, &follow_ops, &c);
-	assert_int_equal(l.phase, PVK_FE_JOINING);
-	assert_true(l.early);
-	assert_int_equal(fe_state(xs), XB_CONNECTED); /* nothing written yet */
-
-	pvk_fe_follow(xs, &l, XB_CONNECTED, &follow_ops, &c);
-	assert_int_equal(l.phase, PVK_FE_DOWN);
-	assert_false(l.early);
-	assert_int_equal(l.retries, 1);
-	assert_int_equal(fe_state(xs), XB_INITIALISING);
-
-	/* No second early ring in this outage (an Initialising seen now
-	 * changes nothing); at the backend's InitWait the usual attach. */
-	pvk_fe_follow(xs, &l, XB_INITIALISING, &follow_ops, &c);
-	assert_int_equal(l.phase, PVK_FE_DOWN);
-	pvk_fe_follow(xs, &l, XB_INITWAIT, &follow_ops, &c);
-	assert_int_equal(l.phase, PVK_FE_JOINING);
-	pvk_fe_follow(xs, &l, XB_CONNECTED, &follow_ops, &c);
-	assert_int_equal(l.phase, PVK_FE_UP);
-	assert_int_equal(l.recoveries, 1);
-	assert_string_equal(c.s, "down early check drop attach up ");
-	bhxs_close(xs);
-}
-
-/* A backend that keeps refusing the new ring (Closing after each
- * handshake) is asked to start over three times in one outage, then left
- * alone; the next outage asks again. */
-static void test_start_over_at_most_three_times(void **state)
-{
-	struct pvk_fe_link l = { .phase = PVK_FE_UP, .fe = "device/vif/0", .be = "/be" };
-	struct calls c = { 0 };
-	struct bhxs *xs;
-
-	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "4"), 0);
-		pvk_fe_follow(xs, &l, XB_INITWAIT, &follow_ops, &c);
-		assert_int_equal(l.phase, PVK_FE_JOINING);
-		pvk_fe_follow(xs, &l, XB_CLOSING, &follow_ops, &c);
-		assert_int_equal(l.phase, PVK_FE_DOWN);
-		assert_int_equal(fe_state(xs), i < 3 ? XB_INITIALISING : XB_CONNECTED);
-	}
-	/* Back for good, then gone again: a new outage, asked again. */
-	pvk_fe_follow(xs, &l, XB_INITWAIT, &follow_ops, &c);
-	pvk_fe_follow(xs, &l, XB_CONNECTED, &follow_ops, &c);
-	assert_int_equal(l.phase, PVK_FE_UP);
-	pvk_fe_follow(xs, &l, -1, &follow_ops, &c);
-	pvk_fe_follow(xs, &l, XB_INITWAIT, &follow_ops, &c);
-	assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "4"), 0);
-	pvk_fe_follow(xs, &l, XB_CLOSING, &follow_ops, &c);
-	assert_int_equal(fe_state(xs), XB_INITIALISING);
-	bhxs_close(xs);
-}
-
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_read_uints),
 	cmocka_unit_test(test_write_batch),
 	cmocka_unit_test(test_read_too_many),
-	cmocka_unit_test(test_start_over_after_unfit_early_ring),
-	cmocka_unit_test(test_start_over_at_most_three_times),
 };
 
 BH_TEST_MAIN_FIXTURES(tests, setup, teardown)

@@ -1,13 +1,16 @@
 /* pvk_fe_follow (xbfront.h): the steps a frontend takes as its backend's
- * state changes across a driver-domain restart, with recording ops. The
- * "start over" write needs a store: it is tested against a real one in
- * pvkernel_febatch_test.c (after an early ring a backend connected to but
- * whose new offer it does not fit, and the limit of three per outage).
- * Every other path is here, with no store (none of them touches it). */
+ * state changes across a driver-domain restart, with recording ops. Only
+ * the "start over" write touches the store: its tests (after an early
+ * ring a backend connected to but whose new offer it does not fit, and
+ * the limit of three per outage) run against a real store daemon; the
+ * others with none. */
+#include <errno.h>
 #include <string.h>
 
 #include "common/bhtest.h"
 #include "pvkernel/xbfront.h"
+#include "xenstored/bhxs.h"
+#include "xenstored/xs_daemon.h"
 
 struct rec {
 	char calls[256];
@@ -250,6 +253,94 @@ static void test_state_names(void **state)
 	assert_string_equal(pvk_fe_state_name(99), "invalid");
 }
 
+/* ---- starting over: pvk_fe_follow's one write, against a real store ---- */
+
+static struct xs_daemon D;
+
+static int store_up(void **state)
+{
+	return xs_daemon_start(&D, NULL) == 0 ? 0 : -1;
+}
+
+static int store_down(void **state)
+{
+	return xs_daemon_stop(&D) == 0 ? 0 : -1;
+}
+
+/* Our state as the store has it (relative: dom0's directory here, as
+ * the connection is dom0's), or -1 when it is not there. */
+static long long fe_state(struct bhxs *xs)
+{
+	return pvk_fe_read_state(xs, "device/vif/0");
+}
+
+/* A backend that connected to a ring published ahead, on an offer the
+ * ring does not fit (its new features differ): the ring is dropped and
+ * the frontend writes its state back to Initialising, which the backend
+ * takes as a request to start over; at its InitWait the usual attach
+ * follows, on the new offer, and at its Connected the link is up. */
+static void test_start_over_after_unfit_early_ring(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP, .fe = "device/vif/0", .be = "/be" };
+	struct rec r = { .check_rc = -EOPNOTSUPP };
+	struct bhxs *xs;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "4"), 0);
+	pvk_fe_follow(xs, &l, XB_INITIALISING, &ops_early, &r);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	assert_true(l.early);
+	assert_int_equal(fe_state(xs), XB_CONNECTED); /* nothing written yet */
+
+	pvk_fe_follow(xs, &l, XB_CONNECTED, &ops_early, &r);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	assert_false(l.early);
+	assert_int_equal(l.retries, 1);
+	assert_int_equal(fe_state(xs), XB_INITIALISING);
+
+	/* No second early ring in this outage (an Initialising seen now
+	 * changes nothing); at the backend's InitWait the usual attach. */
+	pvk_fe_follow(xs, &l, XB_INITIALISING, &ops_early, &r);
+	assert_int_equal(l.phase, PVK_FE_DOWN);
+	pvk_fe_follow(xs, &l, XB_INITWAIT, &ops_early, &r);
+	assert_int_equal(l.phase, PVK_FE_JOINING);
+	pvk_fe_follow(xs, &l, XB_CONNECTED, &ops_early, &r);
+	assert_int_equal(l.phase, PVK_FE_UP);
+	assert_int_equal(l.recoveries, 1);
+	assert_string_equal(r.calls, "down early check drop attach up ");
+	bhxs_close(xs);
+}
+
+/* A backend that keeps refusing the new ring (Closing after each
+ * handshake) is asked to start over three times in one outage, then left
+ * alone; the next outage asks again. */
+static void test_start_over_at_most_three_times(void **state)
+{
+	struct pvk_fe_link l = { .phase = PVK_FE_UP, .fe = "device/vif/0", .be = "/be" };
+	struct rec r = { 0 };
+	struct bhxs *xs;
+
+	assert_int_equal(bhxs_open_socket(D.sock, &xs), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "4"), 0);
+		pvk_fe_follow(xs, &l, XB_INITWAIT, &ops_early, &r);
+		assert_int_equal(l.phase, PVK_FE_JOINING);
+		pvk_fe_follow(xs, &l, XB_CLOSING, &ops_early, &r);
+		assert_int_equal(l.phase, PVK_FE_DOWN);
+		assert_int_equal(fe_state(xs), i < 3 ? XB_INITIALISING : XB_CONNECTED);
+	}
+	/* Back for good, then gone again: a new outage, asked again. */
+	pvk_fe_follow(xs, &l, XB_INITWAIT, &ops_early, &r);
+	pvk_fe_follow(xs, &l, XB_CONNECTED, &ops_early, &r);
+	assert_int_equal(l.phase, PVK_FE_UP);
+	pvk_fe_follow(xs, &l, -1, &ops_early, &r);
+	pvk_fe_follow(xs, &l, XB_INITWAIT, &ops_early, &r);
+	assert_int_equal(bhxs_write_str(xs, 0, "device/vif/0/state", "4"), 0);
+	pvk_fe_follow(xs, &l, XB_CLOSING, &ops_early, &r);
+	assert_int_equal(fe_state(xs), XB_INITIALISING);
+	bhxs_close(xs);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_restart_in_place),
 	cmocka_unit_test(test_straight_to_initwait),
@@ -261,6 +352,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_early_attach_fails),
 	cmocka_unit_test(test_early_ring_does_not_fit),
 	cmocka_unit_test(test_early_backend_dies_again),
+	cmocka_unit_test_setup_teardown(test_start_over_after_unfit_early_ring, store_up,
+	                                store_down),
+	cmocka_unit_test_setup_teardown(test_start_over_at_most_three_times, store_up, store_down),
 };
 
 BH_TEST_MAIN(tests)
